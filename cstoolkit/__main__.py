@@ -1,0 +1,3 @@
+from cstoolkit.cli import main
+
+main()

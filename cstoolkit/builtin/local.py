@@ -1,0 +1,505 @@
+"""The built-in ``local`` backend: a helpdesk that lives in one JSON Lines file.
+
+The format is documented in docs/backends/local.md. In short: one JSON object per line, of type
+``group``, ``person``, ``ticket`` (with its events) or ``deleted``; a later line for the same id
+supersedes an earlier one. Writes append a new version of the ticket, so the file doubles as a
+history and an incremental pull is a read from a byte offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cstoolkit.errors import BackendError, ConflictError
+from cstoolkit.hookspecs import hookimpl
+from cstoolkit.model import (
+    Channel,
+    Event,
+    EventKind,
+    Group,
+    Person,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    now,
+    qualify,
+    utc,
+)
+from cstoolkit.plugin import (
+    COMMENTS_WRITE,
+    CONFLICT_CHECK,
+    TICKETS_CREATE,
+    TICKETS_READ,
+    TICKETS_WRITE,
+    ApplyResult,
+    Backend,
+    Changes,
+    CheckResult,
+    NewTicket,
+    Page,
+    Setting,
+)
+
+_CHECK_BYTES = 64  # bytes before the cursor's offset that must be unchanged for it to be valid
+_MARKER_KEY = "marker"
+_PERSON_FIELDS = ("id", "type", "role", "name", "email", "organization", "plan", "language",
+                  "timezone", "groups")  # fmt: skip
+_TICKET_FIELDS = ("id", "type", "subject", "description", "status", "priority", "channel",
+                  "requester", "assignee", "group", "tags", "created_at", "updated_at",
+                  "solved_at", "language", "custom_fields", "events")  # fmt: skip
+_EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", "new")
+
+
+def _z(value: datetime) -> str:
+    """Format an aware datetime as the file's timestamps are written: ISO 8601 UTC with Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected an ISO 8601 time, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what}: time {value!r} has no time zone (add Z for UTC)")
+    return utc(parsed)
+
+
+def _enum(cls: Any, value: Any, what: str, default: Any = None) -> Any:
+    if value is None and default is not None:
+        return default
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise ValueError(f"{what}: {value!r} is not one of {allowed}") from None
+
+
+@dataclass
+class _Cursor:
+    offset: int
+    check: str
+
+    def dump(self) -> str:
+        return json.dumps({"offset": self.offset, "check": self.check})
+
+    @classmethod
+    def load(cls, text: str | None) -> _Cursor | None:
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(int(data["offset"]), str(data["check"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass
+class _Index:
+    """Where the latest version of each ticket starts, built by scanning the file once."""
+
+    size: int = 0
+    tickets: dict[str, int] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    max_id: int = 0
+
+
+class LocalBackend(Backend):
+    name: ClassVar[str] = "local"
+    description: ClassVar[str] = "A helpdesk in a local JSON Lines file: no account, no network."
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("path", "path", required=True, help="The helpdesk file (JSON Lines)."),
+        Setting("page_size", "int", default=1000, help="Tickets per page of a pull."),
+    )
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE, CONFLICT_CHECK}
+    )
+
+    def __init__(self, instance: str, config: Any, state: Any) -> None:
+        super().__init__(instance, config, state)
+        self.path = Path(self.config["path"])
+        self.page_size = int(self.config.get("page_size") or 1000)
+        self._index: _Index | None = None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        if not self.path.exists():
+            return CheckResult(False, f"{self.path}: no such file")
+        if not os.access(self.path, os.R_OK):
+            return CheckResult(False, f"{self.path}: not readable")
+        return CheckResult(True, f"{self.path}: readable, {self.path.stat().st_size} bytes")
+
+    def pull(self, cursor: str | None, *, full: bool = False) -> Iterator[Page]:
+        if not self.path.exists():
+            raise BackendError(f"{self.path}: no such file (backend {self.instance!r})")
+        start = 0
+        saved = None if full else _Cursor.load(cursor)
+        with open(self.path, "rb") as fh:
+            if saved is not None and self._cursor_valid(fh, saved):
+                start = saved.offset
+            fh.seek(start)
+            page = Page()
+            offset = start
+            for raw in fh:
+                if not raw.endswith(b"\n"):
+                    break  # a line still being written: leave it for the next run
+                offset += len(raw)
+                if not raw.strip():
+                    continue
+                self._read_record(raw, page, fh_offset=offset - len(raw))
+                if len(page.tickets) >= self.page_size:
+                    page.cursor = self._make_cursor(fh, offset)
+                    yield page
+                    page = Page()
+            page.cursor = self._make_cursor(fh, offset)
+            yield page
+
+    def _cursor_valid(self, fh: Any, cur: _Cursor) -> bool:
+        size = os.fstat(fh.fileno()).st_size
+        if cur.offset > size:
+            return False
+        return self._check_at(fh, cur.offset) == cur.check
+
+    def _check_at(self, fh: Any, offset: int) -> str:
+        pos = fh.tell()
+        fh.seek(max(0, offset - _CHECK_BYTES))
+        digest = hashlib.sha256(fh.read(min(offset, _CHECK_BYTES))).hexdigest()[:16]
+        fh.seek(pos)
+        return digest
+
+    def _make_cursor(self, fh: Any, offset: int) -> str:
+        return _Cursor(offset, self._check_at(fh, offset)).dump()
+
+    def _line_number(self, offset: int) -> int:
+        with open(self.path, "rb") as fh:
+            return fh.read(offset).count(b"\n") + 1
+
+    def _read_record(self, raw: bytes, page: Page, fh_offset: int) -> None:
+        try:
+            rec = json.loads(raw)
+            if not isinstance(rec, dict):
+                raise ValueError("a line must be a JSON object")
+            kind = rec.get("type")
+            if kind == "ticket":
+                ticket, events = self._ticket(rec)
+                page.tickets.append(ticket)
+                page.events.extend(events)
+            elif kind == "person":
+                page.people.append(self._person(rec))
+            elif kind == "group":
+                page.groups.append(
+                    Group(
+                        id=qualify(self.instance, _req(rec, "id")),
+                        instance=self.instance,
+                        external_id=str(rec["id"]),
+                        name=str(rec.get("name") or rec["id"]),
+                        raw=rec,
+                    )
+                )
+            elif kind == "deleted":
+                page.deleted.append(str(_req(rec, "id")))
+            else:
+                raise ValueError(f"type: {kind!r} is not one of group, person, ticket, deleted")
+        except (ValueError, KeyError, TypeError) as exc:
+            line = self._line_number(fh_offset)
+            raise BackendError(f"{self.path}:{line}: {exc}") from None
+
+    def _person(self, rec: dict[str, Any]) -> Person:
+        ext = str(_req(rec, "id"))
+        return Person(
+            id=qualify(self.instance, ext),
+            instance=self.instance,
+            external_id=ext,
+            role=_enum(Role, rec.get("role"), "role", Role.REQUESTER),
+            name=str(rec.get("name") or ""),
+            email=rec.get("email"),
+            organization=rec.get("organization"),
+            plan=rec.get("plan"),
+            language=rec.get("language"),
+            timezone=rec.get("timezone"),
+            groups=[qualify(self.instance, g) for g in rec.get("groups") or []],
+            raw={k: v for k, v in rec.items() if k not in _PERSON_FIELDS},
+        )
+
+    def _q(self, value: Any) -> str | None:
+        return None if value in (None, "") else qualify(self.instance, value)
+
+    def _ticket(self, rec: dict[str, Any]) -> tuple[Ticket, list[Event]]:
+        ext = str(_req(rec, "id"))
+        tid = qualify(self.instance, ext)
+        created = parse_time(_req(rec, "created_at"), "created_at")
+        tags = rec.get("tags") or []
+        if not isinstance(tags, list):
+            raise ValueError("tags: expected a list")
+        ticket = Ticket(
+            id=tid,
+            instance=self.instance,
+            external_id=ext,
+            subject=str(rec.get("subject") or ""),
+            description=str(rec.get("description") or ""),
+            status=_enum(Status, rec.get("status"), "status", Status.NEW),
+            priority=_enum(Priority, rec.get("priority"), "priority", Priority.NORMAL),
+            channel=_enum(Channel, rec.get("channel"), "channel", Channel.OTHER),
+            requester_id=self._q(rec.get("requester")),
+            assignee_id=self._q(rec.get("assignee")),
+            group_id=self._q(rec.get("group")),
+            tags=[str(t) for t in tags],
+            created_at=created,
+            updated_at=parse_time(rec.get("updated_at") or rec["created_at"], "updated_at"),
+            solved_at=parse_time(rec["solved_at"], "solved_at") if rec.get("solved_at") else None,
+            language=rec.get("language"),
+            custom_fields=dict(rec.get("custom_fields") or {}),
+            raw={k: v for k, v in rec.items() if k not in _TICKET_FIELDS},
+        )
+        events = []
+        for n, ev in enumerate(rec.get("events") or [], start=1):
+            if not isinstance(ev, dict):
+                raise ValueError(f"events[{n}]: expected an object")
+            ev_id = str(ev.get("id") or f"{ext}-{n}")
+            events.append(
+                Event(
+                    id=qualify(self.instance, ev_id),
+                    ticket_id=tid,
+                    kind=_enum(EventKind, ev.get("kind"), f"events[{n}].kind"),
+                    at=parse_time(ev.get("at"), f"events[{n}].at"),
+                    author_id=self._q(ev.get("author")),
+                    author_role=_enum(Role, ev["role"], f"events[{n}].role")
+                    if ev.get("role")
+                    else None,
+                    public=ev.get("public"),
+                    body=ev.get("body"),
+                    old=_str_or_none(ev.get("old")),
+                    new=_str_or_none(ev.get("new")),
+                    data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS},
+                )
+            )
+        return ticket, events
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _refresh_index(self) -> _Index:
+        index = self._index or _Index()
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size < index.size:
+            index = _Index()  # the file was rewritten: scan it again
+        if size > index.size:
+            with open(self.path, "rb") as fh:
+                fh.seek(index.size)
+                offset = index.size
+                for raw in fh:
+                    if not raw.endswith(b"\n"):
+                        break
+                    self._index_line(index, raw, offset)
+                    offset += len(raw)
+                index.size = offset
+        self._index = index
+        return index
+
+    def _index_line(self, index: _Index, raw: bytes, offset: int) -> None:
+        if not raw.strip():
+            return
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            raise BackendError(f"{self.path}:{self._line_number(offset)}: invalid JSON") from None
+        kind = rec.get("type")
+        ext = str(rec.get("id"))
+        if kind == "ticket":
+            index.tickets[ext] = offset
+            if rec.get(_MARKER_KEY):
+                index.markers[str(rec[_MARKER_KEY])] = ext
+            if ext.isdigit():
+                index.max_id = max(index.max_id, int(ext))
+        elif kind == "deleted":
+            index.tickets.pop(ext, None)
+        elif kind == "person" and rec.get("email"):
+            index.emails[str(rec["email"]).lower()] = ext
+
+    def _read_at(self, offset: int) -> dict[str, Any]:
+        with open(self.path, "rb") as fh:
+            fh.seek(offset)
+            rec: dict[str, Any] = json.loads(fh.readline())
+            return rec
+
+    def _append(self, *records: dict[str, Any]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def apply(self, external_id: str, changes: Changes) -> ApplyResult:
+        with self._locked():
+            index = self._refresh_index()
+            offset = index.tickets.get(str(external_id))
+            if offset is None:
+                raise BackendError(f"ticket {self.instance}:{external_id} not found in {self.path}")
+            rec = self._read_at(offset)
+            current = parse_time(rec.get("updated_at") or rec["created_at"], "updated_at")
+            expected = changes.expected_updated_at
+            if expected is not None and int(current.timestamp()) != int(expected.timestamp()):
+                raise ConflictError(
+                    f"ticket {self.instance}:{external_id} changed since the plan "
+                    f"(updated {_z(current)}, plan made against {_z(expected)})"
+                )
+            when = max(now(), current)
+            events = list(rec.get("events") or [])
+            changed = self._change(rec, changes, events, when)
+            if not changed:
+                return ApplyResult(str(external_id), False, current, "no change")
+            rec["events"] = events
+            rec["updated_at"] = _z(when)
+            self._append(rec)
+            return ApplyResult(str(external_id), True, parse_time(rec["updated_at"], "updated_at"))
+
+    def _change(
+        self, rec: dict[str, Any], changes: Changes, events: list[dict[str, Any]], when: datetime
+    ) -> bool:
+        ext = str(rec["id"])
+        before = len(events)
+
+        def event(kind: EventKind, **fields: Any) -> None:
+            ev = {"id": f"{ext}-{len(events) + 1}", "kind": str(kind), "at": _z(when)}
+            ev.update(role="agent", **fields)
+            events.append(ev)
+
+        simple = (
+            ("status", changes.status, EventKind.STATUS_CHANGE, Status),
+            ("priority", changes.priority, EventKind.PRIORITY_CHANGE, Priority),
+            ("assignee", _ext(changes.assignee_id), EventKind.ASSIGNMENT, None),
+            ("group", _ext(changes.group_id), EventKind.GROUP_CHANGE, None),
+        )
+        for key, new, kind, enum_cls in simple:
+            if new is None or rec.get(key) == new:
+                continue
+            if enum_cls is not None:
+                _enum(enum_cls, new, key)
+            event(kind, old=rec.get(key), new=new)
+            rec[key] = new
+            if key == "status":
+                resolved = new in (Status.SOLVED, Status.CLOSED)
+                if resolved and not rec.get("solved_at"):
+                    rec["solved_at"] = _z(when)
+                elif not resolved:
+                    rec["solved_at"] = None
+        tags = list(rec.get("tags") or [])
+        new_tags = [t for t in tags if t not in changes.remove_tags]
+        new_tags += [t for t in changes.add_tags if t not in new_tags]
+        if new_tags != tags:
+            event(EventKind.TAGS_CHANGE, old=" ".join(tags), new=" ".join(new_tags))
+            rec["tags"] = new_tags
+        custom = dict(rec.get("custom_fields") or {})
+        merged = {**custom, **changes.custom_fields}
+        rec["custom_fields"] = merged
+        for comment in changes.comments:
+            event(EventKind.COMMENT, public=comment.public, body=comment.body)
+        return len(events) > before or merged != custom
+
+    def create(self, ticket: NewTicket) -> str:
+        with self._locked():
+            index = self._refresh_index()
+            if ticket.marker and ticket.marker in index.markers:
+                return index.markers[ticket.marker]
+            ext = str(index.max_id + 1)
+            when = _z(now())
+            records: list[dict[str, Any]] = []
+            requester = None
+            if ticket.requester_email:
+                requester = index.emails.get(ticket.requester_email.lower())
+                if requester is None:
+                    requester = (
+                        "r-"
+                        + hashlib.sha1(ticket.requester_email.lower().encode()).hexdigest()[:10]
+                    )
+                    records.append(
+                        {
+                            "type": "person",
+                            "id": requester,
+                            "role": "requester",
+                            "name": ticket.requester_name,
+                            "email": ticket.requester_email,
+                        }
+                    )
+            rec: dict[str, Any] = {
+                "type": "ticket",
+                "id": ext,
+                "subject": ticket.subject,
+                "description": ticket.description,
+                "status": str(_enum(Status, ticket.status, "status")),
+                "priority": str(_enum(Priority, ticket.priority, "priority")),
+                "channel": str(_enum(Channel, ticket.channel, "channel")),
+                "requester": requester,
+                "tags": list(ticket.tags),
+                "created_at": when,
+                "updated_at": when,
+                "custom_fields": dict(ticket.custom_fields),
+                "events": [
+                    {
+                        "id": f"{ext}-1",
+                        "kind": "created",
+                        "at": when,
+                        "author": requester,
+                        "role": "requester",
+                        "public": True,
+                        "body": ticket.description,
+                    }
+                ],
+            }
+            if ticket.marker:
+                rec[_MARKER_KEY] = ticket.marker
+            records.append(rec)
+            self._append(*records)
+            return ext
+
+    def find_by_marker(self, marker: str) -> str | None:
+        with self._locked():
+            return self._refresh_index().markers.get(marker)
+
+
+def _req(rec: dict[str, Any], key: str) -> Any:
+    value = rec.get(key)
+    if value in (None, ""):
+        raise ValueError(f"{key}: missing")
+    return value
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _ext(qualified: str | None) -> str | None:
+    """Accept a qualified id (``local:a1``) or a bare one and return the bare external id."""
+    if qualified is None:
+        return None
+    return qualified.split(":", 1)[1] if ":" in qualified else qualified
+
+
+@hookimpl
+def register_backends(register: Any) -> None:
+    register(LocalBackend)

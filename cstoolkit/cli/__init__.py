@@ -1,0 +1,174 @@
+"""The ``cst`` command line: a lazy click group.
+
+Built-in command groups live one per module in this package and are imported only when invoked,
+so ``cst --help`` imports neither the store, nor rich, nor any plugin. Plugins announce commands
+in the ``cstoolkit.commands`` entry-point group (name -> ``module:command``), read from metadata
+only; a command neither built in nor announced triggers a full plugin load and the
+``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from cstoolkit.__about__ import __version__
+
+#: name -> (module, attribute, one-line help shown by ``cst --help`` without importing it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "config": ("cstoolkit.cli.config_cmd", "config", "Show and check cstoolkit.toml."),
+    "doctor": ("cstoolkit.cli.doctor_cmd", "doctor", "Check config, plugins, store and instances."),
+    "keys": ("cstoolkit.cli.keys_cmd", "keys", "Manage secrets in the 0600 keys file."),
+    "plugins": ("cstoolkit.cli.plugins_cmd", "plugins", "List plugins and what they register."),
+    "quickstart": (
+        "cstoolkit.cli.quickstart_cmd",
+        "quickstart",
+        "Create a demo workspace and run it.",
+    ),
+    "sample": ("cstoolkit.cli.sample_cmd", "sample", "Generate realistic synthetic helpdesk data."),
+    "sync": ("cstoolkit.cli.sync_cmd", "sync", "Pull tickets from backends into the store."),
+    "tickets": ("cstoolkit.cli.tickets_cmd", "tickets", "List and show stored tickets."),
+}
+
+
+def _announced() -> dict[str, Any]:
+    """Plugin commands announced through entry-point metadata (nothing is imported)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="cstoolkit.commands")}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(COMMANDS) | set(self.commands)
+        names |= set(_announced())
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in COMMANDS:
+            import importlib
+
+            module, attr, _ = COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            self.add_command(command, cmd_name)
+            return command
+        announced = _announced().get(cmd_name)
+        if announced is not None:
+            command = announced.load()
+            self.add_command(command, cmd_name)
+            return command
+        if ctx.resilient_parsing:
+            return None
+        # Last resort: load every plugin and let them add commands through the hook.
+        app = ctx.find_object(_app_class())
+        host = app.host if app is not None else _load_host()
+        host.pm.hook.register_commands(cli=self)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in COMMANDS and name not in self.commands:
+                rows.append((name, COMMANDS[name][2]))
+            else:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit=70)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _app_class() -> Any:
+    from cstoolkit.cli.app import App
+
+    return App
+
+
+def _load_host() -> Any:
+    from cstoolkit.host import Host
+
+    return Host().load()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cst")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar=None,
+    help="Config file (default: $CSTOOLKIT_CONFIG, ./cstoolkit.toml, then the user config dir).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line, for cron and log shippers.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, log_format: str
+) -> None:
+    """cst: connect the tools a customer-support team already has.
+
+    Sync tickets from helpdesks into a local store, triage them with recipes, send surveys and
+    report KPIs. Start with `cst quickstart`.
+
+    Exit codes: 0 ok, 1 an operation failed, 2 usage or config error, 3 nothing matched,
+    4 busy (another run holds the lock).
+    """
+    from cstoolkit.cli.app import App
+    from cstoolkit.logs import setup
+
+    setup(verbose, quiet, log_format)
+    ctx.obj = App(config_path=config_path, verbose=verbose, quiet=quiet)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps CstError to its one-line message and exit code."""
+    from cstoolkit.errors import CstError
+
+    try:
+        rv = cli.main(args=argv, prog_name="cst", standalone_mode=False)
+    except CstError as exc:
+        from cstoolkit.secrets import REDACTOR
+
+        click.echo(f"error: {REDACTOR.redact(str(exc))}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # stdout was closed early (``cst tickets list | head``): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:
+        if "-v" in sys.argv or "--verbose" in sys.argv or "-vv" in sys.argv:
+            raise
+        from cstoolkit.secrets import REDACTOR
+
+        detail = REDACTOR.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        click.echo(f"error: internal error: {detail} (run with -v for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

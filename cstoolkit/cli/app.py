@@ -1,0 +1,87 @@
+"""What every command shares: the config, the plugin host and the store, each built lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from cstoolkit.config import Config
+    from cstoolkit.host import Host
+    from cstoolkit.store import SQLiteStore
+
+
+class App:
+    def __init__(self, config_path: str | None = None, verbose: int = 0, quiet: bool = False):
+        self.config_path = config_path
+        self.verbose = verbose
+        self.quiet = quiet
+        self._store: SQLiteStore | None = None
+
+    @cached_property
+    def config(self) -> Config:
+        from cstoolkit.config import find_config, load_config
+
+        return load_config(find_config(self.config_path))
+
+    @cached_property
+    def host(self) -> Host:
+        from cstoolkit.host import Host
+
+        return Host().load()
+
+    @property
+    def store(self) -> SQLiteStore:
+        if self._store is None:
+            from cstoolkit.store import open_store
+
+            self._store = open_store(self.config.store_path)
+        return self._store
+
+    def backend(self, name: str) -> Any:
+        from cstoolkit.config import build_instance
+
+        return build_instance(self.config, self.host, "backends", name, self.store)
+
+    def say(self, message: str) -> None:
+        """A message for the person at the terminal (stderr, silenced by --quiet)."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def format_options(default: str = "table", choices: tuple[str, ...] | None = None) -> Callable:
+    """Add ``--format`` and its ``--json`` shorthand to a command that prints records."""
+    from cstoolkit.output import FORMATS
+
+    allowed = choices or FORMATS
+
+    def decorate(fn: Callable) -> Callable:
+        fn = click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")(
+            fn
+        )
+        fn = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(allowed),
+            default=default,
+            show_default=True,
+            help="Output format.",
+        )(fn)
+        return fn
+
+    return decorate
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt

@@ -1,0 +1,81 @@
+"""``cst config``: where the config is, what it says (redacted), and what is wrong with it."""
+
+from __future__ import annotations
+
+import click
+
+from cstoolkit.cli.app import App, pass_app
+from cstoolkit.errors import ConfigError
+
+
+@click.group()
+def config() -> None:
+    """Show and check cstoolkit.toml."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def show(app: App, as_json: bool) -> None:
+    """The configuration in effect, with every secret value masked."""
+    from cstoolkit.config import redacted
+    from cstoolkit.output import write_json
+
+    data = redacted(app.config, app.host)
+    if as_json:
+        write_json({"path": app.config.label, "store": str(app.config.store_path), "config": data})
+        return
+    click.echo(f"# {app.config.label}")
+    click.echo(f"# store: {app.config.store_path}")
+    click.echo(_toml(data))
+
+
+def _toml(data: dict, prefix: str = "") -> str:
+    """Render a (redacted) config mapping back as TOML for reading."""
+    import json
+
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    out = "\n".join(lines)
+    for key, value in tables:
+        name = f"{prefix}.{key}" if prefix else key
+        scalars = {k: v for k, v in value.items() if not isinstance(v, dict)}
+        body = _toml(value, name)
+        if scalars:
+            out += f"\n\n[{name}]\n" + body
+        else:
+            out += "\n" + body
+    return out.strip("\n") + ("\n" if not prefix else "")
+
+
+@config.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@pass_app
+def check(app: App, as_json: bool) -> None:
+    """Report every problem with its file, line and field; exit 2 if there is an error."""
+    from cstoolkit.config import check_config
+    from cstoolkit.output import write_json
+
+    problems = check_config(app.config, app.host)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        write_json({"path": app.config.label, "problems": [p.as_dict() for p in problems]})
+    else:
+        for p in problems:
+            click.echo(str(p), err=True)
+        if not problems:
+            app.say(f"{app.config.label}: ok")
+    if errors:
+        raise ConfigError(f"{len(errors)} error(s) in {app.config.label}")
+
+
+@config.command("path")
+@pass_app
+def path(app: App) -> None:
+    """Print the path of the config file in use (and of the store)."""
+    click.echo(app.config.label)
+    click.echo(str(app.config.store_path))

@@ -1,0 +1,111 @@
+"""``cst tickets``: read the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
+from cstoolkit.errors import NotFoundError
+
+COLUMNS = ["id", "status", "priority", "channel", "subject", "requester", "assignee", "group",
+           "tags", "created_at", "updated_at"]  # fmt: skip
+
+
+def ticket_record(ticket: Any, requester: Any) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "status": str(ticket.status),
+        "priority": str(ticket.priority),
+        "channel": str(ticket.channel),
+        "subject": ticket.subject,
+        "requester": requester.email if requester is not None else ticket.requester_id,
+        "assignee": ticket.assignee_id,
+        "group": ticket.group_id,
+        "tags": list(ticket.tags),
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "solved_at": ticket.solved_at,
+    }
+
+
+@click.group()
+def tickets() -> None:
+    """List and show stored tickets."""
+
+
+@tickets.command("list")
+@click.option(
+    "-q", "--query", "query_text", help="Condition, e.g. 'status:open tag:vip created<7d'."
+)
+@click.option("--instance", help="Only tickets of this backend instance.")
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="At most this many (0: no limit).")  # fmt: skip
+@format_options()
+@pass_app
+def list_tickets(
+    app: App, query_text: str | None, instance: str | None, limit: int, fmt: str, as_json: bool
+) -> None:
+    """Tickets in the store, oldest first (exit 3 when a --query matches nothing)."""
+    from cstoolkit.output import render
+    from cstoolkit.query import parse
+
+    node = parse(query_text) if query_text else None
+    rows = (
+        ticket_record(t, r)
+        for t, r in app.store.select(node, instance=instance, limit=limit or None)
+    )
+    count = render(rows, COLUMNS, chosen_format(fmt, as_json), title="Tickets")
+    if count == 0 and (query_text or instance):
+        raise NotFoundError("no ticket matched")
+
+
+@tickets.command("show")
+@click.argument("ticket_id")
+@format_options(default="table", choices=("table", "json"))
+@pass_app
+def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
+    """One ticket with its requester and events (ID is INSTANCE:ID)."""
+    from cstoolkit.output import render, write_json
+
+    store = app.store
+    ticket = store.get_ticket(ticket_id)
+    if ticket is None:
+        raise NotFoundError(f"no ticket {ticket_id!r} in the store (ids look like INSTANCE:ID)")
+    requester = store.person(ticket.requester_id) if ticket.requester_id else None
+    events = store.events(ticket.id)
+    record = ticket_record(ticket, requester)
+    record["description"] = ticket.description
+    record["custom_fields"] = ticket.custom_fields
+    record["events"] = [
+        {
+            "id": e.id,
+            "kind": str(e.kind),
+            "at": e.at,
+            "author": e.author_id,
+            "role": str(e.author_role) if e.author_role else None,
+            "public": e.public,
+            "old": e.old,
+            "new": e.new,
+            "body": e.body,
+        }
+        for e in events
+    ]
+    if chosen_format(fmt, as_json) == "json":
+        record["raw"] = ticket.raw
+        write_json(record)
+        return
+    from cstoolkit.output import cell
+
+    for key in [*COLUMNS, "solved_at", "description", "custom_fields"]:
+        click.echo(f"{key:>13}: {cell(record.get(key))}")
+    short = [{**e, "body": _short(e["body"])} for e in record["events"]]
+    render(short, ["at", "kind", "author", "public", "old", "new", "body"], "table", title="Events")
+
+
+def _short(text: str | None, width: int = 80) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,430 @@
+"""cstoolkit.toml: finding it, reading it, checking it, and building plugin instances from it.
+
+Lookup order: ``--config``, then ``$CSTOOLKIT_CONFIG``, then ``./cstoolkit.toml``, then the
+user config directory (``~/.config/cstoolkit/cstoolkit.toml`` on Linux). Relative paths in the
+file resolve against the file's own directory, never the working directory (cron runs from
+$HOME). String values may use ``${VAR}`` / ``${VAR:-default}``; secret settings hold references
+(see :mod:`cstoolkit.secrets`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit import secrets
+from cstoolkit.errors import ConfigError, PluginError
+from cstoolkit.plugin import COMMON_BACKEND_SETTINGS, PluginBase, Setting
+
+if TYPE_CHECKING:
+    from cstoolkit.host import Host
+    from cstoolkit.store import SQLiteStore
+
+CONFIG_NAME = "cstoolkit.toml"
+
+#: [section] -> plugin kind of its named instances.
+INSTANCE_SECTIONS: dict[str, str] = {
+    "backends": "backend",
+    "channels": "channel",
+    "surveys": "survey_provider",
+}
+#: Top-level keys and tables the file may hold (other issues add theirs here).
+KNOWN_SECTIONS: set[str] = {*INSTANCE_SECTIONS, "store"}
+STORE_KEYS = {"path": Setting("path", "path", help="SQLite store file.")}
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Problem:
+    """One finding of ``cst config check``."""
+
+    message: str
+    path: str | None = None
+    line: int | None = None
+    field: str | None = None
+    severity: str = "error"  # error | warning
+
+    def __str__(self) -> str:
+        where = self.path or "<config>"
+        if self.line:
+            where += f":{self.line}"
+        fld = f" {self.field}:" if self.field else ""
+        return f"{where}: {self.severity}:{fld} {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "path": self.path,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass
+class InstanceConfig:
+    """A named plugin instance: ``[backends.zendesk_eu] plugin = "zendesk"``."""
+
+    kind: str
+    section: str
+    name: str
+    plugin: str
+    settings: dict[str, Any]
+    line: int | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.settings.get("read_only", False))
+
+    @property
+    def label(self) -> str:
+        return f"{self.section}.{self.name}"
+
+
+@dataclass
+class Config:
+    path: Path | None
+    data: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "<defaults>"
+
+    def resolve_path(self, value: str) -> Path:
+        """A path as written in this file: ``~`` expanded, relative to the file's directory."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def store_path(self) -> Path:
+        store = self.data.get("store") or {}
+        if store.get("path"):
+            return self.resolve_path(str(store["path"]))
+        if self.path:
+            return self.base_dir / "cstoolkit.db"
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("cstoolkit")) / "cstoolkit.db"
+
+    def instances(self, section: str) -> dict[str, InstanceConfig]:
+        out = {}
+        for name, table in (self.data.get(section) or {}).items():
+            if not isinstance(table, dict):
+                continue
+            settings = {k: v for k, v in table.items() if k != "plugin"}
+            out[name] = InstanceConfig(
+                kind=INSTANCE_SECTIONS[section],
+                section=section,
+                name=name,
+                plugin=str(table.get("plugin", "")),
+                settings=settings,
+                line=locate(self.text, [section, name]),
+            )
+        return out
+
+    def instance(self, section: str, name: str) -> InstanceConfig:
+        found = self.instances(section)
+        if name not in found:
+            close = difflib.get_close_matches(name, list(found), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(found)) or "none configured"
+            raise ConfigError(
+                f"no [{section}.{name}] instance{hint}; configured: {known}", path=self.label
+            )
+        return found[name]
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def find_config(
+    explicit: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path | None:
+    env = os.environ if env is None else env
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("config file not found", path=str(path))
+        return path.resolve()
+    if env.get("CSTOOLKIT_CONFIG"):
+        path = Path(env["CSTOOLKIT_CONFIG"])
+        if not path.is_file():
+            raise ConfigError("config file named by CSTOOLKIT_CONFIG not found", path=str(path))
+        return path.resolve()
+    local = (cwd or Path.cwd()) / CONFIG_NAME
+    if local.is_file():
+        return local.resolve()
+    from platformdirs import user_config_dir
+
+    user = Path(user_config_dir("cstoolkit")) / CONFIG_NAME
+    return user if user.is_file() else None
+
+
+def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    if path is None:
+        return Config(path=None, env=env)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(
+            f"invalid TOML: {msg}",
+            path=str(path),
+            line=int(m.group(1)) if m else None,
+            column=int(m.group(2)) if m else None,
+        ) from None
+    data = _interpolate(data, env, path, text, [])
+    return Config(path=path, data=data, text=text, env=env)
+
+
+def _interpolate(
+    value: Any, env: Mapping[str, str], path: Path, text: str, trail: list[str]
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, path, text, [*trail, k]) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, path, text, trail) for v in value]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"environment variable {name} is not set (use ${{{name}:-default}} for a default)",
+                path=str(path),
+                line=locate(text, trail[:-1], trail[-1]) if trail else None,
+                field=".".join(trail),
+            )
+
+        return _ENV_RE.sub(sub, value)
+    return value
+
+
+def locate(text: str, table: list[str], key: str | None = None) -> int | None:
+    """The 1-based line of ``[table]`` (or of ``key`` inside it) in TOML source text.
+
+    tomllib keeps no positions, so this scans the text: enough for the plain tables and
+    ``key = value`` lines a config file is made of.
+    """
+    if not text:
+        return None
+    want = [part.strip().strip('"').strip("'") for part in table]
+    current: list[str] = []
+    header_line = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        m = re.match(r"^\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", stripped)
+        if m:
+            current = [p.strip().strip('"').strip("'") for p in m.group(1).split(".")]
+            if current == want:
+                header_line = n
+                if key is None:
+                    return n
+            continue
+        if key is not None and current == want:
+            km = re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", stripped)
+            if km and km.group(1).strip('"').strip("'") == key:
+                return n
+        if key is not None and not want and not current:
+            km = re.match(r"^([A-Za-z0-9_\-]+)\s*=", stripped)
+            if km and km.group(1) == key:
+                return n
+    return header_line
+
+
+# -- checking --------------------------------------------------------------------------------
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_config(config: Config, host: Host) -> list[Problem]:
+    """Every problem of the file, each with its file, line and field."""
+    problems: list[Problem] = []
+    label = config.label
+
+    def add(message: str, line: int | None, fld: str | None, severity: str = "error") -> None:
+        problems.append(Problem(message, label, line, fld, severity))
+
+    for key, value in config.data.items():
+        if key not in KNOWN_SECTIONS:
+            add(
+                f"unknown section{_did_you_mean(key, sorted(KNOWN_SECTIONS))}",
+                locate(config.text, [key]) or locate(config.text, [], key),
+                key,
+            )
+        elif (key in INSTANCE_SECTIONS or key == "store") and not isinstance(value, dict):
+            add("must be a table", locate(config.text, [], key), key)
+    store = config.data.get("store")
+    if isinstance(store, dict):
+        for key in store:
+            if key not in STORE_KEYS:
+                add(
+                    f"unknown store setting{_did_you_mean(key, sorted(STORE_KEYS))}",
+                    locate(config.text, ["store"], key),
+                    f"store.{key}",
+                )
+    for section in INSTANCE_SECTIONS:
+        for inst in config.instances(section).values():
+            problems.extend(_check_instance(config, host, inst))
+    return problems
+
+
+def _check_instance(config: Config, host: Host, inst: InstanceConfig) -> Iterator[Problem]:
+    label = config.label
+
+    def at(key: str | None) -> int | None:
+        return locate(config.text, [inst.section, inst.name], key) or inst.line
+
+    if not inst.plugin:
+        yield Problem("missing 'plugin = \"...\"'", label, inst.line, f"{inst.label}.plugin")
+        return
+    try:
+        cls: type[PluginBase] = host.get(inst.kind, inst.plugin)
+    except PluginError as exc:
+        yield Problem(str(exc), label, at("plugin"), f"{inst.label}.plugin")
+        return
+    schema = {s.name: s for s in cls.settings}
+    if inst.kind == "backend":
+        schema.update({s.name: s for s in COMMON_BACKEND_SETTINGS if s.name != "plugin"})
+    for key, value in inst.settings.items():
+        fld = f"{inst.label}.{key}"
+        spec = schema.get(key)
+        if spec is None:
+            hint = _did_you_mean(key, sorted(schema))
+            yield Problem(f"unknown setting for plugin {inst.plugin!r}{hint}", label, at(key), fld)
+            continue
+        if spec.secret and isinstance(value, str) and not secrets.is_reference(value):
+            yield Problem(
+                "secret written in the file; use env:NAME or key:NAME (cst keys set NAME)",
+                label,
+                at(key),
+                fld,
+                "warning",
+            )
+        why = spec.check(value)
+        if why:
+            yield Problem(why, label, at(key), fld)
+    for spec in schema.values():
+        if spec.required and spec.name not in inst.settings:
+            yield Problem(
+                f"required setting {spec.name!r} is missing", label, inst.line, inst.label
+            )
+
+
+def instance_settings(
+    config: Config, inst: InstanceConfig, cls: type[PluginBase]
+) -> dict[str, Any]:
+    """The settings a plugin instance is built with: defaults, paths resolved, secrets resolved.
+
+    Raises ConfigError for the first problem (``cst config check`` lists them all).
+    """
+    out: dict[str, Any] = {}
+    schema = {s.name: s for s in cls.settings}
+    for spec in schema.values():
+        fld = f"{inst.label}.{spec.name}"
+        if spec.name in inst.settings:
+            value = inst.settings[spec.name]
+        elif spec.required:
+            raise ConfigError(
+                f"required setting {spec.name!r} is missing",
+                path=config.label,
+                line=inst.line,
+                field=inst.label,
+            )
+        else:
+            value = spec.default
+        if value is not None:
+            why = spec.check(value)
+            if why:
+                raise ConfigError(
+                    why,
+                    path=config.label,
+                    line=locate(config.text, [inst.section, inst.name], spec.name),
+                    field=fld,
+                )
+            if spec.type == "path":
+                value = str(config.resolve_path(value))
+            if spec.secret and isinstance(value, str):
+                value = secrets.resolve(value, field=fld, env=config.env)
+        out[spec.name] = value
+    unknown = set(inst.settings) - set(schema) - {s.name for s in COMMON_BACKEND_SETTINGS}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(
+            f"unknown setting for plugin {inst.plugin!r}{_did_you_mean(key, sorted(schema))}",
+            path=config.label,
+            line=locate(config.text, [inst.section, inst.name], key),
+            field=f"{inst.label}.{key}",
+        )
+    return out
+
+
+def redacted(config: Config, host: Host) -> dict[str, Any]:
+    """The config as ``cst config show`` prints it: every secret value masked.
+
+    References (``env:NAME``) are shown, since they are not secrets; a literal value in a secret
+    setting, or in a setting of an unknown plugin whose name suggests a secret, is masked.
+    """
+    data: dict[str, Any] = {k: v for k, v in config.data.items() if k not in INSTANCE_SECTIONS}
+    for section in INSTANCE_SECTIONS:
+        if section not in config.data:
+            continue
+        data[section] = {}
+        for inst in config.instances(section).values():
+            try:
+                cls = host.get(inst.kind, inst.plugin)
+                secret_names = set(cls.secret_settings())
+            except PluginError:
+                secret_names = set()
+            table: dict[str, Any] = {"plugin": inst.plugin}
+            for key, value in inst.settings.items():
+                looks_secret = re.search(r"token|secret|password|key|credential", key, re.I)
+                hide = (key in secret_names or looks_secret) and not secrets.is_reference(value)
+                table[key] = secrets.MASK if hide else value
+            data[section][inst.name] = table
+    return data
+
+
+def build_instance(
+    config: Config, host: Host, section: str, name: str, store: SQLiteStore | None
+) -> Any:
+    """Instantiate the plugin of ``[section.name]`` with resolved settings and its state area."""
+    from cstoolkit.store.kv import MemoryKeyValue
+
+    inst = config.instance(section, name)
+    if not inst.plugin:
+        raise ConfigError("missing 'plugin = \"...\"'", path=config.label, line=inst.line,
+                          field=f"{inst.label}.plugin")  # fmt: skip
+    cls = host.get(inst.kind, inst.plugin)
+    settings = instance_settings(config, inst, cls)
+    settings["read_only"] = inst.read_only
+    state = store.kv(name) if store is not None else MemoryKeyValue(name)
+    return cls(name, settings, state)

@@ -1,0 +1,174 @@
+"""The data model every engine and plugin shares.
+
+A ticket keeps a normalized core (status, priority, channel, people, tags, timestamps) plus the
+vendor's raw payload, so nothing a backend sent is lost. Events are what metrics are computed
+from. Every id is qualified by its backend instance: ``zendesk_main:123``.
+
+All datetimes are timezone-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self in (Status.SOLVED, Status.CLOSED)
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    WHATSAPP = "whatsapp"
+    PHONE = "phone"
+    WEB = "web"
+    SOCIAL = "social"
+    SMS = "sms"
+    API = "api"
+    OTHER = "other"
+
+
+class Role(enum.StrEnum):
+    """Who authored an event or what a person is."""
+
+    REQUESTER = "requester"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class EventKind(enum.StrEnum):
+    CREATED = "created"
+    COMMENT = "comment"  # ``public`` tells a public reply from an internal note
+    STATUS_CHANGE = "status_change"
+    PRIORITY_CHANGE = "priority_change"
+    ASSIGNMENT = "assignment"
+    GROUP_CHANGE = "group_change"
+    TAGS_CHANGE = "tags_change"
+    SURVEY_OFFERED = "survey_offered"
+    SURVEY_ANSWERED = "survey_answered"
+
+
+def qualify(instance: str, external_id: str | int) -> str:
+    """Return the store-wide id of a backend object: ``instance:external_id``."""
+    return f"{instance}:{external_id}"
+
+
+def split_id(qualified: str) -> tuple[str, str]:
+    """Split ``instance:external_id``; the external id may itself contain colons."""
+    instance, sep, external = qualified.partition(":")
+    if not sep or not instance or not external:
+        raise ValueError(f"not a qualified id (expected INSTANCE:ID): {qualified!r}")
+    return instance, external
+
+
+def utc(value: datetime) -> datetime:
+    """Normalise an aware datetime to UTC; refuse naive ones (their zone is unknowable)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} (a time zone is required)")
+    return value.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class Person:
+    id: str
+    instance: str
+    external_id: str
+    role: Role
+    name: str = ""
+    email: str | None = None
+    organization: str | None = None
+    plan: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    groups: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str | None:
+        if self.email and "@" in self.email:
+            return self.email.rsplit("@", 1)[1].lower()
+        return None
+
+
+@dataclass(slots=True)
+class Group:
+    id: str
+    instance: str
+    external_id: str
+    name: str
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Event:
+    """Something that happened to a ticket.
+
+    ``old``/``new`` carry the values of a change (status, priority, assignee, group, tags as a
+    space-separated list); ``data`` carries kind-specific extras (a survey's score, a comment's
+    channel) so nothing is lost.
+    """
+
+    id: str
+    ticket_id: str
+    kind: EventKind
+    at: datetime
+    author_id: str | None = None
+    author_role: Role | None = None
+    public: bool | None = None
+    body: str | None = None
+    old: str | None = None
+    new: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Ticket:
+    id: str
+    instance: str
+    external_id: str
+    subject: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    priority: Priority = Priority.NORMAL
+    channel: Channel = Channel.OTHER
+    description: str = ""
+    requester_id: str | None = None
+    assignee_id: str | None = None
+    group_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    solved_at: datetime | None = None
+    language: str | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def now() -> datetime:
+    """The current time, aware and in UTC (one place to patch in tests)."""
+    return datetime.now(UTC)

@@ -1,0 +1,37 @@
+"""Versioned schema migrations: ``NNNN_name.sql`` files applied in order, each once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        """Split the file into statements (no statement here contains a ``;`` in a literal)."""
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def _load() -> tuple[Migration, ...]:
+    found = []
+    for entry in resources.files(__package__).iterdir():
+        m = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migration versions must be 1..N without gaps, got {versions}")
+    return tuple(found)
+
+
+MIGRATIONS: tuple[Migration, ...] = _load()

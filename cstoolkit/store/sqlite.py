@@ -1,0 +1,419 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Writes go through :meth:`SQLiteStore.transaction`, which takes SQLite's write lock up front
+(``BEGIN IMMEDIATE``) so two processes never interleave half of a page. The sync engine commits a
+page's rows and its cursor in the same transaction: a run killed at any point resumes exactly
+after the last committed page.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit.errors import StoreError
+from cstoolkit.model import Event, Group, Person, Ticket, now
+from cstoolkit.store import codec
+from cstoolkit.store.kv import KeyValue
+from cstoolkit.store.migrations import MIGRATIONS, Migration
+
+if TYPE_CHECKING:
+    from cstoolkit.plugin import Page
+    from cstoolkit.query import Node
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+@dataclass
+class UpsertStats:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: UpsertStats) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
+
+
+class SQLiteStore:
+    """Tickets, events, people, groups, cursors, audit log and plugin state in one file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, migrate: bool = True, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        if migrate:
+            self.migrate()
+        else:
+            self._refuse_newer()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def pending_migrations(self) -> list[Migration]:
+        self._refuse_newer()
+        current = self.schema_version
+        return [m for m in MIGRATIONS if m.version > current]
+
+    def _refuse_newer(self) -> None:
+        current = self.schema_version
+        latest = MIGRATIONS[-1].version
+        if current > latest:
+            raise StoreError(
+                f"{self.path}: store schema version {current} is newer than this program "
+                f"supports ({latest}); upgrade cstoolkit"
+            )
+
+    def migrate(self, target: int | None = None) -> list[Migration]:
+        """Apply pending migrations (each in its own transaction); return those applied."""
+        applied = []
+        for mig in self.pending_migrations():
+            if target is not None and mig.version > target:
+                break
+            with self.transaction() as cur:
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+                )
+                for statement in mig.statements():
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (mig.version, mig.name, codec.to_epoch(now())),
+                )
+            applied.append(mig)
+        return applied
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction; nested calls join the outer one."""
+        with self._lock:
+            cur = self.conn.cursor()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield cur
+                finally:
+                    self._depth -= 1
+                return
+            cur.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield cur
+            except BaseException:
+                self._depth = 0
+                self.conn.rollback()
+                raise
+            self._depth = 0
+            self.conn.commit()
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def get_cursor(self, instance: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT cursor FROM sync_cursors WHERE instance = ?", (instance,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def cursor_info(self, instance: str) -> tuple[str | None, datetime | None]:
+        row = self.conn.execute(
+            "SELECT cursor, updated_at FROM sync_cursors WHERE instance = ?", (instance,)
+        ).fetchone()
+        if not row:
+            return None, None
+        return row[0], codec.from_epoch(row[1])
+
+    def reset_cursor(self, instance: str) -> None:
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM sync_cursors WHERE instance = ?", (instance,))
+
+    def upsert_page(self, instance: str, page: Page) -> UpsertStats:
+        """Store a page's rows and its cursor in one transaction."""
+        stats = UpsertStats()
+        events_by_ticket: dict[str, list[Event]] = {}
+        for ev in page.events:
+            events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
+        with self.transaction() as cur:
+            self._upsert_people(cur, page.people)
+            self._upsert_groups(cur, page.groups)
+            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket)
+            # Events that arrive without their ticket (an events-only page) are stored as well.
+            in_page = {t.id for t in page.tickets}
+            orphan = [e for e in page.events if e.ticket_id not in in_page]
+            if orphan:
+                self._upsert_events(cur, orphan)
+            for external_id in page.deleted:
+                cur.execute(
+                    "UPDATE tickets SET deleted = 1 WHERE id = ? AND deleted = 0",
+                    (f"{instance}:{external_id}",),
+                )
+                stats.deleted += cur.rowcount
+            if page.cursor is not None:
+                cur.execute(
+                    "INSERT INTO sync_cursors (instance, cursor, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (instance) DO UPDATE SET cursor = excluded.cursor, "
+                    "updated_at = excluded.updated_at",
+                    (instance, page.cursor, codec.to_epoch(now())),
+                )
+        return stats
+
+    def _existing_hashes(self, cur: sqlite3.Cursor, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in cur.execute(
+                f"SELECT id, payload_hash FROM tickets WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = row[1]
+        return found
+
+    def _upsert_tickets(
+        self, cur: sqlite3.Cursor, tickets: list[Ticket], events: dict[str, list[Event]]
+    ) -> UpsertStats:
+        stats = UpsertStats()
+        if not tickets:
+            return stats
+        existing = self._existing_hashes(cur, [t.id for t in tickets])
+        synced = codec.to_epoch(now())
+        rows, tag_rows, event_rows, changed_ids = [], [], [], []
+        for t in tickets:
+            evs = events.get(t.id, [])
+            digest = codec.ticket_hash(t, evs)
+            old = existing.get(t.id)
+            if old == digest:
+                stats.unchanged += 1
+                continue
+            if old is None:
+                stats.inserted += 1
+            else:
+                stats.updated += 1
+                changed_ids.append(t.id)
+            existing[t.id] = digest  # a ticket repeated inside one page counts once
+            rows.append((*codec.ticket_row(t, digest), synced))
+            tag_rows.extend((t.id, tag) for tag in dict.fromkeys(t.tags))
+            event_rows.extend(codec.event_row(e) for e in evs)
+        if changed_ids:
+            cur.executemany(
+                "DELETE FROM ticket_tags WHERE ticket_id = ?", [(i,) for i in changed_ids]
+            )
+        cur.executemany(
+            f"INSERT INTO tickets ({codec.TICKET_COLUMNS}, synced_at) "
+            f"VALUES ({','.join('?' * 20)}) ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(
+                f"{c} = excluded.{c}" for c in [*codec.TICKET_COLUMNS.split(", ")[1:], "synced_at"]
+            )
+            + ", deleted = 0",
+            rows,
+        )
+        cur.executemany(
+            "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)", tag_rows
+        )
+        self._insert_event_rows(cur, event_rows)
+        return stats
+
+    def _upsert_events(self, cur: sqlite3.Cursor, events: list[Event]) -> None:
+        self._insert_event_rows(cur, [codec.event_row(e) for e in events])
+
+    def _insert_event_rows(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
+        cols = codec.EVENT_COLUMNS.split(", ")
+        cur.executemany(
+            f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
+            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+            rows,
+        )
+
+    def _upsert_people(self, cur: sqlite3.Cursor, people: list[Person]) -> None:
+        cols = codec.PERSON_COLUMNS.split(", ")
+        cur.executemany(
+            f"INSERT INTO people ({codec.PERSON_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
+            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+            [codec.person_row(p) for p in people],
+        )
+
+    def _upsert_groups(self, cur: sqlite3.Cursor, groups: list[Group]) -> None:
+        cur.executemany(
+            f"INSERT INTO ticket_groups ({codec.GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, raw = excluded.raw",
+            [codec.group_row(g) for g in groups],
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: str) -> Ticket | None:
+        row = self.conn.execute(
+            f"SELECT {codec.TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)
+        ).fetchone()
+        return codec.row_ticket(row) if row else None
+
+    def events(self, ticket_id: str) -> list[Event]:
+        rows = self.conn.execute(
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE ticket_id = ? ORDER BY at, id",
+            (ticket_id,),
+        )
+        return [codec.row_event(r) for r in rows]
+
+    def person(self, person_id: str) -> Person | None:
+        row = self.conn.execute(
+            f"SELECT {codec.PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,)
+        ).fetchone()
+        return codec.row_person(row) if row else None
+
+    def group(self, group_id: str) -> Group | None:
+        row = self.conn.execute(
+            f"SELECT {codec.GROUP_COLUMNS} FROM ticket_groups WHERE id = ?", (group_id,)
+        ).fetchone()
+        return codec.row_group(row) if row else None
+
+    def select(
+        self,
+        query: Node | None = None,
+        *,
+        instance: str | None = None,
+        limit: int | None = None,
+        at: datetime | None = None,
+        include_deleted: bool = False,
+    ) -> Iterator[tuple[Ticket, Person | None]]:
+        """Yield (ticket, requester) pairs matching ``query``, oldest first.
+
+        The query is compiled to SQL where every part of it can be; otherwise the rows are
+        filtered in Python with the same evaluator recipes use, so both give the same answer.
+        """
+        from cstoolkit import query as q
+
+        when = at or now()
+        where = ["1 = 1"] if include_deleted else ["t.deleted = 0"]
+        params: list[Any] = []
+        if instance:
+            where.append("t.instance = ?")
+            params.append(instance)
+        python_filter = None
+        if query is not None:
+            compiled = q.to_sql(query, now=when)
+            if compiled is None:
+                python_filter = query
+            else:
+                where.append(f"({compiled[0]})")
+                params.extend(compiled[1])
+        cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+        pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+        sql = (
+            f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+            f"WHERE {' AND '.join(where)} ORDER BY t.created_at, t.id"
+        )
+        if limit is not None and python_filter is None:
+            sql += f" LIMIT {int(limit)}"
+        count = 0
+        ncols = len(codec.TICKET_COLUMNS.split(", "))
+        for row in self.conn.execute(sql, params):
+            ticket = codec.row_ticket(row[:ncols])
+            requester = codec.row_person(row[ncols:]) if row[ncols] is not None else None
+            if python_filter is not None and not q.evaluate(
+                python_filter, q.Subject(ticket=ticket, requester=requester, now=when)
+            ):
+                continue
+            yield ticket, requester
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("tickets", "events", "people", "ticket_groups", "audit_log"):
+            out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return out
+
+    def instances(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT instance FROM tickets ORDER BY 1")]
+
+    # -- audit log and plugin state ------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, target: str | None, details: dict[str, Any]) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                (codec.to_epoch(now()), actor, action, target, codec.dumps(details)),
+            )
+
+    def audit_entries(self, target: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, at, actor, action, target, details FROM audit_log"
+        params: tuple[Any, ...] = ()
+        if target is not None:
+            sql += " WHERE target = ?"
+            params = (target,)
+        return [
+            {
+                "id": r[0],
+                "at": codec.from_epoch(r[1]),
+                "actor": r[2],
+                "action": r[3],
+                "target": r[4],
+                "details": json.loads(r[5]),
+            }
+            for r in self.conn.execute(sql + " ORDER BY id", params)
+        ]
+
+    def kv(self, instance: str) -> KeyValue:
+        return KeyValue(self, instance)
+
+    # -- sync runs -----------------------------------------------------------------------------
+
+    def start_run(self, instance: str) -> int:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO sync_runs (instance, started_at) VALUES (?, ?)",
+                (instance, codec.to_epoch(now())),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, outcome: str, stats: dict[str, Any]) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE sync_runs SET finished_at = ?, outcome = ?, stats = ? WHERE id = ?",
+                (codec.to_epoch(now()), outcome, codec.dumps(stats), run_id),
+            )
