@@ -54,10 +54,20 @@ _EXPORTS: dict[str, str] = {
         "cstoolkit.model",
     ),
     **dict.fromkeys(
-        ["ApplyResult", "Backend", "Changes", "Channel", "CheckResult", "Comment", "NewTicket",
-         "Page", "Setting", "SurveyProvider"],
+        [
+            "ApplyResult",
+            "Backend",
+            "Changes",
+            "Channel",
+            "CheckResult",
+            "Comment",
+            "NewTicket",
+            "Page",
+            "Setting",
+            "SurveyProvider",
+        ],
         "cstoolkit.plugin",
-    ),  # fmt: skip
+    ),
     **dict.fromkeys(
         ["AuthError", "BackendError", "ConfigError", "ConflictError", "CstError", "PluginError"],
         "cstoolkit.errors",
@@ -65,7 +75,35 @@ _EXPORTS: dict[str, str] = {
 }
 _RENAMED = {"ChannelKind": ("cstoolkit.model", "Channel")}
 
-__all__ = ["__version__", *sorted(_EXPORTS), "ChannelKind"]
+__all__ = [
+    "ApplyResult",
+    "AuthError",
+    "Backend",
+    "BackendError",
+    "Changes",
+    "Channel",
+    "ChannelKind",
+    "CheckResult",
+    "Comment",
+    "ConfigError",
+    "ConflictError",
+    "CstError",
+    "Event",
+    "EventKind",
+    "Group",
+    "NewTicket",
+    "Page",
+    "Person",
+    "PluginError",
+    "Priority",
+    "Role",
+    "Setting",
+    "Status",
+    "SurveyProvider",
+    "Ticket",
+    "__version__",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -421,8 +421,12 @@ def build_instance(
 
     inst = config.instance(section, name)
     if not inst.plugin:
-        raise ConfigError("missing 'plugin = \"...\"'", path=config.label, line=inst.line,
-                          field=f"{inst.label}.plugin")  # fmt: skip
+        raise ConfigError(
+            "missing 'plugin = \"...\"'",
+            path=config.label,
+            line=inst.line,
+            field=f"{inst.label}.plugin",
+        )
     cls = host.get(inst.kind, inst.plugin)
     settings = instance_settings(config, inst, cls)
     settings["read_only"] = inst.read_only

@@ -80,8 +80,11 @@ def _check_store(config: Config) -> Check:
     try:
         version, latest = store.schema_version, MIGRATIONS[-1].version
         if version < latest:
-            return Check("store", "warn", f"{path}: schema {version}, {latest} available "
-                         "(migrated on next use)")  # fmt: skip
+            return Check(
+                "store",
+                "warn",
+                f"{path}: schema {version}, {latest} available (migrated on next use)",
+            )
         return Check(
             "store", "ok", f"{path}: schema {version}, {store.counts()['tickets']} tickets"
         )

@@ -53,10 +53,10 @@ from cstoolkit.plugin import (
 _CHECK_BYTES = 64  # bytes before the cursor's offset that must be unchanged for it to be valid
 _MARKER_KEY = "marker"
 _PERSON_FIELDS = ("id", "type", "role", "name", "email", "organization", "plan", "language",
-                  "timezone", "groups")  # fmt: skip
+                  "timezone", "groups")
 _TICKET_FIELDS = ("id", "type", "subject", "description", "status", "priority", "channel",
                   "requester", "assignee", "group", "tags", "created_at", "updated_at",
-                  "solved_at", "language", "custom_fields", "events")  # fmt: skip
+                  "solved_at", "language", "custom_fields", "events")
 _EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", "new")
 
 

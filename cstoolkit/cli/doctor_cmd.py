@@ -22,7 +22,11 @@ def doctor(app: App, fmt: str, as_json: bool) -> None:
     from cstoolkit.output import render
 
     checks = run_checks(app.config, app.host)
-    render([c.as_dict() for c in checks], ["check", "status", "detail"],
-           chosen_format(fmt, as_json), title="cst doctor")  # fmt: skip
+    render(
+        [c.as_dict() for c in checks],
+        ["check", "status", "detail"],
+        chosen_format(fmt, as_json),
+        title="cst doctor",
+    )
     if any(c.status == "fail" for c in checks):
         sys.exit(EXIT_FAILED)

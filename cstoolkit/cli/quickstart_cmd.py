@@ -11,9 +11,14 @@ from cstoolkit.cli.app import App, pass_app
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("cst-quickstart"), show_default=True,
-              help="Workspace to create (or reuse).")  # fmt: skip
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("cst-quickstart"),
+    show_default=True,
+    help="Workspace to create (or reuse).",
+)
 @click.option("--tickets", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @pass_app

@@ -18,8 +18,13 @@ def sample() -> None:
 @click.option("--tickets", "n_tickets", type=int, default=5000, show_default=True)
 @click.option("--days", type=int, default=90, show_default=True, help="Period the arrivals span.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same file.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The helpdesk file to write (JSON Lines, see docs/backends/local.md).")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The helpdesk file to write (JSON Lines, see docs/backends/local.md).",
+)
 @pass_app
 def generate(app: App, n_tickets: int, days: int, seed: int, out: Path) -> None:
     """Write a deterministic, realistic helpdesk file (streams: 1,000,000 tickets fit)."""

@@ -9,8 +9,19 @@ import click
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import NotFoundError
 
-COLUMNS = ["id", "status", "priority", "channel", "subject", "requester", "assignee", "group",
-           "tags", "created_at", "updated_at"]  # fmt: skip
+COLUMNS = [
+    "id",
+    "status",
+    "priority",
+    "channel",
+    "subject",
+    "requester",
+    "assignee",
+    "group",
+    "tags",
+    "created_at",
+    "updated_at",
+]
 
 
 def ticket_record(ticket: Any, requester: Any) -> dict[str, Any]:
@@ -40,8 +51,13 @@ def tickets() -> None:
     "-q", "--query", "query_text", help="Condition, e.g. 'status:open tag:vip created<7d'."
 )
 @click.option("--instance", help="Only tickets of this backend instance.")
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
-              help="At most this many (0: no limit).")  # fmt: skip
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="At most this many (0: no limit).",
+)
 @format_options()
 @pass_app
 def list_tickets(
