@@ -249,6 +249,11 @@ class Backend(PluginBase):
         """Create a ticket and return its external id."""
         raise NotImplementedError
 
+    def fetch(self, external_id: str) -> Ticket | None:
+        """Re-read one ticket (the push engine's conflict check for backends without a real
+        compare-and-set). Optional: the default says it is not supported."""
+        raise NotImplementedError
+
     def find_by_marker(self, marker: str) -> str | None:
         """Return the external id of a ticket carrying ``marker``, if any (for mirror)."""
         return None

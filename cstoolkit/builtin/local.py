@@ -52,11 +52,37 @@ from cstoolkit.plugin import (
 
 _CHECK_BYTES = 64  # bytes before the cursor's offset that must be unchanged for it to be valid
 _MARKER_KEY = "marker"
-_PERSON_FIELDS = ("id", "type", "role", "name", "email", "organization", "plan", "language",
-                  "timezone", "groups")
-_TICKET_FIELDS = ("id", "type", "subject", "description", "status", "priority", "channel",
-                  "requester", "assignee", "group", "tags", "created_at", "updated_at",
-                  "solved_at", "language", "custom_fields", "events")
+_PERSON_FIELDS = (
+    "id",
+    "type",
+    "role",
+    "name",
+    "email",
+    "organization",
+    "plan",
+    "language",
+    "timezone",
+    "groups",
+)
+_TICKET_FIELDS = (
+    "id",
+    "type",
+    "subject",
+    "description",
+    "status",
+    "priority",
+    "channel",
+    "requester",
+    "assignee",
+    "group",
+    "tags",
+    "created_at",
+    "updated_at",
+    "solved_at",
+    "language",
+    "custom_fields",
+    "events",
+)
 _EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", "new")
 
 
@@ -476,6 +502,13 @@ class LocalBackend(Backend):
             records.append(rec)
             self._append(*records)
             return ext
+
+    def fetch(self, external_id: str) -> Ticket | None:
+        with self._locked():
+            offset = self._refresh_index().tickets.get(str(external_id))
+            if offset is None:
+                return None
+            return self._ticket(self._read_at(offset))[0]
 
     def find_by_marker(self, marker: str) -> str | None:
         with self._locked():
