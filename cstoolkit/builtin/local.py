@@ -50,7 +50,7 @@ from cstoolkit.plugin import (
     Setting,
 )
 
-_CHECK_BYTES = 64  # bytes before the cursor's offset that must be unchanged for it to be valid
+_CHECK_BYTES = 4096  # bytes at the head and before the cursor that must be unchanged
 _MARKER_KEY = "marker"
 _PERSON_FIELDS = (
     "id",
@@ -201,11 +201,21 @@ class LocalBackend(Backend):
         return self._check_at(fh, cur.offset) == cur.check
 
     def _check_at(self, fh: Any, offset: int) -> str:
+        """A digest of the file's head and of the bytes just before ``offset``.
+
+        A file rewritten or truncated since the cursor was made fails this check, and the pull
+        starts over (the store's hash comparison makes that cheap). An in-place edit in the
+        middle of a large file is not detected: append a new version of the ticket instead,
+        or run ``cst sync pull --full``.
+        """
         pos = fh.tell()
+        digest = hashlib.sha256()
+        fh.seek(0)
+        digest.update(fh.read(min(offset, _CHECK_BYTES)))
         fh.seek(max(0, offset - _CHECK_BYTES))
-        digest = hashlib.sha256(fh.read(min(offset, _CHECK_BYTES))).hexdigest()[:16]
+        digest.update(fh.read(min(offset, _CHECK_BYTES)))
         fh.seek(pos)
-        return digest
+        return digest.hexdigest()[:16]
 
     def _make_cursor(self, fh: Any, offset: int) -> str:
         return _Cursor(offset, self._check_at(fh, offset)).dump()

@@ -1,0 +1,1 @@
+"""Test helpers for cstoolkit and its plugins (published with the ``testing`` extra)."""
