@@ -36,6 +36,8 @@ INSTANCE_SECTIONS: dict[str, str] = {
 }
 #: Top-level keys and tables the file may hold (other issues add theirs here).
 KNOWN_SECTIONS: set[str] = {*INSTANCE_SECTIONS, "store"}
+KNOWN_SECTIONS |= {"calendars", "sla", "roster"}  # triage and SLA (docs/sla.md, docs/roster.md)
+KNOWN_SECTIONS |= {"kpi", "costs", "staffing"}  # reports (docs/metrics.md, docs/staffing.md)
 STORE_KEYS = {"path": Setting("path", "path", help="SQLite store file.")}
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -245,6 +247,8 @@ def locate(text: str, table: list[str], key: str | None = None) -> int | None:
                 header_line = n
                 if key is None:
                     return n
+            elif key is None and want and current[: len(want)] == want and header_line is None:
+                return n  # [a.b] is where table a starts when there is no [a] header
             continue
         if key is not None and current == want:
             km = re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", stripped)
@@ -430,5 +434,10 @@ def build_instance(
     cls = host.get(inst.kind, inst.plugin)
     settings = instance_settings(config, inst, cls)
     settings["read_only"] = inst.read_only
+    if inst.kind == "backend":
+        # Common backend settings (start_date, filters, mapping) reach every plugin.
+        for spec in COMMON_BACKEND_SETTINGS:
+            if spec.name not in ("plugin", "read_only") and spec.name not in settings:
+                settings[spec.name] = inst.settings.get(spec.name, spec.default)
     state = store.kv(name) if store is not None else MemoryKeyValue(name)
     return cls(name, settings, state)

@@ -47,8 +47,12 @@ def render(
     *,
     out: IO[str] | None = None,
     title: str | None = None,
+    table_columns: Sequence[str] | None = None,
 ) -> int:
-    """Write records in ``fmt``; return how many were written."""
+    """Write records in ``fmt``; return how many were written.
+
+    ``table_columns`` narrows what a terminal table shows; csv keeps every column.
+    """
     out = out or sys.stdout
     count = 0
     if fmt == "ndjson":
@@ -69,13 +73,16 @@ def render(
         from rich.console import Console
         from rich.table import Table
 
+        columns = table_columns or columns
         table = Table(title=title, show_lines=False, header_style="bold")
         for c in columns:
             table.add_column(c, overflow="fold")
         for rec in records:
             table.add_row(*[cell(rec.get(c)) for c in columns])
             count += 1
-        Console(file=out, soft_wrap=False).print(table)
+        # Piped or redirected output has no terminal width: draw wide rather than fold cells.
+        width = None if out.isatty() else 200
+        Console(file=out, soft_wrap=False, width=width).print(table)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return count

@@ -72,7 +72,13 @@ def list_tickets(
         ticket_record(t, r)
         for t, r in app.store.select(node, instance=instance, limit=limit or None)
     )
-    count = render(rows, COLUMNS, chosen_format(fmt, as_json), title="Tickets")
+    count = render(
+        rows,
+        COLUMNS,
+        chosen_format(fmt, as_json),
+        title="Tickets",
+        table_columns=["id", "status", "priority", "channel", "subject", "assignee", "updated_at"],
+    )
     if count == 0 and (query_text or instance):
         raise NotFoundError("no ticket matched")
 

@@ -34,18 +34,47 @@ def from_epoch(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC)
 
 
+# One encoder built once: json.dumps with non-default arguments builds a new JSONEncoder on
+# every call, which cost more than the encoding itself on the sync path.
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str).encode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    """Compact, key-sorted JSON (the same text as ``json.dumps(..., sort_keys=True)``)."""
+    if not value:
+        kind = type(value)
+        if kind is dict:
+            return "{}"
+        if kind is list or kind is tuple:
+            return "[]"
+    return _encode(value)
+
+
+def _event_key(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def ticket_rows(
+    ticket: Ticket, events: list[Event]
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The ticket's row (TICKET_COLUMNS, ``payload_hash`` filled in) and its events' rows.
+
+    The hash is a digest of every stored column of the ticket and of its events (ordered by
+    id), so a change inside the vendor's timestamp precision is still seen as a change. The
+    rows are built once and hashed through ``repr`` (deterministic for the str / int / None
+    values a row holds), which is several times cheaper than encoding them to JSON again.
+    """
+    row = ticket_row(ticket, "")
+    event_rows = [event_row(e) for e in events]
+    ordered = sorted(event_rows, key=_event_key) if len(event_rows) > 1 else event_rows
+    digest = hashlib.blake2b(repr((row, ordered)).encode(), digest_size=16).hexdigest()
+    return (*row[:-1], digest), event_rows
 
 
 def ticket_hash(ticket: Ticket, events: list[Event]) -> str:
-    """A digest of everything stored for a ticket, so a change inside the vendor's timestamp
-    precision is still seen as a change."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(dumps(ticket_row(ticket, "")).encode())
-    for ev in sorted(events, key=lambda e: e.id):
-        h.update(dumps(event_row(ev)).encode())
-    return h.hexdigest()
+    """A digest of everything stored for a ticket (see :func:`ticket_rows`)."""
+    row, _ = ticket_rows(ticket, events)
+    return str(row[-1])
 
 
 TICKET_COLUMNS = (

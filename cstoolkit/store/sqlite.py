@@ -93,10 +93,17 @@ class SQLiteStore:
         row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
+    def applied_versions(self) -> set[int]:
+        if self.schema_version == 0:
+            return set()
+        return {int(r[0]) for r in self.conn.execute("SELECT version FROM schema_migrations")}
+
     def pending_migrations(self) -> list[Migration]:
+        """Migrations not yet applied, by version, so one merged later with a lower number than
+        an applied one still runs."""
         self._refuse_newer()
-        current = self.schema_version
-        return [m for m in MIGRATIONS if m.version > current]
+        done = self.applied_versions()
+        return [m for m in MIGRATIONS if m.version not in done]
 
     def _refuse_newer(self) -> None:
         current = self.schema_version
@@ -181,7 +188,8 @@ class SQLiteStore:
         with self.transaction() as cur:
             self._upsert_people(cur, page.people)
             self._upsert_groups(cur, page.groups)
-            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket)
+            gone = {f"{instance}:{external_id}" for external_id in page.deleted}
+            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone)
             # Events that arrive without their ticket (an events-only page) are stored as well.
             in_page = {t.id for t in page.tickets}
             orphan = [e for e in page.events if e.ticket_id not in in_page]
@@ -202,29 +210,41 @@ class SQLiteStore:
                 )
         return stats
 
-    def _existing_hashes(self, cur: sqlite3.Cursor, ids: Sequence[str]) -> dict[str, str]:
+    def _existing_hashes(
+        self, cur: sqlite3.Cursor, ids: Sequence[str], gone: set[str] | frozenset[str] = frozenset()
+    ) -> dict[str, str]:
+        """Stored payload hashes by id; a row marked deleted that the page brings back (and
+        does not delete again) gets an empty hash, so it is rewritten and undeleted."""
         found: dict[str, str] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for row in cur.execute(
-                f"SELECT id, payload_hash FROM tickets WHERE id IN ({marks})", chunk
+                f"SELECT id, payload_hash, deleted FROM tickets WHERE id IN ({marks})", chunk
             ):
-                found[row[0]] = row[1]
+                found[row[0]] = "" if row[2] and row[0] not in gone else row[1]
         return found
 
     def _upsert_tickets(
-        self, cur: sqlite3.Cursor, tickets: list[Ticket], events: dict[str, list[Event]]
+        self,
+        cur: sqlite3.Cursor,
+        tickets: list[Ticket],
+        events: dict[str, list[Event]],
+        gone: set[str] | frozenset[str] = frozenset(),
     ) -> UpsertStats:
         stats = UpsertStats()
         if not tickets:
             return stats
-        existing = self._existing_hashes(cur, [t.id for t in tickets])
+        existing = self._existing_hashes(cur, [t.id for t in tickets], gone)
         synced = codec.to_epoch(now())
-        rows, tag_rows, event_rows, changed_ids = [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[str, str]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        changed_ids: list[str] = []
+        no_events: list[Event] = []
         for t in tickets:
-            evs = events.get(t.id, [])
-            digest = codec.ticket_hash(t, evs)
+            row, ev_rows = codec.ticket_rows(t, events.get(t.id, no_events))
+            digest = row[-1]
             old = existing.get(t.id)
             if old == digest:
                 stats.unchanged += 1
@@ -235,9 +255,10 @@ class SQLiteStore:
                 stats.updated += 1
                 changed_ids.append(t.id)
             existing[t.id] = digest  # a ticket repeated inside one page counts once
-            rows.append((*codec.ticket_row(t, digest), synced))
-            tag_rows.extend((t.id, tag) for tag in dict.fromkeys(t.tags))
-            event_rows.extend(codec.event_row(e) for e in evs)
+            rows.append((*row, synced))
+            if t.tags:
+                tag_rows.extend((t.id, tag) for tag in dict.fromkeys(t.tags))
+            event_rows.extend(ev_rows)
         if changed_ids:
             cur.executemany(
                 "DELETE FROM ticket_tags WHERE ticket_id = ?", [(i,) for i in changed_ids]

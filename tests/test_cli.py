@@ -1,0 +1,180 @@
+"""The command line end to end: quickstart, tickets, doctor, sample, sync pull, start-up cost."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cstoolkit.cli import cli
+
+
+def cst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point (exit codes come from cstoolkit.cli.main)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cstoolkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ,
+    )
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("qs")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cstoolkit", "quickstart", "--dir", str(root), "--tickets", "400"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(root), "XDG_CONFIG_HOME": str(root / ".config")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "400 sample tickets generated" in proc.stdout
+    return root
+
+
+def test_quickstart_creates_a_working_workspace(workspace: Path) -> None:
+    for name in ("cstoolkit.toml", "helpdesk.jsonl", "cstoolkit.db"):
+        assert (workspace / name).exists()
+    proc = cst("--config", str(workspace / "cstoolkit.toml"), "tickets", "list", "--json",
+               "--limit", "0")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)) == 400
+
+
+def test_quickstart_is_safe_to_rerun(workspace: Path) -> None:
+    before = (workspace / "helpdesk.jsonl").read_bytes()
+    proc = cst("quickstart", "--dir", str(workspace), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["created_config"] is False and result["generated_tickets"] == 0
+    assert result["sync"]["inserted"] == 0 and result["sync"]["updated"] == 0
+    assert sum(result["by_status"].values()) == 400
+    assert (workspace / "helpdesk.jsonl").read_bytes() == before
+
+
+def test_tickets_list_formats_and_query(workspace: Path) -> None:
+    cfg = str(workspace / "cstoolkit.toml")
+    proc = cst("--config", cfg, "tickets", "list", "--query", "channel:email", "--format", "csv",
+               "--limit", "0")  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert rows and all(r["channel"] == "email" for r in rows)
+    nd = cst("--config", cfg, "tickets", "list", "--format", "ndjson", "--limit", "5")
+    assert [json.loads(line)["id"] for line in nd.stdout.splitlines()][:1] == ["demo:1"]
+    table = cst("--config", cfg, "tickets", "list", "--limit", "3")
+    assert "demo:1" in table.stdout and "status" in table.stdout
+
+
+def test_no_match_exits_3(workspace: Path) -> None:
+    proc = cst("--config", str(workspace / "cstoolkit.toml"), "tickets", "list", "--query",
+               "tag:no-such-tag-anywhere")  # fmt: skip
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == "error: no ticket matched"
+    proc = cst("--config", str(workspace / "cstoolkit.toml"), "tickets", "show", "demo:99999")
+    assert proc.returncode == 3
+
+
+def test_bad_query_exits_2_with_one_line(workspace: Path) -> None:
+    proc = cst("--config", str(workspace / "cstoolkit.toml"), "tickets", "list", "--query",
+               "status:opne")  # fmt: skip
+    assert proc.returncode == 2
+    first, *rest = proc.stderr.strip().splitlines()
+    assert first.startswith("error: query: column 8: unknown status 'opne'")
+    assert "did you mean 'open'" in first
+    assert all(line.startswith("hint:") for line in rest)
+
+
+def test_tickets_show(workspace: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--config", str(workspace / "cstoolkit.toml"), "tickets", "show", "demo:1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["id"] == "demo:1" and data["events"][0]["kind"] == "created"
+    assert data["requester"] and "@" in data["requester"]
+
+
+def test_doctor_ok_and_failing(workspace: Path, tmp_path: Path) -> None:
+    proc = cst("--config", str(workspace / "cstoolkit.toml"), "doctor", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = {c["check"]: c for c in json.loads(proc.stdout)}
+    assert checks["backends.demo"]["status"] == "ok"
+    assert checks["store"]["status"] == "ok" and "400 tickets" in checks["store"]["detail"]
+    broken = tmp_path / "cstoolkit.toml"
+    broken.write_text('[backends.gone]\nplugin = "local"\npath = "missing.jsonl"\n')
+    proc = cst("--config", str(broken), "doctor", "--json")
+    assert proc.returncode == 1
+    checks = {c["check"]: c for c in json.loads(proc.stdout)}
+    assert checks["backends.gone"]["status"] == "fail"
+    assert "missing.jsonl: no such file" in checks["backends.gone"]["detail"]
+
+
+def test_sample_generate_then_sync_pull(tmp_path: Path) -> None:
+    out = tmp_path / "desk.jsonl"
+    proc = cst("sample", "generate", "--tickets", "120", "--days", "10", "--seed", "5",
+               "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 120 tickets" in proc.stderr
+    cfg = tmp_path / "cstoolkit.toml"
+    cfg.write_text(f'[backends.desk]\nplugin = "local"\npath = "{out.name}"\npage_size = 50\n')
+    first = cst("--config", str(cfg), "sync", "pull", "--json")
+    assert first.returncode == 0, first.stderr
+    (summary,) = json.loads(first.stdout)["instances"]
+    assert (summary["fetched"], summary["inserted"], summary["pages"]) == (120, 120, 3)
+    again = json.loads(cst("--config", str(cfg), "sync", "pull", "--json").stdout)["instances"][0]
+    assert again["inserted"] == 0 and again["updated"] == 0
+
+
+def test_sync_pull_failure_exits_1(tmp_path: Path) -> None:
+    cfg = tmp_path / "cstoolkit.toml"
+    cfg.write_text('[backends.gone]\nplugin = "local"\npath = "nowhere.jsonl"\n')
+    proc = cst("--config", str(cfg), "sync", "pull")
+    assert proc.returncode == 1
+    assert "nowhere.jsonl: no such file" in proc.stderr
+
+
+def test_unknown_instance_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "cstoolkit.toml"
+    cfg.write_text('[backends.desk]\nplugin = "local"\npath = "x.jsonl"\n')
+    proc = cst("--config", str(cfg), "sync", "pull", "dsek")
+    assert proc.returncode == 2
+    assert "no [backends.dsek] instance (did you mean 'desk'?)" in proc.stderr
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from cstoolkit.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'], prog_name='cst')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('httpx', 'rich', 'sqlite3', 'yaml', 'jinja2', 'cstoolkit.store',"
+        " 'cstoolkit.host', 'pluggy', 'holidays') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert "quickstart" in proc.stdout
+
+
+def test_version() -> None:
+    from cstoolkit import __version__
+
+    proc = cst("--version")
+    assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_json_log_format_for_cron(tmp_path: Path) -> None:
+    cfg = tmp_path / "cstoolkit.toml"
+    cfg.write_text('[backends.x]\nplugin = "nope"\n')
+    proc = cst("--config", str(cfg), "--log-format", "json", "-v", "config", "check")
+    assert proc.returncode == 2

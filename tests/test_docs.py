@@ -1,0 +1,44 @@
+"""Documentation that must follow the code."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import cstoolkit.hookspecs as hookspecs
+from cstoolkit.errors import CstError
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _hooks() -> dict[str, str]:
+    out = {}
+    for name, fn in vars(hookspecs).items():
+        if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_spec"):
+            sig = inspect.signature(fn)
+            params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
+            out[name] = f"{name}({params}) -> {sig.return_annotation}"
+    return out
+
+
+def test_every_hook_is_documented_with_its_exact_signature() -> None:
+    text = (DOCS / "plugins" / "hooks.md").read_text()
+    hooks = _hooks()
+    assert len(hooks) >= 7
+    for name, signature in hooks.items():
+        assert f"## {name}" in text, f"docs/plugins/hooks.md lacks a section for {name}"
+        assert f"`{signature}`" in text, f"docs/plugins/hooks.md: signature differs: {signature}"
+
+
+def test_every_exit_code_is_documented() -> None:
+    text = (DOCS / "exit-codes.md").read_text()
+    codes = {0, 1, 2, 3, 4}
+
+    def walk(cls: type) -> None:
+        codes.add(cls.exit_code)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(CstError)
+    for code in codes:
+        assert f"| {code} |" in text, f"exit code {code} missing from docs/exit-codes.md"
