@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from cstoolkit.model import Event, Group, Person, Ticket
 
 if TYPE_CHECKING:
+    from cstoolkit.messages import DeliveryResult, Message, Recipient, SurveyAnswer, SurveyOffer
     from cstoolkit.store.kv import KeyValue
 
 # -- capabilities ------------------------------------------------------------------------------
@@ -90,7 +91,29 @@ class Setting:
 COMMON_BACKEND_SETTINGS: tuple[Setting, ...] = (
     Setting("plugin", required=True, help="The backend plugin this instance uses."),
     Setting("read_only", "bool", default=False, help="Never write anything to this instance."),
+    Setting(
+        "start_date",
+        "str",
+        help="First-run start date (ISO 8601 date or time, UTC if no zone): a pull without a "
+        "saved cursor reads tickets updated since then (Backend.pull(since=...)).",
+    ),
+    Setting(
+        "filters",
+        "table",
+        help="Only sync what matches: keys brand, mailbox, queue, group (a value or a list); "
+        "each plugin documents which keys its vendor supports.",
+    ),
+    Setting(
+        "mapping",
+        "table",
+        help="Vendor values onto the model: tables statuses, priorities, channels, fields "
+        "(vendor -> model) and plan_field; unmapped values use the plugin's defaults.",
+    ),
 )
+#: Keys of the common ``filters`` table (a plugin refuses keys its vendor cannot filter on).
+FILTER_KEYS = ("brand", "mailbox", "queue", "group")
+#: Tables of the common ``mapping`` table.
+MAPPING_KEYS = ("statuses", "priorities", "channels", "fields", "plan_field")
 
 
 # -- plugin base -------------------------------------------------------------------------------
@@ -233,11 +256,30 @@ class Backend(PluginBase):
         self.config = dict(config)
         self.state = state
 
-    def pull(self, cursor: str | None, *, full: bool = False) -> Iterator[Page]:
+    def pull(
+        self, cursor: str | None, *, full: bool = False, since: datetime | None = None
+    ) -> Iterator[Page]:
         """Yield pages of tickets changed after ``cursor`` (``None``: from the start).
 
         With ``full=True`` re-read everything; the cursor of the last page is the one to resume
-        from next time.
+        from next time. ``since`` (an aware UTC datetime, or None) means "start from tickets
+        updated at or after this time" and takes the place of ``cursor`` when given: the engine
+        passes it on a first run (the instance's ``start_date``) and for ``cst sync pull
+        --since``. A backend that cannot filter by time may ignore it (the store's upsert is
+        idempotent), but must then still yield everything after ``cursor``.
+
+        The instance's common settings are in ``self.config``: ``filters`` (a dict with keys
+        among :data:`FILTER_KEYS`, each a string or a list) and ``mapping`` (see
+        docs/plugins/backend-protocol.md); a backend applies the filters it supports and raises
+        :class:`~cstoolkit.errors.ConfigError` for a filter its vendor cannot apply.
+
+        An unreadable cursor (garbage, or made by another version) must not be trusted silently
+        past data: either restart from the beginning (or from ``since``) or raise
+        :class:`~cstoolkit.errors.BackendError` naming the instance.
+
+        Optional: a ``stats`` attribute with ``requests``, ``retries`` and
+        ``seconds_waited_rate_limit`` (an :class:`cstoolkit.http.HttpStats`) is read by the
+        engine for the ``--json`` summary.
         """
         raise NotImplementedError
 
@@ -267,26 +309,90 @@ class Backend(PluginBase):
 
 
 class Channel(PluginBase):
-    """A way to deliver a message to a person (email, chat, SMS, webhook)."""
+    """A way to deliver a message to a person (email, chat, SMS, webhook).
+
+    ``send`` returns a :class:`~cstoolkit.messages.DeliveryResult` (sent / failed / unknown)
+    rather than raising for delivery problems; an exception counts as *unknown*. ``idempotent``
+    says that a second delivery of the same ``idempotency_key`` cannot reach the person twice:
+    the provider deduplicates the key, or :meth:`lookup` can tell whether it was delivered. The
+    engine reconciles a crash between send and commit only for idempotent channels; for the
+    others the survey becomes ``in_doubt`` and is never resent blindly.
+    """
 
     kind: ClassVar[str] = "channel"
     capabilities: ClassVar[frozenset[str]] = frozenset({MESSAGES_SEND})
+    #: True when the provider offers an idempotency key or a delivery lookup.
+    idempotent: ClassVar[bool] = False
+    #: Which address of a Recipient :meth:`address` returns: email, phone, any or a handle name.
+    address_kind: ClassVar[str] = "email"
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
         self.instance = instance
         self.config = dict(config)
         self.state = state
+
+    def address(self, recipient: Recipient) -> str | None:
+        """The address this channel would deliver to, or None when the recipient has none."""
+        if self.address_kind == "email":
+            return recipient.email
+        if self.address_kind == "phone":
+            return recipient.phone
+        if self.address_kind == "any":
+            return recipient.email or recipient.phone or recipient.id
+        return recipient.handles.get(self.address_kind)
+
+    def send(self, message: Message) -> DeliveryResult:
+        """Deliver one message; never raise for a delivery problem (return ``failed``)."""
+        raise NotImplementedError
+
+    def lookup(
+        self,
+        idempotency_key: str,
+        *,
+        message: Message | None = None,
+        since: datetime | None = None,
+    ) -> DeliveryResult | None:
+        """Was ``idempotency_key`` delivered? A result if so, None if not.
+
+        ``message`` is the same message composed again and ``since`` when it was reserved, for
+        providers that can only search (e.g. list messages to a number after a time). Raise
+        NotImplementedError when the provider offers no lookup (an idempotent channel without
+        lookup is then simply sent again with the same idempotency key).
+        """
+        raise NotImplementedError
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "no live check implemented by this plugin")
+
+    def close(self) -> None:
+        """Release connections (an SMTP session reused across a run); called when done."""
 
 
 class SurveyProvider(PluginBase):
-    """Composes surveys (CSAT, NPS, CES) and, for hosted providers, sends and collects them."""
+    """Composes surveys (CSAT, NPS, CES) and, for hosted providers, collects the answers.
+
+    :meth:`compose` turns a :class:`~cstoolkit.messages.SurveyOffer` into the message the
+    configured channel sends; it must be deterministic for a given offer (it is called again to
+    reconcile a crashed send). It may store what it needs in ``offer.data``, which is saved with
+    the offer. Hosted providers implement :meth:`pull_responses`.
+    """
 
     kind: ClassVar[str] = "survey_provider"
+    capabilities: ClassVar[frozenset[str]] = frozenset({SURVEYS_SEND})
+    #: The survey kinds this provider can compose.
+    kinds: ClassVar[frozenset[str]] = frozenset({"csat", "nps", "ces"})
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
         self.instance = instance
         self.config = dict(config)
         self.state = state
+
+    def compose(self, offer: SurveyOffer, channel: Channel) -> Message:
+        raise NotImplementedError
+
+    def pull_responses(self, since: datetime | None) -> Iterator[SurveyAnswer]:
+        """Answers collected by the provider since ``since`` (hosted providers only)."""
+        return iter(())
 
 
 PLUGIN_KINDS: dict[str, type[PluginBase]] = {

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, ConflictError
+from cstoolkit.errors import BackendError, ConfigError, ConflictError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.model import (
     Channel,
@@ -38,6 +38,7 @@ from cstoolkit.model import (
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     CONFLICT_CHECK,
+    FILTER_KEYS,
     TICKETS_CREATE,
     TICKETS_READ,
     TICKETS_WRITE,
@@ -84,6 +85,7 @@ _TICKET_FIELDS = (
     "events",
 )
 _EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", "new")
+_EVENT_FIELD_SET = frozenset(_EVENT_FIELDS)
 
 
 def _z(value: datetime) -> str:
@@ -98,14 +100,39 @@ def parse_time(value: Any, what: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{what}: not an ISO 8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
+    tz = parsed.tzinfo
+    if tz is UTC:  # "...Z" parses to the UTC singleton: nothing to convert
+        return parsed
+    if tz is None:
         raise ValueError(f"{what}: time {value!r} has no time zone (add Z for UTC)")
     return utc(parsed)
+
+
+def _utc_time(value: Any) -> datetime | None:
+    """The common case of :func:`parse_time` (an ISO time in UTC), or None for the rest."""
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is UTC:
+            return parsed
+    return None
+
+
+_KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
+_ROLES: dict[str, Role] = {r.value: r for r in Role}
 
 
 def _enum(cls: Any, value: Any, what: str, default: Any = None) -> Any:
     if value is None and default is not None:
         return default
+    try:
+        member = cls._value2member_map_.get(value)  # the fast path of cls(value)
+    except TypeError:  # an unhashable value: let cls() explain
+        member = None
+    if member is not None:
+        return member
     try:
         return cls(value)
     except ValueError:
@@ -159,6 +186,8 @@ class LocalBackend(Backend):
         self.path = Path(self.config["path"])
         self.page_size = int(self.config.get("page_size") or 1000)
         self._index: _Index | None = None
+        self._since: datetime | None = None
+        self._filters: dict[str, frozenset[str]] = {}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -169,11 +198,22 @@ class LocalBackend(Backend):
             return CheckResult(False, f"{self.path}: not readable")
         return CheckResult(True, f"{self.path}: readable, {self.path.stat().st_size} bytes")
 
-    def pull(self, cursor: str | None, *, full: bool = False) -> Iterator[Page]:
+    def pull(
+        self, cursor: str | None, *, full: bool = False, since: datetime | None = None
+    ) -> Iterator[Page]:
+        """Read the file from the cursor's byte offset (from the start with ``full``/``since``).
+
+        ``since`` keeps tickets whose ``updated_at`` is at or after it; the ``filters`` setting
+        keeps tickets whose top-level field of the same name (``brand``, ``mailbox``, ``queue``,
+        ``group``) holds one of the listed values. People, groups and deletions always pass.
+        An unreadable or stale cursor restarts the read from the beginning.
+        """
         if not self.path.exists():
             raise BackendError(f"{self.path}: no such file (backend {self.instance!r})")
+        self._since = since
+        self._filters = self._read_filters()
         start = 0
-        saved = None if full else _Cursor.load(cursor)
+        saved = None if (full or since is not None) else _Cursor.load(cursor)
         with open(self.path, "rb") as fh:
             if saved is not None and self._cursor_valid(fh, saved):
                 start = saved.offset
@@ -231,7 +271,11 @@ class LocalBackend(Backend):
                 raise ValueError("a line must be a JSON object")
             kind = rec.get("type")
             if kind == "ticket":
+                if self._filters and not self._passes(rec):
+                    return
                 ticket, events = self._ticket(rec)
+                if self._since is not None and ticket.updated_at < self._since:
+                    return
                 page.tickets.append(ticket)
                 page.events.extend(events)
             elif kind == "person":
@@ -253,6 +297,28 @@ class LocalBackend(Backend):
         except (ValueError, KeyError, TypeError) as exc:
             line = self._line_number(fh_offset)
             raise BackendError(f"{self.path}:{line}: {exc}") from None
+
+    def _read_filters(self) -> dict[str, frozenset[str]]:
+        raw = self.config.get("filters") or {}
+        if not isinstance(raw, dict):
+            raise ConfigError("filters: expected a table", field=f"backends.{self.instance}")
+        out: dict[str, frozenset[str]] = {}
+        for key, value in raw.items():
+            where = f"backends.{self.instance}.filters.{key}"
+            if key not in FILTER_KEYS:
+                raise ConfigError(f"unknown filter; use {', '.join(FILTER_KEYS)}", field=where)
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, (str, int)) for v in values):
+                raise ConfigError("expected a value or a list of values", field=where)
+            out[key] = frozenset(str(v) for v in values)
+        return out
+
+    def _passes(self, rec: dict[str, Any]) -> bool:
+        for key, allowed in self._filters.items():
+            value = rec.get(key)
+            if value is None or str(value) not in allowed:
+                return False
+        return True
 
     def _person(self, rec: dict[str, Any]) -> Person:
         ext = str(_req(rec, "id"))
@@ -302,25 +368,38 @@ class LocalBackend(Backend):
             raw={k: v for k, v in rec.items() if k not in _TICKET_FIELDS},
         )
         events = []
+        kinds, roles = _KINDS, _ROLES
         for n, ev in enumerate(rec.get("events") or [], start=1):
             if not isinstance(ev, dict):
                 raise ValueError(f"events[{n}]: expected an object")
             ev_id = str(ev.get("id") or f"{ext}-{n}")
+            # Fast paths first: the error messages (and their f-strings) only when needed.
+            kind = ev.get("kind")
+            event_kind = kinds.get(kind) if type(kind) is str else None
+            if event_kind is None:
+                event_kind = _enum(EventKind, kind, f"events[{n}].kind")
+            role = ev.get("role")
+            author_role = None
+            if role:
+                author_role = roles.get(role) if type(role) is str else None
+                if author_role is None:
+                    author_role = _enum(Role, role, f"events[{n}].role")
+            at = ev.get("at")
             events.append(
                 Event(
                     id=qualify(self.instance, ev_id),
                     ticket_id=tid,
-                    kind=_enum(EventKind, ev.get("kind"), f"events[{n}].kind"),
-                    at=parse_time(ev.get("at"), f"events[{n}].at"),
+                    kind=event_kind,
+                    at=_utc_time(at) or parse_time(at, f"events[{n}].at"),
                     author_id=self._q(ev.get("author")),
-                    author_role=_enum(Role, ev["role"], f"events[{n}].role")
-                    if ev.get("role")
-                    else None,
+                    author_role=author_role,
                     public=ev.get("public"),
                     body=ev.get("body"),
                     old=_str_or_none(ev.get("old")),
                     new=_str_or_none(ev.get("new")),
-                    data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS},
+                    data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS}
+                    if ev.keys() - _EVENT_FIELD_SET
+                    else {},
                 )
             )
         return ticket, events

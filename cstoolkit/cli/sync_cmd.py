@@ -1,62 +1,400 @@
-"""``cst sync``: move tickets between backends and the store."""
+"""``cst sync``: pull tickets into the store, push planned changes, mirror between backends.
+
+Exit codes (docs/sync.md): 0 ok; 1 some instance or change failed (or conflicted); 2 usage or
+configuration error (including an instance whose credentials are refused); 4 busy (another run
+holds the lock) when nothing failed. With several instances: 2 over 1 over 4.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
-from cstoolkit.cli.app import App, pass_app
-from cstoolkit.errors import EXIT_FAILED, CstError
+from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
+from cstoolkit.errors import EXIT_BUSY, EXIT_FAILED, BusyError, CstError
 
 
 @click.group()
 def sync() -> None:
-    """Pull tickets from backends into the store."""
+    """Pull tickets into the store, push planned changes, mirror between backends."""
+
+
+def _json_logs() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("log_format") == "json")
+
+
+class _Reporter:
+    """Human lines on a terminal, one JSON event per line under ``--log-format json``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        # Under --log-format json: one JSON event per instance (its summary) even without -v,
+        # so cron logs stay quiet and structured; the engine's own log lines need -v.
+        self.json = _json_logs()
+        self.bars = sys.stderr.isatty() and not app.quiet and not self.json
+        self.live: Any = None  # the progress display, when one is shown
+
+    def _say(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(text, err=True)
+
+    def info(self, instance: str | None, event: str, message: str, **fields: Any) -> None:
+        if self.json:
+            if not self.app.quiet:
+                self._event("info", instance, event, message, fields)
+        elif not self.app.quiet:
+            self._say(message)
+
+    def error(self, instance: str | None, event: str, message: str, **fields: Any) -> None:
+        if self.json:
+            self._event("error", instance, event, message, fields)
+        else:
+            self._say(f"error: {message}")
+
+    def _event(
+        self, level: str, instance: str | None, event: str, message: str, fields: dict[str, Any]
+    ) -> None:
+        from cstoolkit.output import _plain
+        from cstoolkit.secrets import REDACTOR
+
+        entry = {
+            "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "level": level,
+            "logger": "cstoolkit.sync",
+            "event": event,
+            "instance": instance,
+            "message": REDACTOR.redact(message),
+            **_plain(fields),
+        }
+        click.echo(json.dumps(entry, ensure_ascii=False), err=True)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(finished_text="•"),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[fetched]:>9,} tickets"),
+        TextColumn("{task.fields[pages]} pages"),
+        TextColumn("{task.fields[changes]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        yield bar
+
+
+# -- pull ------------------------------------------------------------------------------------
 
 
 @sync.command("pull")
 @click.argument("instances", nargs=-1)
-@click.option("--full", is_flag=True, help="Re-read everything instead of resuming.")
+@click.option("--full", is_flag=True, help="Re-read everything and mark what is gone as deleted.")
+@click.option(
+    "--since",
+    "since_text",
+    metavar="WHEN",
+    help="Re-read tickets updated since WHEN: 2024-05-01, 2024-05-01T08:00Z, 12h, 7d, 2w.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @pass_app
-def pull(app: App, instances: tuple[str, ...], full: bool, as_json: bool) -> None:
+def pull(
+    app: App, instances: tuple[str, ...], full: bool, since_text: str | None, as_json: bool
+) -> None:
     """Pull changed tickets from INSTANCES (default: every configured backend).
 
     Resumable: each page and its cursor are committed together, so a killed run continues where
-    it stopped. Exit 1 if any instance failed; the others still run.
+    it stopped. A second run on an instance that is being pulled exits at once (code 4); the
+    other instances still run. Exit 1 if any instance failed, 2 for a configuration or
+    credentials problem, 4 if one was busy and none failed.
     """
     from cstoolkit import sync as engine
+    from cstoolkit.config import locate
     from cstoolkit.output import write_json
 
-    names = list(instances) or sorted(app.config.instances("backends"))
-    if not names:
-        app.say(f"no backends configured in {app.config.label}; nothing to do")
-    summaries, failed = [], False
+    since = engine.parse_since(since_text) if since_text else None
+    config = app.config
+    names = list(dict.fromkeys(instances)) or sorted(config.instances("backends"))
     for name in names:
-        backend = app.backend(name)
-
-        def progress(summary: engine.PullSummary, page: object) -> None:
-            if sys.stderr.isatty() and not app.quiet:
-                click.echo(f"\r{summary.instance}: {summary.fetched} tickets", nl=False, err=True)
-
-        try:
-            summary = engine.pull(app.store, backend, full=full, on_page=progress)
-        except CstError as exc:
-            failed = True
-            click.echo(f"error: {name}: {exc}", err=True)
-            summaries.append({"instance": name, "outcome": "failed", "error": str(exc)})
-            continue
-        if sys.stderr.isatty() and not app.quiet:
-            click.echo("", err=True)
-        summaries.append(summary.as_dict())
-        s = summary.stats
-        app.say(
-            f"{name}: fetched {summary.fetched} tickets in {summary.pages} page(s): "
-            f"{s.inserted} new, {s.updated} updated, {s.unchanged} unchanged, "
-            f"{s.deleted} deleted ({summary.seconds:.1f}s)"
+        config.instance("backends", name)  # an unknown name is a usage error before any run
+    report = _Reporter(app)
+    if not names:
+        report.info(
+            None, "sync.nothing", f"no backends configured in {config.label}; nothing to do"
         )
+    summaries: list[dict[str, Any]] = []
+    codes: list[int] = []
+    with _progress(report.bars) as bars:
+        report.live = bars
+        for name in names:
+            task = None
+            if bars is not None:
+                task = bars.add_task(name, total=None, pages=0, changes="", fetched=0)
+
+            def progress(summary: engine.PullSummary, page: object, task: Any = task) -> None:
+                if bars is not None and task is not None:
+                    s = summary.stats
+                    bars.update(
+                        task,
+                        completed=summary.fetched,
+                        fetched=summary.fetched,
+                        pages=summary.pages,
+                        changes=f"+{s.inserted} ~{s.updated} -{s.deleted}",
+                    )
+
+            try:
+                backend = app.backend(name)
+                try:
+                    engine.start_date(
+                        backend,
+                        path=config.label,
+                        line=locate(config.text, ["backends", name], "start_date"),
+                    )
+                except CstError:
+                    backend.close()
+                    raise
+                summary = engine.pull(app.store, backend, full=full, since=since, on_page=progress)
+            except BusyError as exc:
+                codes.append(EXIT_BUSY)
+                report.error(name, "sync.busy", str(exc))
+                summaries.append(_failed(name, engine.BUSY, exc, full, since))
+                continue
+            except CstError as exc:
+                codes.append(exc.exit_code)
+                report.error(name, "sync.failed", f"{name}: {exc}")
+                summaries.append(_failed(name, engine.FAILED, exc, full, since))
+                continue
+            finally:
+                if bars is not None and task is not None:
+                    done = bars.tasks[task].completed
+                    bars.update(task, total=max(done, 1), completed=max(done, 1))
+                    bars.stop_task(task)
+            codes.append(0)
+            record = summary.as_dict()
+            summaries.append(record)
+            s = summary.stats
+            report.info(
+                name,
+                "sync.summary",
+                f"{name}: fetched {summary.fetched} tickets in {summary.pages} page(s): "
+                f"{s.inserted} new, {s.updated} updated, {s.unchanged} unchanged, "
+                f"{s.deleted} deleted ({summary.seconds:.1f}s"
+                + (f", {summary.requests} requests" if summary.requests else "")
+                + (f", {summary.retries} retries" if summary.retries else "")
+                + (
+                    f", {summary.seconds_waited_rate_limit:.1f}s rate-limited"
+                    if summary.seconds_waited_rate_limit
+                    else ""
+                )
+                + ")",
+                summary=record,
+            )
+    code = engine.exit_code(codes)
     if as_json:
-        write_json({"instances": summaries})
-    if failed:
+        write_json({"instances": summaries, "exit_code": code})
+    if code:
+        sys.exit(code)
+
+
+def _failed(
+    name: str, outcome: str, exc: CstError, full: bool, since: datetime | None
+) -> dict[str, Any]:
+    from cstoolkit import sync as engine
+    from cstoolkit.secrets import REDACTOR
+
+    summary = getattr(exc, "pull_summary", None)  # what was committed before the failure
+    if not isinstance(summary, engine.PullSummary):
+        summary = engine.PullSummary(name, outcome=outcome, full=full, since=since)
+    summary.outcome = outcome
+    summary.error = REDACTOR.redact(str(exc))
+    summary.exit_code = exc.exit_code
+    return summary.as_dict()
+
+
+# -- push ------------------------------------------------------------------------------------
+
+QUEUE_COLUMNS = [
+    "id",
+    "state",
+    "instance",
+    "ticket_id",
+    "source",
+    "changes",
+    "attempts",
+    "reason",
+    "created_at",
+    "updated_at",
+    "run_id",
+]
+
+
+def _queue_record(entry: Any) -> dict[str, Any]:
+    from cstoolkit.push import changes_to_dict
+
+    changes = changes_to_dict(entry.changes)
+    if "comments" in changes:
+        changes["comments"] = [
+            ("public: " if c["public"] else "note: ") + c["body"][:60] for c in changes["comments"]
+        ]
+    return {
+        "id": entry.id,
+        "state": entry.state,
+        "instance": entry.instance,
+        "ticket_id": entry.ticket_id,
+        "source": entry.source,
+        "changes": changes,
+        "attempts": entry.attempts,
+        "reason": entry.reason,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "run_id": entry.run_id,
+    }
+
+
+@sync.command("push")
+@click.argument("instances", nargs=-1)
+@click.option("--list", "show_list", is_flag=True, help="Show the queue instead of pushing it.")
+@format_options()
+@pass_app
+def push(app: App, instances: tuple[str, ...], show_list: bool, fmt: str, as_json: bool) -> None:
+    """Retry planned changes still waiting (pending or failed) for INSTANCES (default: all).
+
+    Each change goes through the one write path: a ticket changed upstream since the plan is a
+    conflict and is not overwritten; a read_only instance gets nothing. `--list` shows the
+    queue of pending, failed, conflicting and refused changes with their reasons (conflicts
+    and refusals are not retried: plan them again). Exit 1 when any change
+    failed, conflicted or was refused; 4 when an instance is being pushed by another run.
+    """
+    from cstoolkit import push as engine
+    from cstoolkit.output import render, write_json
+    from cstoolkit.store import locks
+
+    chosen = list(dict.fromkeys(instances)) or None
+    if show_list:
+        shown = (engine.PENDING, engine.FAILED, engine.CONFLICT, engine.REFUSED)
+        queue = list(engine.entries(app.store, states=shown, instances=chosen))
+        count = render(
+            (_queue_record(e) for e in queue),
+            QUEUE_COLUMNS,
+            chosen_format(fmt, as_json),
+            title="Write queue",
+            table_columns=["id", "state", "ticket_id", "source", "changes", "attempts", "reason"],
+        )
+        if count == 0 and chosen_format(fmt, as_json) == "table":
+            app.say("the write queue is empty")
+        return
+    report = _Reporter(app)
+    waiting = sorted({e.instance for e in engine.entries(app.store, states=engine.RETRYABLE)})
+    names = [n for n in chosen if n in waiting] if chosen else waiting
+    busy: list[str] = []
+    with contextlib.ExitStack() as stack:
+        held = []
+        for name in names:
+            try:
+                stack.enter_context(locks.hold(app.store, f"push:{name}"))
+                held.append(name)
+            except BusyError as exc:
+                busy.append(name)
+                report.error(name, "push.busy", str(exc))
+        summary = (
+            engine.push(app.store, app.backend, instances=held) if held else engine.PushSummary()
+        )
+    for entry in summary.results:
+        if entry.state in (engine.FAILED, engine.CONFLICT, engine.REFUSED):
+            report.error(
+                entry.instance,
+                f"push.{entry.state}",
+                f"{entry.ticket_id}: {entry.state}: {entry.reason}",
+            )
+    report.info(
+        None,
+        "push.summary",
+        f"pushed {len(summary.results)} change(s): {summary.applied} applied, "
+        f"{summary.unchanged} unchanged, {summary.conflicts} conflicts, {summary.failed} failed, "
+        f"{summary.refused} refused" + (f"; busy: {', '.join(busy)}" if busy else ""),
+        summary={k: v for k, v in summary.as_dict().items() if k != "results"},
+    )
+    if as_json or fmt == "json":
+        write_json({**summary.as_dict(), "busy": busy})
+    if not summary.ok:
+        sys.exit(EXIT_FAILED)
+    if busy:
+        sys.exit(EXIT_BUSY)
+
+
+# -- mirror ----------------------------------------------------------------------------------
+
+ACTION_COLUMNS = ["action", "source_id", "target_id", "outcome", "changes", "detail"]
+
+
+@sync.command("mirror")
+@click.argument("source")
+@click.argument("target")
+@click.option("-q", "--query", "query_text", help="Only tickets of SOURCE matching this condition.")
+@click.option("--apply", is_flag=True, help="Create and update in TARGET (default: dry run).")
+@format_options()
+@pass_app
+def mirror(
+    app: App,
+    source: str,
+    target: str,
+    query_text: str | None,
+    apply: bool,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Create and update the tickets of SOURCE in TARGET (a dry run unless --apply).
+
+    Reads SOURCE from the store (pull it first). A ticket is created in TARGET once, with a
+    marker that a re-run finds even after a crash; afterwards its status, priority, tags and
+    public comments follow through the push engine. A ticket mirrored A->B is never mirrored
+    back B->A. Exit 1 when a creation or change failed or conflicted, 4 when the pair is busy.
+    """
+    from cstoolkit import mirror as engine
+    from cstoolkit.output import render, write_json
+    from cstoolkit.query import parse
+
+    app.config.instance("backends", source)
+    node = parse(query_text) if query_text else None
+    backend = app.backend(target)
+    try:
+        summary = engine.mirror(
+            app.store, source, backend, query=node, apply=apply, backend_for=app.backend
+        )
+    finally:
+        backend.close()
+    output = chosen_format(fmt, as_json)
+    if output == "json":
+        write_json(summary.as_dict())
+    else:
+        render(
+            (a.as_dict() for a in summary.actions),
+            ACTION_COLUMNS,
+            output,
+            title=f"Mirror {source} -> {target}" + ("" if apply else " (dry run)"),
+        )
+    verb = "" if apply else "would be "
+    app.say(
+        f"{source} -> {target}: {summary.selected} selected; {summary.created} {verb}created, "
+        f"{summary.linked} linked by marker, {summary.updated} {verb}updated, "
+        f"{summary.skipped} skipped, {summary.conflicts} conflicts, {summary.failed} failed"
+        + ("" if apply else "; dry run: nothing written (add --apply)")
+    )
+    if not summary.ok:
         sys.exit(EXIT_FAILED)

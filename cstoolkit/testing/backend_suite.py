@@ -12,6 +12,14 @@ data set; pytest then runs every ``test_*`` method here against it::
 Write tests are skipped unless the backend declares the capability; a capability declared but
 not honoured fails. The suite grows with the project (pagination, resume, rate limits, errors);
 ``cstoolkit.testing`` publishes it for third-party plugins.
+
+Pagination and resume: every page's cursor resumes without losing a later ticket (duplicates
+are allowed: timestamp-based vendors re-read an overlap window); ``since`` loses nothing updated
+at or after it; a garbage cursor either restarts the read from the beginning or raises
+:class:`~cstoolkit.errors.BackendError` (set :attr:`BackendBehaviour.garbage_cursor` to pin
+which). Errors: writing to a missing ticket raises BackendError; ``fetch`` of a missing one is
+None. A ``read_only`` instance is never written (the push engine refuses, mirror refuses it as a
+target). The sync engine (locks, summary, ``--full`` reconciliation) runs over the backend too.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from typing import Any
 
 import pytest
 
-from cstoolkit.errors import ConflictError
+from cstoolkit.errors import BackendError, CapabilityError, ConflictError
 from cstoolkit.model import Status, Ticket
 from cstoolkit.plugin import (
+    COMMENTS_WRITE,
     CONFLICT_CHECK,
     KNOWN_CAPABILITIES,
     TICKETS_CREATE,
@@ -33,6 +42,7 @@ from cstoolkit.plugin import (
     Backend,
     Changes,
     CheckResult,
+    Comment,
     NewTicket,
     Page,
     Setting,
@@ -46,7 +56,8 @@ def store_snapshot(store: SQLiteStore) -> dict[str, Any]:
     return {
         "tickets": conn.execute(
             "SELECT id, status, priority, channel, requester_id, assignee_id, group_id, tags, "
-            "created_at, updated_at, solved_at, custom_fields, raw, deleted FROM tickets ORDER BY id"
+            "created_at, updated_at, solved_at, custom_fields, raw, deleted "
+            "FROM tickets ORDER BY id"
         ).fetchall(),
         "tags": conn.execute("SELECT ticket_id, tag FROM ticket_tags ORDER BY 1, 2").fetchall(),
         "events": conn.execute(
@@ -63,6 +74,11 @@ class BackendBehaviour:
 
     #: How many distinct tickets a full pull of the fixture data yields (None: don't check).
     expected_tickets: int | None = None
+    #: What a garbage cursor does: "restart" (reads from the beginning), "raise"
+    #: (BackendError), or None to accept either.
+    garbage_cursor: str | None = None
+    #: An external id that does not exist in the fixture data.
+    missing_id: str = "987654321"
 
     def make_backend(self, tmp_path: Path) -> Backend:
         """Return a backend over a fixed data set of several pages."""
@@ -239,3 +255,147 @@ class BackendBehaviour:
             t.external_id: t for p in self._pages(self.make_backend(tmp_path)) for t in p.tickets
         }
         assert pulled[external_id].subject == "Suite ticket"
+
+    # -- pagination, resume, since -------------------------------------------------------------
+
+    def _ids(self, pages: list[Page]) -> set[str]:
+        return {t.id for p in pages for t in p.tickets}
+
+    def test_every_page_cursor_resumes_without_loss(self, tmp_path: Path) -> None:
+        pages = self._pages(self.make_backend(tmp_path))
+        if len(pages) < 2:
+            pytest.skip("fixture data fits one page; resume needs at least two")
+        for n, page in enumerate(pages[:-1]):
+            if page.cursor is None:
+                continue  # no checkpoint after this page
+            later = self._ids(pages[n + 1 :])
+            resumed = self._ids(self._pages(self.make_backend(tmp_path), page.cursor))
+            lost = later - resumed
+            assert not lost, f"resuming after page {n + 1} lost {sorted(lost)[:5]}"
+
+    def test_garbage_cursor_restarts_or_raises(self, tmp_path: Path) -> None:
+        full = self._ids(self._pages(self.make_backend(tmp_path)))
+        try:
+            pages = self._pages(self.make_backend(tmp_path), '\x00{"garbage": cursor')
+        except BackendError as exc:
+            assert self.garbage_cursor in (None, "raise"), "expected the read to restart"
+            assert str(exc), "the error needs a message"
+            return
+        assert self.garbage_cursor in (None, "restart"), "expected BackendError"
+        assert pages and pages[-1].cursor is not None
+        assert self._ids(pages) == full, "a restart after a garbage cursor must read everything"
+
+    def test_since_loses_nothing_after_it(self, tmp_path: Path) -> None:
+        tickets = [t for p in self._pages(self.make_backend(tmp_path)) for t in p.tickets]
+        if not tickets:
+            pytest.fail("the fixture data has no tickets")
+        stamps = sorted(t.updated_at for t in tickets)
+        since = stamps[len(stamps) // 2]
+        backend = self.make_backend(tmp_path)
+        try:
+            got = self._ids(list(backend.pull(None, since=since)))
+        finally:
+            backend.close()
+        wanted = {t.id for t in tickets if t.updated_at >= since}
+        assert wanted <= got, f"since={since} lost {sorted(wanted - got)[:5]}"
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def test_apply_on_missing_ticket_raises(self, tmp_path: Path) -> None:
+        backend = self.make_backend(tmp_path)
+        self._require(backend, TICKETS_WRITE)
+        try:
+            with pytest.raises(BackendError) as err:
+                backend.apply(self.missing_id, Changes(priority="low"))
+            assert self.missing_id in str(err.value)
+        finally:
+            backend.close()
+
+    def test_fetch_of_missing_ticket_is_none(self, tmp_path: Path) -> None:
+        backend = self.make_backend(tmp_path)
+        try:
+            assert backend.fetch(self.missing_id) is None
+        except NotImplementedError:
+            pytest.skip("backend does not implement fetch")
+        finally:
+            backend.close()
+
+    def test_unknown_marker_is_not_found(self, tmp_path: Path) -> None:
+        backend = self.make_backend(tmp_path)
+        self._require(backend, TICKETS_CREATE)
+        try:
+            assert backend.find_by_marker("cst-suite-no-such-marker") is None
+        finally:
+            backend.close()
+
+    def test_stats_are_numbers(self, tmp_path: Path) -> None:
+        from cstoolkit.sync import STAT_FIELDS
+
+        backend = self.make_backend(tmp_path)
+        stats = getattr(backend, "stats", None)
+        if stats is None:
+            pytest.skip("backend exposes no stats")
+        self._pages(backend)
+        for name in STAT_FIELDS:
+            value = getattr(stats, name)
+            assert isinstance(value, (int, float)) and value >= 0, name
+
+    # -- read_only -----------------------------------------------------------------------------
+
+    def test_read_only_instance_is_never_written(self, tmp_path: Path) -> None:
+        from cstoolkit import mirror, push
+
+        backend = self.make_backend(tmp_path)
+        self._require(backend, TICKETS_WRITE)
+        store = open_store(tmp_path / "store.db")
+        self._sync(self.make_backend(tmp_path), store)
+        ticket = self._first_ticket(tmp_path)
+        backend.config["read_only"] = True
+        changes = Changes(add_tags=["cst-read-only"])
+        if COMMENTS_WRITE in backend.capabilities:
+            changes.comments.append(Comment("must never be written", public=False))
+        push.plan(store, [push.PlannedChange(ticket.id, changes, "suite")])
+        result = push.push(store, lambda _name: backend)
+        assert (result.refused, result.applied) == (1, 0)
+        assert "read_only" in (result.results[0].reason or "")
+        after = {t.id: t for p in self._pages(self.make_backend(tmp_path)) for t in p.tickets}
+        assert "cst-read-only" not in after[ticket.id].tags
+        ro = self.make_backend(tmp_path)
+        ro.config["read_only"] = True
+        with pytest.raises(CapabilityError):
+            mirror.check_target(ro)
+        store.close()
+
+    # -- the sync engine over this backend -----------------------------------------------------
+
+    def test_engine_pull_is_idempotent_and_locked(self, tmp_path: Path) -> None:
+        from cstoolkit import sync
+        from cstoolkit.store.locks import list_locks
+
+        store = open_store(tmp_path / "store.db")
+        first = sync.pull(store, self.make_backend(tmp_path))
+        assert first.outcome == "ok" and first.pages >= 1
+        if self.expected_tickets is not None:
+            assert first.stats.inserted == self.expected_tickets
+        assert list_locks(store) == [], "the sync lock must be released"
+        second = sync.pull(store, self.make_backend(tmp_path))
+        assert second.stats.inserted == 0 and second.stats.updated == 0
+        store.close()
+
+    def test_engine_full_pull_marks_vanished_tickets_deleted(self, tmp_path: Path) -> None:
+        from cstoolkit import sync
+
+        store = open_store(tmp_path / "store.db")
+        backend = self.make_backend(tmp_path)
+        sync.pull(store, backend)
+        ghost = self._first_ticket(tmp_path)
+        ghost.id = f"{backend.instance}:cst-suite-ghost"
+        ghost.external_id = "cst-suite-ghost"
+        store.upsert_page(backend.instance, Page(tickets=[ghost]))
+        summary = sync.pull(store, self.make_backend(tmp_path), full=True)
+        assert summary.reconciled and summary.stats.deleted == 1
+        live = {t.id for t, _ in store.select(instance=backend.instance)}
+        assert ghost.id not in live
+        if self.expected_tickets is not None:
+            assert len(live) == self.expected_tickets
+        store.close()
