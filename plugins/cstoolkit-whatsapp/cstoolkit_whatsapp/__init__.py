@@ -1,0 +1,219 @@
+"""WhatsApp channel for cstoolkit: Meta's WhatsApp Cloud API.
+
+``POST https://graph.facebook.com/{version}/{phone_number_id}/messages`` with a bearer access
+token and ``{"messaging_product": "whatsapp", "to": …, "type": …}``; the answer holds
+``messages[0].id`` (a ``wamid.…``). Errors come as ``{"error": {"message", "type", "code",
+"error_data": {"details"}, "fbtrace_id"}}``.
+
+The 24-hour customer-service window is modelled from the requester's last inbound message
+(``Message.last_inbound_at``: when they created the ticket or last commented publicly): inside
+it a free-text message is sent (``type: text``); outside it only an approved template may be
+sent (``type: template``), and without a configured template the channel refuses rather than
+send free text Meta would reject (error 131047, re-engagement message).
+
+The Cloud API offers no idempotency key: ``idempotent = False``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from cstoolkit.builtin.channels import http_failure
+from cstoolkit.hookspecs import hookimpl
+from cstoolkit.messages import DeliveryResult, Message, Template
+from cstoolkit.model import now
+from cstoolkit.plugin import Channel, CheckResult, Setting
+
+GRAPH = "https://graph.facebook.com"
+DEFAULT_LANGUAGES = {"en": "en_US", "es": "es", "pt": "pt_BR"}
+#: Template parameters the channel can fill, by name.
+PARAMETERS = ("name", "survey_url", "opt_out_url", "ticket", "subject", "brand")
+DEFAULT_PARAMETERS = ["name", "survey_url"]
+# Meta error codes: permanent for this recipient/message, or stop for the whole run.
+_PERMANENT = {131047, 131026, 131051, 131009, 132000, 132001, 132005, 132007, 132012, 133010}
+_STOP = {0, 3, 10, 190, 200, 130429, 131031, 131042, 80007, 368}
+
+
+def describe(body: str) -> str:
+    """``(#code) message: details`` from a Graph API error body."""
+    try:
+        err = json.loads(body)["error"]
+    except (ValueError, KeyError, TypeError):
+        return body.strip()[:200]
+    details = (err.get("error_data") or {}).get("details") or ""
+    text = f"(#{err.get('code')}) {err.get('message', '')}"
+    return f"{text}: {details}" if details else text
+
+
+def _code(body: str) -> int | None:
+    try:
+        return int(json.loads(body)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class WhatsAppChannel(Channel):
+    name: ClassVar[str] = "whatsapp"
+    description: ClassVar[str] = (
+        "WhatsApp Cloud API: free text inside the 24-hour window, an approved template outside."
+    )
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("phone_number_id", required=True, help="The sending number's id in Meta."),
+        Setting("access_token", required=True, secret=True, help="System-user access token."),
+        Setting("api_version", default="v21.0", help="Graph API version in the path."),
+        Setting("base_url", default=GRAPH, help="Graph API base URL."),
+        Setting("template", help="Approved template name for use outside the 24-hour window."),
+        Setting(
+            "template_languages",
+            "table",
+            default=DEFAULT_LANGUAGES,
+            help="Our language -> the template's language code.",
+        ),
+        Setting(
+            "template_parameters",
+            "list",
+            default=DEFAULT_PARAMETERS,
+            help=f"Body parameters, in order; each one of {', '.join(PARAMETERS)}.",
+        ),
+        Setting("window_hours", "int", default=24, help="The customer-service window."),
+        Setting("timeout", "float", default=15.0, help="Seconds per request."),
+        Setting("max_retry_wait", "float", default=60.0, help="Longest total wait on 429s."),
+    )
+    address_kind: ClassVar[str] = "phone"
+    requires: ClassVar[tuple[str, ...]] = ("httpx",)
+    sleep = staticmethod(time.sleep)
+
+    def __init__(self, instance: str, config: Any, state: Any) -> None:
+        super().__init__(instance, config, state)
+        self._http: Any = None
+        for p in self.config.get("template_parameters") or []:
+            if p not in PARAMETERS:
+                from cstoolkit.errors import ConfigError
+
+                raise ConfigError(
+                    f"unknown template parameter {p!r} (use {', '.join(PARAMETERS)})",
+                    field=f"channels.{instance}.template_parameters",
+                )
+
+    def http(self) -> Any:
+        if self._http is None:
+            from cstoolkit.http import HttpClient
+
+            token = str(self.config["access_token"])
+            self._http = HttpClient(
+                str(self.config.get("base_url") or GRAPH),
+                label=f"channels.{self.instance}",
+                headers={"Authorization": f"Bearer {token}"},
+                secrets=[token],
+                timeout=float(self.config.get("timeout") or 15.0),
+                max_attempts=3,
+                max_retry_wait=float(self.config.get("max_retry_wait") or 60.0),
+                sleep=self.sleep,
+            )
+        return self._http
+
+    def in_window(self, message: Message) -> bool:
+        last = message.last_inbound_at
+        hours = int(self.config.get("window_hours") or 24)
+        return last is not None and now() - last < timedelta(hours=hours)
+
+    def template_for(self, message: Message) -> Template | None:
+        if message.template is not None:
+            return message.template
+        name = self.config.get("template")
+        if not name:
+            return None
+        languages = {**DEFAULT_LANGUAGES, **(self.config.get("template_languages") or {})}
+        values = {
+            "name": message.recipient.first_name or message.recipient.name,
+            "survey_url": message.links.get("survey", ""),
+            "opt_out_url": message.links.get("opt_out", ""),
+            "ticket": str(message.data.get("ticket_external_id", "")),
+            "subject": message.subject,
+            "brand": str(message.data.get("brand", "")),
+        }
+        wanted = self.config.get("template_parameters")
+        params = [values[p] for p in (DEFAULT_PARAMETERS if wanted is None else wanted)]
+        return Template(str(name), languages.get(message.language, message.language), params)
+
+    def payload(self, message: Message, to: str) -> dict[str, Any] | str:
+        """The request body, or why nothing may be sent."""
+        base: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+        }
+        if self.in_window(message):
+            return {
+                **base,
+                "type": "text",
+                "text": {"preview_url": False, "body": message.short or message.text},
+            }
+        template = self.template_for(message)
+        if template is None:
+            return (
+                "outside the 24-hour customer-service window and no approved template "
+                "configured (set `template`); free text would be refused"
+            )
+        body: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
+        if template.parameters:
+            body["components"] = [
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": v} for v in template.parameters],
+                }
+            ]
+        return {**base, "type": "template", "template": body}
+
+    def send(self, message: Message) -> DeliveryResult:
+        phone = message.recipient.phone
+        if not phone:
+            return DeliveryResult.failed("recipient has no phone number", permanent=True)
+        to = re.sub(r"\D", "", phone)
+        payload = self.payload(message, to)
+        if isinstance(payload, str):
+            return DeliveryResult.failed(payload, permanent=True)
+        version = str(self.config.get("api_version") or "v21.0")
+        path = f"{version}/{self.config['phone_number_id']}/messages"
+        try:
+            data = self.http().json("POST", path, json=payload)
+        except Exception as exc:
+            from cstoolkit.http import HttpError
+
+            if isinstance(exc, HttpError):
+                code = _code(exc.body)
+                result = http_failure(exc, describe)
+                if code in _STOP:
+                    result.stop = True
+                if code in _PERMANENT:
+                    result.permanent = True
+                return result
+            return http_failure(exc, describe)
+        try:
+            wamid = str(data["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            return DeliveryResult.unknown(f"unexpected answer: {str(data)[:200]}")
+        kind = payload["type"]
+        return DeliveryResult.sent(wamid, f"{kind} message accepted")
+
+    def check(self) -> CheckResult:
+        version = str(self.config.get("api_version") or "v21.0")
+        try:
+            data = self.http().get_json(f"{version}/{self.config['phone_number_id']}")
+        except Exception as exc:
+            return CheckResult(False, str(exc))
+        return CheckResult(True, f"number {data.get('display_phone_number', '?')}")
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+@hookimpl
+def register_channels(register: Any) -> None:
+    register(WhatsAppChannel)
