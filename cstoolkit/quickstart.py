@@ -30,6 +30,12 @@ path = "helpdesk.jsonl"
 """
 
 
+def _config_text() -> str:
+    from cstoolkit.surveys.quickstart import CONFIG_SNIPPET
+
+    return CONFIG_TEXT.format(backend=BACKEND) + CONFIG_SNIPPET
+
+
 @dataclass
 class QuickstartResult:
     directory: Path
@@ -41,6 +47,8 @@ class QuickstartResult:
     sync: PullSummary
     by_status: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
+    #: stage name -> (what to tell the person, JSON-ready details)
+    stages: dict[str, tuple[list[str], dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +61,7 @@ class QuickstartResult:
             "sync": self.sync.as_dict(),
             "by_status": self.by_status,
             "by_channel": self.by_channel,
+            **{name: details for name, (_, details) in self.stages.items()},
         }
 
 
@@ -62,7 +71,7 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
     config_path = directory / "cstoolkit.toml"
     created = not config_path.exists()
     if created:
-        config_path.write_text(CONFIG_TEXT.format(backend=BACKEND), "utf-8")
+        config_path.write_text(_config_text(), "utf-8")
     config = load_config(config_path)
     inst = config.instance("backends", BACKEND)
     helpdesk = config.resolve_path(str(inst.settings.get("path", "helpdesk.jsonl")))
@@ -83,6 +92,7 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
                 "SELECT channel, COUNT(*) FROM tickets WHERE deleted = 0 GROUP BY 1 ORDER BY 2 DESC"
             ).fetchall()
         )
+        stages = _stages(directory, config, store, host)
     finally:
         store.close()
     return QuickstartResult(
@@ -95,4 +105,17 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
         sync=summary,
         by_status=by_status,
         by_channel=by_channel,
+        stages=stages,
     )
+
+
+def _stages(
+    directory: Path, config: Any, store: Any, host: Host
+) -> dict[str, tuple[list[str], dict[str, Any]]]:
+    """The rest of the product on the sample helpdesk: each stage is safe to re-run."""
+    from cstoolkit.surveys.quickstart import demo as survey_demo
+
+    stages: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    surveys = survey_demo(directory, config, store, host)
+    stages["surveys"] = (surveys.lines(), surveys.as_dict())
+    return stages

@@ -52,6 +52,7 @@ def quickstart(app: App, directory: Path, tickets: int, as_json: bool) -> None:
         "",
         "Tickets by status:  " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()),
         "Tickets by channel: " + ", ".join(f"{k} {v}" for k, v in result.by_channel.items()),
+        *[line for text, _ in result.stages.values() for line in ["", *text]],
         "",
         "Try next:",
         f"  cst --config {cfg} tickets list --query 'status:open priority:urgent'",
