@@ -1,0 +1,207 @@
+"""Zendesk values -> cstoolkit model values (and back), overridable per instance.
+
+Every map is a plain dict so ``status_map`` / ``priority_map`` / ``channel_map`` tables in
+cstoolkit.toml merge over the defaults here (docs/backends/zendesk.md lists them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cstoolkit.errors import ConfigError
+from cstoolkit.model import Channel, Priority, Status
+
+#: Zendesk status -> model status. ``custom:<custom_status_id>`` keys map custom statuses.
+DEFAULT_STATUS_MAP: dict[str, str] = {
+    "new": "new",
+    "open": "open",
+    "pending": "pending",
+    "hold": "on_hold",
+    "solved": "solved",
+    "closed": "closed",
+}
+
+#: model status -> Zendesk status (for writes).
+STATUS_TO_VENDOR: dict[str, str] = {
+    "new": "new",
+    "open": "open",
+    "pending": "pending",
+    "on_hold": "hold",
+    "solved": "solved",
+    "closed": "closed",
+}
+
+DEFAULT_PRIORITY_MAP: dict[str, str] = {
+    "low": "low",
+    "normal": "normal",
+    "high": "high",
+    "urgent": "urgent",
+}
+
+#: ``via.channel`` -> model channel (Zendesk's via types; unknown ones become ``other``).
+DEFAULT_CHANNEL_MAP: dict[str, str] = {
+    "email": "email",
+    "web": "web",
+    "web_form": "web",
+    "mobile": "web",
+    "help_center": "web",
+    "web_widget": "chat",
+    "mobile_sdk": "chat",
+    "chat": "chat",
+    "chat_transcript": "chat",
+    "native_messaging": "chat",
+    "messaging": "chat",
+    "sunshine_conversations_api": "chat",
+    "voice": "phone",
+    "phone": "phone",
+    "voicemail": "phone",
+    "api": "api",
+    "twitter": "social",
+    "twitter_dm": "social",
+    "twitter_favorite": "social",
+    "facebook": "social",
+    "facebook_post": "social",
+    "facebook_message": "social",
+    "instagram_dm": "social",
+    "line": "social",
+    "wechat": "social",
+    "whatsapp": "whatsapp",
+    "sms": "sms",
+    "text": "sms",
+}
+
+
+def merged(
+    defaults: Mapping[str, str], override: Any, enum: Any, setting: str, label: str
+) -> dict[str, str]:
+    """Defaults updated with an instance's table; every target must be a model value."""
+    out = dict(defaults)
+    if override is None:
+        return out
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"{label}: {setting} must be a table")
+    allowed = {m.value for m in enum}
+    for key, value in override.items():
+        if str(value) not in allowed:
+            raise ConfigError(
+                f"{label}: {setting}.{key} = {value!r} is not one of {', '.join(sorted(allowed))}"
+            )
+        out[str(key)] = str(value)
+    return out
+
+
+class Mapper:
+    """The per-instance translation tables, from the common ``mapping`` setting.
+
+    ``mapping.statuses`` / ``priorities`` / ``channels`` map vendor values to model values over
+    the defaults above; ``mapping.fields`` renames custom fields (vendor field id -> the name
+    cstoolkit uses); ``mapping.plan_field`` names the organization field holding the plan.
+    """
+
+    def __init__(self, config: Mapping[str, Any], label: str) -> None:
+        table = config.get("mapping") or {}
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{label}: mapping must be a table")
+        self.status = merged(
+            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", label
+        )
+        self.priority = merged(
+            DEFAULT_PRIORITY_MAP, table.get("priorities"), Priority, "mapping.priorities", label
+        )
+        self.channel = merged(
+            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", label
+        )
+        fields = table.get("fields") or {}
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"{label}: mapping.fields must be a table")
+        self.fields = {str(k): str(v) for k, v in fields.items()}
+        self.fields_back = {v: k for k, v in self.fields.items()}
+        plan = table.get("plan_field")
+        self.plan_field = str(plan) if plan else None
+        # Lookups straight to enum members (Enum(value) is slow on a million tickets).
+        self.status_enum = {k: Status(v) for k, v in self.status.items()}
+        self.priority_enum = {k: Priority(v) for k, v in self.priority.items()}
+        self.channel_enum = {k: Channel(v) for k, v in self.channel.items()}
+
+    def field_name(self, vendor_field: Any) -> str:
+        return self.fields.get(str(vendor_field), str(vendor_field))
+
+    def vendor_field(self, name: str) -> str:
+        return self.fields_back.get(name, bare(name))
+
+    def ticket_status(self, raw: Mapping[str, Any]) -> Status:
+        custom = raw.get("custom_status_id")
+        if custom is not None:
+            mapped = self.status_enum.get(f"custom:{custom}")
+            if mapped is not None:
+                return mapped
+        return self.status_enum.get(str(raw.get("status") or "new"), Status.OPEN)
+
+    def status_value(self, vendor: Any) -> str | None:
+        if vendor is None:
+            return None
+        return self.status.get(str(vendor), str(vendor))
+
+    def ticket_priority(self, vendor: Any) -> Priority:
+        if vendor is None:
+            return Priority.NORMAL
+        return Priority(self.priority.get(str(vendor), "normal"))
+
+    def priority_value(self, vendor: Any) -> str | None:
+        if vendor is None:
+            return None
+        return self.priority.get(str(vendor), str(vendor))
+
+    def ticket_channel(self, raw: Mapping[str, Any]) -> Channel:
+        via = raw.get("via") or {}
+        channel = via.get("channel") if isinstance(via, Mapping) else None
+        return Channel(self.channel.get(str(channel), "other")) if channel else Channel.OTHER
+
+    def vendor_status(self, model: str) -> str:
+        if model not in STATUS_TO_VENDOR:
+            raise ValueError(f"status {model!r} is not one of {', '.join(STATUS_TO_VENDOR)}")
+        return STATUS_TO_VENDOR[model]
+
+    def vendor_priority(self, model: str) -> str:
+        if model not in DEFAULT_PRIORITY_MAP:
+            raise ValueError(f"priority {model!r} is not one of {', '.join(DEFAULT_PRIORITY_MAP)}")
+        return model
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Zendesk's ISO 8601 times (``2011-05-05T10:38:52Z``) as aware UTC datetimes."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def fast_time(value: str) -> datetime:
+    """:func:`parse_time` for the common case (a string; UTC ``Z`` needs no conversion)."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def z(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bare(external_or_qualified: str | int) -> str:
+    """``zd:123`` or ``123`` -> ``123``."""
+    text = str(external_or_qualified)
+    return text.split(":", 1)[1] if ":" in text else text
+
+
+def vendor_id(value: str | int) -> int | str:
+    text = bare(value)
+    return int(text) if text.lstrip("-").isdigit() else text
