@@ -23,6 +23,7 @@ from cstoolkit.model import Event, Group, Person, Ticket, now
 from cstoolkit.store import codec
 from cstoolkit.store.kv import KeyValue
 from cstoolkit.store.migrations import MIGRATIONS, Migration
+from cstoolkit.store.privacy import suppress_page
 
 if TYPE_CHECKING:
     from cstoolkit.plugin import Page
@@ -182,10 +183,11 @@ class SQLiteStore:
     def upsert_page(self, instance: str, page: Page) -> UpsertStats:
         """Store a page's rows and its cursor in one transaction."""
         stats = UpsertStats()
-        events_by_ticket: dict[str, list[Event]] = {}
-        for ev in page.events:
-            events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
         with self.transaction() as cur:
+            page = suppress_page(cur, page)  # forgotten people stay forgotten (ops/privacy)
+            events_by_ticket: dict[str, list[Event]] = {}
+            for ev in page.events:
+                events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
             self._upsert_people(cur, page.people)
             self._upsert_groups(cur, page.groups)
             gone = {f"{instance}:{external_id}" for external_id in page.deleted}
