@@ -1,0 +1,806 @@
+"""The Help Scout backend (Mailbox API v2).
+
+* **Auth**: OAuth2 client credentials (``POST /v2/oauth2/token``). The access token (never the
+  client secret) and its expiry are cached in the instance state and renewed
+  ``token_renew_seconds`` before they expire; a 401 on a cached token renews it once.
+* **Read**: ``GET /v2/conversations?status=all&modifiedSince=...&sortField=modifiedAt&
+  sortOrder=asc&embed=threads&page=N`` (HAL: ``_embedded.conversations``, ``page``,
+  ``_links.next``). While ``_links.next`` exists the walk restarts at the last conversation's
+  modification stamp (keyset) rather than asking for page N+1, so offsets shifting under a
+  concurrent update cannot hide a conversation; it pages on only while the stamp stands
+  still. The cursor holds the lower bound and the page; a finished walk moves the bound to the
+  newest change seen minus ``overlap_seconds``. Repeats inside one run are dropped on (id,
+  stamp); across runs the store upserts them.
+* **Threads** become events (customer/reply/message/chat/phone: public comments; note: a
+  private comment; lineitems: status and assignment changes).
+* **Write**: status and assignee with ``PATCH /v2/conversations/{id}`` (one JSON-Patch style
+  operation per request), tags with ``PUT /v2/conversations/{id}/tags`` (the whole list),
+  notes ``POST .../notes``, replies ``POST .../reply``. Help Scout has no priority field: the
+  priority lives in a tag (``priority_tag_prefix`` + value). No compare-and-set exists, so
+  ``conflict_check`` is not declared; :meth:`HelpScoutBackend.fetch` serves the engine's
+  re-read check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cstoolkit.errors import AuthError, BackendError, ConfigError, CstError
+from cstoolkit.http import HttpStats, http_settings
+from cstoolkit.model import (
+    Channel,
+    Event,
+    EventKind,
+    Person,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    now,
+)
+from cstoolkit.plugin import (
+    COMMENTS_WRITE,
+    TICKETS_CREATE,
+    TICKETS_READ,
+    TICKETS_WRITE,
+    ApplyResult,
+    Backend,
+    Changes,
+    CheckResult,
+    NewTicket,
+    Page,
+    Setting,
+)
+
+if TYPE_CHECKING:
+    from cstoolkit.http import HttpClient
+
+log = logging.getLogger("cstoolkit_helpscout")
+
+DEFAULT_BASE_URL = "https://api.helpscout.net"
+TOKEN_PATH = "/v2/oauth2/token"
+LIST_PATH = "/v2/conversations"
+CURSOR_VERSION = 1
+DEFAULT_SINCE = "2000-01-01T00:00:00Z"
+TOKEN_KEY = "oauth_token"
+MARKERS_KEY = "markers"
+
+#: Help Scout status -> model status.
+DEFAULT_STATUS_MAP: dict[str, str] = {
+    "active": "open",
+    "open": "open",
+    "pending": "pending",
+    "closed": "closed",
+    "spam": "closed",
+}
+#: model status -> Help Scout status (writes).
+STATUS_TO_VENDOR: dict[str, str] = {
+    "new": "active",
+    "open": "active",
+    "pending": "pending",
+    "on_hold": "pending",
+    "solved": "closed",
+    "closed": "closed",
+}
+#: conversation ``type`` / ``source.type`` -> model channel.
+DEFAULT_CHANNEL_MAP: dict[str, str] = {
+    "email": "email",
+    "chat": "chat",
+    "phone": "phone",
+    "web": "web",
+    "beacon": "chat",
+    "api": "api",
+}
+_PUBLIC_THREADS = {"customer", "reply", "message", "chat", "phone", "forwardparent"}
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def z(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bare(value: str | int) -> str:
+    text = str(value)
+    return text.split(":", 1)[1] if ":" in text else text
+
+
+def marker_tag(marker: str) -> str:
+    """The tag that carries a mirror marker (Help Scout lowercases tags; keep it short)."""
+    return "cst-" + hashlib.sha1(marker.encode()).hexdigest()[:16]
+
+
+def _merged(defaults: Mapping[str, str], override: Any, enum: Any, name: str, label: str) -> dict:
+    out = dict(defaults)
+    if override is None:
+        return out
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"{label}: {name} must be a table")
+    allowed = {m.value for m in enum}
+    for key, value in override.items():
+        if str(value) not in allowed:
+            raise ConfigError(f"{label}: {name}.{key} = {value!r} is not a model value")
+        out[str(key)] = str(value)
+    return out
+
+
+class _Cursor:
+    def __init__(self, since: str, page: int = 1, high: str | None = None) -> None:
+        self.since = since
+        self.page = page
+        self.high = high  # newest modification stamp seen in this scan
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"v": CURSOR_VERSION, "since": self.since, "page": self.page, "high": self.high},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def load(cls, text: str, label: str) -> _Cursor:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+                raise ValueError("version")
+            since = str(data["since"])
+            parse_time(since)
+            page = int(data.get("page") or 1)
+            high = data.get("high")
+            if page < 1:
+                raise ValueError("page")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError(
+                f"{label}: unreadable cursor ({type(exc).__name__}); run `cst sync pull --full`"
+            ) from None
+        return cls(since, page, str(high) if high else None)
+
+
+class HelpScoutBackend(Backend):
+    name: ClassVar[str] = "helpscout"
+    description: ClassVar[str] = (
+        "Help Scout Mailbox API v2: OAuth2 client credentials, modifiedSince sync, threads."
+    )
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("client_id", required=True, help="OAuth2 application ID (My Apps)."),
+        Setting("client_secret", required=True, secret=True, help="OAuth2 application secret."),
+        Setting(
+            "overlap_seconds",
+            "int",
+            default=300,
+            help="Seconds re-read before the newest change seen, on the next run.",
+        ),
+        Setting(
+            "threads",
+            default="embed",
+            choices=("embed", "fetch", "none"),
+            help="embed: embed=threads in the listing; fetch: GET threads per conversation "
+            "(untruncated chat); none: no events.",
+        ),
+        Setting(
+            "priority_tag_prefix",
+            default="priority-",
+            help="Help Scout has no priority: a tag PREFIX+low|normal|high|urgent carries it.",
+        ),
+        Setting(
+            "token_renew_seconds",
+            "int",
+            default=300,
+            help="Renew the access token this many seconds before it expires.",
+        ),
+        Setting("mailbox_id", "int", help="Mailbox of created conversations (needed to create)."),
+        *http_settings(budget_share=0.8),
+    )
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
+    )
+
+    def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
+        super().__init__(instance, config, state)
+        self.label = f"helpscout instance {instance!r}"
+        cfg = self.config
+        if not cfg.get("client_id") or not cfg.get("client_secret"):
+            raise ConfigError(f"backends.{instance}: set client_id and client_secret")
+        self.base_url = str(cfg.get("base_url") or DEFAULT_BASE_URL)
+        self.overlap = max(0, int(cfg.get("overlap_seconds") or 0))
+        self.threads_mode = str(cfg.get("threads") or "embed")
+        self.priority_prefix = str(cfg.get("priority_tag_prefix") or "priority-")
+        self.renew = max(0, int(cfg.get("token_renew_seconds") or 0))
+        table = cfg.get("mapping") or {}
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"backends.{instance}.mapping must be a table")
+        self.status_map = _merged(
+            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", self.label
+        )
+        self.channel_map = _merged(
+            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", self.label
+        )
+        self.mailboxes = self._filters(cfg.get("filters"))
+        self.stats = HttpStats()
+        self._http: HttpClient | None = None
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    def __repr__(self) -> str:
+        return f"<HelpScoutBackend {self.instance} {self.base_url}>"
+
+    def _filters(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"backends.{self.instance}.filters must be a table")
+        out: list[str] = []
+        for key, wanted in value.items():
+            if key != "mailbox":
+                raise ConfigError(
+                    f"backends.{self.instance}.filters.{key}: Help Scout filters by mailbox only"
+                )
+            out.extend(str(v) for v in (wanted if isinstance(wanted, list) else [wanted]))
+        return out
+
+    # -- HTTP and OAuth ------------------------------------------------------------------------
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from cstoolkit.http import HttpClient
+
+            self._http = HttpClient.from_settings(
+                self.config,
+                label=self.label,
+                default_base_url=DEFAULT_BASE_URL,
+                secrets=[self.config.get("client_secret")],
+                stats=self.stats,
+                auth_hint="the client_id and client_secret settings",
+            )
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _access_token(self, *, renew: bool = False) -> str:
+        """A valid access token: cached (state, then memory) unless it expires soon."""
+        from cstoolkit.http import HttpError
+        from cstoolkit.secrets import REDACTOR
+
+        if not renew:
+            cached = self.state.get(TOKEN_KEY) if self.state is not None else None
+            if isinstance(cached, dict) and cached.get("access_token"):
+                self._token = str(cached["access_token"])
+                self._token_expires = float(cached.get("expires_at") or 0)
+                REDACTOR.add(self._token)
+            if self._token and self._token_expires - self.renew > _ts():
+                return self._token
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.config["client_id"],
+            "client_secret": self.config["client_secret"],
+        }
+        try:
+            data = self.http.json("POST", TOKEN_PATH, json=body, idempotent=True)
+        except HttpError as exc:
+            if exc.status in (400, 401, 403):
+                raise AuthError(
+                    f"{self.label}: the token endpoint refused the client credentials "
+                    f"(HTTP {exc.status}); check the client_id and client_secret settings"
+                ) from None
+            raise
+        if not isinstance(data, Mapping) or not data.get("access_token"):
+            raise BackendError(f"{self.label}: POST {TOKEN_PATH}: no access_token in the answer")
+        token = str(data["access_token"])
+        REDACTOR.add(token)
+        try:
+            expires_in = float(data.get("expires_in") or 172800)
+        except (TypeError, ValueError):
+            raise BackendError(
+                f"{self.label}: POST {TOKEN_PATH}: expires_in is not a number"
+            ) from None
+        self._token = token
+        self._token_expires = _ts() + expires_in
+        if self.state is not None:
+            self.state.set(TOKEN_KEY, {"access_token": token, "expires_at": _ts() + expires_in})
+        return token
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        """One API request with the bearer token; a 401 renews the token once."""
+        response = self._send(method, path, **kw)
+        return self.http.decode(response)
+
+    def _send(self, method: str, path: str, **kw: Any) -> Any:
+        if method != "GET":
+            kw.setdefault("cost", 2.0)  # Help Scout counts a write as two requests
+        token = self._access_token()
+        try:
+            return self.http.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+        except AuthError:
+            if self.state is not None:
+                self.state.delete(TOKEN_KEY)
+            token = self._access_token(renew=True)
+            return self.http.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+
+    def check(self) -> CheckResult:
+        try:
+            data = self._call("GET", "/v2/users/me")
+        except CstError as exc:
+            return CheckResult(False, str(exc))
+        if not isinstance(data, Mapping) or data.get("id") is None:
+            return CheckResult(False, f"{self.base_url}: /v2/users/me gave no user")
+        return CheckResult(True, f"{self.base_url}: authenticated as user {data['id']}")
+
+    # -- pull ----------------------------------------------------------------------------------
+
+    def pull(
+        self, cursor: str | None, *, full: bool = False, since: datetime | None = None
+    ) -> Iterator[Page]:
+        if since is not None:
+            cur = _Cursor(z(since))
+        elif full or not cursor:
+            cur = _Cursor(DEFAULT_SINCE)
+        else:
+            cur = _Cursor.load(cursor, self.label)
+        seen: set[tuple[str, str]] = set()
+        while True:
+            params: dict[str, Any] = {
+                "status": "all",
+                "modifiedSince": cur.since,
+                "sortField": "modifiedAt",
+                "sortOrder": "asc",
+                "page": cur.page,
+            }
+            if self.threads_mode == "embed":
+                params["embed"] = "threads"
+            if self.mailboxes:
+                params["mailbox"] = ",".join(self.mailboxes)
+            data = self._call("GET", LIST_PATH, params=params)
+            conversations, has_next = self._hal(data)
+            page = Page()
+            for raw in conversations:
+                key = (str(raw.get("id")), _stamp(raw))
+                if key in seen:
+                    continue
+                seen.add(key)
+                self._add(raw, page)
+                high = _stamp(raw)
+                if high and (cur.high is None or high > cur.high):
+                    cur.high = high
+            if has_next and conversations:
+                # Keyset step: restart at the last conversation's stamp instead of asking for
+                # page N+1, so a conversation modified during the walk (it moves to the end)
+                # cannot shift an unseen one onto a page already read. Only when the stamp
+                # does not move forward does the walk page on.
+                last = _stamp(conversations[-1])
+                if last and last > cur.since:
+                    cur.since, cur.page = last, 1
+                else:
+                    cur.page += 1
+                page.cursor = cur.dump()
+                yield page
+                continue
+            # The walk is complete: the next run starts an overlap before the newest change.
+            nxt = cur.since
+            newest = parse_time(cur.high) if cur.high else None
+            if newest is not None:
+                nxt = z(newest - timedelta(seconds=self.overlap))
+            cur = _Cursor(nxt)
+            page.cursor = cur.dump()
+            yield page
+            return
+
+    def _hal(self, data: Any) -> tuple[list[dict[str, Any]], bool]:
+        where = f"GET {LIST_PATH}"
+        if not isinstance(data, Mapping):
+            raise BackendError(f"{self.label}: {where}: malformed page, expected a JSON object")
+        embedded = data.get("_embedded")
+        if embedded is None:
+            items: Any = []
+        elif not isinstance(embedded, Mapping):
+            raise BackendError(f"{self.label}: {where}: _embedded is not an object")
+        else:
+            items = embedded.get("conversations", [])
+        if not isinstance(items, list):
+            raise BackendError(f"{self.label}: {where}: _embedded.conversations is not a list")
+        for n, item in enumerate(items):
+            if not isinstance(item, dict) or item.get("id") is None:
+                raise BackendError(f"{self.label}: {where}: _embedded.conversations[{n}] has no id")
+        links = data.get("_links") or {}
+        if not isinstance(links, Mapping):
+            raise BackendError(f"{self.label}: {where}: _links is not an object")
+        nxt = links.get("next")
+        has_next = isinstance(nxt, Mapping) and bool(nxt.get("href"))
+        info = data.get("page")
+        if has_next and isinstance(info, Mapping):
+            try:
+                if int(info.get("number", 0)) >= int(info.get("totalPages", 0)) > 0:
+                    has_next = False
+            except (TypeError, ValueError):
+                raise BackendError(f"{self.label}: {where}: page.number is not a number") from None
+        return items, has_next
+
+    def _add(self, raw: dict[str, Any], page: Page) -> None:
+        ext = str(raw["id"])
+        try:
+            ticket = self._ticket(raw)
+            threads = self._threads(raw)
+            page.events.extend(self._events(ticket, threads))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BackendError(
+                f"{self.label}: GET {LIST_PATH}: conversation {ext}: malformed ({exc})"
+            ) from None
+        page.tickets.append(ticket)
+        for person, role in (
+            (raw.get("primaryCustomer"), Role.REQUESTER),
+            (raw.get("assignee"), Role.AGENT),
+        ):
+            if isinstance(person, Mapping) and person.get("id") is not None:
+                page.people.append(self._person(person, role))
+
+    def _threads(self, raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        if self.threads_mode == "none":
+            return []
+        if self.threads_mode == "fetch":
+            path = f"/v2/conversations/{raw['id']}/threads"
+            out: list[Mapping[str, Any]] = []
+            page = 1
+            while True:
+                data = self._call("GET", path, params={"page": page})
+                embedded = (data or {}).get("_embedded") or {}
+                items = embedded.get("threads", []) if isinstance(embedded, Mapping) else None
+                if not isinstance(items, list):
+                    raise BackendError(f"{self.label}: GET {path}: _embedded.threads not a list")
+                out.extend(t for t in items if isinstance(t, Mapping))
+                nxt = ((data or {}).get("_links") or {}).get("next")
+                if not items or not (isinstance(nxt, Mapping) and nxt.get("href")):
+                    return out
+                page += 1
+        embedded = raw.get("_embedded") or {}
+        threads = embedded.get("threads", []) if isinstance(embedded, Mapping) else []
+        if not isinstance(threads, list):
+            raise ValueError("_embedded.threads is not a list")
+        return [t for t in threads if isinstance(t, Mapping)]
+
+    def _q(self, value: Any) -> str | None:
+        return None if value in (None, "") else f"{self.instance}:{value}"
+
+    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+        ext = str(raw["id"])
+        created = parse_time(raw.get("createdAt"))
+        if created is None:
+            raise ValueError("no createdAt")
+        stamp = _stamp(raw)
+        updated = parse_time(stamp) or created
+        status = Status(self.status_map.get(str(raw.get("status")), "open"))
+        tags = [
+            str(t.get("tag")) if isinstance(t, Mapping) else str(t) for t in raw.get("tags") or []
+        ]
+        priority = Priority.NORMAL
+        for tag in tags:
+            if tag.startswith(self.priority_prefix):
+                value = tag[len(self.priority_prefix) :]
+                if value in Priority.__members__.values() or value in {p.value for p in Priority}:
+                    priority = Priority(value)
+        source = raw.get("source") if isinstance(raw.get("source"), Mapping) else {}
+        kind = str(raw.get("type") or (source or {}).get("type") or "")
+        channel = Channel(self.channel_map.get(kind, "other"))
+        assignee = raw.get("assignee") if isinstance(raw.get("assignee"), Mapping) else None
+        customer = raw.get("primaryCustomer")
+        customer = customer if isinstance(customer, Mapping) else None
+        fields = {
+            str(f.get("name") or f.get("id")): f.get("value")
+            for f in raw.get("customFields") or []
+            if isinstance(f, Mapping)
+        }
+        solved = parse_time(raw.get("closedAt")) if status.is_resolved else None
+        return Ticket(
+            id=f"{self.instance}:{ext}",
+            instance=self.instance,
+            external_id=ext,
+            subject=str(raw.get("subject") or ""),
+            description=str(raw.get("preview") or ""),
+            status=status,
+            priority=priority,
+            channel=channel,
+            requester_id=self._q(customer.get("id")) if customer else None,
+            assignee_id=self._q(assignee.get("id")) if assignee else None,
+            group_id=self._q(raw.get("mailboxId")),
+            tags=tags,
+            created_at=created,
+            updated_at=max(updated, created),
+            solved_at=solved,
+            custom_fields=fields,
+            raw=raw,
+        )
+
+    def _person(self, raw: Mapping[str, Any], role: Role) -> Person:
+        name = " ".join(str(raw.get(k) or "") for k in ("first", "last")).strip()
+        return Person(
+            id=f"{self.instance}:{raw['id']}",
+            instance=self.instance,
+            external_id=str(raw["id"]),
+            role=role,
+            name=name,
+            email=raw.get("email") or None,
+            raw=dict(raw),
+        )
+
+    def _events(self, ticket: Ticket, threads: list[Mapping[str, Any]]) -> list[Event]:
+        tid = ticket.id
+        events = [
+            Event(
+                id=f"{self.instance}:conv-{ticket.external_id}-created",
+                ticket_id=tid,
+                kind=EventKind.CREATED,
+                at=ticket.created_at,
+                author_id=ticket.requester_id,
+                author_role=Role.REQUESTER if ticket.requester_id else None,
+            )
+        ]
+        for thread in sorted(threads, key=lambda t: (str(t.get("createdAt")), str(t.get("id")))):
+            kind = str(thread.get("type") or "")
+            at = parse_time(thread.get("createdAt")) or ticket.created_at
+            by = thread.get("createdBy") if isinstance(thread.get("createdBy"), Mapping) else {}
+            by_type = (by or {}).get("type")
+            role = (
+                Role.REQUESTER
+                if by_type == "customer"
+                else Role.AGENT
+                if by_type == "user"
+                else Role.SYSTEM
+            )
+            author = self._q((by or {}).get("id"))
+            eid = f"{self.instance}:t{thread['id']}"
+            data = {"thread_type": kind, "thread_id": thread.get("id")}
+            if kind == "lineitem":
+                action = thread.get("action") if isinstance(thread.get("action"), Mapping) else {}
+                action_type = str((action or {}).get("type") or "")
+                data["action"] = action_type
+                if "status" in action_type and thread.get("status"):
+                    events.append(
+                        Event(
+                            id=eid,
+                            ticket_id=tid,
+                            kind=EventKind.STATUS_CHANGE,
+                            at=at,
+                            author_id=author,
+                            author_role=role,
+                            new=self.status_map.get(str(thread["status"]), "open"),
+                            data=data,
+                        )
+                    )
+                elif "assign" in action_type or "user" in action_type:
+                    to = thread.get("assignedTo")
+                    to_id = to.get("id") if isinstance(to, Mapping) else None
+                    events.append(
+                        Event(
+                            id=eid,
+                            ticket_id=tid,
+                            kind=EventKind.ASSIGNMENT,
+                            at=at,
+                            author_id=author,
+                            author_role=role,
+                            new=self._q(to_id),
+                            data=data,
+                        )
+                    )
+                continue
+            events.append(
+                Event(
+                    id=eid,
+                    ticket_id=tid,
+                    kind=EventKind.COMMENT,
+                    at=at,
+                    author_id=author,
+                    author_role=role,
+                    public=kind in _PUBLIC_THREADS,
+                    body=thread.get("body"),
+                    data=data,
+                )
+            )
+        return events
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _get(self, ext: str) -> dict[str, Any] | None:
+        from cstoolkit.http import HttpError
+
+        path = f"/v2/conversations/{ext}"
+        params = {"embed": "threads"} if self.threads_mode != "none" else None
+        try:
+            data = self._call("GET", path, params=params)
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise BackendError(f"{self.label}: GET {path}: malformed conversation (no id)")
+        return data
+
+    def fetch(self, external_id: str) -> Ticket | None:
+        raw = self._get(bare(external_id))
+        if raw is None:
+            return None
+        try:
+            return self._ticket(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BackendError(f"{self.label}: conversation {raw.get('id')}: {exc}") from None
+
+    def apply(self, external_id: str, changes: Changes) -> ApplyResult:
+        ext = bare(external_id)
+        current = self._get(ext)
+        if current is None:
+            raise BackendError(f"{self.label}: conversation {ext} does not exist")
+        path = f"/v2/conversations/{ext}"
+        changed = False
+        if changes.status is not None:
+            want = STATUS_TO_VENDOR.get(str(changes.status))
+            if want is None:
+                raise BackendError(f"{self.label}: conversation {ext}: unknown status")
+            if current.get("status") != want:
+                self._send("PATCH", path, json={"op": "replace", "path": "/status", "value": want})
+                changed = True
+        if changes.assignee_id is not None:
+            have = (current.get("assignee") or {}).get("id")
+            want_id = bare(changes.assignee_id)
+            if str(have) != want_id:
+                op: dict[str, Any] = (
+                    {"op": "remove", "path": "/assignTo"}
+                    if want_id in ("", "none")
+                    else {"op": "replace", "path": "/assignTo", "value": _num(want_id)}
+                )
+                self._send("PATCH", path, json=op)
+                changed = True
+        if changes.group_id is not None:
+            want_box = bare(changes.group_id)
+            if str(current.get("mailboxId")) != want_box:
+                self._send(
+                    "PATCH",
+                    path,
+                    json={"op": "move", "path": "/mailboxId", "value": _num(want_box)},
+                )
+                changed = True
+        tags = [
+            str(t.get("tag")) if isinstance(t, Mapping) else str(t)
+            for t in current.get("tags") or []
+        ]
+        new_tags = list(tags)
+        if changes.priority is not None:
+            if changes.priority not in {p.value for p in Priority}:
+                raise BackendError(f"{self.label}: conversation {ext}: unknown priority")
+            new_tags = [t for t in new_tags if not t.startswith(self.priority_prefix)]
+            new_tags.append(self.priority_prefix + str(changes.priority))
+        for tag in changes.add_tags:
+            if tag not in new_tags:
+                new_tags.append(tag)
+        dropped = set(changes.remove_tags) - set(changes.add_tags)
+        new_tags = [t for t in new_tags if t not in dropped]
+        if sorted(new_tags) != sorted(tags):
+            self._send("PUT", f"{path}/tags", json={"tags": new_tags})
+            changed = True
+        for comment in changes.comments:
+            if comment.public:
+                customer = current.get("primaryCustomer") or {}
+                body: dict[str, Any] = {"text": comment.body}
+                if customer.get("id") is not None:
+                    body["customer"] = {"id": customer["id"]}
+                self._send("POST", f"{path}/reply", json=body)
+            else:
+                self._send("POST", f"{path}/notes", json={"text": comment.body})
+            changed = True
+        if not changed:
+            return ApplyResult(ext, False, parse_time(_stamp(current)), "no change")
+        after = self._get(ext)
+        return ApplyResult(ext, True, parse_time(_stamp(after)) if after else None)
+
+    def create(self, ticket: NewTicket) -> str:
+        if ticket.marker:
+            found = self.find_by_marker(ticket.marker)
+            if found is not None:
+                return found
+        mailbox = self.config.get("mailbox_id") or (self.mailboxes[0] if self.mailboxes else None)
+        if mailbox is None:
+            raise ConfigError(f"backends.{self.instance}: set mailbox_id to create conversations")
+        if not ticket.requester_email:
+            raise BackendError(f"{self.label}: cannot create: Help Scout needs a customer email")
+        tags = list(ticket.tags)
+        if ticket.priority and ticket.priority != "normal":
+            tags.append(self.priority_prefix + str(ticket.priority))
+        if ticket.marker:
+            tags.append(marker_tag(ticket.marker))
+        customer: dict[str, Any] = {"email": ticket.requester_email}
+        if ticket.requester_name:
+            first, _, last = ticket.requester_name.partition(" ")
+            customer["firstName"] = first
+            if last:
+                customer["lastName"] = last
+        payload = {
+            "subject": ticket.subject,
+            "customer": customer,
+            "mailboxId": _num(str(mailbox)),
+            "type": "email",
+            "status": STATUS_TO_VENDOR.get(str(ticket.status), "active"),
+            "threads": [
+                {
+                    "type": "customer",
+                    "customer": {"email": ticket.requester_email},
+                    "text": ticket.description or ticket.subject,
+                }
+            ],
+            "tags": tags,
+        }
+        try:
+            response = self._send("POST", LIST_PATH, json=payload)
+        except BackendError:
+            if ticket.marker:
+                found = self.find_by_marker(ticket.marker)
+                if found is not None:
+                    return found
+            raise
+        ext = response.headers.get("resource-id")
+        if not ext:
+            location = response.headers.get("location") or ""
+            ext = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
+        if not ext:
+            raise BackendError(f"{self.label}: POST {LIST_PATH}: no Resource-ID in the answer")
+        if ticket.marker and self.state is not None:
+            markers = dict(self.state.get(MARKERS_KEY, {}) or {})
+            markers[ticket.marker] = str(ext)
+            self.state.set(MARKERS_KEY, markers)
+        return str(ext)
+
+    def find_by_marker(self, marker: str) -> str | None:
+        known = (self.state.get(MARKERS_KEY, {}) or {}) if self.state is not None else {}
+        if marker in known and self._get(str(known[marker])) is not None:
+            return str(known[marker])
+        tag = marker_tag(marker)
+        data = self._call("GET", LIST_PATH, params={"status": "all", "tag": tag})
+        items, _ = self._hal(data)
+        hits = [
+            int(c["id"])
+            for c in items
+            if any(
+                (t.get("tag") if isinstance(t, Mapping) else t) == tag for t in c.get("tags") or []
+            )
+        ]
+        return str(min(hits)) if hits else None
+
+
+def _stamp(raw: Mapping[str, Any]) -> str:
+    """The newest modification time a conversation shows (ISO, UTC ``Z``), for cursors."""
+    stamps = []
+    for key in ("userUpdatedAt", "createdAt", "closedAt", "customerWaitingSince"):
+        value = raw.get(key)
+        if key == "customerWaitingSince" and isinstance(value, Mapping):
+            value = value.get("time")
+        if isinstance(value, str) and value:
+            parsed = parse_time(value)
+            if parsed is not None:
+                stamps.append(z(parsed))
+    return max(stamps) if stamps else ""
+
+
+def _ts() -> float:
+    return now().timestamp()
+
+
+def _num(text: str) -> int | str:
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+__all__ = ["HelpScoutBackend", "marker_tag"]
