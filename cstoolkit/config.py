@@ -38,6 +38,8 @@ INSTANCE_SECTIONS: dict[str, str] = {
 KNOWN_SECTIONS: set[str] = {*INSTANCE_SECTIONS, "store"}
 KNOWN_SECTIONS |= {"calendars", "sla", "roster"}  # triage and SLA (docs/sla.md, docs/roster.md)
 KNOWN_SECTIONS |= {"kpi", "costs", "staffing"}  # reports (docs/metrics.md, docs/staffing.md)
+KNOWN_SECTIONS |= {"run"}  # cst run (docs/operations.md)
+KNOWN_SECTIONS |= {"required_plugins"}  # plugin pinning (cstoolkit/plugin_install.py)
 STORE_KEYS = {"path": Setting("path", "path", help="SQLite store file.")}
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -298,6 +300,17 @@ def check_config(config: Config, host: Host) -> list[Problem]:
     for section in INSTANCE_SECTIONS:
         for inst in config.instances(section).values():
             problems.extend(_check_instance(config, host, inst))
+    from cstoolkit.plugin_install import required_plugin_problems
+
+    for message, line in required_plugin_problems(config):
+        add(message, line, "required_plugins")
+    if "run" in config.data:  # the steps of `cst run` (docs/operations.md)
+        from cstoolkit.ops.run import load_plan
+
+        try:
+            load_plan(config)
+        except ConfigError as exc:
+            add(exc.bare_message, exc.line, exc.field)
     return problems
 
 

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from cstoolkit.host import Host
     from cstoolkit.store import SQLiteStore
 
+#: A host every App uses instead of loading one (set by the ``register_plugin`` test fixture).
+HOST_OVERRIDE: Host | None = None
+
 
 class App:
     def __init__(self, config_path: str | None = None, verbose: int = 0, quiet: bool = False):
@@ -24,11 +27,16 @@ class App:
     @cached_property
     def config(self) -> Config:
         from cstoolkit.config import find_config, load_config
+        from cstoolkit.plugin_install import check_required_plugins
 
-        return load_config(find_config(self.config_path))
+        config = load_config(find_config(self.config_path))
+        check_required_plugins(config)  # required_plugins: a clear error before anything runs
+        return config
 
     @cached_property
     def host(self) -> Host:
+        if HOST_OVERRIDE is not None:
+            return HOST_OVERRIDE
         from cstoolkit.host import Host
 
         return Host().load()

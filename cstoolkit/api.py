@@ -1,0 +1,169 @@
+"""The frozen, versioned plugin-facing API.
+
+:data:`API_VERSION` names the contract third-party plugins are written against. Within one
+API major version, everything listed in :data:`COVERED` keeps working: signatures only gain
+optional keyword arguments with defaults, dataclasses only gain fields with defaults, hooks only
+gain optional arguments (pluggy passes what an implementation asks for), error classes keep
+their names, bases and exit codes. A change that breaks this bumps the major API version and
+the major cstoolkit version; deprecations come first, with a warning for at least one minor
+release (docs/plugins/compatibility.md).
+
+:func:`snapshot` describes the covered surface (``inspect.signature`` of every covered callable,
+the fields of every covered dataclass, the hookspecs, the error hierarchy and the capability
+names); ``tests/plugin_kit/api_v1.json`` holds the committed snapshot, so an accidental change
+fails a test. After a deliberate, compatible addition, regenerate it with
+``python -m cstoolkit.api > tests/plugin_kit/api_v1.json`` and say so in the changelog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import json
+from typing import Any
+
+API_VERSION = "1.0"
+
+#: module -> names of the covered classes and functions in it.
+COVERED: dict[str, tuple[str, ...]] = {
+    # protocols and what their methods take and return
+    "cstoolkit.plugin": (
+        "PluginBase",
+        "Backend",
+        "Channel",
+        "SurveyProvider",
+        "Setting",
+        "Page",
+        "Changes",
+        "Comment",
+        "ApplyResult",
+        "NewTicket",
+        "CheckResult",
+    ),
+    "cstoolkit.model": ("Ticket", "Event", "Person", "Group", "qualify", "split_id", "utc", "now"),
+    "cstoolkit.messages": (
+        "Recipient",
+        "Template",
+        "Message",
+        "DeliveryResult",
+        "SurveyOffer",
+        "SurveyAnswer",
+    ),
+    # hooks
+    "cstoolkit.hookspecs": (
+        "register_backends",
+        "register_channels",
+        "register_survey_providers",
+        "register_actions",
+        "register_metrics",
+        "register_exporters",
+        "register_commands",
+    ),
+    # the shared HTTP client factory
+    "cstoolkit.http": (
+        "http_settings",
+        "HttpClient",
+        "HttpError",
+        "HttpStats",
+        "Budget",
+        "HeaderRule",
+        "register_rate_limit_header",
+    ),
+    # the per-instance key-value state
+    "cstoolkit.store.kv": ("KeyValue", "MemoryKeyValue"),
+    # secrets a plugin resolves itself
+    "cstoolkit.secrets": ("resolve", "is_reference"),
+    # error types
+    "cstoolkit.errors": (
+        "CstError",
+        "UsageError",
+        "ConfigError",
+        "AuthError",
+        "PluginError",
+        "NotFoundError",
+        "BusyError",
+        "StoreError",
+        "BackendError",
+        "ConflictError",
+        "CapabilityError",
+    ),
+}
+
+#: Declarative class attributes the host reads without instantiating a plugin.
+DECLARATIVE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "PluginBase": ("kind", "name", "description", "settings", "capabilities", "requires"),
+    "Channel": ("idempotent", "address_kind"),
+    "SurveyProvider": ("kinds",),
+}
+
+_PUBLIC_DUNDERS = ("__init__",)
+
+
+def _sig(obj: Any) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        return "<no signature>"
+
+
+def _describe_class(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {"bases": [b.__name__ for b in cls.__bases__]}
+    if dataclasses.is_dataclass(cls):
+        out["fields"] = [
+            f"{f.name}: {f.type}"
+            + (
+                ""
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                else " = ..."
+            )
+            for f in dataclasses.fields(cls)
+        ]
+    methods = {}
+    for name, member in vars(cls).items():
+        if name.startswith("_") and name not in _PUBLIC_DUNDERS:
+            continue
+        if isinstance(member, (staticmethod, classmethod)):
+            methods[name] = _sig(member.__func__)
+        elif inspect.isfunction(member):
+            methods[name] = _sig(member)
+        elif isinstance(member, property):
+            methods[name] = "<property>"
+    if methods:
+        out["methods"] = dict(sorted(methods.items()))
+    exit_code = getattr(cls, "exit_code", None)
+    if isinstance(exit_code, int):
+        out["exit_code"] = exit_code
+    attrs = DECLARATIVE_ATTRIBUTES.get(cls.__name__)
+    if attrs:
+        out["attributes"] = list(attrs)
+    return out
+
+
+def snapshot() -> dict[str, Any]:
+    """The covered surface as plain JSON-able data (see the module docstring)."""
+    from cstoolkit.hookspecs import PROJECT
+    from cstoolkit.plugin import KNOWN_CAPABILITIES
+
+    out: dict[str, Any] = {
+        "api_version": API_VERSION,
+        "hook_project": PROJECT,
+        "capabilities": sorted(KNOWN_CAPABILITIES),
+        "entry_point_group": "cstoolkit",
+    }
+    for module_name, names in COVERED.items():
+        module = importlib.import_module(module_name)
+        entries: dict[str, Any] = {}
+        for name in names:
+            obj = getattr(module, name)
+            entries[name] = _describe_class(obj) if isinstance(obj, type) else _sig(obj)
+        out[module_name] = entries
+    return out
+
+
+def main() -> None:
+    print(json.dumps(snapshot(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

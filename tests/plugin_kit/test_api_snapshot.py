@@ -1,0 +1,64 @@
+"""The plugin-facing API is frozen: its snapshot must match the committed one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cstoolkit import api
+
+SNAPSHOT = Path(__file__).with_name("api_v1.json")
+
+
+def _flatten(data: object, prefix: str = "") -> dict[str, str]:
+    if isinstance(data, dict):
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: json.dumps(data)}
+
+
+def test_public_signatures_match_the_committed_snapshot() -> None:
+    committed = _flatten(json.loads(SNAPSHOT.read_text()))
+    current = _flatten(json.loads(json.dumps(api.snapshot())))
+    changed = sorted(k for k in committed.keys() & current.keys() if committed[k] != current[k])
+    removed = sorted(committed.keys() - current.keys())
+    added = sorted(current.keys() - committed.keys())
+    assert not (changed or removed or added), (
+        "the frozen plugin API changed (docs/plugins/compatibility.md); if deliberate and "
+        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1.json\n"
+        + "\n".join(
+            [f"changed: {k}: {committed[k]} -> {current[k]}" for k in changed[:20]]
+            + [f"removed: {k}" for k in removed[:20]]
+            + [f"added: {k}" for k in added[:20]]
+        )
+    )
+
+
+def test_snapshot_covers_protocols_hooks_http_state_and_errors() -> None:
+    snap = api.snapshot()
+    assert snap["api_version"] == api.API_VERSION == "1.0"
+    backend = snap["cstoolkit.plugin"]["Backend"]["methods"]
+    assert {"pull", "apply", "create", "fetch", "find_by_marker", "check", "close"} <= set(backend)
+    assert "since" in backend["pull"] and "full" in backend["pull"]
+    assert {"send", "lookup", "address"} <= set(snap["cstoolkit.plugin"]["Channel"]["methods"])
+    assert "compose" in snap["cstoolkit.plugin"]["SurveyProvider"]["methods"]
+    assert len(snap["cstoolkit.hookspecs"]) == 7
+    assert "from_settings" in snap["cstoolkit.http"]["HttpClient"]["methods"]
+    assert {"get", "set", "delete", "keys"} <= set(
+        snap["cstoolkit.store.kv"]["KeyValue"]["methods"]
+    )
+    assert snap["cstoolkit.errors"]["ConflictError"] == {"bases": ["BackendError"], "exit_code": 1}
+
+
+def test_a_changed_signature_is_detected(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cstoolkit.plugin import Backend
+
+    def create(self, ticket, *, extra):  # type: ignore[no-untyped-def]  # a breaking change
+        raise NotImplementedError
+
+    before = api.snapshot()["cstoolkit.plugin"]["Backend"]["methods"]["create"]
+    monkeypatch.setattr(Backend, "create", create)
+    after = api.snapshot()["cstoolkit.plugin"]["Backend"]["methods"]["create"]
+    assert before != after
