@@ -39,7 +39,13 @@ ENTRY_POINT_GROUP = "cstoolkit"
 COMMANDS_ENTRY_POINT_GROUP = "cstoolkit.commands"
 
 #: Built-in plugins: (short name, module). They register through the same hooks as any plugin.
-BUILTINS: tuple[tuple[str, str], ...] = (("local", "cstoolkit.builtin.local"),)
+BUILTINS: tuple[tuple[str, str], ...] = (
+    ("local", "cstoolkit.builtin.local"),
+    ("channels", "cstoolkit.builtin.channels"),
+    ("surveys", "cstoolkit.surveys.provider"),
+    ("actions", "cstoolkit.builtin.actions"),
+    ("kpi", "cstoolkit.builtin.kpi"),
+)
 
 #: hook name -> the kind of thing its ``register`` callback takes.
 HOOK_KINDS: dict[str, str] = {

@@ -1253,10 +1253,37 @@ def _contains(actual: object, expected: object) -> bool:
     return False
 
 
+#: Seconds one regex search may run when the ``regex`` package is installed (it takes a
+#: timeout; ``re`` does not): a search still running then counts as no match, so a pattern
+#: that is slow on some text (``a*b`` on a long run of a's is quadratic) cannot hang a
+#: scheduled run. The static check in :func:`_regex` refuses the exponential ones up front.
+REGEX_TIMEOUT: float = 0.1
+
+
+@functools.lru_cache(maxsize=512)
+def _timed_regex(pattern: str) -> object | None:
+    try:
+        import regex as timed
+    except ImportError:  # pragma: no cover - regex is a dependency; re is the fallback
+        return None
+    try:
+        return timed.compile(pattern, timed.IGNORECASE | timed.VERSION0)
+    except timed.error:  # a pattern only re understands: use re
+        return None
+
+
 def _search(pattern: str, value: object) -> bool:
     if not isinstance(value, str):
         return False
-    return _regex(pattern).search(value[:MAX_REGEX_INPUT]) is not None
+    text = value[:MAX_REGEX_INPUT]
+    compiled = _regex(pattern)  # validates (and refuses catastrophic patterns) first
+    timed = _timed_regex(pattern)
+    if timed is None:
+        return compiled.search(text) is not None
+    try:
+        return timed.search(text, timeout=REGEX_TIMEOUT) is not None  # type: ignore[attr-defined]
+    except TimeoutError:
+        return False
 
 
 def _eval_cond(c: Cond, subject: Subject) -> bool:

@@ -1,0 +1,267 @@
+"""``cst triage``: run recipes over stored tickets (dry run unless --apply), apply a reviewed
+plan, revert a run, backtest a recipe over history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cstoolkit.cli.app import App, chosen_format, pass_app
+
+_FORMATS = ("table", "json")
+
+
+def _workspace(app: App, *, store: bool = True) -> Any:
+    from cstoolkit.triage.runner import Workspace
+
+    return Workspace(app.config, app.host, app.store if store else None)
+
+
+def _plan_rows(plan: Any) -> list[dict[str, Any]]:
+    rows = []
+    for tp in plan.tickets:
+        rows.append(
+            {
+                "ticket": tp.ticket_id,
+                "subject": tp.subject,
+                "matched": tp.matched,
+                "changes": tp.describe_changes(),
+                "skipped": tp.skipped,
+                "errors": tp.errors,
+            }
+        )
+    return rows
+
+
+def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
+    from cstoolkit.output import render, write_json
+
+    if fmt == "json":
+        write_json(plan.as_dict())
+        return
+    rows = _plan_rows(plan)
+    for row in rows:
+        row["matched"] = "\n".join(row["matched"])
+        row["changes"] = "\n".join(
+            row["changes"]
+            + [f"({s})" for s in row["skipped"]]
+            + [f"ERROR {e}" for e in row["errors"]]
+        )
+    if rows:
+        render(rows, ["ticket", "subject", "matched", "changes"], "table", title=title)
+    s = plan.summary()
+    app.say(
+        f"{s['evaluated']} tickets evaluated, {s['matched']} matched a rule, "
+        f"{s['changing']} would change ({s['comments']} comments, "
+        f"{s['notifications']} notifications)" + (f", {s['errors']} errors" if s["errors"] else "")
+    )
+    busiest = [f"{k} {v}" for k, v in plan.rule_matches.items() if v]
+    if busiest:
+        app.say("matches per rule: " + ", ".join(busiest))
+
+
+def _show_report(app: App, report: Any, fmt: str) -> None:
+    from cstoolkit.output import write_json
+
+    if fmt == "json":
+        write_json(report.as_dict())
+    p = report.push
+    if p is not None:
+        app.say(
+            f"run {report.run_id}: {p.applied} applied, {p.unchanged} unchanged, "
+            f"{p.conflicts} conflicts, {p.failed} failed, {p.refused} refused"
+        )
+        for entry in p.results:
+            if entry.state in ("conflict", "failed", "refused"):
+                app.say(f"  {entry.state} {entry.ticket_id}: {entry.reason}")
+    if report.notifications:
+        app.say("notifications: " + ", ".join(f"{k} {v}" for k, v in report.notifications.items()))
+    for err in report.notification_errors:
+        app.say(f"  {err}")
+    if report.ledger_refused:
+        app.say(f"{len(report.ledger_refused)} actions already done by another run (skipped)")
+    if report.run_id and p is not None and p.applied:
+        app.say(f"undo with: cst triage revert {report.run_id}")
+    elif not report.planned and not report.notifications:
+        app.say("nothing to change")
+
+
+@click.group()
+def triage() -> None:
+    """Run triage recipes over stored tickets (dry run unless --apply)."""
+
+
+@triage.command("run")
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
+@click.option("--apply", "do_apply", is_flag=True, help="Write the changes (default: dry run).")
+@click.option(
+    "--max-changes",
+    type=click.IntRange(min=0),
+    help="Refuse to apply a run that would change more tickets than this.",
+)
+@click.option("--plan-out", type=click.Path(dir_okay=False), help="Save the plan as JSON.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@pass_app
+def run_cmd(
+    app: App,
+    recipes: tuple[str, ...],
+    query_text: str | None,
+    do_apply: bool,
+    max_changes: int | None,
+    plan_out: str | None,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Show what RECIPES would do to the stored tickets; --apply writes it.
+
+    The dry run lists, per ticket, the rules that matched and each field's old -> new value.
+    --apply stores the plan and pushes it through the write path (conflict checks, audit log,
+    failure queue); running it again changes nothing.
+    """
+    from cstoolkit.triage import runner
+
+    fmt = chosen_format(fmt, as_json)
+    ws = _workspace(app)
+    try:
+        plan = runner.plan_run(ws, list(recipes), query_text=query_text)
+        if plan_out:
+            runner.write_plan(plan, plan_out)
+            app.say(f"plan written to {plan_out}")
+        if not do_apply:
+            _show_plan(app, plan, fmt, "Triage plan (dry run: nothing written)")
+            return
+        runner.check_max_changes(plan, max_changes)
+        if fmt == "table":
+            _show_plan(app, plan, fmt, "Triage plan (applying)")
+        report = runner.apply(ws, plan)
+        _show_report(app, report, fmt)
+    finally:
+        ws.close()
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@triage.command("apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--max-changes", type=click.IntRange(min=0), help="Refuse a larger plan.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@pass_app
+def apply_cmd(app: App, plan_file: str, max_changes: int | None, fmt: str, as_json: bool) -> None:
+    """Apply exactly the plan a lead reviewed (saved by `triage run --plan-out`).
+
+    A ticket changed upstream since the plan was made is refused (conflict), never overwritten.
+    """
+    from cstoolkit.triage import runner
+
+    fmt = chosen_format(fmt, as_json)
+    plan = runner.read_plan(plan_file)
+    runner.check_max_changes(plan, max_changes)
+    ws = _workspace(app)
+    try:
+        report = runner.apply(ws, plan, kind="plan-file")
+        _show_report(app, report, fmt)
+    finally:
+        ws.close()
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@triage.command("revert")
+@click.argument("run_id")
+@click.option("--dry-run", is_flag=True, help="Show what would be put back; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@pass_app
+def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) -> None:
+    """Put back the old values a run changed (from the audit log of its pushed changes)."""
+    from cstoolkit.output import render, write_json
+    from cstoolkit.triage import revert
+
+    fmt = chosen_format(fmt, as_json)
+    ws = _workspace(app)
+    result = revert.revert(ws.store, run_id, ws.backend_for, dry_run=dry_run)
+    if fmt == "json":
+        write_json(result.as_dict())
+    else:
+        rows = [
+            {
+                "ticket": i.ticket_id,
+                "restores": "\n".join(i.describe()),
+                "not restored": "\n".join(i.notes),
+            }
+            for i in result.items
+        ]
+        if rows:
+            render(
+                rows,
+                ["ticket", "restores", "not restored"],
+                "table",
+                title=f"Revert of run {run_id}" + (" (dry run)" if dry_run else ""),
+            )
+        app.say(result.message())
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+@triage.command("backtest")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--since", default="30d", show_default=True, help="History to replay: 30d, 12w.")
+@click.option(
+    "--until",
+    help="End of the period (YYYY-MM-DD or an ISO time, UTC; default: now).",
+)
+@click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
+@click.option(
+    "--after",
+    default="0h",
+    show_default=True,
+    help="Run the recipe this long after each ticket arrived (e.g. 4h, 2d).",
+)
+@click.option(
+    "--sla-sample",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="Tickets whose SLA clocks are replayed for the projection (0: all).",
+)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@pass_app
+def backtest_cmd(
+    app: App,
+    recipe: str,
+    since: str,
+    until: str | None,
+    query_text: str | None,
+    after: str,
+    sla_sample: int,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Replay RECIPE over stored history without writing anything.
+
+    Each ticket created in the period is taken as it arrived and run through the recipe at its
+    creation time: matches per rule, the resulting distribution per agent, group and tier, the
+    load per agent per shift, and projected SLA outcomes.
+    """
+    from datetime import timedelta
+
+    from cstoolkit.triage import backtest
+
+    fmt = chosen_format(fmt, as_json)
+    ws = _workspace(app)
+    delay = backtest.parse_since(after) if after not in ("0", "0h") else None
+    result = backtest.run(
+        ws,
+        recipe,
+        since=since,
+        query_text=query_text,
+        sla_sample=sla_sample,
+        after=delay or timedelta(0),
+        end=backtest.parse_until(until) if until else None,
+    )
+    backtest.show(result, fmt, say=app.say)

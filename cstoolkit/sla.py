@@ -1,0 +1,864 @@
+"""The one SLA engine: due times, remaining time and breaches, computed from events.
+
+Policies come from ``[sla.NAME]`` tables of cstoolkit.toml (documented in docs/sla.md)::
+
+    [sla.vip]
+    order = 1                                  # lower first; else the file's order
+    when = "requester.plan:enterprise OR tag:vip"
+    calendar = "madrid"                        # a [calendars.NAME]; default 24x7
+    business_hours = true                      # every metric; or a list of metric names
+    paused_in = ["pending", "on_hold"]         # or a table metric -> statuses
+    first_reply = { urgent = "30m", high = "1h", normal = "2h", low = "4h" }
+    next_reply = { urgent = "1h", high = "2h", normal = "4h", low = "8h" }
+    periodic_update = { urgent = "2h", high = "4h" }
+    resolution = { urgent = "4h", high = "8h", normal = "24h", low = "40h" }
+
+Metrics (each one says where its clock starts and stops; see docs/sla.md):
+
+``first_reply``
+    from the requester's first public message (a ticket they created: its creation) to the first
+    public agent comment after it.
+``next_reply``
+    after the first reply: from the oldest requester message not yet answered to the next public
+    agent comment. One *instance* per unanswered message run.
+``periodic_update``
+    from each public agent comment to the next one, while the ticket is unresolved.
+``resolution``
+    from creation until the ticket is solved; the clock does not run while it is solved or closed,
+    so a reopened ticket resumes where it stopped and is fulfilled again by the next solve.
+
+Solving a ticket stops (fulfils) a running reply or update instance. A clock is paused while
+the ticket is in one of the metric's ``paused_in`` statuses. Targets depend on the ticket's
+*current* priority; a priority without a target has no clock for that metric.
+
+Public API (kept small on purpose; the reports use it as well as triage):
+
+* :func:`load_policies` -- ``[sla.*]`` tables to :class:`SlaPolicy` objects, checked;
+* :func:`policy_for` -- which policy applies to a ticket (an explicit ``sla_policy`` custom field
+  set by the recipe action ``apply_sla`` first, then the first policy whose ``when`` matches);
+* :func:`evaluate` -- the :class:`SlaMetricState` of every metric instance of one ticket;
+* :func:`current` -- the latest instance of each metric;
+* :func:`condition_values` -- the ``sla.*`` values conditions test (``sla.breached``...);
+* :func:`business_seconds` / :func:`add_business_seconds` -- fast calendar arithmetic (an
+  index over a calendar's intervals, exact as :class:`cstoolkit.calendars.Calendar`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit.calendars import ALWAYS, Calendar
+from cstoolkit.errors import ConfigError, QueryError
+from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
+
+if TYPE_CHECKING:
+    from cstoolkit.config import Config
+    from cstoolkit.query import Node
+
+__all__ = [
+    "METRICS",
+    "SLA_POLICY_FIELD",
+    "SlaMetricState",
+    "SlaPolicy",
+    "add_business_seconds",
+    "business_seconds",
+    "condition_values",
+    "current",
+    "evaluate",
+    "is_open",
+    "load_policies",
+    "parse_duration",
+    "parse_policy",
+    "policy_for",
+    "register_fields",
+]
+
+METRICS: tuple[str, ...] = ("first_reply", "next_reply", "periodic_update", "resolution")
+#: The custom field the ``apply_sla`` recipe action sets; it wins over ``when`` conditions.
+SLA_POLICY_FIELD = "sla_policy"
+DEFAULT_PAUSED = ("pending", "on_hold")
+_RESOLVED = frozenset({Status.SOLVED.value, Status.CLOSED.value})
+_POLICY_KEYS = frozenset(
+    {"order", "when", "calendar", "business_hours", "paused_in", "description", *METRICS}
+)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+# -- policies ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """One ``[sla.NAME]`` table, checked.
+
+    ``targets[metric][priority]`` is in seconds; ``business[metric]`` says whether that metric
+    counts business time of ``calendar``; ``paused_in[metric]`` lists the statuses that pause it.
+    """
+
+    name: str
+    targets: Mapping[str, Mapping[str, int]]
+    calendar: str = "24x7"
+    business: Mapping[str, bool] = field(default_factory=dict)
+    paused_in: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    when: Node | None = None
+    order: int = 0
+    description: str = ""
+
+    def target(self, metric: str, priority: str) -> int | None:
+        return self.targets.get(metric, {}).get(priority)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "order": self.order,
+            "calendar": self.calendar,
+            "when": self.when.to_dict() if self.when is not None else None,
+            "targets": {m: dict(t) for m, t in self.targets.items()},
+            "business": dict(self.business),
+            "paused_in": {m: sorted(s) for m, s in self.paused_in.items()},
+        }
+
+
+def parse_duration(value: object, where: str) -> int:
+    """``"30m"``, ``"4h"``, ``"2d"`` (24 h), ``"90s"``; a bare number is minutes."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a duration such as 4h, got {value!r}", field=where)
+    if isinstance(value, int | float):
+        seconds = float(value) * 60
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "m"]
+    else:
+        raise ConfigError(f"expected a duration such as 30m, 4h or 2d, got {value!r}", field=where)
+    if seconds <= 0:
+        raise ConfigError(f"a target must be positive, got {value!r}", field=where)
+    return round(seconds)
+
+
+def parse_policy(
+    name: str,
+    table: Mapping[str, Any],
+    *,
+    calendars: Iterable[str] | None = None,
+    where: str | None = None,
+    position: int = 0,
+) -> SlaPolicy:
+    """Check one ``[sla.NAME]`` table (``calendars``: the calendar names that exist)."""
+    import difflib
+
+    from cstoolkit import query
+
+    where = where or f"sla.{name}"
+    for key in table:
+        if key not in _POLICY_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(_POLICY_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown SLA setting{hint}", field=f"{where}.{key}")
+    priorities = [p.value for p in Priority]
+    targets: dict[str, dict[str, int]] = {}
+    for metric in METRICS:
+        raw = table.get(metric)
+        if raw is None:
+            continue
+        fld = f"{where}.{metric}"
+        if not isinstance(raw, Mapping):
+            # one target for every priority
+            seconds = parse_duration(raw, fld)
+            targets[metric] = dict.fromkeys(priorities, seconds)
+            continue
+        per: dict[str, int] = {}
+        for prio, value in raw.items():
+            if prio not in priorities:
+                close = difflib.get_close_matches(str(prio), priorities, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (one of {priorities})"
+                raise ConfigError(f"unknown priority {prio!r}{hint}", field=f"{fld}.{prio}")
+            per[str(prio)] = parse_duration(value, f"{fld}.{prio}")
+        targets[metric] = per
+    if not targets:
+        raise ConfigError(f"no targets (set at least one of {', '.join(METRICS)})", field=where)
+    calendar = str(table.get("calendar", "24x7"))
+    if calendars is not None and calendar not in set(calendars) | {"24x7"}:
+        known = sorted(set(calendars) | {"24x7"})
+        close = difflib.get_close_matches(calendar, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; defined: {', '.join(known)}"
+        raise ConfigError(f"unknown calendar {calendar!r}{hint}", field=f"{where}.calendar")
+    raw_business = table.get("business_hours", calendar != "24x7")
+    if isinstance(raw_business, bool):
+        business = dict.fromkeys(METRICS, raw_business)
+    elif isinstance(raw_business, list):
+        bad = [m for m in raw_business if m not in METRICS]
+        if bad:
+            raise ConfigError(
+                f"unknown metric {bad[0]!r} (one of {', '.join(METRICS)})",
+                field=f"{where}.business_hours",
+            )
+        business = {m: m in raw_business for m in METRICS}
+    else:
+        raise ConfigError(
+            "business_hours is true, false or a list of metrics", field=f"{where}.business_hours"
+        )
+    statuses = [s.value for s in Status]
+
+    def status_list(value: object, fld: str) -> frozenset[str]:
+        if not isinstance(value, list):
+            raise ConfigError("expected a list of statuses", field=fld)
+        for s in value:
+            if s not in statuses:
+                raise ConfigError(f"unknown status {s!r} (one of {', '.join(statuses)})", field=fld)
+        return frozenset(str(s) for s in value)
+
+    raw_paused = table.get("paused_in", list(DEFAULT_PAUSED))
+    if isinstance(raw_paused, Mapping):
+        default = frozenset(DEFAULT_PAUSED)
+        paused = dict.fromkeys(METRICS, default)
+        for metric, value in raw_paused.items():
+            if metric not in METRICS:
+                raise ConfigError(
+                    f"unknown metric {metric!r} (one of {', '.join(METRICS)})",
+                    field=f"{where}.paused_in",
+                )
+            paused[str(metric)] = status_list(value, f"{where}.paused_in.{metric}")
+    else:
+        paused = dict.fromkeys(METRICS, status_list(raw_paused, f"{where}.paused_in"))
+    when = None
+    if table.get("when") is not None:
+        try:
+            when = query.compile(table["when"], where=f"{where}.when")
+        except QueryError as exc:
+            raise ConfigError(exc.message) from None
+    order = table.get("order", position)
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ConfigError("order must be an integer", field=f"{where}.order")
+    return SlaPolicy(
+        name=name,
+        targets=targets,
+        calendar=calendar,
+        business=business,
+        paused_in=paused,
+        when=when,
+        order=order,
+        description=str(table.get("description", "")),
+    )
+
+
+def load_policies(config: Config | Mapping[str, Any]) -> list[SlaPolicy]:
+    """Every ``[sla.NAME]`` policy, in the order they apply (``order``, then the file's order).
+
+    ``config`` is a :class:`~cstoolkit.config.Config` or its data mapping. Errors name the file
+    and line where they can.
+    """
+    from cstoolkit.config import locate
+
+    data = config if isinstance(config, Mapping) else config.data
+    text = "" if isinstance(config, Mapping) else config.text
+    label = None if isinstance(config, Mapping) else config.label
+    tables = data.get("sla") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError("[sla] must hold tables [sla.NAME]", path=label, field="sla")
+    calendars = list((data.get("calendars") or {}).keys())
+    out = []
+    for position, (name, table) in enumerate(tables.items()):
+        if not isinstance(table, Mapping):
+            raise ConfigError("must be a table", path=label, field=f"sla.{name}")
+        try:
+            out.append(parse_policy(name, table, calendars=calendars, position=position))
+        except ConfigError as exc:
+            if label is None:
+                raise
+            key = (exc.field or "").split(".")
+            line = None
+            if len(key) >= 3:
+                line = locate(text, ["sla", name], key[2])
+            raise ConfigError(
+                exc.bare_message,
+                path=label,
+                line=line or locate(text, ["sla", name]),
+                field=exc.field,
+            ) from None
+    out.sort(key=lambda p: p.order)
+    return out
+
+
+def policy_for(
+    ticket: Ticket,
+    requester: Person | None,
+    policies: Sequence[SlaPolicy],
+    now: datetime | None = None,
+) -> SlaPolicy | None:
+    """The policy that applies: the one named by the ``sla_policy`` custom field (set by the
+    ``apply_sla`` action), else the first whose ``when`` matches (a policy without ``when``
+    matches every ticket), else None."""
+    from cstoolkit import model, query
+
+    named = ticket.custom_fields.get(SLA_POLICY_FIELD)
+    if isinstance(named, str) and named:
+        for policy in policies:
+            if policy.name == named:
+                return policy
+    subject = None
+    for policy in policies:
+        if policy.when is None:
+            return policy
+        if subject is None:
+            subject = query.Subject(ticket, requester, now or model.now())
+        if query.evaluate(policy.when, subject):
+            return policy
+    return None
+
+
+# -- fast business time ------------------------------------------------------------------------
+
+
+class _Clock:
+    """Business intervals of one calendar as sorted epoch arrays with running totals, built
+    from :meth:`Calendar.day_intervals` (so holidays and DST are the calendar's own) over a
+    range of days that grows as instants outside it are asked about. ``seconds(a, b)`` and
+    ``add(a, s)`` are then two binary searches."""
+
+    _MARGIN = 45  # days built around the first instant asked about, and added when growing
+
+    def __init__(self, calendar: Calendar) -> None:
+        self.calendar = calendar
+        self.first: date | None = None  # the range of local dates built
+        self.last: date | None = None
+        self.safe_lo = float("inf")  # epochs inside which no rebuild is needed
+        self.safe_hi = float("-inf")
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.before: list[float] = []  # business seconds before starts[i]
+
+    def _build(self, first: date, last: date) -> None:
+        starts: list[float] = []
+        ends: list[float] = []
+        day = first - timedelta(days=1)
+        while day <= last + timedelta(days=1):
+            for s, e in self.calendar.day_intervals(day):
+                a, b = s.timestamp(), e.timestamp()
+                if starts and a <= ends[-1]:  # touching intervals (24:00 then 00:00) merge
+                    ends[-1] = max(ends[-1], b)
+                else:
+                    starts.append(a)
+                    ends.append(b)
+            day += timedelta(days=1)
+        before, total = [], 0.0
+        for a, b in zip(starts, ends, strict=True):
+            before.append(total)
+            total += b - a
+        self.starts, self.ends, self.before = starts, ends, before
+        self.first, self.last = first, last
+        self.safe_lo = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
+        self.safe_hi = datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()
+
+    def _ensure(self, t: float) -> None:
+        if self.safe_lo <= t < self.safe_hi:
+            return
+        day = datetime.fromtimestamp(t, UTC).date()
+        margin = timedelta(days=self._MARGIN)
+        if self.first is None or self.last is None:
+            self._build(day - margin, day + margin)
+            return
+        span = self.last - self.first
+        first = min(self.first, day - max(margin, span))  # grow geometrically
+        last = max(self.last, day + max(margin, span))
+        self._build(first, last)
+
+    def is_open(self, t: float) -> bool:
+        self._ensure(t)
+        i = bisect.bisect_right(self.starts, t) - 1
+        return i >= 0 and t < self.ends[i]
+
+    def cumulative(self, t: float) -> float:
+        self._ensure(t)
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self.before[i] + min(t, self.ends[i]) - self.starts[i]
+
+    def seconds(self, a: float, b: float) -> float:
+        if b <= a:
+            return 0.0
+        self._ensure(a)
+        self._ensure(b)  # both before reading: a rebuild moves the origin of the totals
+        return self.cumulative(b) - self.cumulative(a)
+
+    def add(self, a: float, seconds: float) -> float:
+        if seconds <= 0:
+            return a
+        if not any(self.calendar.week):
+            raise ValueError(f"calendar {self.calendar.name!r} has no business hours")
+        goal = self.cumulative(a) + seconds
+        while True:
+            total = self.before[-1] + self.ends[-1] - self.starts[-1] if self.starts else 0.0
+            if goal <= total:
+                break
+            assert self.first is not None and self.last is not None
+            if (self.last - self.first).days > 366 * 20:
+                raise ValueError(
+                    f"calendar {self.calendar.name!r}: no business time within 20 years"
+                )
+            self._build(
+                self.first, self.last + max(timedelta(days=self._MARGIN), self.last - self.first)
+            )
+        i = max(bisect.bisect_left(self.before, goal) - 1, 0)  # last i with before[i] < goal
+        return self.starts[i] + (goal - self.before[i])
+
+
+_CLOCKS: dict[Calendar, _Clock] = {}
+_BY_ID: dict[int, tuple[Calendar, _Clock]] = {}
+
+
+def _clock(calendar: Calendar) -> _Clock:
+    # by identity first: hashing a Calendar (its week, holidays...) costs microseconds
+    found = _BY_ID.get(id(calendar))
+    if found is not None and found[0] is calendar:
+        return found[1]
+    clock = _CLOCKS.get(calendar)
+    if clock is None:
+        clock = _CLOCKS[calendar] = _Clock(calendar)
+    _BY_ID[id(calendar)] = (calendar, clock)
+    return clock
+
+
+def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> float:
+    """Business seconds of ``calendar`` between two instants (0 when ``end <= start``)."""
+    if calendar.is_24x7:
+        return max(0.0, (end - start).total_seconds())
+    return _clock(calendar).seconds(start.timestamp(), end.timestamp())
+
+
+def add_business_seconds(calendar: Calendar, start: datetime, seconds: float) -> datetime:
+    """The instant when ``seconds`` of business time have passed since ``start``."""
+    if calendar.is_24x7:
+        return start + timedelta(seconds=max(0.0, seconds))
+    return datetime.fromtimestamp(_clock(calendar).add(start.timestamp(), seconds), UTC)
+
+
+def is_open(calendar: Calendar, at: datetime | float) -> bool:
+    """Whether ``calendar`` is open at ``at`` (an aware datetime or epoch seconds), fast."""
+    if calendar.is_24x7:
+        return True
+    t = at if isinstance(at, int | float) else at.timestamp()
+    return _clock(calendar).is_open(t)
+
+
+# -- evaluation --------------------------------------------------------------------------------
+
+
+@dataclass
+class SlaMetricState:
+    """One instance of one metric on one ticket.
+
+    Times are aware UTC. ``elapsed_seconds``/``remaining_seconds`` count business seconds when
+    ``business`` is true, else calendar seconds; ``remaining_seconds`` is negative once breached.
+    ``due_at`` is when the target is (or was) reached: for a running clock, projected from
+    ``now``; None while paused and not yet breached. ``active``: the clock has not been
+    fulfilled (it is running or paused). ``breached``: more than the target elapsed.
+    """
+
+    metric: str
+    instance: int
+    policy: str
+    target_seconds: int
+    business: bool
+    calendar: str
+    started_at: datetime
+    due_at: datetime | None
+    fulfilled_at: datetime | None
+    elapsed_seconds: float
+    remaining_seconds: float
+    breached: bool
+    breached_at: datetime | None
+    paused: bool
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "instance": self.instance,
+            "policy": self.policy,
+            "target_seconds": self.target_seconds,
+            "business": self.business,
+            "calendar": self.calendar,
+            "started_at": self.started_at,
+            "due_at": self.due_at,
+            "fulfilled_at": self.fulfilled_at,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "remaining_seconds": round(self.remaining_seconds, 3),
+            "breached": self.breached,
+            "breached_at": self.breached_at,
+            "paused": self.paused,
+            "active": self.active,
+        }
+
+
+@dataclass(slots=True)
+class _Timeline:
+    """What the clocks need from a ticket's events, in time order."""
+
+    statuses: list[tuple[float, str]]  # (epoch, status from then on)
+    requester_msgs: list[float]
+    agent_msgs: list[float]
+
+
+def _timeline(ticket: Ticket, events: Sequence[Event]) -> _Timeline:
+    evs = sorted(events, key=lambda e: (e.at, e.id))
+    created = ticket.created_at.timestamp()
+    statuses: list[tuple[float, str]] = []
+    requester: list[float] = []
+    agent: list[float] = []
+    changes = [e for e in evs if e.kind == EventKind.STATUS_CHANGE and e.new]
+    if changes:
+        first_old = changes[0].old or Status.NEW.value
+        statuses.append((created, first_old))
+        for e in changes:
+            statuses.append((e.at.timestamp(), str(e.new)))
+    else:
+        status = ticket.status.value
+        if ticket.status.is_resolved and ticket.solved_at is not None:
+            statuses.append((created, Status.OPEN.value))
+            statuses.append((ticket.solved_at.timestamp(), status))
+        else:
+            statuses.append((created, status))
+    for e in evs:
+        if e.kind not in (EventKind.CREATED, EventKind.COMMENT) or e.public is False:
+            continue
+        if e.author_role == Role.AGENT:
+            if e.kind == EventKind.COMMENT and e.public:
+                agent.append(e.at.timestamp())
+        elif e.author_role in (Role.REQUESTER, None) and (e.kind == EventKind.CREATED or e.public):
+            requester.append(e.at.timestamp())
+    if not evs:
+        requester.append(created)
+    return _Timeline(statuses, requester, agent)
+
+
+def _stopped_intervals(
+    timeline: _Timeline, stop: frozenset[str], until: float
+) -> list[tuple[float, float]]:
+    """The intervals (epochs) during which the status is one of ``stop``."""
+    out: list[tuple[float, float]] = []
+    points = timeline.statuses
+    for i, (at, status) in enumerate(points):
+        end = points[i + 1][0] if i + 1 < len(points) else until
+        if status in stop and end > at:
+            if out and out[-1][1] >= at:
+                out[-1] = (out[-1][0], max(out[-1][1], end))
+            else:
+                out.append((at, end))
+    return out
+
+
+def _status_at(timeline: _Timeline, t: float) -> str:
+    status = timeline.statuses[0][1]
+    for at, s in timeline.statuses:
+        if at <= t:
+            status = s
+        else:
+            break
+    return status
+
+
+def _resolutions(timeline: _Timeline) -> list[float]:
+    """Instants the ticket became solved/closed from an unresolved status."""
+    out: list[float] = []
+    previous = None
+    for at, status in timeline.statuses:
+        if status in _RESOLVED and previous is not None and previous not in _RESOLVED:
+            out.append(at)
+        previous = status
+    return out
+
+
+class _Counter:
+    """Counts time in business seconds of a calendar or in calendar seconds."""
+
+    def __init__(self, calendar: Calendar, business: bool) -> None:
+        self.business = business and not calendar.is_24x7
+        self.clock = _clock(calendar) if self.business else None
+
+    def seconds(self, a: float, b: float) -> float:
+        if self.clock is None:
+            return max(0.0, b - a)
+        return self.clock.seconds(a, b)
+
+    def add(self, a: float, s: float) -> float:
+        if self.clock is None:
+            return a + max(0.0, s)
+        return self.clock.add(a, s)
+
+
+def _measure(
+    start: float,
+    end: float,
+    stopped: list[tuple[float, float]],
+    counter: _Counter,
+    target: float,
+) -> tuple[float, float | None, bool]:
+    """Walk the running parts of [start, end): (elapsed, breach instant, running at end)."""
+    elapsed = 0.0
+    breach: float | None = None
+    t = start
+    running_at_end = True
+    for a, b in stopped:
+        if b <= t:
+            continue
+        if a >= end:
+            break
+        if a > t:
+            part = counter.seconds(t, a)
+            if breach is None and elapsed + part > target:
+                breach = counter.add(t, target - elapsed)
+            elapsed += part
+        t = max(t, b)
+        if b >= end:
+            running_at_end = False
+            t = end
+            break
+    if t < end:
+        part = counter.seconds(t, end)
+        if breach is None and elapsed + part > target:
+            breach = counter.add(t, target - elapsed)
+        elapsed += part
+    return elapsed, breach, running_at_end
+
+
+def _dt(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def evaluate(
+    ticket: Ticket,
+    events: Sequence[Event],
+    policy: SlaPolicy,
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaMetricState]:
+    """Every metric instance of ``ticket`` under ``policy`` as of ``now``, in metric order then
+    instance order. Metrics without a target for the ticket's priority are left out; so are
+    clocks that never started (no requester message: no first reply clock)."""
+    calendar = calendars.get(policy.calendar) or (ALWAYS if policy.calendar == "24x7" else None)
+    if calendar is None:
+        raise ConfigError(f"SLA policy {policy.name!r}: unknown calendar {policy.calendar!r}")
+    priority = ticket.priority.value
+    timeline = _timeline(ticket, events)
+    cutoff = now.timestamp()
+    solves = _resolutions(timeline)
+    out: list[SlaMetricState] = []
+
+    def clock(metric: str, n: int, start: float, stop_at: float | None) -> SlaMetricState | None:
+        target = policy.target(metric, priority)
+        if target is None or start > cutoff:
+            return None
+        business = policy.business.get(metric, False)
+        counter = _Counter(calendar, business)
+        paused_statuses = policy.paused_in.get(metric, frozenset())
+        if metric == "resolution":
+            paused_statuses = paused_statuses | _RESOLVED
+        fulfilled = stop_at is not None and stop_at <= cutoff
+        end = stop_at if fulfilled and stop_at is not None else cutoff
+        stopped = _stopped_intervals(timeline, paused_statuses, end)
+        elapsed, breach, running = _measure(start, end, stopped, counter, target)
+        remaining = target - elapsed
+        if breach is not None:
+            due: float | None = breach
+        elif fulfilled or running:
+            due = counter.add(end, remaining)
+        else:
+            due = None
+        return SlaMetricState(
+            metric=metric,
+            instance=n,
+            policy=policy.name,
+            target_seconds=target,
+            business=counter.business,
+            calendar=calendar.name,
+            started_at=_dt(start) or now,
+            due_at=_dt(due),
+            fulfilled_at=_dt(stop_at) if fulfilled else None,
+            elapsed_seconds=elapsed,
+            remaining_seconds=remaining,
+            breached=elapsed > target,
+            breached_at=_dt(breach),
+            paused=not fulfilled and not running,
+            active=not fulfilled,
+        )
+
+    def first_after(times: Sequence[float], t: float, strict: bool = False) -> float | None:
+        i = bisect.bisect_right(times, t) if strict else bisect.bisect_left(times, t)
+        return times[i] if i < len(times) else None
+
+    def stop_of(start: float, agent_after: bool = True) -> float | None:
+        """The first public agent comment or solve after ``start``."""
+        reply = first_after(timeline.agent_msgs, start) if agent_after else None
+        solve = first_after(solves, start)
+        candidates = [t for t in (reply, solve) if t is not None]
+        return min(candidates) if candidates else None
+
+    # first reply
+    first_reply_at: float | None = None
+    if timeline.requester_msgs:
+        start = timeline.requester_msgs[0]
+        stop = stop_of(start)
+        first_reply_at = stop
+        state = clock("first_reply", 1, start, stop)
+        if state is not None:
+            out.append(state)
+    # next reply: requester messages after the first reply, grouped until answered
+    if first_reply_at is not None:
+        n = 0
+        t = first_reply_at
+        while True:
+            start_msg = first_after(timeline.requester_msgs, t, strict=True)
+            if start_msg is None or start_msg > cutoff:
+                break
+            stop = stop_of(start_msg)
+            n += 1
+            state = clock("next_reply", n, start_msg, stop)
+            if state is not None:
+                out.append(state)
+            if stop is None or stop > cutoff:
+                break
+            t = stop
+    # periodic update: between public agent comments while unresolved
+    n = 0
+    for i, start in enumerate(timeline.agent_msgs):
+        if start > cutoff:
+            break
+        if _status_at(timeline, start) in _RESOLVED:
+            continue
+        nxt = timeline.agent_msgs[i + 1] if i + 1 < len(timeline.agent_msgs) else None
+        solve = first_after(solves, start, strict=True)
+        candidates = [t for t in (nxt, solve) if t is not None]
+        stop = min(candidates) if candidates else None
+        n += 1
+        state = clock("periodic_update", n, start, stop)
+        if state is not None:
+            out.append(state)
+    # resolution: creation to solve; solved periods do not count; fulfilled while resolved
+    created = ticket.created_at.timestamp()
+    last_status = _status_at(timeline, cutoff)
+    stop = None
+    if last_status in _RESOLVED:
+        done = [t for t in solves if t <= cutoff]
+        stop = done[-1] if done else timeline.statuses[0][0]
+    state = clock("resolution", 1, created, stop)
+    if state is not None:
+        out.append(state)
+    return out
+
+
+def current(states: Iterable[SlaMetricState]) -> dict[str, SlaMetricState]:
+    """The latest instance of each metric (an active one if there is one)."""
+    out: dict[str, SlaMetricState] = {}
+    for s in states:
+        held = out.get(s.metric)
+        if held is None or s.instance > held.instance:
+            out[s.metric] = s
+    return out
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+#: ``sla.*`` fields conditions can test: (suffix, kind, description). Per-metric ones exist for
+#: every metric as ``sla.<metric>.<suffix>``.
+AGGREGATE_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("policy", "string", "the name of the SLA policy that applies"),
+    ("breached", "any", "true when an active (unfulfilled) clock is past its target"),
+    ("ever_breached", "any", "true when any clock of the ticket was ever breached"),
+    ("paused", "any", "true when every active clock is paused"),
+    (
+        "remaining_hours",
+        "number",
+        "least remaining time of the active clocks, in each clock's own hours",
+    ),
+    (
+        "remaining_business_hours",
+        "number",
+        "business hours (policy calendar) until the earliest due time (negative: overdue)",
+    ),
+    ("remaining_calendar_hours", "number", "calendar hours until the earliest due time"),
+    ("due_at", "datetime", "the earliest due time of the active clocks"),
+    ("next_metric", "string", "the metric whose active clock is due first"),
+)
+METRIC_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("breached", "any", "true when this clock (its latest instance) is past its target"),
+    ("active", "any", "true while the clock has not been fulfilled"),
+    ("paused", "any", "true while the clock is paused"),
+    ("remaining_hours", "number", "target minus elapsed, in the clock's own hours"),
+    ("remaining_business_hours", "number", "business hours until the due time"),
+    ("remaining_calendar_hours", "number", "calendar hours until the due time"),
+    ("elapsed_hours", "number", "hours counted so far (business hours for a business clock)"),
+    ("due_at", "datetime", "when the target is reached"),
+    ("fulfilled_at", "datetime", "when the clock stopped"),
+)
+
+
+def field_names() -> list[str]:
+    names = [f"sla.{n}" for n, _, _ in AGGREGATE_FIELDS]
+    names += [f"sla.{m}.{n}" for m in METRICS for n, _, _ in METRIC_FIELDS]
+    return names
+
+
+def register_fields() -> None:
+    """Add the ``sla.*`` fields to the condition language (idempotent)."""
+    from cstoolkit import query
+
+    for name, kind, doc in AGGREGATE_FIELDS:
+        query.register_field(f"sla.{name}", kind, doc=doc, replace=True)
+    for metric in METRICS:
+        for name, kind, doc in METRIC_FIELDS:
+            query.register_field(f"sla.{metric}.{name}", kind, doc=f"{metric}: {doc}", replace=True)
+
+
+def condition_values(
+    states: Sequence[SlaMetricState],
+    policy: SlaPolicy | None,
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> dict[str, object]:
+    """The ``sla.*`` values of one ticket for ``Subject.extras``."""
+    values: dict[str, object] = {"sla.policy": policy.name if policy else None}
+    if policy is None:
+        values["sla.breached"] = False
+        values["sla.ever_breached"] = False
+        return values
+    calendar = calendars.get(policy.calendar) or ALWAYS
+    latest = current(states)
+    active = [s for s in latest.values() if s.active]
+
+    def business_until(due: datetime) -> float:
+        if due >= now:
+            return business_seconds(calendar, now, due) / 3600
+        return -business_seconds(calendar, due, now) / 3600
+
+    for metric, s in latest.items():
+        p = f"sla.{metric}."
+        values[p + "breached"] = s.breached
+        values[p + "active"] = s.active
+        values[p + "paused"] = s.paused
+        values[p + "remaining_hours"] = s.remaining_seconds / 3600
+        values[p + "elapsed_hours"] = s.elapsed_seconds / 3600
+        values[p + "due_at"] = s.due_at
+        values[p + "fulfilled_at"] = s.fulfilled_at
+        if s.active and s.due_at is not None:
+            values[p + "remaining_calendar_hours"] = (s.due_at - now).total_seconds() / 3600
+            values[p + "remaining_business_hours"] = business_until(s.due_at)
+    values["sla.breached"] = any(s.breached for s in active)
+    values["sla.ever_breached"] = any(s.breached for s in states)
+    values["sla.paused"] = bool(active) and all(s.paused for s in active)
+    if active:
+        values["sla.remaining_hours"] = min(s.remaining_seconds for s in active) / 3600
+    dated = [s for s in active if s.due_at is not None]
+    if dated:
+        first = min(dated, key=lambda s: (s.due_at, METRICS.index(s.metric)))
+        assert first.due_at is not None
+        values["sla.due_at"] = first.due_at
+        values["sla.next_metric"] = first.metric
+        values["sla.remaining_calendar_hours"] = (first.due_at - now).total_seconds() / 3600
+        values["sla.remaining_business_hours"] = business_until(first.due_at)
+    return values

@@ -1,0 +1,154 @@
+"""Store access for triage: recipe state, assignment state, runs (tables of migration 0006)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit import model
+from cstoolkit.store.codec import dumps, from_epoch, to_epoch
+
+if TYPE_CHECKING:
+    from cstoolkit.store.sqlite import SQLiteStore
+
+_CHUNK = 500
+
+
+def previous_snapshots(
+    store: SQLiteStore, recipe: str, ticket_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """What ``recipe`` saw of each ticket on its last applied run."""
+    sql = "SELECT ticket_id, snapshot FROM triage_recipe_state WHERE recipe = ?"
+    if ticket_ids is None:
+        rows = store.conn.execute(sql, (recipe,)).fetchall()
+    else:
+        ids = list(ticket_ids)
+        rows = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            rows += store.conn.execute(
+                f"{sql} AND ticket_id IN ({','.join('?' * len(chunk))})", (recipe, *chunk)
+            ).fetchall()
+    return {r[0]: json.loads(r[1]) for r in rows}
+
+
+def save_snapshots(store: SQLiteStore, items: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+    stamp = to_epoch(model.now())
+    rows = [(recipe, tid, dumps(snap), stamp) for recipe, tid, snap in items]
+    with store.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO triage_recipe_state (recipe, ticket_id, snapshot, seen_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (recipe, ticket_id) DO UPDATE SET "
+            "snapshot = excluded.snapshot, seen_at = excluded.seen_at",
+            rows,
+        )
+    return len(rows)
+
+
+def last_assignments(store: SQLiteStore) -> dict[tuple[str, str], float]:
+    rows = store.conn.execute(
+        "SELECT agent_id, capacity_key, assigned_at FROM triage_last_assignment"
+    )
+    return {(r[0], r[1]): float(r[2]) for r in rows}
+
+
+def save_last_assignments(store: SQLiteStore, items: Mapping[tuple[str, str], float]) -> None:
+    with store.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO triage_last_assignment (agent_id, capacity_key, assigned_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (agent_id, capacity_key) DO UPDATE SET "
+            "assigned_at = MAX(assigned_at, excluded.assigned_at)",
+            [(a, k, int(t)) for (a, k), t in items.items()],
+        )
+
+
+def rota_owners(store: SQLiteStore) -> dict[tuple[str, int], str]:
+    rows = store.conn.execute("SELECT rota, week, agent_id FROM triage_rota")
+    return {(r[0], int(r[1])): r[2] for r in rows}
+
+
+def save_rota_owners(store: SQLiteStore, items: Mapping[tuple[str, int], str]) -> None:
+    stamp = to_epoch(model.now())
+    with store.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO triage_rota (rota, week, agent_id, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (rota, week) DO UPDATE SET agent_id = excluded.agent_id, "
+            "updated_at = excluded.updated_at",
+            [(r, w, a, stamp) for (r, w), a in items.items()],
+        )
+
+
+def open_loads(store: SQLiteStore) -> list[tuple[str | None, str, int]]:
+    """(assignee person id, channel, unresolved tickets) for every assignee."""
+    return [
+        (r[0], r[1], int(r[2]))
+        for r in store.conn.execute(
+            "SELECT assignee_id, channel, COUNT(*) FROM tickets WHERE deleted = 0 AND "
+            "assignee_id IS NOT NULL AND status NOT IN ('solved', 'closed') GROUP BY 1, 2"
+        )
+    ]
+
+
+def assignment_events(
+    store: SQLiteStore, since: datetime, until: datetime | None = None
+) -> list[tuple[str, str, float]]:
+    """(assignee person id, ticket channel, last assignment epoch) from the helpdesk's own
+    assignment events since ``since`` (manual assignments count for round robin too)."""
+    params: list[Any] = [to_epoch(since)]
+    extra = ""
+    if until is not None:
+        extra = " AND e.at <= ?"
+        params.append(to_epoch(until))
+    rows = store.conn.execute(
+        "SELECT t.instance, e.new, t.channel, MAX(e.at) FROM events e "
+        "JOIN tickets t ON t.id = e.ticket_id "
+        f"WHERE e.kind = 'assignment' AND e.at >= ?{extra} AND e.new IS NOT NULL "
+        "GROUP BY 1, 2, 3",
+        params,
+    )
+    out = []
+    for instance, new, channel, at in rows:
+        person = new if ":" in str(new) else f"{instance}:{new}"
+        out.append((person, channel, float(at)))
+    return out
+
+
+def start_run(store: SQLiteStore, run_id: str, kind: str, recipes: list[dict[str, Any]]) -> None:
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT OR REPLACE INTO triage_runs (run_id, kind, recipes, started_at) "
+            "VALUES (?, ?, ?, ?)",
+            (run_id, kind, dumps(recipes), to_epoch(model.now())),
+        )
+
+
+def finish_run(store: SQLiteStore, run_id: str, summary: dict[str, Any]) -> None:
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE triage_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+            (to_epoch(model.now()), dumps(summary), run_id),
+        )
+
+
+def get_run(store: SQLiteStore, run_id: str) -> dict[str, Any] | None:
+    row = store.conn.execute(
+        "SELECT run_id, kind, recipes, started_at, finished_at, summary FROM triage_runs "
+        "WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "run_id": row[0],
+        "kind": row[1],
+        "recipes": json.loads(row[2]),
+        "started_at": from_epoch(row[3]),
+        "finished_at": from_epoch(row[4]),
+        "summary": json.loads(row[5]),
+    }
+
+
+def recent_window(days: int = 30) -> datetime:
+    return model.now() - timedelta(days=days)

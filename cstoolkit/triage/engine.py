@@ -1,0 +1,995 @@
+"""The triage engine: plan what recipes would do, then (on request) apply it through the one
+write path.
+
+:class:`Planner` runs recipes over tickets without writing anything: rules in order, each seeing
+the changes of the ones before, ``stop`` ending a recipe for a ticket. The result is a
+:class:`Plan` of :class:`TicketPlan` (which rules matched, each field's old -> new value,
+comments, notifications). A dry run prints it; :func:`apply_plan` stores it with
+:func:`cstoolkit.push.plan` and pushes it with :func:`cstoolkit.push.push` (conflict checks
+against ``expected_updated_at``, audit log with old values, failure queue), records the
+non-idempotent actions in the ledger (scope ``triage``) and saves what each recipe saw (for
+``changed*``) and the assignment state (round robin, rota).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit import query
+from cstoolkit.errors import CstError
+from cstoolkit.model import Event, Person, Priority, Status, Ticket
+from cstoolkit.plugin import Changes, Comment
+from cstoolkit.triage import fields as fields_mod
+from cstoolkit.triage import templating
+from cstoolkit.triage.assign import AssignState, Request, escalate_target, pick
+from cstoolkit.triage.recipe import ActionCall, Recipe, Rule
+from cstoolkit.triage.roster import Roster, capacity_key
+
+if TYPE_CHECKING:
+    from cstoolkit.push import PushSummary
+    from cstoolkit.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+LEDGER_SCOPE = "triage"
+PLAN_KIND = "cstoolkit.triage.plan"
+PLAN_VERSION = 1
+_RESOLVED = (Status.SOLVED, Status.CLOSED)
+
+
+def ledger_key(recipe: str, rule: str, action: str, ticket_id: str, cycle: int) -> str:
+    """(recipe, rule, action, ticket, resolution cycle): what a non-idempotent action is for."""
+    return f"{recipe}/{rule}/{action}/{ticket_id}/c{cycle}"
+
+
+# -- plan records ------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedComment:
+    body: str
+    public: bool
+    ledger_key: str | None = None
+
+
+@dataclass
+class Notification:
+    channel: str
+    to: str
+    subject: str
+    text: str
+    ledger_key: str
+    recipient: dict[str, Any] = field(default_factory=dict)
+
+
+_FIELDS = ("status", "priority", "assignee_id", "group_id")
+
+
+def _state(t: Ticket) -> dict[str, Any]:
+    return {
+        "status": t.status.value,
+        "priority": t.priority.value,
+        "assignee_id": t.assignee_id,
+        "group_id": t.group_id,
+        "tags": list(t.tags),
+        "custom_fields": dict(t.custom_fields),
+    }
+
+
+@dataclass
+class TicketPlan:
+    """What a run does to one ticket."""
+
+    ticket_id: str
+    subject: str
+    expected_updated_at: datetime
+    before: dict[str, Any]
+    after: dict[str, Any]
+    matched: list[str] = field(default_factory=list)  # "recipe/rule"
+    done: list[str] = field(default_factory=list)  # "rule: what the action did"
+    skipped: list[str] = field(default_factory=list)  # "rule: action: why not"
+    errors: list[str] = field(default_factory=list)
+    comments: list[PlannedComment] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    ledger: list[str] = field(default_factory=list)
+    picks: list[tuple[str, str, float]] = field(default_factory=list)  # agent, capacity key, at
+    rota: list[tuple[str, int, str]] = field(default_factory=list)
+
+    # -- what changes -------------------------------------------------------------------------
+
+    def field_changes(self) -> dict[str, tuple[Any, Any]]:
+        """Each changed field: (old, new). Tags show as ``tags`` with the full lists."""
+        out: dict[str, tuple[Any, Any]] = {}
+        for name in _FIELDS:
+            if self.before.get(name) != self.after.get(name):
+                out[name.removesuffix("_id")] = (self.before.get(name), self.after.get(name))
+        if set(self.before["tags"]) != set(self.after["tags"]):
+            out["tags"] = (self.before["tags"], self.after["tags"])
+        old_cf, new_cf = self.before["custom_fields"], self.after["custom_fields"]
+        for key in sorted(set(old_cf) | set(new_cf)):
+            if old_cf.get(key) != new_cf.get(key):
+                out[f"custom.{key}"] = (old_cf.get(key), new_cf.get(key))
+        return out
+
+    def added_tags(self) -> list[str]:
+        return [t for t in self.after["tags"] if t not in self.before["tags"]]
+
+    def removed_tags(self) -> list[str]:
+        return [t for t in self.before["tags"] if t not in self.after["tags"]]
+
+    def has_changes(self) -> bool:
+        return bool(self.field_changes() or self.comments)
+
+    def changes(self) -> Changes:
+        b, a = self.before, self.after
+        cf = {k: v for k, v in a["custom_fields"].items() if b["custom_fields"].get(k) != v}
+        for k in b["custom_fields"]:
+            if k not in a["custom_fields"]:
+                cf[k] = None
+        return Changes(
+            status=a["status"] if a["status"] != b["status"] else None,
+            priority=a["priority"] if a["priority"] != b["priority"] else None,
+            assignee_id=a["assignee_id"] if a["assignee_id"] != b["assignee_id"] else None,
+            group_id=a["group_id"] if a["group_id"] != b["group_id"] else None,
+            add_tags=self.added_tags(),
+            remove_tags=self.removed_tags(),
+            custom_fields=cf,
+            comments=[Comment(c.body, c.public) for c in self.comments],
+            expected_updated_at=self.expected_updated_at,
+        )
+
+    def old_values(self) -> dict[str, Any]:
+        """The values a revert puts back (only those this plan changes)."""
+        out: dict[str, Any] = {}
+        for name, (old, _new) in self.field_changes().items():
+            if name == "tags":
+                out["tags"] = old
+            elif name.startswith("custom."):
+                out.setdefault("custom_fields", {})[name[7:]] = old
+            else:
+                out[name + ("_id" if name in ("assignee", "group") else "")] = old
+        return out
+
+    def describe_changes(self) -> list[str]:
+        parts = []
+        for name, (old, new) in self.field_changes().items():
+            if name == "tags":
+                plus = " ".join("+" + t for t in self.added_tags())
+                minus = " ".join("-" + t for t in self.removed_tags())
+                parts.append(f"tags {' '.join(p for p in (plus, minus) if p)}")
+            else:
+                parts.append(f"{name}: {old or '-'} -> {new or '-'}")
+        for c in self.comments:
+            first = c.body.strip().splitlines()[0] if c.body.strip() else ""
+            kind = "reply" if c.public else "note"
+            parts.append(f"{kind}: {first[:60]}")
+        for n in self.notifications:
+            parts.append(f"notify {n.to} via {n.channel}")
+        return parts
+
+    # -- (de)serialising ----------------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticket_id": self.ticket_id,
+            "subject": self.subject,
+            "expected_updated_at": self.expected_updated_at.isoformat(),
+            "matched": self.matched,
+            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.field_changes().items()},
+            "before": self.before,
+            "after": self.after,
+            "done": self.done,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "comments": [dataclasses.asdict(c) for c in self.comments],
+            "notifications": [dataclasses.asdict(n) for n in self.notifications],
+            "ledger": self.ledger,
+            "picks": [list(p) for p in self.picks],
+            "rota": [list(r) for r in self.rota],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketPlan:
+        return cls(
+            ticket_id=str(data["ticket_id"]),
+            subject=str(data.get("subject", "")),
+            expected_updated_at=datetime.fromisoformat(str(data["expected_updated_at"])),
+            before=dict(data["before"]),
+            after=dict(data["after"]),
+            matched=list(data.get("matched", [])),
+            done=list(data.get("done", [])),
+            skipped=list(data.get("skipped", [])),
+            errors=list(data.get("errors", [])),
+            comments=[PlannedComment(**c) for c in data.get("comments", [])],
+            notifications=[Notification(**n) for n in data.get("notifications", [])],
+            ledger=list(data.get("ledger", [])),
+            picks=[(str(a), str(k), float(t)) for a, k, t in data.get("picks", [])],
+            rota=[(str(r), int(w), str(a)) for r, w, a in data.get("rota", [])],
+        )
+
+
+@dataclass
+class Plan:
+    recipes: list[dict[str, Any]]
+    created_at: datetime
+    tickets: list[TicketPlan] = field(default_factory=list)
+    evaluated: int = 0
+    rule_matches: dict[str, int] = field(default_factory=dict)
+    snapshots: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def changing(self) -> list[TicketPlan]:
+        return [t for t in self.tickets if t.has_changes() or t.notifications]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "evaluated": self.evaluated,
+            "matched": len(self.tickets),
+            "changing": len(self.changing),
+            "comments": sum(len(t.comments) for t in self.tickets),
+            "notifications": sum(len(t.notifications) for t in self.tickets),
+            "errors": sum(len(t.errors) for t in self.tickets),
+            "rule_matches": dict(self.rule_matches),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": PLAN_KIND,
+            "version": PLAN_VERSION,
+            "created_at": self.created_at.isoformat(),
+            "recipes": self.recipes,
+            "summary": self.summary(),
+            "tickets": [t.as_dict() for t in self.tickets],
+            "snapshots": [list(s) for s in self.snapshots],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        if data.get("kind") != PLAN_KIND:
+            raise ValueError(f"not a triage plan (kind {data.get('kind')!r})")
+        if data.get("version") != PLAN_VERSION:
+            raise ValueError(f"unsupported plan version {data.get('version')!r}")
+        summary = data.get("summary") or {}
+        return cls(
+            recipes=list(data.get("recipes", [])),
+            created_at=datetime.fromisoformat(str(data["created_at"])),
+            tickets=[TicketPlan.from_dict(t) for t in data.get("tickets", [])],
+            evaluated=int(summary.get("evaluated", 0)),
+            rule_matches=dict(summary.get("rule_matches", {})),
+            snapshots=[(str(r), str(t), dict(s)) for r, t, s in data.get("snapshots", [])],
+        )
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """Everything a plan reads besides the tickets (the store, or fixtures in recipe tests)."""
+
+    now: datetime
+    calendars: Mapping[str, Any] = field(default_factory=dict)
+    policies: Sequence[Any] = ()
+    roster: Roster | None = None
+    state: AssignState = field(default_factory=AssignState)
+    events: Callable[[str], Sequence[Event]] = lambda _tid: ()
+    previous: Callable[[str, str], dict[str, Any] | None] = lambda _r, _t: None
+    ledger_seen: Callable[[str], bool] = lambda _k: False
+    group_names: Mapping[str, str] = field(default_factory=dict)
+    people: Callable[[str], Person | None] = lambda _pid: None
+
+
+class _Run:
+    """One ticket going through the recipes: the ActionContext actions act on."""
+
+    def __init__(self, planner: Planner, ticket: Ticket, requester: Person | None) -> None:
+        self.planner = planner
+        self.ctx = planner.ctx
+        self.original = ticket
+        self.ticket = dataclasses.replace(
+            ticket, tags=list(ticket.tags), custom_fields=dict(ticket.custom_fields)
+        )
+        self.requester = requester
+        self.now = self.ctx.now
+        self.roster = self.ctx.roster
+        self.plan = TicketPlan(
+            ticket_id=ticket.id,
+            subject=ticket.subject,
+            expected_updated_at=ticket.updated_at,
+            before=_state(ticket),
+            after={},
+        )
+        self._events: Sequence[Event] | None = None
+        self._cycle: int | None = None
+        self.extras: fields_mod.Extras | None = None
+        self.recipe: Recipe | None = None
+        self.rule: Rule | None = None
+        self.key: str | None = None
+
+    # -- lazy facts -----------------------------------------------------------------------------
+
+    @property
+    def events(self) -> Sequence[Event]:
+        if self._events is None:
+            self._events = self.ctx.events(self.original.id)
+        return self._events
+
+    @property
+    def cycle(self) -> int:
+        if self._cycle is None:
+            self._cycle = fields_mod.cycle(self.events)
+        return self._cycle
+
+    def _changed(self) -> None:
+        if self.extras is not None:
+            self.extras.invalidate()
+
+    # -- ActionContext --------------------------------------------------------------------------
+
+    def set_field(self, name: str, value: Any) -> bool:
+        t = self.ticket
+        if name == "priority":
+            new = Priority(value)
+            if t.priority == new:
+                return False
+            t.priority = new
+        elif name == "status":
+            new_status = Status(value)
+            if t.status == new_status:
+                return False
+            t.status = new_status
+            if new_status in _RESOLVED and t.solved_at is None:
+                t.solved_at = self.now
+            elif new_status not in _RESOLVED:
+                t.solved_at = None
+        elif name == "group":
+            gid = self._group_id(str(value))
+            if t.group_id == gid:
+                return False
+            t.group_id = gid
+        elif name == "assignee":
+            pid = self._person_id(str(value))
+            if t.assignee_id == pid:
+                return False
+            self._move_load(pid)
+            t.assignee_id = pid
+        elif name.startswith("custom."):
+            key = name[len("custom.") :]
+            if key in t.custom_fields and t.custom_fields[key] == value:
+                return False
+            t.custom_fields[key] = value
+        else:
+            raise CstError(f"cannot set {name!r}")
+        self._changed()
+        return True
+
+    def _group_id(self, name: str) -> str:
+        if ":" in name:
+            return name
+        if self.roster is not None:
+            return self.roster.group_id(name, self.ticket.instance)
+        return f"{self.ticket.instance}:{name}"
+
+    def _person_id(self, value: str) -> str:
+        if ":" in value:
+            return value
+        if self.roster is not None:
+            agent = self.roster.agent(value)
+            if agent is not None:
+                pid = agent.person_id(self.ticket.instance)
+                if pid is None:
+                    raise CstError(
+                        f"agent {value!r} has no id on instance {self.ticket.instance!r}"
+                    )
+                return pid
+        return f"{self.ticket.instance}:{value}"
+
+    def _move_load(self, new_pid: str | None) -> None:
+        if self.roster is None:
+            return
+        old = self.roster.by_person(self.ticket.assignee_id)
+        new = self.roster.by_person(new_pid)
+        unresolved = self.ticket.status not in _RESOLVED
+        self.ctx.state.moved(old, new, self.ticket.channel.value, unresolved)
+
+    def add_tags(self, tags: Sequence[str]) -> bool:
+        new = [t for t in tags if t not in self.ticket.tags]
+        if not new:
+            return False
+        self.ticket.tags.extend(new)
+        self._changed()
+        return True
+
+    def remove_tags(self, tags: Sequence[str]) -> bool:
+        kept = [t for t in self.ticket.tags if t not in tags]
+        if len(kept) == len(self.ticket.tags):
+            return False
+        self.ticket.tags = kept
+        self._changed()
+        return True
+
+    def comment(self, body: str, public: bool) -> None:
+        self.plan.comments.append(PlannedComment(body, public, self.key))
+
+    def notify(self, channel: str, to: str, subject: str, text: str) -> None:
+        self.plan.notifications.append(
+            Notification(channel, to, subject, text, self.key or "", self._recipient(to))
+        )
+
+    def _recipient(self, to: str) -> dict[str, Any]:
+        if to == "requester":
+            r = self.requester
+            if r is None:
+                return {}
+            return {"id": r.id, "name": r.name, "email": r.email, "language": r.language}
+        if to == "assignee":
+            return self._agent_recipient(self.ticket.assignee_id, by_person=True)
+        if "@" in to:
+            return {"email": to}
+        return self._agent_recipient(to, by_person=False)
+
+    def _agent_recipient(self, ref: str | None, *, by_person: bool) -> dict[str, Any]:
+        if not ref:
+            return {}
+        agent = None
+        if self.roster is not None:
+            agent = self.roster.by_person(ref) if by_person else self.roster.agent(ref)
+        if agent is not None:
+            return {"id": agent.id, "name": agent.name, "email": agent.email}
+        person = self.ctx.people(ref) if by_person else None
+        if person is not None:
+            return {"id": person.id, "name": person.name, "email": person.email}
+        return {"id": ref, "handles": {"default": ref}}
+
+    def render(self, template: Any) -> str:
+        text = templating.pick_language(template, self.ticket.language)
+        return templating.render(text, self.template_context())
+
+    def template_context(self) -> dict[str, Any]:
+        t, r = self.ticket, self.requester
+        agent = self.roster.by_person(t.assignee_id) if self.roster else None
+        assignee: dict[str, Any] = {}
+        if agent is not None:
+            assignee = {
+                "id": agent.id,
+                "name": agent.name,
+                "email": agent.email,
+                "first_name": agent.name.split()[0] if agent.name else "",
+                "tier": agent.tier,
+                "groups": list(agent.groups),
+            }
+        elif t.assignee_id:
+            assignee = {"id": t.assignee_id, "name": "", "first_name": ""}
+        sla_values: dict[str, Any] = {}
+        if self.extras is not None and self.ctx.policies:
+            sla_values = {k[4:]: v for k, v in self.extras._sla().items()}
+        group_name = self.extras.get("group.name") if self.extras is not None else None
+        o = self.original
+        before_agent = self.roster.by_person(o.assignee_id) if self.roster else None
+        return {
+            "before": {
+                "status": o.status.value,
+                "priority": o.priority.value,
+                "group": o.group_id,
+                "assignee": o.assignee_id,
+                "tags": list(o.tags),
+                "assignee_name": before_agent.name if before_agent else "",
+                "custom_fields": dict(o.custom_fields),
+            },
+            "ticket": {
+                "id": t.id,
+                "external_id": t.external_id,
+                "instance": t.instance,
+                "subject": t.subject,
+                "description": t.description,
+                "status": t.status.value,
+                "priority": t.priority.value,
+                "channel": t.channel.value,
+                "tags": list(t.tags),
+                "language": t.language,
+                "group": t.group_id,
+                "group_name": group_name,
+                "assignee": t.assignee_id,
+                "custom_fields": dict(t.custom_fields),
+                "created_at": t.created_at.isoformat(),
+                "updated_at": t.updated_at.isoformat(),
+                "solved_at": t.solved_at.isoformat() if t.solved_at else None,
+            },
+            "requester": {
+                "id": r.id if r else None,
+                "name": r.name if r else "",
+                "first_name": (r.name.split()[0] if r and r.name else ""),
+                "email": r.email if r else None,
+                "plan": r.plan if r else None,
+                "organization": r.organization if r else None,
+                "language": r.language if r else None,
+                "domain": r.domain if r else None,
+            },
+            "assignee": assignee,
+            "group": {"id": t.group_id, "name": group_name},
+            "sla": sla_values,
+            "recipe": self.recipe.name if self.recipe else "",
+            "rule": self.rule.name if self.rule else "",
+            "now": self.now.isoformat(),
+        }
+
+    def _request(self, group: str | None, *, exclude_current: bool = False) -> Request:
+        roster = self.roster
+        assert roster is not None
+        return Request(
+            instance=self.ticket.instance,
+            channel=self.ticket.channel.value,
+            language=self.ticket.language or (self.requester.language if self.requester else None),
+            tags=list(self.ticket.tags),
+            at=self.now,
+            group=group,
+            current=roster.by_person(self.ticket.assignee_id),
+            exclude_current=exclude_current,
+        )
+
+    def assign(self, strategy: str, params: Mapping[str, Any]) -> str | None:
+        if "agent" in params:
+            agent_ref = str(params["agent"])
+            if self.set_field("assignee", agent_ref):
+                if params.get("group"):
+                    self.set_field("group", str(params["group"]))
+                self._assign_note(params)
+                return f"assign {agent_ref}"
+            return None
+        roster = self.roster
+        if roster is None:
+            raise CstError('assign needs a roster (roster = "roster.yaml" in cstoolkit.toml)')
+        group = params.get("group") or roster.group_name(self.ticket.group_id)
+        req = self._request(str(group) if group else None)
+        if strategy == "first_responder":
+            req.first_responder = fields_mod.facts(self.ticket, self.events).first_responder
+        result = pick(strategy, params, req, roster, self.ctx.state)
+        if result.agent is None:
+            self.plan.skipped.append(f"{self._where()}: assign: {result.reason}")
+            return None
+        done = self._take(
+            result.agent, params.get("group"), f"assign {result.agent.id} ({result.reason})"
+        )
+        if done:
+            self._assign_note(params)
+        return done
+
+    def _assign_note(self, params: Mapping[str, Any]) -> None:
+        if params.get("note"):
+            body = self.render(params["note"])
+            if body.strip():
+                self.comment(body, False)
+
+    def _take(self, agent: Any, group: Any, label: str) -> str | None:
+        pid = agent.person_id(self.ticket.instance)
+        changed = self.set_field("assignee", pid)
+        if group:
+            changed = self.set_field("group", str(group)) or changed
+        if not changed:
+            return None
+        key = capacity_key(self.ticket.channel.value, agent.capacity)
+        at = self.now.timestamp()
+        self.ctx.state.record(agent, key, at)
+        self.plan.picks.append((agent.id, key, at))
+        for rota, week in sorted(self.ctx.state.dirty_rota):
+            entry = (rota, week, self.ctx.state.rota[(rota, week)])
+            if entry not in self.plan.rota:
+                self.plan.rota.append(entry)
+        return label
+
+    def escalate(self, params: Mapping[str, Any]) -> str | None:
+        roster = self.roster
+        if roster is None:
+            raise CstError('escalate needs a roster (roster = "roster.yaml" in cstoolkit.toml)')
+        agent = roster.by_person(self.ticket.assignee_id)
+        group_name = roster.group_name(self.ticket.group_id)
+        tiers = [x for x in (agent.tier if agent else None, roster.group_tier(group_name)) if x]
+        current = max(tiers) if tiers else 1
+        tier, group = escalate_target(roster, current, params)
+        if tier is None:
+            self.plan.skipped.append(f"{self._where()}: escalate: already at the top tier")
+            return None
+        req = self._request(group, exclude_current=True)
+        strategy = str(params.get("strategy", "least_loaded"))
+        result = pick(strategy, {"tier": tier}, req, roster, self.ctx.state)
+        self.add_tags(["escalated"])
+        if "note" in params:
+            self.comment(self.render(params["note"]), False)
+        if result.agent is None:
+            moved = self.set_field("group", group) if group else False
+            self.plan.skipped.append(
+                f"{self._where()}: escalate: {result.reason} in tier {tier} (assignee unchanged)"
+            )
+            return f"escalate to {group} (tier {tier})" if moved else "escalate (tagged)"
+        self._take(result.agent, group, "")
+        return f"escalate to tier {tier}: {result.agent.id}" + (f" in {group}" if group else "")
+
+    def _where(self) -> str:
+        return f"{self.recipe.name}/{self.rule.name}" if self.recipe and self.rule else "?"
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run_recipe(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        src = self.planner.sources_for(recipe)
+        self.extras = fields_mod.Extras(src, self.ticket, self.requester)
+        if self._events is not None:
+            self.extras._events = self._events
+        previous = self.ctx.previous(recipe.key, self.original.id)
+        subject = query.Subject(self.ticket, self.requester, self.now, self.extras, previous)
+        if recipe.query is not None and not query.evaluate(recipe.query, subject):
+            return
+        for rule in recipe.rules:
+            self.rule = rule
+            if rule.when is not None and not query.evaluate(rule.when, subject):
+                continue
+            tag = f"{recipe.name}/{rule.name}"
+            self.plan.matched.append(tag)
+            self.planner.count(tag)
+            for call in rule.then:
+                self.run_action(recipe, rule, call)
+            if rule.stop:
+                break
+        self.rule = None
+        node = self.planner.change_nodes.get(recipe.key)
+        if node is not None:
+            self.planner.snapshot(recipe.key, self.original.id, query.snapshot(node, subject))
+        if self.extras._events is not None:
+            self._events = self.extras._events
+
+    def run_action(self, recipe: Recipe, rule: Rule, call: ActionCall) -> None:
+        self.key = None
+        if call.once:
+            key = ledger_key(recipe.name, rule.name, call.key, self.original.id, self.cycle)
+            if self.ctx.ledger_seen(key) or key in self.plan.ledger:
+                self.plan.skipped.append(
+                    f"{tag(recipe, rule)}: {call.name}: already done (ledger {key})"
+                )
+                return
+            self.key = key
+        try:
+            result = call.action.run(call.params, self)
+        except (CstError, ValueError) as exc:
+            self.plan.errors.append(f"{tag(recipe, rule)}: {call.name}: {exc}")
+            return
+        except Exception as exc:  # a plugin action's bug must not stop the run
+            log.exception("action %s failed", call.name)
+            self.plan.errors.append(
+                f"{tag(recipe, rule)}: {call.name}: {type(exc).__name__}: {exc}"
+            )
+            return
+        finally:
+            if self.extras is not None:
+                self.extras.invalidate()
+        if result:
+            self.plan.done.append(f"{rule.name}: {result}")
+            if self.key is not None:
+                self.plan.ledger.append(self.key)
+        self.key = None
+
+    def finish(self) -> TicketPlan:
+        self.plan.after = _state(self.ticket)
+        return self.plan
+
+
+def tag(recipe: Recipe, rule: Rule) -> str:
+    return f"{recipe.name}/{rule.name}"
+
+
+class Planner:
+    """Plans recipes over tickets. Reads through :class:`Context`; writes nothing."""
+
+    def __init__(self, recipes: Sequence[Recipe], ctx: Context) -> None:
+        fields_mod.register()
+        self.recipes = list(recipes)
+        self.ctx = ctx
+        self.rule_matches: dict[str, int] = {
+            f"{r.name}/{rule.name}": 0 for r in recipes for rule in r.rules
+        }
+        self.change_nodes = {r.key: n for r in recipes if (n := r.change_node()) is not None}
+        self.snapshots: list[tuple[str, str, dict[str, Any]]] = []
+        self._sources: dict[str, fields_mod.Sources] = {}
+
+    def sources_for(self, recipe: Recipe) -> fields_mod.Sources:
+        src = self._sources.get(recipe.key)
+        if src is None:
+            ctx = self.ctx
+            calendar = ctx.calendars.get(recipe.calendar) if recipe.calendar else None
+            if recipe.calendar and calendar is None:
+                raise CstError(f"{recipe.path}: unknown calendar {recipe.calendar!r}")
+            src = fields_mod.Sources(
+                now=ctx.now,
+                calendar=calendar,
+                calendars=ctx.calendars,
+                policies=ctx.policies,
+                roster=ctx.roster,
+                group_names=ctx.group_names,
+                events=ctx.events,
+            )
+            self._sources[recipe.key] = src
+        return src
+
+    def count(self, tag: str) -> None:
+        self.rule_matches[tag] = self.rule_matches.get(tag, 0) + 1
+
+    def snapshot(self, recipe: str, ticket_id: str, snap: dict[str, Any]) -> None:
+        self.snapshots.append((recipe, ticket_id, snap))
+
+    def plan_ticket(self, ticket: Ticket, requester: Person | None) -> TicketPlan:
+        run = _Run(self, ticket, requester)
+        for recipe in self.recipes:
+            run.run_recipe(recipe)
+        return run.finish()
+
+    def plan(
+        self,
+        items: Iterable[tuple[Ticket, Person | None]],
+        *,
+        keep: Callable[[TicketPlan], bool] | None = None,
+    ) -> Plan:
+        out = Plan(recipes=[recipe_info(r) for r in self.recipes], created_at=self.ctx.now)
+        for ticket, requester in items:
+            out.evaluated += 1
+            tp = self.plan_ticket(ticket, requester)
+            if (tp.matched or tp.errors) and (keep is None or keep(tp)):
+                out.tickets.append(tp)
+        out.rule_matches = dict(self.rule_matches)
+        out.snapshots = list(self.snapshots)
+        return out
+
+
+def recipe_info(recipe: Recipe) -> dict[str, Any]:
+    return {"name": recipe.name, "path": recipe.path, "sha256": recipe.sha256}
+
+
+# -- building a context from the store ---------------------------------------------------------
+
+
+def store_context(
+    store: SQLiteStore,
+    recipes: Sequence[Recipe],
+    *,
+    now: datetime,
+    calendars: Mapping[str, Any],
+    policies: Sequence[Any],
+    roster: Roster | None,
+) -> Context:
+    """A Context reading the store: events, people, previous snapshots, ledger, loads, state."""
+    from cstoolkit.store import triage as db
+    from cstoolkit.store.ledger import FAILED, Ledger
+
+    state = AssignState()
+    if roster is not None:
+        from cstoolkit.triage.assign import load_counts
+
+        state = load_counts(db.open_loads(store), roster)
+        persisted = db.last_assignments(store)
+        if any(
+            call.params.get("strategy")
+            in ("round_robin", "least_loaded", "skills", "first_responder")
+            for r in recipes
+            for rule in r.rules
+            for call in rule.then
+            if call.name == "assign" and isinstance(call.params, Mapping)
+        ):
+            for person, channel, at in db.assignment_events(store, db.recent_window(30), now):
+                agent = roster.by_person(person)
+                if agent is not None:
+                    k = (agent.id, capacity_key(channel, agent.capacity))
+                    state.last[k] = max(state.last.get(k, 0.0), at)
+        for k, at in persisted.items():
+            state.last[k] = max(state.last.get(k, 0.0), at)
+        state.rota.update(db.rota_owners(store))
+    previous: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def previous_for(recipe: str, ticket_id: str) -> dict[str, Any] | None:
+        if recipe not in previous:
+            previous[recipe] = db.previous_snapshots(store, recipe)
+        return previous[recipe].get(ticket_id)
+
+    ledger = Ledger(store, LEDGER_SCOPE)
+
+    def seen(key: str) -> bool:
+        """Done, reserved by a run or in doubt: never again for this cause. Failed: retry."""
+        entry = ledger.get(key)
+        return entry is not None and entry.state != FAILED
+
+    groups = {r[0]: r[1] for r in store.conn.execute("SELECT id, name FROM ticket_groups")}
+    return Context(
+        now=now,
+        calendars=calendars,
+        policies=policies,
+        roster=roster,
+        state=state,
+        events=store.events,
+        previous=previous_for,
+        ledger_seen=seen,
+        group_names=groups,
+        people=store.person,
+    )
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyReport:
+    run_id: str | None
+    planned: int = 0
+    push: PushSummary | None = None
+    ledger_committed: int = 0
+    ledger_released: int = 0
+    ledger_refused: list[str] = field(default_factory=list)
+    notifications: dict[str, int] = field(default_factory=dict)
+    notification_errors: list[str] = field(default_factory=list)
+    snapshots_saved: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return (self.push is None or self.push.ok) and not self.notification_errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "planned": self.planned,
+            "push": self.push.as_dict() if self.push else None,
+            "ledger_committed": self.ledger_committed,
+            "ledger_released": self.ledger_released,
+            "ledger_refused": self.ledger_refused,
+            "notifications": self.notifications,
+            "notification_errors": self.notification_errors,
+            "snapshots_saved": self.snapshots_saved,
+        }
+
+
+def apply_plan(
+    store: SQLiteStore,
+    plan: Plan,
+    backend_for: Callable[[str], Any],
+    *,
+    channel_for: Callable[[str], Any] | None = None,
+    kind: str = "apply",
+    actor: str = "cst triage",
+) -> ApplyReport:
+    """Store ``plan`` as planned changes, push them, settle the ledger, send notifications and
+    save recipe and assignment state. Safe to call twice with the same plan: the ledger refuses
+    the non-idempotent actions already done and the backend reports field changes as unchanged.
+    """
+    from cstoolkit import push as push_mod
+    from cstoolkit.store import triage as db
+    from cstoolkit.store.ledger import Ledger
+
+    run_id = uuid.uuid4().hex[:12]
+    report = ApplyReport(run_id=run_id)
+    ledger = Ledger(store, LEDGER_SCOPE, run_id=run_id)
+    db.start_run(store, run_id, kind, plan.recipes)
+    reserved: dict[str, list[str]] = {}
+    items = []
+    for tp in plan.tickets:
+        keys = []
+        for key in tp.ledger:
+            if ledger.reserve(key, {"ticket": tp.ticket_id, "run_id": run_id}):
+                keys.append(key)
+            else:
+                report.ledger_refused.append(key)
+        refused = set(tp.ledger) - set(keys)
+        if refused:  # another run did these already: drop what they carry
+            tp.comments = [c for c in tp.comments if c.ledger_key not in refused]
+            tp.notifications = [n for n in tp.notifications if n.ledger_key not in refused]
+        reserved[tp.ticket_id] = keys
+        changes = tp.changes()
+        if changes.is_empty():
+            continue
+        items.append(
+            push_mod.PlannedChange(
+                ticket_id=tp.ticket_id,
+                changes=changes,
+                source=f"triage:{','.join(r['name'] for r in plan.recipes)}",
+                old_values=tp.old_values(),
+                ledger_key="\n".join(keys) or None,
+            )
+        )
+    report.planned = len(items)
+    push_mod.plan(store, items, run_id=run_id)
+    summary = push_mod.push(store, backend_for, run_id=run_id, actor=actor)
+    report.push = summary
+    outcome = {e.ticket_id: e.state for e in summary.results}
+    bad = {push_mod.CONFLICT, push_mod.REFUSED}
+    for tp in plan.tickets:
+        state = outcome.get(tp.ticket_id, push_mod.UNCHANGED)
+        keys = reserved.get(tp.ticket_id, [])
+        if state in bad:
+            for key in keys:
+                ledger.fail(key, f"push {state}")
+                report.ledger_released += 1
+            continue
+        if state == push_mod.FAILED:
+            continue  # still queued for `cst sync push`: the keys stay reserved
+        _notify(tp, keys, ledger, channel_for, report)
+        for key in keys:  # what is left: comments and field changes the push settled
+            ledger.commit(key, run_id=run_id)
+            report.ledger_committed += 1
+    skip = {tid for tid, st in outcome.items() if st in bad | {push_mod.FAILED}}
+    snaps = [s for s in plan.snapshots if s[1] not in skip]
+    report.snapshots_saved = db.save_snapshots(store, snaps)
+    last: dict[tuple[str, str], float] = {}
+    rota: dict[tuple[str, int], str] = {}
+    for tp in plan.tickets:
+        if tp.ticket_id in skip:
+            continue
+        for agent, key, at in tp.picks:
+            last[(agent, key)] = max(last.get((agent, key), 0.0), at)
+        for r, w, a in tp.rota:
+            rota[(r, w)] = a
+    if last:
+        db.save_last_assignments(store, last)
+    if rota:
+        db.save_rota_owners(store, rota)
+    db.finish_run(store, run_id, report.as_dict())
+    return report
+
+
+def _notify(
+    tp: TicketPlan,
+    keys: list[str],
+    ledger: Any,
+    channel_for: Callable[[str], Any] | None,
+    report: ApplyReport,
+) -> None:
+    from cstoolkit.messages import Message, Recipient
+
+    for n in tp.notifications:
+        if n.ledger_key not in keys:
+            continue
+        if channel_for is None:
+            report.notification_errors.append(f"{tp.ticket_id}: no channels available")
+            ledger.fail(n.ledger_key, "no channel")
+            keys.remove(n.ledger_key)
+            continue
+        try:
+            channel = channel_for(n.channel)
+            r = n.recipient
+            message = Message(
+                idempotency_key=hashlib.sha256(n.ledger_key.encode()).hexdigest()[:32],
+                recipient=Recipient(
+                    id=r.get("id"),
+                    name=r.get("name") or "",
+                    email=r.get("email"),
+                    language=r.get("language"),
+                    handles=dict(r.get("handles") or {}),
+                ),
+                subject=n.subject,
+                text=n.text,
+                short=n.text[:160],
+                data={"ticket_id": tp.ticket_id, "ledger_key": n.ledger_key},
+            )
+            result = channel.send(message)
+        except Exception as exc:
+            report.notification_errors.append(f"{tp.ticket_id}: notify via {n.channel}: {exc}")
+            ledger.mark_in_doubt(n.ledger_key, f"{type(exc).__name__}: {exc}")
+            keys.remove(n.ledger_key)
+            report.notifications["in_doubt"] = report.notifications.get("in_doubt", 0) + 1
+            continue
+        outcome = getattr(result, "outcome", "sent")
+        report.notifications[outcome] = report.notifications.get(outcome, 0) + 1
+        if outcome == "sent":
+            ledger.commit(n.ledger_key, getattr(result, "provider_ref", None))
+            report.ledger_committed += 1
+        elif outcome == "failed":
+            ledger.fail(n.ledger_key, getattr(result, "detail", "failed"))
+            report.notification_errors.append(
+                f"{tp.ticket_id}: notify via {n.channel}: {getattr(result, 'detail', '')}"
+            )
+        else:
+            ledger.mark_in_doubt(n.ledger_key, getattr(result, "detail", "unknown"))
+            report.notification_errors.append(
+                f"{tp.ticket_id}: notify via {n.channel}: delivery unknown (in doubt)"
+            )
+        keys.remove(n.ledger_key)

@@ -1,0 +1,245 @@
+"""Wiring triage to a workspace: config, plugins, store, roster, calendars and SLA policies.
+
+The commands (``cst triage ...``, ``cst recipe ...``) and the quickstart call these functions;
+the engine itself (:mod:`cstoolkit.triage.engine`) knows nothing about config files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit import model, query
+from cstoolkit.errors import ConfigError, CstError, UsageError
+from cstoolkit.model import Person, Ticket
+from cstoolkit.triage import engine
+from cstoolkit.triage.recipe import Env, Recipe, load_recipe
+
+if TYPE_CHECKING:
+    from cstoolkit.config import Config
+    from cstoolkit.host import Host
+    from cstoolkit.store import SQLiteStore
+    from cstoolkit.triage.roster import Roster
+
+
+@dataclass
+class Workspace:
+    """What a triage command works with. ``store`` may be None for commands that only read
+    recipes (``cst recipe check``)."""
+
+    config: Config
+    host: Host | None = None
+    store: SQLiteStore | None = None
+    _channels: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def calendars(self) -> dict[str, Any]:
+        from cstoolkit.calendars import load_calendars
+
+        try:
+            return load_calendars(self.config.data.get("calendars"))
+        except ConfigError as exc:
+            raise ConfigError(exc.bare_message, path=self.config.label, field=exc.field) from None
+
+    @cached_property
+    def policies(self) -> list[Any]:
+        from cstoolkit import sla
+
+        return sla.load_policies(self.config)
+
+    @cached_property
+    def roster(self) -> Roster | None:
+        from cstoolkit.triage.roster import load_from_config
+
+        return load_from_config(self.config, self.store)
+
+    def env(self) -> Env:
+        from cstoolkit.triage import actions
+
+        channels = None
+        if self.config.path is not None:
+            channels = list((self.config.data.get("channels") or {}).keys())
+        return Env(
+            actions=actions.registry(self.host),
+            calendars=list(self.calendars),
+            policies=[p.name for p in self.policies],
+            channels=channels,
+            roster=self.roster if self.roster is not None and self.roster.agents else None,
+        )
+
+    def load(self, paths: Sequence[str | Path]) -> list[Recipe]:
+        if not paths:
+            raise UsageError("name at least one recipe file")
+        env = self.env()
+        recipes = [load_recipe(p, env) for p in paths]
+        names = [r.name for r in recipes]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise UsageError(f"two recipes share the name {sorted(dupes)[0]!r} (set name: ...)")
+        return recipes
+
+    def context(self, recipes: Sequence[Recipe], at: datetime | None = None) -> engine.Context:
+        store = self._need_store()
+        return engine.store_context(
+            store,
+            recipes,
+            now=at or model.now(),
+            calendars=self.calendars,
+            policies=self.policies,
+            roster=self.roster,
+        )
+
+    def _need_store(self) -> SQLiteStore:
+        if self.store is None:
+            raise UsageError("this command needs the store")
+        return self.store
+
+    def select(
+        self, recipes: Sequence[Recipe], query_text: str | None, at: datetime
+    ) -> Iterator[tuple[Ticket, Person | None]]:
+        """Tickets the recipes consider: not closed, matching ``--query`` and at least one
+        recipe's ``query:`` (filtered in SQL where the condition allows, else in Python)."""
+        store = self._need_store()
+        parts: list[query.Node] = [query.Not(query.cond("status", "is", "closed"))]
+        if query_text:
+            parts.append(self.check_query(query.parse(query_text), recipes))
+        pre = [r.query for r in recipes]
+        if pre and all(p is not None for p in pre):
+            nodes = tuple(p for p in pre if p is not None)
+            parts.append(nodes[0] if len(nodes) == 1 else query.Any(nodes))
+        node = query.All(tuple(parts))
+        sql_part = tuple(p for p in parts if query.to_sql(p, now=at) is not None)
+        py_part = tuple(p for p in parts if query.to_sql(p, now=at) is None)
+        select_node = query.All(sql_part) if sql_part else None
+        if not py_part:
+            yield from store.select(select_node, at=at)
+            return
+        from cstoolkit.triage import fields
+
+        fields.register()
+        ctx = self.context(recipes, at)
+        calendar = None
+        if len(recipes) == 1 and recipes[0].calendar:
+            calendar = self.calendars.get(recipes[0].calendar)
+        src = fields.Sources(
+            now=at,
+            calendar=calendar,
+            calendars=self.calendars,
+            policies=self.policies,
+            roster=self.roster,
+            group_names=ctx.group_names,
+            events=store.events,
+        )
+        rest = query.All(py_part)
+        for ticket, requester in store.select(select_node, at=at):
+            extras = fields.Extras(src, ticket, requester)
+            if query.evaluate(rest, query.Subject(ticket, requester, at, extras)):
+                yield ticket, requester
+        del node
+
+    def check_query(self, node: query.Node, recipes: Sequence[Recipe]) -> query.Node:
+        """Refuse in ``--query`` what a recipe check refuses: unknown sla./survey. fields and
+        business-hour fields without a recipe calendar."""
+        import difflib
+
+        from cstoolkit.triage import fields
+
+        fields.register()
+        for name in sorted(query.fields_used(node)):
+            for prefix in ("sla.", "survey."):
+                if name.startswith(prefix) and name not in query.FIELDS:
+                    known = [f for f in query.FIELDS if f.startswith(prefix)]
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise UsageError(f"--query: unknown field '{name}'{hint}")
+            if name.startswith("business_") and not (len(recipes) == 1 and recipes[0].calendar):
+                raise UsageError(
+                    f"--query: '{name}' needs the calendar of the recipe (one recipe with "
+                    "`calendar:`)"
+                )
+        return node
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def backend_for(self, instance: str) -> Any:
+        from cstoolkit.config import build_instance
+
+        if self.host is None:
+            raise UsageError("no plugin host")
+        return build_instance(self.config, self.host, "backends", instance, self.store)
+
+    def channel_for(self, name: str) -> Any:
+        if name not in self._channels:
+            from cstoolkit.config import build_instance
+
+            if self.host is None:
+                raise UsageError("no plugin host")
+            self._channels[name] = build_instance(
+                self.config, self.host, "channels", name, self.store
+            )
+        return self._channels[name]
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            try:
+                ch.close()
+            except Exception:  # closing is best effort
+                pass
+        self._channels.clear()
+
+
+# -- the operations the commands run -----------------------------------------------------------
+
+
+def plan_run(
+    ws: Workspace,
+    recipe_paths: Sequence[str | Path],
+    *,
+    query_text: str | None = None,
+    at: datetime | None = None,
+) -> engine.Plan:
+    """A dry run: what the recipes would do to the selected tickets."""
+    recipes = ws.load(recipe_paths)
+    when = at or model.now()
+    ctx = ws.context(recipes, when)
+    planner = engine.Planner(recipes, ctx)
+    return planner.plan(ws.select(recipes, query_text, when))
+
+
+def apply(ws: Workspace, plan: engine.Plan, *, kind: str = "apply") -> engine.ApplyReport:
+    store = ws._need_store()
+    return engine.apply_plan(store, plan, ws.backend_for, channel_for=ws.channel_for, kind=kind)
+
+
+def write_plan(plan: engine.Plan, path: str | Path) -> None:
+    from cstoolkit.output import to_json
+
+    Path(path).write_text(to_json(plan.as_dict()) + "\n", "utf-8")
+
+
+def read_plan(path: str | Path) -> engine.Plan:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text("utf-8"))
+        return engine.Plan.from_dict(data)
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such plan file") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a triage plan: {exc}", path=str(p)) from None
+
+
+def check_max_changes(plan: engine.Plan, limit: int | None) -> None:
+    if limit is None:
+        return
+    n = len(plan.changing)
+    if n > limit:
+        raise CstError(
+            f"the run would change {n} tickets, more than --max-changes {limit}; "
+            "nothing was written",
+            hint="review it with a dry run (--plan-out FILE), then raise --max-changes",
+        )

@@ -1,0 +1,466 @@
+"""``cst recipe test``: recipe tests written next to the recipe.
+
+``recipes/vip.test.yaml`` tests ``recipes/vip.yaml``: each case is a ticket fixture and the
+actions expected, so a support lead can change a rule and see what it does before it touches a
+ticket. The format (docs/recipes.md#tests)::
+
+    recipe: vip.yaml                 # default: this file's name without .test
+    now: 2026-03-02T10:00:00Z
+    roster: roster.example.yaml      # optional, relative to this file
+    calendars: {madrid: {timezone: Europe/Madrid, hours: {mon-fri: "09:00-18:00"}}}
+    sla: {standard: {calendar: madrid, first_reply: {normal: 8h}}}
+    cases:
+      - name: enterprise low becomes high
+        ticket: {subject: Help, priority: low, requester: {plan: enterprise}}
+        expect:
+          matched: [enterprise is high]
+          changes: {priority: high, tags: {add: [vip]}}
+          notes: ["Enterprise"]
+
+Tests need no store, no network and no config: everything comes from the file (the workspace's
+calendars, SLA policies and roster are used when the file names none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cstoolkit.errors import ConfigError
+from cstoolkit.model import Channel, Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.triage import engine
+from cstoolkit.triage.assign import AssignState
+from cstoolkit.triage.loader import Doc, RecipeError, load
+from cstoolkit.triage.recipe import Env, Recipe, load_recipe
+from cstoolkit.triage.roster import Roster, load_roster
+
+_TOP = ("recipe", "now", "roster", "calendars", "sla", "instance", "cases")
+_CASE = ("name", "ticket", "previous", "ledger", "state", "now", "expect")
+_EXPECT = (
+    "matched",
+    "changes",
+    "unchanged",
+    "notes",
+    "replies",
+    "notifications",
+    "skipped",
+    "errors",
+)
+DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+
+
+@dataclass
+class CaseResult:
+    name: str
+    line: int
+    failures: list[str] = field(default_factory=list)
+    plan: engine.TicketPlan | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "line": self.line,
+            "ok": self.ok,
+            "failures": self.failures,
+            "matched": self.plan.matched if self.plan else [],
+            "changes": self.plan.describe_changes() if self.plan else [],
+        }
+
+
+@dataclass
+class RecipeTestReport:
+    test_file: str
+    recipe: str
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.cases)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for c in self.cases if not c.ok)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test_file": self.test_file,
+            "recipe": self.recipe,
+            "passed": len(self.cases) - self.failed,
+            "failed": self.failed,
+            "cases": [c.as_dict() for c in self.cases],
+        }
+
+
+def tests_path_for(path: str | Path) -> Path:
+    """``vip.yaml`` -> ``vip.test.yaml``; a test file is returned as is."""
+    p = Path(path)
+    if p.name.endswith((".test.yaml", ".test.yml")):
+        return p
+    return p.with_name(p.name.rsplit(".", 1)[0] + ".test.yaml")
+
+
+def _time(value: Any, doc: Doc, at: tuple[Any, ...]) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise doc.error(
+            at, f"not a time: {value!r} (ISO 8601, e.g. 2026-03-02T10:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise doc.error(at, f"time {value!r} has no time zone (add Z)")
+    return parsed.astimezone(UTC)
+
+
+def run_tests(
+    path: str | Path,
+    *,
+    env: Env | None = None,
+    calendars: Mapping[str, Any] | None = None,
+    policies: Sequence[Any] | None = None,
+    roster: Roster | None = None,
+) -> RecipeTestReport:
+    """Run every case of a recipe test file (or of the test file next to a recipe)."""
+    from cstoolkit import sla
+    from cstoolkit.calendars import load_calendars
+
+    test_path = tests_path_for(path)
+    doc = load(test_path)
+    data = doc.data
+    if not isinstance(data, Mapping):
+        raise doc.error((), "a recipe test file is a mapping with cases: [...]")
+    for key in data:
+        if key not in _TOP:
+            raise doc.error((key,), f"unknown key '{key}'", key=True)
+    base = test_path.parent
+    recipe_path = base / str(data.get("recipe") or test_path.name.replace(".test.", "."))
+    if data.get("calendars") is not None:
+        try:
+            calendars = load_calendars(data["calendars"])
+        except ConfigError as exc:
+            raise doc.error(("calendars",), exc.message) from None
+    calendars = dict(calendars or load_calendars(None))
+    if data.get("sla") is not None:
+        try:
+            policies = sla.load_policies({"sla": data["sla"], "calendars": dict(calendars)})
+        except ConfigError as exc:
+            raise doc.error(("sla",), exc.message) from None
+    policies = list(policies or [])
+    if data.get("roster") is not None:
+        roster = load_roster(base / str(data["roster"]))
+    env = env or Env()
+    env = Env(
+        actions=env.actions,
+        calendars=list(calendars),
+        policies=[p.name for p in policies],
+        channels=env.channels,
+        roster=roster,
+    )
+    recipe = load_recipe(recipe_path, env)
+    now = _time(data["now"], doc, ("now",)) if data.get("now") else DEFAULT_NOW
+    instance = str(data.get("instance") or "demo")
+    report = RecipeTestReport(str(test_path), str(recipe_path))
+    cases = data.get("cases")
+    if not isinstance(cases, list) or not cases:
+        raise doc.error(("cases",) if "cases" in data else (), "a test file needs cases: [...]")
+    for i, case in enumerate(cases):
+        report.cases.append(
+            _run_case(doc, i, case, recipe, now, instance, calendars, policies, roster)
+        )
+    return report
+
+
+def _run_case(
+    doc: Doc,
+    i: int,
+    case: Any,
+    recipe: Recipe,
+    now: datetime,
+    instance: str,
+    calendars: Mapping[str, Any],
+    policies: Sequence[Any],
+    roster: Roster | None,
+) -> CaseResult:
+    at: tuple[Any, ...] = ("cases", i)
+    if not isinstance(case, Mapping):
+        raise doc.error(at, "a case is a mapping with ticket: and expect:")
+    for key in case:
+        if key not in _CASE:
+            raise doc.error((*at, key), f"unknown key '{key}'", key=True)
+    name = str(case.get("name") or f"case {i + 1}")
+    result = CaseResult(name, doc.pos(at)[0])
+    when = _time(case["now"], doc, (*at, "now")) if case.get("now") else now
+    ticket, requester, events = _fixture(
+        doc, (*at, "ticket"), case.get("ticket") or {}, i, instance, when
+    )
+    state = _state(doc, (*at, "state"), case.get("state") or {}, roster)
+    previous = case.get("previous")
+    done = set(case.get("ledger") or [])
+    ctx = engine.Context(
+        now=when,
+        calendars=calendars,
+        policies=policies,
+        roster=roster,
+        state=state,
+        events=lambda _tid: events,
+        previous=lambda _r, _t: dict(previous) if isinstance(previous, Mapping) else None,
+        ledger_seen=lambda key: key in done or any(key.startswith(d) for d in done),
+    )
+    planner = engine.Planner([recipe], ctx)
+    tp = planner.plan_ticket(ticket, requester)
+    result.plan = tp
+    expect = case.get("expect")
+    if not isinstance(expect, Mapping):
+        raise doc.error(at, "a case needs expect: {matched: [...], changes: {...}}")
+    for key in expect:
+        if key not in _EXPECT:
+            raise doc.error((*at, "expect", key), f"unknown expectation '{key}'", key=True)
+    result.failures = _compare(expect, tp, ticket, roster)
+    if tp.errors and "errors" not in expect:
+        result.failures += [f"error: {e}" for e in tp.errors]
+    return result
+
+
+def _fixture(
+    doc: Doc, at: tuple[Any, ...], raw: Any, i: int, instance: str, now: datetime
+) -> tuple[Ticket, Person | None, list[Event]]:
+    if not isinstance(raw, Mapping):
+        raise doc.error(at, "ticket is a mapping (subject, status, priority, ...)")
+    ext = str(raw.get("id") or (i + 1))
+    tid = f"{instance}:{ext}"
+    created = (
+        _time(raw["created_at"], doc, (*at, "created_at"))
+        if raw.get("created_at")
+        else (now - timedelta(hours=1))
+    )
+
+    def q(value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        text = str(value)
+        return text if ":" in text else f"{instance}:{text}"
+
+    try:
+        status = Status(raw.get("status", "new"))
+        priority = Priority(raw.get("priority", "normal"))
+        channel = Channel(raw.get("channel", "email"))
+    except ValueError as exc:
+        raise doc.error(at, str(exc)) from None
+    events: list[Event] = []
+    req_raw = raw.get("requester") or {}
+    requester = None
+    if req_raw:
+        requester = Person(
+            id=f"{instance}:{req_raw.get('id', 'c' + ext)}",
+            instance=instance,
+            external_id=str(req_raw.get("id", "c" + ext)),
+            role=Role.REQUESTER,
+            name=str(req_raw.get("name", "")),
+            email=req_raw.get("email"),
+            organization=req_raw.get("organization"),
+            plan=req_raw.get("plan"),
+            language=req_raw.get("language"),
+        )
+    raw_events = raw.get("events")
+    if raw_events is None:
+        raw_events = [{"kind": "created", "at": created, "role": "requester", "public": True}]
+    for n, ev in enumerate(raw_events):
+        where = (*at, "events", n)
+        if not isinstance(ev, Mapping):
+            raise doc.error(where, "an event is a mapping (kind, at, role, ...)")
+        try:
+            kind = EventKind(ev.get("kind", "comment"))
+            role = Role(ev["role"]) if ev.get("role") else None
+        except ValueError as exc:
+            raise doc.error(where, str(exc)) from None
+        author = ev.get("author")
+        if author is None and role == Role.REQUESTER and requester is not None:
+            author = requester.id
+        events.append(
+            Event(
+                id=f"{tid}-{n + 1}",
+                ticket_id=tid,
+                kind=kind,
+                at=_time(ev.get("at", created), doc, (*where, "at")),
+                author_id=q(author),
+                author_role=role,
+                public=ev.get("public", True if kind == EventKind.CREATED else None),
+                body=ev.get("body"),
+                old=None if ev.get("old") is None else str(ev["old"]),
+                new=None if ev.get("new") is None else str(ev["new"]),
+                data=dict(ev.get("data") or {}),
+            )
+        )
+    updated = (
+        _time(raw["updated_at"], doc, (*at, "updated_at"))
+        if raw.get("updated_at")
+        else max([created, *(e.at for e in events)])
+    )
+    solved = _time(raw["solved_at"], doc, (*at, "solved_at")) if raw.get("solved_at") else None
+    ticket = Ticket(
+        id=tid,
+        instance=instance,
+        external_id=ext,
+        subject=str(raw.get("subject", "")),
+        description=str(raw.get("description", "")),
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        priority=priority,
+        channel=channel,
+        requester_id=requester.id if requester else None,
+        assignee_id=q(raw.get("assignee")),
+        group_id=q(raw.get("group")),
+        tags=[str(t) for t in raw.get("tags") or []],
+        solved_at=solved,
+        language=raw.get("language") or (requester.language if requester else None),
+        custom_fields=dict(raw.get("custom_fields") or {}),
+    )
+    return ticket, requester, events
+
+
+def _state(doc: Doc, at: tuple[Any, ...], raw: Any, roster: Roster | None) -> AssignState:
+    """``state: {loads: {a1: {email: 3}}, last: {a1: {email: 2026-03-02T08:00:00Z}}}``."""
+    state = AssignState()
+    if not isinstance(raw, Mapping):
+        raise doc.error(at, "state is {loads: {...}, last: {...}}")
+    for agent, per in (raw.get("loads") or {}).items():
+        for key, n in (per or {}).items():
+            state.load[(str(agent), str(key))] = int(n)
+    for agent, per in (raw.get("last") or {}).items():
+        for key, when in (per or {}).items():
+            state.last[(str(agent), str(key))] = _time(when, doc, (*at, "last", agent)).timestamp()
+    return state
+
+
+def _compare(
+    expect: Mapping[str, Any], tp: engine.TicketPlan, ticket: Ticket, roster: Roster | None
+) -> list[str]:
+    fails: list[str] = []
+    rules = [m.split("/", 1)[1] for m in tp.matched]
+    if "matched" in expect:
+        want = list(expect["matched"] or [])
+        if rules != want:
+            fails.append(f"matched: expected {want}, got {rules}")
+    changed = tp.field_changes()
+    if expect.get("unchanged") and (changed or tp.comments):
+        fails.append(f"expected no change, got: {'; '.join(tp.describe_changes())}")
+    if "changes" in expect:
+        want_changes = dict(expect["changes"] or {})
+        seen = set()
+        for raw_name, value in want_changes.items():
+            name = str(raw_name)
+            seen.add(name)
+            if name == "tags":
+                fails += _compare_tags(value, tp)
+                continue
+            got = changed.get(name)
+            new = got[1] if got else None
+            expected = _qualify(name, value, ticket, roster)
+            if got is None:
+                fails.append(f"{name}: expected -> {value}, but it did not change")
+            elif new != expected:
+                fails.append(f"{name}: expected -> {value}, got -> {_short(name, new)}")
+        extra = [k for k in changed if k not in seen]
+        if extra:
+            fails.append(
+                "unexpected changes: "
+                + "; ".join(
+                    f"{k}: {_short(k, changed[k][0])} -> {_short(k, changed[k][1])}" for k in extra
+                )
+            )
+    for key, public in (("notes", False), ("replies", True)):
+        if key in expect:
+            bodies = [c.body for c in tp.comments if c.public == public]
+            fails += _compare_texts(key, expect[key], bodies)
+    if "notifications" in expect:
+        fails += _compare_texts(
+            "notifications", expect["notifications"], [n.text for n in tp.notifications]
+        )
+    if "skipped" in expect:
+        fails += _compare_texts("skipped", expect["skipped"], tp.skipped)
+    if "errors" in expect:
+        fails += _compare_texts("errors", expect["errors"], tp.errors)
+    return fails
+
+
+def _qualify(name: str, value: Any, ticket: Ticket, roster: Roster | None) -> Any:
+    if name == "assignee" and isinstance(value, str) and ":" not in value:
+        agent = roster.agent(value) if roster else None
+        if agent is not None:
+            return agent.person_id(ticket.instance)
+        return f"{ticket.instance}:{value}"
+    if name == "group" and isinstance(value, str) and ":" not in value:
+        if roster is not None:
+            return roster.group_id(value, ticket.instance)
+        return f"{ticket.instance}:{value}"
+    return value
+
+
+def _short(name: str, value: Any) -> Any:
+    if name in ("assignee", "group") and isinstance(value, str):
+        return value.partition(":")[2] or value
+    return value
+
+
+def _compare_tags(want: Any, tp: engine.TicketPlan) -> list[str]:
+    if isinstance(want, list):
+        got = sorted(tp.after["tags"])
+        return (
+            []
+            if got == sorted(str(t) for t in want)
+            else [f"tags: expected {sorted(want)}, got {got}"]
+        )
+    if not isinstance(want, Mapping):
+        return ["tags: expected {add: [...], remove: [...]} or the full list"]
+    fails = []
+    for key, got in (("add", tp.added_tags()), ("remove", tp.removed_tags())):
+        expected = sorted(str(t) for t in want.get(key) or [])
+        if sorted(got) != expected:
+            fails.append(f"tags {key}: expected {expected}, got {sorted(got)}")
+    return fails
+
+
+def _compare_texts(label: str, want: Any, got: Sequence[str]) -> list[str]:
+    if isinstance(want, bool | int):
+        n = int(want)
+        return [] if len(got) == n else [f"{label}: expected {n}, got {len(got)}"]
+    if isinstance(want, list):
+        fails = []
+        for text in want:
+            if not any(str(text).lower() in g.lower() for g in got):
+                fails.append(f"{label}: none contains {text!r} (got {list(got)})")
+        return fails
+    return [f"{label}: expected a number or a list of texts"]
+
+
+def format_report(report: RecipeTestReport) -> list[str]:
+    lines = []
+    for c in report.cases:
+        if c.ok:
+            lines.append(f"PASS {c.name}")
+        else:
+            lines.append(f"FAIL {c.name} ({report.test_file}:{c.line})")
+            lines += [f"     {f}" for f in c.failures]
+    lines.append(
+        f"{len(report.cases) - report.failed} passed, {report.failed} failed ({report.test_file})"
+    )
+    return lines
+
+
+__all__ = [
+    "CaseResult",
+    "RecipeError",
+    "RecipeTestReport",
+    "format_report",
+    "run_tests",
+    "tests_path_for",
+]
