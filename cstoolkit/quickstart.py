@@ -114,8 +114,11 @@ def _stages(
 ) -> dict[str, tuple[list[str], dict[str, Any]]]:
     """The rest of the product on the sample helpdesk: each stage is safe to re-run."""
     from cstoolkit.surveys.quickstart import demo as survey_demo
+    from cstoolkit.triage.quickstart import demo as triage_demo
 
     stages: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    text, plan = triage_demo(config, store, host)
+    stages["triage"] = (text.splitlines(), plan.summary())
     surveys = survey_demo(directory, config, store, host)
     stages["surveys"] = (surveys.lines(), surveys.as_dict())
     return stages
