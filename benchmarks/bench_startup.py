@@ -29,7 +29,8 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     cst = shutil.which("cst") or sys.exit("cst is not installed (pip install -e .)")
     plugins = sorted(ep.name for ep in entry_points(group="cstoolkit"))
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    cores = os.cpu_count()
+    print(f"machine: {platform.platform()}, {cores} cores, Python {platform.python_version()}")
     print(f"plugins installed (entry points): {len(plugins)}: {', '.join(plugins) or 'none'}")
     measure([cst, "--version"], 3)  # warm the page cache
     for args in (["--help"], ["--version"]):

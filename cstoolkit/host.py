@@ -19,6 +19,7 @@ still load); ``CSTOOLKIT_DISABLE_PLUGINS=a,b`` skips these, built-ins included.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import logging
 import os
@@ -149,7 +150,7 @@ class Host:
             if short in disabled:
                 self._skip(record, "disabled by CSTOOLKIT_DISABLE_PLUGINS")
                 continue
-            self._load_one(record, lambda module=module: importlib.import_module(module))
+            self._load_one(record, functools.partial(importlib.import_module, module))
         for ep in self._sorted_entry_points():
             dist = ep.dist.name if ep.dist is not None else None
             record = PluginRecord(name=ep.name, module=ep.value, builtin=False, distribution=dist)

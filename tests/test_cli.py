@@ -24,6 +24,7 @@ def cst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         text=True,
         cwd=cwd,
         env=os.environ,
+        check=False,
     )
 
 
@@ -35,6 +36,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         env={**os.environ, "HOME": str(root), "XDG_CONFIG_HOME": str(root / ".config")},
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "400 sample tickets generated" in proc.stdout
@@ -161,7 +163,7 @@ def test_help_imports_nothing_heavy() -> None:
         " 'cstoolkit.host', 'pluggy', 'holidays') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
     assert "quickstart" in proc.stdout
 

@@ -213,5 +213,9 @@ def _run_cst(*args: str):
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "cstoolkit", *args], capture_output=True, text=True, env=os.environ
+        [sys.executable, "-m", "cstoolkit", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=False,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-import cstoolkit.hookspecs as hookspecs
+from cstoolkit import hookspecs
 from cstoolkit.errors import CstError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -21,23 +21,29 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def ticket(n: int, **kw: object) -> Ticket:
-    base = dict(
-        id=f"d:{n}",
-        instance="d",
-        external_id=str(n),
-        subject=f"Ticket {n}",
-        status=Status.OPEN,
-        created_at=T0,
-        updated_at=T0,
-        requester_id="d:c1",
-        tags=["a", "b"],
-    )
+    base: dict[str, object] = {
+        "id": f"d:{n}",
+        "instance": "d",
+        "external_id": str(n),
+        "subject": f"Ticket {n}",
+        "status": Status.OPEN,
+        "created_at": T0,
+        "updated_at": T0,
+        "requester_id": "d:c1",
+        "tags": ["a", "b"],
+    }
     base.update(kw)
     return Ticket(**base)  # type: ignore[arg-type]
 
 
 def event(n: int, k: int, **kw: object) -> Event:
-    base = dict(id=f"d:{n}-{k}", ticket_id=f"d:{n}", kind=EventKind.COMMENT, at=T0, public=True)
+    base: dict[str, object] = {
+        "id": f"d:{n}-{k}",
+        "ticket_id": f"d:{n}",
+        "kind": EventKind.COMMENT,
+        "at": T0,
+        "public": True,
+    }
     base.update(kw)
     return Event(**base)  # type: ignore[arg-type]
 

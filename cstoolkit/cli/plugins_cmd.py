@@ -27,10 +27,7 @@ def list_plugins(app: App, fmt: str, as_json: bool) -> None:
     from cstoolkit.output import render
 
     host = app.host
-    regs = {(r.plugin, r.kind, r.name): r for r in host.shadowed}
-    for kind in host.registry.values():
-        for r in kind.values():
-            regs.setdefault((r.plugin, r.kind, r.name), r)
+    regs = {(r.plugin, r.kind, r.name): r for r in host.registrations()}
     rows = []
     for rec in host.records:
         entry = rec.as_dict()

@@ -109,7 +109,7 @@ def render(name: str, kind: str, version: str | None = None) -> dict[str, str]:
         "config_example": _CONFIG[kind].format(plugin=n.plugin, env=n.plugin.upper()),
     }
     files = {
-        "pyproject.toml": _template("common", "pyproject.toml"),
+        "pyproject.toml": _template("common", "pyproject.toml.tmpl"),
         "README.md": _template("common", "README.md"),
         ".gitignore": _template("common", "gitignore"),
         f"src/{n.module}/__init__.py": _template(kind, "module.py.tmpl"),
