@@ -1,0 +1,862 @@
+"""The Request Tracker 5 backend (REST2 at ``{base_url}/REST/2.0/``).
+
+Reading: TicketSQL ``LastUpdated`` search (``orderby=LastUpdated,id``, ``per_page`` up to 100),
+paged by *key* rather than by page number: every request asks for ``LastUpdated >= T`` where T
+is the last stamp read, skipping the ids already read at T (while a whole page shares one second
+the page number advances instead). A ticket updated during the run therefore moves to the end of
+the result instead of shifting unread tickets onto pages already read. RT's ``next_page`` link
+only says whether there is more: the URL is rebuilt from our own parameters (RT's link carries a
+stray ``&=&``).
+
+RT stamps have 1-second precision, so a resumed pull re-reads an overlap window (``overlap``
+seconds, default 120) before the saved stamp; the store's payload hash makes the repeats free.
+With ``overlap = 0`` the cursor's ids read at the boundary second are skipped instead.
+
+Events come from each ticket's transaction history (one request per ticket) and the bodies of
+Create / Correspond / Comment transactions from the ticket's attachments (one more request per
+ticket that has such transactions; ``bodies = false`` leaves them out).
+
+RT has no tags: when a ticket custom field named ``tags_field`` (default ``cst_tags``, a
+multi-value freeform field) exists, it stands in for them. The mirror marker lives in a custom
+field named ``marker_field`` (default ``cst_marker``) when that exists, else in a subject suffix
+``[cst:<marker>]`` that is stripped again on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
+from cstoolkit.http import HttpStats, check_base_url, http_settings
+from cstoolkit.model import (
+    Channel,
+    Event,
+    EventKind,
+    Group,
+    Person,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    qualify,
+)
+from cstoolkit.plugin import (
+    COMMENTS_WRITE,
+    TICKETS_CREATE,
+    TICKETS_READ,
+    TICKETS_WRITE,
+    ApplyResult,
+    Backend,
+    Changes,
+    CheckResult,
+    NewTicket,
+    Page,
+    Setting,
+)
+
+if TYPE_CHECKING:
+    from cstoolkit.http import HttpClient
+
+log = logging.getLogger("cstoolkit_request_tracker")
+
+API = "/REST/2.0"
+CURSOR_VERSION = 1
+TICKET_FIELDS = (
+    "Subject,Status,Priority,Queue,Owner,Requestor,Created,LastUpdated,Resolved,CustomFields"
+)
+HISTORY_FIELDS = "Type,Created,Creator,Field,OldValue,NewValue"
+BODY_TYPES = frozenset({"Create", "Correspond", "Comment"})
+SYSTEM_USERS = frozenset({"RT_System"})
+NOBODY = "Nobody"
+EPOCH = "1970-01-01T00:00:00Z"
+SUBJECT_MARKER = re.compile(r"\s*\[cst:([^\]]+)\]\s*$")
+
+#: RT status -> model status (``rejected`` and ``deleted`` are reported in Page.deleted).
+STATUSES: dict[str, Status] = {
+    "new": Status.NEW,
+    "open": Status.OPEN,
+    "stalled": Status.ON_HOLD,
+    "resolved": Status.SOLVED,
+}
+GONE_STATUSES = frozenset({"rejected", "deleted"})
+#: Model status -> RT status when writing (the reverse of STATUSES plus the nearest values).
+WRITE_STATUSES: dict[str, str] = {
+    "new": "new",
+    "open": "open",
+    "pending": "stalled",
+    "on_hold": "stalled",
+    "solved": "resolved",
+    "closed": "resolved",
+}
+#: Model priority -> RT numeric priority (RT 5's PriorityAsString: Low 0, Medium 50, High 100).
+WRITE_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
+
+
+def priority_of(value: Any) -> Priority:
+    """RT's numeric priority -> model: <25 low, <70 normal, <90 high, else urgent."""
+    try:
+        number = int(str(value).strip() or 0)
+    except ValueError:
+        return Priority.NORMAL
+    if number < 25:
+        return Priority.LOW
+    if number < 70:
+        return Priority.NORMAL
+    if number < 90:
+        return Priority.HIGH
+    return Priority.URGENT
+
+
+def parse_time(value: Any) -> datetime | None:
+    """RT's ``2026-11-22T07:37:12Z`` (UTC, whole seconds); the epoch means "not set"."""
+    if not value or not isinstance(value, str) or value.startswith("1970-01-01"):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def sql_time(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sql_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ref(value: Any) -> str | None:
+    """The id of a REST2 reference object ({"id": "root", "type": "user"}) or a bare value."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _strip_urls(value: Any) -> Any:
+    """Drop the ``_url`` hyperlinks (they name the server's address, not the ticket)."""
+    if isinstance(value, dict):
+        return {k: _strip_urls(v) for k, v in value.items() if k != "_url"}
+    if isinstance(value, list):
+        return [_strip_urls(v) for v in value]
+    return value
+
+
+class _Cursor:
+    """The last ``LastUpdated`` read and the ids read at that second."""
+
+    def __init__(self, last: str | None = None, ids: list[str] | None = None) -> None:
+        self.last = last
+        self.ids = ids or []
+
+    def dump(self) -> str:
+        return json.dumps({"v": CURSOR_VERSION, "last": self.last, "ids": self.ids})
+
+    @classmethod
+    def load(cls, text: str) -> _Cursor | None:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+                return None
+            last = data.get("last")
+            if last is not None and parse_time(last) is None:
+                return None
+            return cls(last, [str(i) for i in data.get("ids") or []])
+        except (ValueError, TypeError):
+            return None
+
+
+class RequestTrackerBackend(Backend):
+    name: ClassVar[str] = "request_tracker"
+    description: ClassVar[str] = (
+        "Request Tracker 5 (REST2): TicketSQL LastUpdated incremental sync, transaction "
+        "history, apply and create."
+    )
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("token", secret=True, help="RT auth token: Authorization: token <token>."),
+        Setting("user", help="User name for basic auth (with password) instead of a token."),
+        Setting("password", secret=True, help="Password for basic auth (with user)."),
+        Setting("queue", default="General", help="Queue new tickets are created in."),
+        Setting("per_page", "int", default=100, help="Tickets per search page (1-100)."),
+        Setting(
+            "overlap",
+            "int",
+            default=120,
+            help="Seconds re-read before the saved LastUpdated on the next run (RT stamps have "
+            "1-second precision; repeats are deduplicated by the store).",
+        ),
+        Setting("events", "bool", default=True, help="Read each ticket's transaction history."),
+        Setting(
+            "keep_alive",
+            "bool",
+            default=False,
+            help="Reuse connections (HTTP keep-alive). Off by default: RT's standalone "
+            "rt-server (Starlet) can leave a reused connection unanswered.",
+        ),
+        Setting(
+            "bodies",
+            "bool",
+            default=True,
+            help="Read comment and reply bodies (one attachments request per ticket).",
+        ),
+        Setting(
+            "marker_field",
+            default="cst_marker",
+            help="Ticket custom field holding the mirror marker (else a [cst:...] subject suffix).",
+        ),
+        Setting(
+            "tags_field",
+            default="cst_tags",
+            help="Multi-value ticket custom field standing in for tags (RT has no tags).",
+        ),
+        *http_settings(),
+    )
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
+    )
+
+    def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
+        super().__init__(instance, config, state)
+        self.label = f"request_tracker instance {instance!r}"
+        cfg = self.config
+        if not cfg.get("base_url"):
+            raise ConfigError(f"backends.{instance}.base_url: required (e.g. https://rt.example)")
+        self.base_url = check_base_url(str(cfg["base_url"]), self.label)
+        if not (cfg.get("token") or (cfg.get("user") and cfg.get("password"))):
+            raise ConfigError(f"backends.{instance}: set token, or user and password")
+        self.per_page = int(cfg.get("per_page") or 100)
+        if not 1 <= self.per_page <= 100:
+            raise ConfigError(f"backends.{instance}.per_page: must be 1-100 (RT caps it at 100)")
+        overlap = cfg.get("overlap")
+        self.overlap = max(0, int(120 if overlap is None else overlap))
+        self.events_enabled = cfg.get("events", True) is not False
+        self.bodies = cfg.get("bodies", True) is not False
+        self.queue = str(cfg.get("queue") or "General")
+        marker_field, tags_field = cfg.get("marker_field"), cfg.get("tags_field")
+        self.marker_field = "cst_marker" if marker_field is None else str(marker_field)
+        self.tags_field = "cst_tags" if tags_field is None else str(tags_field)
+        self.queues_filter = self._filters(cfg.get("filters"))
+        mapping = cfg.get("mapping") or {}
+        self.status_map: dict[str, str] = {k: str(v) for k, v in STATUSES.items()}
+        self.status_map.update({str(k): str(v) for k, v in (mapping.get("statuses") or {}).items()})
+        self.write_status = dict(WRITE_STATUSES)
+        for vendor, model in (mapping.get("statuses") or {}).items():
+            self.write_status[str(model)] = str(vendor)
+        self.fields_map = {str(k): str(v) for k, v in (mapping.get("fields") or {}).items()}
+        self.stats = HttpStats()
+        self._http: HttpClient | None = None
+        self._users: dict[str, str] = {}  # numeric user id -> name
+        self._queues: dict[str, str] | None = None  # queue id -> name
+        self._marker_cf: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"<RequestTrackerBackend {self.instance} {self.base_url}>"
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from cstoolkit.http import HttpClient
+
+            cfg = self.config
+            headers: dict[str, str] = {}
+            if not cfg.get("keep_alive"):
+                headers["Connection"] = "close"
+            auth: Any = None
+            if cfg.get("token"):
+                headers["Authorization"] = f"token {cfg['token']}"
+                hint = "the token setting"
+            else:
+                auth = (str(cfg["user"]), str(cfg["password"]))
+                hint = "the user and password settings"
+            self._http = HttpClient.from_settings(
+                {**cfg, "base_url": self.base_url + API},
+                label=self.label,
+                default_base_url=self.base_url + API,
+                auth=auth,
+                headers=headers,
+                secrets=[cfg.get("token"), cfg.get("password")],
+                stats=self.stats,
+                auth_hint=hint,
+            )
+        return self._http
+
+    def _path(self, path: str) -> str:
+        """A path under the client's base URL ({base_url}/REST/2.0)."""
+        return path
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.http.get_json(self._path(path), params=params)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def check(self) -> CheckResult:
+        try:
+            data = self._get("/rt")
+        except CstError as exc:
+            return CheckResult(False, str(exc))
+        if not isinstance(data, Mapping) or "Version" not in data:
+            return CheckResult(False, f"{self.base_url}: answered, but not like RT REST2 /rt")
+        return CheckResult(True, f"{self.base_url}: Request Tracker {data.get('Version')}")
+
+    # -- filters -------------------------------------------------------------------------------
+
+    def _filters(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"backends.{self.instance}.filters: must be a table")
+        for key in value:
+            if key != "queue":
+                raise ConfigError(
+                    f"backends.{self.instance}.filters.{key}: Request Tracker filters by queue only"
+                )
+        wanted = value["queue"]
+        return [str(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
+
+    def _base_query(self) -> str:
+        if not self.queues_filter:
+            return ""
+        return "(" + " OR ".join(f"Queue = {sql_quote(q)}" for q in self.queues_filter) + ")"
+
+    # -- pull ----------------------------------------------------------------------------------
+
+    def pull(
+        self, cursor: str | None, *, full: bool = False, since: datetime | None = None
+    ) -> Iterator[Page]:
+        skip: set[str] = set()
+        start: datetime | None = None
+        if since is not None:
+            start = since
+        elif cursor and not full:
+            cur = _Cursor.load(cursor)
+            if cur is None:
+                log.warning("%s: unreadable cursor; reading everything again", self.label)
+            elif cur.last:
+                last = parse_time(cur.last)
+                assert last is not None
+                if self.overlap:
+                    start = last - timedelta(seconds=self.overlap)
+                else:
+                    start, skip = last, set(cur.ids)
+        groups = self._groups()
+        first = True
+        boundary = sql_time(start) if start is not None else None
+        page_no = 1
+        state = _Cursor(cursor_last(start), sorted(skip))
+        while True:
+            query = " AND ".join(
+                q
+                for q in (
+                    self._base_query(),
+                    f"LastUpdated >= {sql_quote(boundary)}" if boundary else "",
+                )
+                if q
+            )
+            params = {
+                "query": query or "id > 0",
+                "orderby": ["LastUpdated", "id"],
+                "order": ["ASC", "ASC"],
+                "per_page": self.per_page,
+                "page": page_no,
+                "fields": TICKET_FIELDS,
+            }
+            data = self._get("/tickets", params)
+            items = _items(data, "/tickets", self.label)
+            raws = [self._check_item(i) for i in items]
+            fresh = [r for r in raws if not (r["LastUpdated"] == state.last and r["id"] in skip)]
+            page = Page()
+            if first:
+                page.groups.extend(groups)
+                first = False
+            for raw in fresh:
+                self._add_ticket(raw, page)
+            if self.events_enabled and page.tickets:
+                self._add_events(page)
+            more = bool(data.get("next_page")) or len(items) >= self.per_page
+            if raws:
+                top = raws[-1]["LastUpdated"]
+                at_top = [r["id"] for r in raws if r["LastUpdated"] == top]
+                if top == state.last:
+                    state.ids = sorted(set(state.ids) | set(at_top), key=_num)
+                    page_no += 1  # a whole page inside one second: page on within it
+                else:
+                    state.last, state.ids = top, sorted(set(at_top), key=_num)
+                    page_no = 1
+                skip = set(state.ids)
+                boundary = sql_time(parse_time(top) or datetime(1970, 1, 1, tzinfo=UTC))
+            page.cursor = state.dump()
+            yield page
+            if not more or not items:
+                return
+
+    def _check_item(self, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict) or item.get("id") in (None, ""):
+            raise BackendError(f"{self.label}: GET {API}/tickets: an item without an id")
+        keep = set(TICKET_FIELDS.split(",")) | {"id", "type"}
+        item = {k: _strip_urls(v) for k, v in item.items() if k in keep}
+        item["id"] = str(item["id"])
+        # RT lists custom fields and watchers in no fixed order: sort them so the payload hash
+        # of an unchanged ticket stays the same.
+        if isinstance(item.get("CustomFields"), list):
+            item["CustomFields"] = sorted(
+                item["CustomFields"], key=lambda cf: _num(str(_ref(cf) or ""))
+            )
+        if isinstance(item.get("Requestor"), list):
+            item["Requestor"] = sorted(item["Requestor"], key=lambda r: str(_ref(r) or ""))
+        if parse_time(item.get("LastUpdated")) is None or parse_time(item.get("Created")) is None:
+            raise BackendError(
+                f"{self.label}: GET {API}/tickets: ticket {item['id']} has no valid "
+                "Created/LastUpdated"
+            )
+        return item
+
+    def _groups(self) -> list[Group]:
+        queues = self._queue_names()
+        return [
+            Group(
+                id=qualify(self.instance, qid),
+                instance=self.instance,
+                external_id=qid,
+                name=name,
+                raw={"id": qid, "Name": name},
+            )
+            for qid, name in sorted(queues.items(), key=lambda kv: _num(kv[0]))
+        ]
+
+    def _queue_names(self) -> dict[str, str]:
+        if self._queues is None:
+            data = self._get("/queues/all", {"fields": "Name", "per_page": 100})
+            self._queues = {
+                str(q["id"]): str(q.get("Name") or q["id"])
+                for q in _items(data, "/queues/all", self.label)
+                if isinstance(q, Mapping) and q.get("id") is not None
+            }
+        return self._queues
+
+    def _add_ticket(self, raw: dict[str, Any], page: Page) -> None:
+        ext = raw["id"]
+        status = str(raw.get("Status") or "new")
+        if status in GONE_STATUSES and status not in self.status_map:
+            page.deleted.append(ext)
+            return
+        page.tickets.append(self._ticket(raw))
+        for requestor in raw.get("Requestor") or []:
+            name = _ref(requestor)
+            if name:
+                page.people.append(
+                    Person(
+                        id=qualify(self.instance, name),
+                        instance=self.instance,
+                        external_id=name,
+                        role=Role.REQUESTER,
+                        name=name,
+                        email=name if "@" in name else None,
+                        raw={"id": name},
+                    )
+                )
+
+    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+        ext = raw["id"]
+        created = parse_time(raw.get("Created"))
+        updated = parse_time(raw.get("LastUpdated"))
+        assert created is not None and updated is not None
+        status_name = self.status_map.get(str(raw.get("Status")), "open")
+        try:
+            status = Status(status_name)
+        except ValueError:
+            status = Status.OPEN
+        subject = str(raw.get("Subject") or "")
+        found = SUBJECT_MARKER.search(subject)
+        if found:
+            subject = subject[: found.start()]
+        cfs = _custom_fields(raw)
+        tags = [str(t) for t in cfs.pop(self.tags_field, [])] if self.tags_field else []
+        custom = {
+            self.fields_map.get(name, name): (values[0] if len(values) == 1 else values or None)
+            for name, values in cfs.items()
+        }
+        owner = _ref(raw.get("Owner"))
+        requestors = [r for r in (_ref(x) for x in raw.get("Requestor") or []) if r]
+        queue = _ref(raw.get("Queue"))
+        solved = parse_time(raw.get("Resolved")) if status.is_resolved else None
+        return Ticket(
+            id=qualify(self.instance, ext),
+            instance=self.instance,
+            external_id=ext,
+            subject=subject,
+            status=status,
+            priority=priority_of(raw.get("Priority")),
+            channel=Channel.OTHER,
+            requester_id=qualify(self.instance, requestors[0]) if requestors else None,
+            assignee_id=qualify(self.instance, owner) if owner and owner != NOBODY else None,
+            group_id=qualify(self.instance, queue) if queue else None,
+            tags=sorted(set(tags)),
+            created_at=created,
+            updated_at=max(updated, created),
+            solved_at=solved,
+            custom_fields=custom,
+            raw=raw,
+        )
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _add_events(self, page: Page) -> None:
+        tickets = page.tickets
+        # One ticket at a time: RT on SQLite (the packaged test setup) stalls on parallel reads.
+        results = [self._history(t.external_id) for t in tickets]
+        for ticket, (history, bodies) in zip(tickets, results, strict=True):
+            requestors = {r for r in (_ref(x) for x in ticket.raw.get("Requestor") or []) if r}
+            for txn in history:
+                event = self._event(ticket, txn, bodies, requestors)
+                if event is not None:
+                    page.events.append(event)
+                    if event.kind is EventKind.CREATED and event.body and not ticket.description:
+                        ticket.description = event.body
+
+    def _history(self, ext: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        path = f"/ticket/{ext}/history"
+        history: list[dict[str, Any]] = []
+        page_no = 1
+        while True:
+            data = self._get(path, {"fields": HISTORY_FIELDS, "per_page": 100, "page": page_no})
+            items = _items(data, path, self.label)
+            history.extend(_strip_urls(i) for i in items if isinstance(i, dict) and i.get("id"))
+            if not data.get("next_page") or not items:
+                break
+            page_no += 1
+        bodies: dict[str, str] = {}
+        if self.bodies and any(t.get("Type") in BODY_TYPES for t in history):
+            apath = f"/ticket/{ext}/attachments"
+            data = self._get(
+                apath, {"fields": "TransactionId,ContentType,Content", "per_page": 100}
+            )
+            wanted = {str(t["id"]) for t in history if t.get("Type") in BODY_TYPES}
+            for att in _items(data, apath, self.label):
+                if not isinstance(att, Mapping):
+                    continue
+                txn = _ref(att.get("TransactionId"))
+                content = att.get("Content")
+                if (
+                    txn in wanted
+                    and txn not in bodies
+                    and str(att.get("ContentType") or "").startswith("text/plain")
+                    and isinstance(content, str)
+                ):
+                    bodies[str(txn)] = content
+        return history, bodies
+
+    def _user_name(self, user_id: str) -> str:
+        """A numeric user id (Owner transactions store those) -> the user's name."""
+        if not user_id.isdigit():
+            return user_id
+        if user_id not in self._users:
+            try:
+                data = self._get(f"/user/{user_id}")
+                name = data.get("Name") if isinstance(data, Mapping) else None
+            except CstError:
+                name = None
+            self._users[user_id] = str(name or user_id)
+        return self._users[user_id]
+
+    def _event(
+        self,
+        ticket: Ticket,
+        txn: Mapping[str, Any],
+        bodies: Mapping[str, str],
+        requestors: set[str],
+    ) -> Event | None:
+        kind_name = str(txn.get("Type") or "")
+        field = str(txn.get("Field") or "")
+        at = parse_time(txn.get("Created"))
+        if at is None:
+            return None
+        creator = _ref(txn.get("Creator"))
+        if creator in SYSTEM_USERS:
+            role: Role | None = Role.SYSTEM
+        elif creator in requestors:
+            role = Role.REQUESTER
+        elif creator:
+            role = Role.AGENT
+        else:
+            role = None
+        tid = str(txn["id"])
+        base: dict[str, Any] = {
+            "id": qualify(self.instance, tid),
+            "ticket_id": ticket.id,
+            "at": at,
+            "author_id": qualify(self.instance, creator) if creator else None,
+            "author_role": role,
+        }
+        data: dict[str, Any] = {"rt_type": kind_name}
+        old, new = txn.get("OldValue"), txn.get("NewValue")
+        if kind_name == "Create":
+            return Event(kind=EventKind.CREATED, body=bodies.get(tid), data=data, **base)
+        if kind_name in ("Correspond", "Comment"):
+            public = kind_name == "Correspond"
+            return Event(
+                kind=EventKind.COMMENT, public=public, body=bodies.get(tid), data=data, **base
+            )
+        data.update({"vendor_old": old, "vendor_new": new})
+        if kind_name == "Status" or (kind_name == "Set" and field == "Status"):
+            return Event(
+                kind=EventKind.STATUS_CHANGE,
+                old=self._status_value(old),
+                new=self._status_value(new),
+                data=data,
+                **base,
+            )
+        if field == "Owner" and kind_name in ("Set", "Give", "Take", "Untake", "Steal"):
+            o = self._user_name(str(old)) if old else None
+            n = self._user_name(str(new)) if new else None
+            return Event(
+                kind=EventKind.ASSIGNMENT,
+                old=qualify(self.instance, o) if o and o != NOBODY else None,
+                new=qualify(self.instance, n) if n and n != NOBODY else None,
+                data=data,
+                **base,
+            )
+        if kind_name == "Set" and field == "Priority":
+            return Event(
+                kind=EventKind.PRIORITY_CHANGE,
+                old=str(priority_of(old)) if old not in (None, "") else None,
+                new=str(priority_of(new)) if new not in (None, "") else None,
+                data=data,
+                **base,
+            )
+        if kind_name == "Set" and field == "Queue":
+            return Event(
+                kind=EventKind.GROUP_CHANGE,
+                old=qualify(self.instance, old) if old else None,
+                new=qualify(self.instance, new) if new else None,
+                data=data,
+                **base,
+            )
+        return None
+
+    def _status_value(self, value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        if str(value) in GONE_STATUSES and str(value) not in self.status_map:
+            return "closed"
+        return self.status_map.get(str(value), "open")
+
+    # -- reads of one ticket -------------------------------------------------------------------
+
+    def _raw_ticket(self, ext: str) -> dict[str, Any] | None:
+        from cstoolkit.http import HttpError
+
+        if not str(ext).isdigit():
+            return None
+        try:
+            data = self._get(f"/ticket/{ext}")
+        except HttpError as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("id") in (None, ""):
+            raise BackendError(f"{self.label}: GET {API}/ticket/{ext}: not a ticket")
+        return self._check_item(data)
+
+    def fetch(self, external_id: str) -> Ticket | None:
+        raw = self._raw_ticket(external_id)
+        if raw is None or str(raw.get("Status")) in GONE_STATUSES:
+            return None
+        return self._ticket(raw)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self.config.get("read_only"):
+            raise CapabilityError(f"{self.label} is read_only; nothing is written to it")
+
+    def apply(self, external_id: str, changes: Changes) -> ApplyResult:
+        """Write only what differs (one GET, one PUT, one POST per comment)."""
+        self._writable()
+        raw = self._raw_ticket(external_id)
+        if raw is None:
+            raise BackendError(f"{self.label}: ticket {external_id} not found")
+        current = self._ticket(raw)
+        body: dict[str, Any] = {}
+        done: list[str] = []
+        if changes.status:
+            if changes.status not in self.write_status:
+                raise BackendError(f"{self.label}: cannot write status {changes.status!r}")
+            rt_status = self.write_status[changes.status]
+            if str(raw.get("Status")) != rt_status:
+                body["Status"] = rt_status
+        if changes.priority:
+            if changes.priority not in WRITE_PRIORITIES:
+                raise BackendError(f"{self.label}: unknown priority {changes.priority!r}")
+            if current.priority != Priority(changes.priority):
+                body["Priority"] = WRITE_PRIORITIES[changes.priority]
+        if changes.assignee_id:
+            owner = _bare(changes.assignee_id, self.instance)
+            if _ref(raw.get("Owner")) != owner:
+                body["Owner"] = owner
+        if changes.group_id:
+            queue = _bare(changes.group_id, self.instance)
+            names = self._queue_names()
+            current_q = _ref(raw.get("Queue"))
+            if queue != current_q and names.get(str(current_q)) != queue:
+                body["Queue"] = queue
+        cfs = _custom_fields(raw)
+        cf_body: dict[str, Any] = {}
+        if changes.add_tags or changes.remove_tags:
+            if not self.tags_field or self.tags_field not in cfs:
+                raise CapabilityError(
+                    f"{self.label}: RT has no tags; create a multi-value ticket custom field "
+                    f"named {self.tags_field or 'cst_tags'!r} (setting tags_field) to use them"
+                )
+            have = [str(v) for v in cfs[self.tags_field]]
+            want = [t for t in have if t not in changes.remove_tags]
+            want += [t for t in changes.add_tags if t not in want]
+            if sorted(want) != sorted(have):
+                cf_body[self.tags_field] = want
+        reverse = {v: k for k, v in self.fields_map.items()}
+        for name, value in changes.custom_fields.items():
+            vendor = reverse.get(name, name)
+            values = value if isinstance(value, list) else ([] if value is None else [value])
+            if [str(v) for v in cfs.get(vendor, [])] != [str(v) for v in values]:
+                cf_body[vendor] = values if isinstance(value, list) else value
+        if cf_body:
+            body["CustomFields"] = cf_body
+        if body:
+            answer = self.http.json("PUT", self._path(f"/ticket/{external_id}"), json=body)
+            messages = [str(m) for m in answer] if isinstance(answer, list) else []
+            failed = [m for m in messages if _is_failure(m)]
+            if failed:
+                raise BackendError(f"{self.label}: ticket {external_id}: {'; '.join(failed)}")
+            done.append(", ".join(sorted(body)))
+        for comment in changes.comments:
+            kind = "correspond" if comment.public else "comment"
+            self.http.json(
+                "POST",
+                self._path(f"/ticket/{external_id}/{kind}"),
+                json={"Content": comment.body, "ContentType": "text/plain"},
+            )
+            done.append(kind)
+        if not done:
+            return ApplyResult(external_id, False, current.updated_at, "already so")
+        after = self._raw_ticket(external_id)
+        updated = parse_time(after.get("LastUpdated")) if after else None
+        return ApplyResult(external_id, True, updated, "; ".join(done))
+
+    def create(self, ticket: NewTicket) -> str:
+        self._writable()
+        if ticket.marker:
+            existing = self.find_by_marker(ticket.marker)
+            if existing is not None:
+                return existing
+        body: dict[str, Any] = {
+            "Queue": self.queue,
+            "Subject": ticket.subject,
+            "Content": ticket.description or ticket.subject,
+            "ContentType": "text/plain",
+            "Priority": WRITE_PRIORITIES.get(ticket.priority, 50),
+        }
+        if ticket.requester_email:
+            body["Requestor"] = ticket.requester_email
+        cfs: dict[str, Any] = dict(ticket.custom_fields)
+        if ticket.tags and self.tags_field:
+            cfs[self.tags_field] = list(ticket.tags)
+        if ticket.marker:
+            if self._has_marker_field():
+                cfs[self.marker_field] = ticket.marker
+            else:
+                body["Subject"] = f"{ticket.subject} [cst:{ticket.marker}]"
+        if cfs:
+            body["CustomFields"] = cfs
+        data = self.http.json("POST", self._path("/ticket"), json=body)
+        ext = _ref(data.get("id")) if isinstance(data, Mapping) else None
+        if not ext:
+            raise BackendError(f"{self.label}: POST {API}/ticket answered without an id")
+        status = self.write_status.get(ticket.status, "new")
+        if status != "new":
+            self.apply(ext, Changes(status=ticket.status))
+        return ext
+
+    def _has_marker_field(self) -> bool:
+        if self._marker_cf is None:
+            if not self.marker_field:
+                self._marker_cf = False
+            else:
+                data = self.http.json(
+                    "POST",
+                    self._path("/customfields"),
+                    json=[
+                        {"field": "Name", "value": self.marker_field},
+                        {"field": "LookupType", "value": "RT::Queue-RT::Ticket"},
+                    ],
+                    idempotent=True,
+                )
+                self._marker_cf = bool(_items(data, "/customfields", self.label))
+        return self._marker_cf
+
+    def find_by_marker(self, marker: str) -> str | None:
+        if self._has_marker_field():
+            query = f"CF.{{{self.marker_field}}} = {sql_quote(marker)}"
+        else:
+            query = f"Subject LIKE {sql_quote(f'[cst:{marker}]')}"
+        data = self._get(
+            "/tickets", {"query": query, "orderby": "id", "order": "ASC", "per_page": 10}
+        )
+        for item in _items(data, "/tickets", self.label):
+            if isinstance(item, Mapping) and item.get("id") not in (None, ""):
+                return str(item["id"])
+        return None
+
+
+def cursor_last(start: datetime | None) -> str | None:
+    return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if start else None
+
+
+def _num(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+def _bare(value: str, instance: str) -> str:
+    prefix = instance + ":"
+    return value[len(prefix) :] if value.startswith(prefix) else value
+
+
+def _is_failure(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        word in lowered
+        for word in (
+            "permission denied",
+            "could not",
+            "couldn't",
+            "illegal",
+            "invalid",
+            "isn't",
+            "failed",
+        )
+    )
+
+
+def _custom_fields(raw: Mapping[str, Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for cf in raw.get("CustomFields") or []:
+        if isinstance(cf, Mapping) and cf.get("name"):
+            values = cf.get("values")
+            out[str(cf["name"])] = list(values) if isinstance(values, list) else []
+    return out
+
+
+def _items(data: Any, path: str, label: str) -> list[Any]:
+    if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+        raise BackendError(f"{label}: GET {API}{path}: the answer has no items list")
+    return list(data["items"])
