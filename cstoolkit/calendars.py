@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import itertools
 import re
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -287,3 +289,180 @@ def bucket_starts(values: Iterable[datetime], zone: str, unit: str) -> list[date
             d = d.replace(day=1)
         out.append(d)
     return out
+
+
+# -- fast indexes for reports ------------------------------------------------------------------
+
+
+def _epoch(value: datetime | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+class BusinessClock:
+    """A cumulative business-seconds index of ``calendar`` over ``[start, end]``.
+
+    ``offset(t)`` is the business time between the start of the index and ``t`` (unix seconds),
+    found with one binary search, so ``seconds(a, b) = offset(b) - offset(a)`` costs O(log n)
+    however far apart ``a`` and ``b`` are. The intervals come from :meth:`Calendar.day_intervals`
+    (holidays and DST included), so the answers equal :meth:`Calendar.business_seconds`; instants
+    outside the indexed range fall back to it. Reports build one clock per run and call it
+    millions of times; the arrays ``starts``, ``lengths`` and ``before`` are public so a hot
+    loop can inline the lookup::
+
+        i = bisect_right(starts, t) - 1
+        f = before[i] + min(t - starts[i], lengths[i]) if i >= 0 else 0.0
+    """
+
+    def __init__(self, calendar: Calendar, start: datetime | float, end: datetime | float):
+        self.calendar = calendar
+        self.start = _epoch(start)
+        self.end = max(_epoch(end), self.start)
+        self.is_24x7 = calendar.is_24x7
+        self.starts = array("d")
+        self.lengths = array("d")
+        self.before = array("d")  # business seconds from the index start to each interval start
+        if self.is_24x7:
+            return
+        zone = calendar.zone
+        first = datetime.fromtimestamp(self.start, UTC).astimezone(zone).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(self.end, UTC).astimezone(zone).date() + timedelta(days=1)
+        total = 0.0
+        day = first
+        while day <= last:
+            for s, e in calendar.day_intervals(day):
+                a, b = s.timestamp(), e.timestamp()
+                if b <= a:
+                    continue
+                self.starts.append(a)
+                self.lengths.append(b - a)
+                self.before.append(total)
+                total += b - a
+            day += timedelta(days=1)
+        self._lo = self.starts[0] if self.starts else self.start
+        self._hi = (self.starts[-1] + self.lengths[-1]) if self.starts else self.end
+
+    def covers(self, t: float) -> bool:
+        return self.is_24x7 or self._lo <= t <= self._hi
+
+    def offset(self, t: float) -> float:
+        """Business seconds from the start of the index to ``t`` (may be negative before it)."""
+        if self.is_24x7:
+            return t - self.start
+        if not self._lo <= t <= self._hi:
+            when = datetime.fromtimestamp(t, UTC)
+            origin = datetime.fromtimestamp(self._lo, UTC)
+            if t < self._lo:
+                return -self.calendar.business_seconds(when, origin)
+            return self.calendar.business_seconds(origin, when)
+        i = bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self.before[i] + min(t - self.starts[i], self.lengths[i])
+
+    def seconds(self, a: float, b: float) -> float:
+        """Business seconds between two unix times (0 when ``b`` is not after ``a``)."""
+        if b <= a:
+            return 0.0
+        return self.offset(b) - self.offset(a)
+
+    def minute_table(self, max_minutes: int = 2_200_000) -> tuple[int, array[int], bytes] | None:
+        """A per-minute form of the index for the hottest loops: ``(t0, before, open)`` with
+        ``offset(t) == before[m] + (t - t0 - 60 m) * open[m]`` for ``m = (t - t0) // 60``.
+
+        Only when every interval starts and ends on a whole minute (true of ``HH:MM`` hours in
+        zones with whole-minute offsets) and the range spans at most ``max_minutes`` (about four
+        years); None otherwise, and then :meth:`offset` is the way.
+        """
+        if self.is_24x7 or not self.starts:
+            return None
+        if any(x % 60 for x in self.starts) or any(x % 60 for x in self.lengths):
+            return None
+        t0 = int(self.starts[0])
+        n = int(self.starts[-1] + self.lengths[-1] - t0) // 60
+        if n > max_minutes:
+            return None
+        opened = bytearray(n)
+        for start, length in zip(self.starts, self.lengths, strict=True):
+            a = int(start - t0) // 60
+            opened[a : a + int(length) // 60] = b"\x01" * (int(length) // 60)
+        before = array("q", (60 * c for c in itertools.accumulate(opened, initial=0)))
+        return t0, before, bytes(opened)
+
+
+class ZoneClock:
+    """Local wall-clock arithmetic in one IANA zone over ``[start, end]``, by binary search.
+
+    ``local(t)`` is ``t`` shifted by the zone's UTC offset at ``t`` (exact to the second at DST
+    changes), so ``local(t) // 86400`` numbers local days and ``local(t) % 86400 // 3600`` is
+    the local hour. Reports use it to bucket millions of instants by local day, weekday and hour
+    without building a datetime for each one. Outside the range the offset is looked up
+    directly (slower, same answer).
+    """
+
+    _STEP = 900  # zone transitions fall on quarter hours; each one is then found to the second
+
+    def __init__(self, zone: str, start: datetime | float, end: datetime | float) -> None:
+        self.zone = zone
+        self._zone = _zone(zone)
+        lo = int(_epoch(start)) - 86400
+        hi = int(_epoch(end)) + 86400
+        self.starts = array("d", [float(lo)])
+        self.offsets = array("d", [self._offset_at(lo)])
+        t = lo
+        while t < hi:
+            nxt = t + self._STEP
+            off = self._offset_at(nxt)
+            if off != self.offsets[-1]:
+                a, b = t, nxt  # offset(a) is the old one, offset(b) the new one
+                while b - a > 1:
+                    mid = (a + b) // 2
+                    if self._offset_at(mid) == off:
+                        b = mid
+                    else:
+                        a = mid
+                self.starts.append(float(b))
+                self.offsets.append(off)
+            t = nxt
+        self._lo, self._hi = float(lo), float(hi)
+
+    def _offset_at(self, t: float) -> float:
+        delta = datetime.fromtimestamp(t, UTC).astimezone(self._zone).utcoffset()
+        return delta.total_seconds() if delta is not None else 0.0
+
+    def offset(self, t: float) -> float:
+        if not self._lo <= t <= self._hi:
+            return self._offset_at(t)
+        return self.offsets[bisect_right(self.starts, t) - 1]
+
+    def local(self, t: float) -> float:
+        """``t`` as local wall-clock seconds since 1970-01-01 00:00 local."""
+        return t + self.offset(t)
+
+    def day(self, t: float) -> int:
+        """The local date of ``t`` as a day number (``date.fromordinal(n + 719163)``)."""
+        return int((t + self.offset(t)) // 86400)
+
+    def quarter_table(self) -> tuple[int, array[int]] | None:
+        """``(q0, offsets)``: ``offsets[(t - q0) // 900]`` is the UTC offset at ``t`` for any
+        ``t`` in the clock's range, for hot loops; None if a transition of the range is not on a
+        quarter hour (then use :meth:`offset`)."""
+        if any(int(t) % 900 for t in self.starts[1:]):
+            return None
+        q0 = int(self._lo) // 900 * 900
+        n = (int(self._hi) - q0) // 900 + 1
+        out = array("q", [0]) * n
+        for i, start in enumerate(self.starts):
+            a = max(0, (int(start) - q0) // 900)
+            b = (int(self.starts[i + 1]) - q0) // 900 if i + 1 < len(self.starts) else n
+            out[a:b] = array("q", [int(self.offsets[i])]) * (b - a)
+        return q0, out
+
+    def utc_of_day(self, day: int) -> float:
+        """The instant local day ``day`` starts (its first existing wall-clock second)."""
+        d = date.fromordinal(day + EPOCH_ORDINAL)
+        start = datetime.combine(d, time(0)).replace(tzinfo=self._zone)
+        return start.astimezone(UTC).timestamp()
+
+
+#: ``date.toordinal()`` of 1970-01-01: ``ZoneClock.day`` numbers plus this are ordinals.
+EPOCH_ORDINAL = 719163

@@ -311,6 +311,17 @@ def check_config(config: Config, host: Host) -> list[Problem]:
             load_plan(config)
         except ConfigError as exc:
             add(exc.bare_message, exc.line, exc.field)
+    if {"kpi", "costs", "staffing"} & set(config.data):  # reports (docs/reports.md)
+        from cstoolkit.kpi.metrics import KpiSettings
+        from cstoolkit.kpi.staffing import StaffingSettings
+
+        for read in (KpiSettings.from_config, StaffingSettings.from_config):
+            try:
+                read(config.data)
+            except ConfigError as exc:
+                parts = (exc.field or "").split(".")
+                add(exc.bare_message, locate(config.text, parts[:1], parts[1] if len(parts) > 1
+                                             else None), exc.field)  # fmt: skip
     return problems
 
 

@@ -21,15 +21,28 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("cstoolkit.cli.config_cmd", "config", "Show and check cstoolkit.toml."),
     "doctor": ("cstoolkit.cli.doctor_cmd", "doctor", "Check config, plugins, store and instances."),
     "keys": ("cstoolkit.cli.keys_cmd", "keys", "Manage secrets in the 0600 keys file."),
-    "plugins": ("cstoolkit.cli.plugins_cmd", "plugins", "List plugins and what they register."),
+    "plugins": ("cstoolkit.cli.plugins_cmd", "plugins", "List, create and install plugins."),
     "quickstart": (
         "cstoolkit.cli.quickstart_cmd",
         "quickstart",
         "Create a demo workspace and run it.",
     ),
     "sample": ("cstoolkit.cli.sample_cmd", "sample", "Generate realistic synthetic helpdesk data."),
+    "report": ("cstoolkit.cli.report_cmd", "report", "KPI reports and Erlang C staffing."),
+    "recipe": ("cstoolkit.cli.recipe_cmd", "recipe", "Check, draw and test triage recipes."),
     "sync": ("cstoolkit.cli.sync_cmd", "sync", "Pull tickets from backends into the store."),
+    "survey": (
+        "cstoolkit.cli.survey_cmd",
+        "survey",
+        "Send post-resolution surveys and collect answers.",
+    ),
     "tickets": ("cstoolkit.cli.tickets_cmd", "tickets", "List and show stored tickets."),
+    "triage": ("cstoolkit.cli.triage_cmd", "triage", "Run triage recipes (dry run by default)."),
+    "locks": ("cstoolkit.cli.locks_cmd", "locks", "List and release run locks."),
+    "run": ("cstoolkit.cli.run_cmd", "run", "Run the [run] steps under one lock."),
+    "status": ("cstoolkit.cli.status_cmd", "status", "Sync lag, queues, last run."),
+    "store": ("cstoolkit.cli.store_cmd", "store", "Prune, back up and migrate the store."),
+    "privacy": ("cstoolkit.cli.privacy_cmd", "privacy", "Forget a person (erasure)."),
 }
 
 

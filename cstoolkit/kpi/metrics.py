@@ -1,0 +1,523 @@
+"""KPI metric definitions, settings, the plugin :class:`Metric` protocol and distributions.
+
+Every built-in metric is listed in :data:`BUILTIN_METRICS` with its name, unit and one-line
+definition; docs/metrics.md gives the exact rules (where each clock starts and stops, which
+period a value belongs to, which statuses count). The numbers themselves are computed in one pass
+over the store by :mod:`cstoolkit.kpi.scan` plus a few SQL aggregates in
+:mod:`cstoolkit.kpi.report`; the built-in :class:`Metric` objects registered through the
+``register_metrics`` hook read those results, and plugin metrics compute theirs from the
+:class:`MetricContext` they are given.
+
+Conventions shared by every metric:
+
+* times are unix seconds (UTC); durations are seconds, in *calendar* time (wall clock) and in
+  *business* time of the report's calendar (``[kpi] calendar`` or ``--calendar``);
+* a duration belongs to the period in which the event that completes it happened (a first
+  reply time to the period of the reply, a resolution time to the period of the solve), so a
+  value is final when it is counted and periods compare fairly;
+* distributions report ``count``, ``mean``, ``median`` and ``p90`` (linear interpolation between
+  the closest ranks, as numpy's default and ``statistics.quantiles(method="inclusive")``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from cstoolkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cstoolkit.calendars import BusinessClock, Calendar
+    from cstoolkit.store import SQLiteStore
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "DURATION_METRICS",
+    "BuiltinMetric",
+    "CostSettings",
+    "Dist",
+    "KpiSettings",
+    "Metric",
+    "MetricContext",
+    "MetricDef",
+    "parse_seconds",
+]
+
+# -- durations in config and options -------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.I)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_seconds(value: object, where: str, *, default_unit: str = "s") -> float:
+    """``"30m"`` -> 1800.0; numbers are in ``default_unit``. Raises ConfigError naming ``where``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a duration such as 30m, got {value!r}", field=where)
+    if isinstance(value, int | float):
+        seconds = float(value) * _UNITS[default_unit]
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ConfigError(
+                f"bad duration {value!r} (use a number with s, m, h, d or w: 30m)", field=where
+            )
+        seconds = float(m.group(1)) * _UNITS[(m.group(2) or default_unit).lower()]
+    if seconds < 0 or not math.isfinite(seconds):
+        raise ConfigError(f"duration must be positive, got {value!r}", field=where)
+    return seconds
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """``[costs]``: what the team costs, to price a solved ticket.
+
+    Either ``agent_hour`` (cost of one agent-hour; the hours are the agents' working days in the
+    period times ``hours_per_agent_day``) or ``monthly_team`` (the whole team per month, prorated
+    by days: a month is 365.25 / 12 days).
+    """
+
+    currency: str = "EUR"
+    agent_hour: float | None = None
+    monthly_team: float | None = None
+    hours_per_agent_day: float = 8.0
+
+    @property
+    def configured(self) -> bool:
+        return self.agent_hour is not None or self.monthly_team is not None
+
+
+COST_KEYS = frozenset({"currency", "agent_hour", "monthly_team", "hours_per_agent_day"})
+KPI_KEYS = frozenset(
+    {
+        "calendar",
+        "timezone",
+        "period_days",
+        "csat_good_min",
+        "nps_promoter_min",
+        "nps_detractor_max",
+        "ces_agree_min",
+        "ces_headline",
+        "backlog_buckets",
+        "agent_tiers",
+        "jobs",
+    }
+)
+
+
+def _number(table: Mapping[str, Any], key: str, where: str, default: Any) -> Any:
+    value = table.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"expected a number, got {value!r}", field=f"{where}.{key}")
+    return value
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """``[kpi]`` (and ``[costs]``) settings, with their defaults."""
+
+    calendar: str | None = None
+    timezone: str | None = None
+    period_days: int = 30
+    csat_good_min: int = 4  # 1-5 scale: 4 and 5 are good, 1-3 bad
+    nps_promoter_min: int = 9  # 0-10 scale: 9-10 promoters
+    nps_detractor_max: int = 6  # 0-6 detractors, 7-8 passives
+    ces_agree_min: int = 5  # 1-7 scale: 5, 6, 7 agree
+    ces_headline: str = "average"  # or "agree_pct"
+    backlog_buckets: tuple[float, ...] = (
+        86400.0,
+        3 * 86400.0,
+        7 * 86400.0,
+        14 * 86400.0,
+        30 * 86400.0,
+    )
+    agent_tiers: Mapping[str, int] = field(default_factory=dict)
+    jobs: int = 0  # 0: automatic
+    costs: CostSettings = field(default_factory=CostSettings)
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any] | None) -> KpiSettings:
+        """Read ``[kpi]`` and ``[costs]`` from a config's data; ConfigError names the field."""
+        data = data or {}
+        kpi = data.get("kpi") or {}
+        costs = data.get("costs") or {}
+        if not isinstance(kpi, Mapping):
+            raise ConfigError("must be a table", field="kpi")
+        if not isinstance(costs, Mapping):
+            raise ConfigError("must be a table", field="costs")
+        for section, table, known in (("kpi", kpi, KPI_KEYS), ("costs", costs, COST_KEYS)):
+            for key in table:
+                if key not in known:
+                    import difflib
+
+                    close = difflib.get_close_matches(key, sorted(known), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ConfigError(
+                        f"unknown setting{hint}; known: {', '.join(sorted(known))}",
+                        field=f"{section}.{key}",
+                    )
+        headline = str(kpi.get("ces_headline", "average"))
+        if headline not in ("average", "agree_pct"):
+            raise ConfigError("must be 'average' or 'agree_pct'", field="kpi.ces_headline")
+        buckets = kpi.get("backlog_buckets")
+        edges: tuple[float, ...] = cls.backlog_buckets
+        if buckets is not None:
+            if not isinstance(buckets, list) or not buckets:
+                raise ConfigError(
+                    "must be a list of ages such as ['1d', '7d']", field="kpi.backlog_buckets"
+                )
+            edges = tuple(
+                sorted(parse_seconds(b, "kpi.backlog_buckets", default_unit="h") for b in buckets)
+            )
+        tiers = kpi.get("agent_tiers") or {}
+        if not isinstance(tiers, Mapping) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in tiers.values()
+        ):
+            raise ConfigError("must be a table of agent id -> tier number", field="kpi.agent_tiers")
+        for key in ("calendar", "timezone"):
+            if kpi.get(key) is not None and not isinstance(kpi.get(key), str):
+                raise ConfigError("must be a string", field=f"kpi.{key}")
+        cost = CostSettings(
+            currency=str(costs.get("currency", "EUR")),
+            agent_hour=_number(costs, "agent_hour", "costs", None),
+            monthly_team=_number(costs, "monthly_team", "costs", None),
+            hours_per_agent_day=float(_number(costs, "hours_per_agent_day", "costs", 8.0)),
+        )
+        if cost.agent_hour is not None and cost.monthly_team is not None:
+            raise ConfigError("set agent_hour or monthly_team, not both", field="costs")
+        period = _number(kpi, "period_days", "kpi", 30)
+        if int(period) < 1:
+            raise ConfigError("must be at least 1", field="kpi.period_days")
+        return cls(
+            calendar=kpi.get("calendar"),
+            timezone=kpi.get("timezone"),
+            period_days=int(period),
+            csat_good_min=int(_number(kpi, "csat_good_min", "kpi", 4)),
+            nps_promoter_min=int(_number(kpi, "nps_promoter_min", "kpi", 9)),
+            nps_detractor_max=int(_number(kpi, "nps_detractor_max", "kpi", 6)),
+            ces_agree_min=int(_number(kpi, "ces_agree_min", "kpi", 5)),
+            ces_headline=headline,
+            backlog_buckets=edges,
+            agent_tiers=dict(tiers),
+            jobs=int(_number(kpi, "jobs", "kpi", 0)),
+            costs=cost,
+        )
+
+
+# -- distributions -------------------------------------------------------------------------------
+
+
+Part = tuple["array[float]", "array[int]", float]  # sorted distinct values, cumulative counts, sum
+
+
+class Dist:
+    """A distribution of durations (or any numbers), kept exactly and compactly.
+
+    Values are appended to an ``array('d')``. :meth:`seal` turns them into a *part*: the sorted
+    distinct values with their cumulative counts (durations are whole seconds, so a million of
+    them hold far fewer distinct values; counting runs in C, and a part costs 16 bytes per
+    distinct value). Distributions from several workers merge by keeping their parts side by
+    side; order statistics are found by binary search across the parts. Nothing is approximated.
+    """
+
+    __slots__ = ("parts", "values")
+
+    def __init__(self, values: Iterable[float] = ()) -> None:
+        self.values = array("d", values)
+        self.parts: list[Part] = []
+
+    def __getstate__(self) -> tuple[array[float], list[Part]]:
+        return self.values, self.parts
+
+    def __setstate__(self, state: tuple[array[float], list[Part]]) -> None:
+        self.values, self.parts = state
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    def seal(self) -> Dist:
+        if self.values:
+            counts = Counter(self.values)  # C-speed counting
+            keys = sorted(counts)
+            cum = array("q", itertools.accumulate(counts[k] for k in keys))
+            total = math.fsum(self.values)
+            self.parts.append((array("d", keys), cum, total))
+            self.values = array("d")
+        return self
+
+    def merge(self, other: Dist) -> None:
+        other.seal()
+        self.seal()
+        self.parts.extend(other.parts)
+
+    @property
+    def count(self) -> int:
+        return len(self.values) + sum(p[1][-1] for p in self.parts)
+
+    def total(self) -> float:
+        return math.fsum([math.fsum(self.values), *(p[2] for p in self.parts)])
+
+    def mean(self) -> float | None:
+        n = self.count
+        return self.total() / n if n else None
+
+    def _below(self, v: float, strict: bool) -> int:
+        """How many values are < ``v`` (``strict``) or <= ``v``."""
+        find = bisect_left if strict else bisect_right
+        n = 0
+        for keys, cum, _ in self.parts:
+            i = find(keys, v)
+            if i:
+                n += cum[i - 1]
+        return n
+
+    def kth(self, k: int) -> float:
+        """The k-th smallest value (0-based)."""
+        self.seal()
+        if not 0 <= k < self.count:
+            raise IndexError(f"rank {k} out of range")
+        if len(self.parts) == 1:
+            keys, cum, _ = self.parts[0]
+            return keys[bisect_right(cum, k)]
+        for keys, _, _ in self.parts:
+            lo, hi = 0, len(keys)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                v = keys[mid]
+                if self._below(v, strict=False) <= k:
+                    lo = mid + 1
+                elif self._below(v, strict=True) > k:
+                    hi = mid
+                else:
+                    return v
+        raise AssertionError("kth: rank not found")  # pragma: no cover
+
+    def quantile(self, q: float) -> float | None:
+        """Linear interpolation between the closest ranks (numpy's default method)."""
+        n = self.count
+        if not n:
+            return None
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        frac = pos - lo
+        a = self.kth(lo)
+        if frac == 0 or lo + 1 >= n:
+            return a
+        b = self.kth(lo + 1)
+        return a + (b - a) * frac
+
+    def median(self) -> float | None:
+        return self.quantile(0.5)
+
+    def min(self) -> float | None:
+        return self.kth(0) if self.count else None
+
+    def max(self) -> float | None:
+        return self.kth(self.count - 1) if self.count else None
+
+    def histogram(self, edges: Sequence[float]) -> list[int]:
+        """Counts of values in ``[-inf, e0), [e0, e1), ..., [e_last, inf)``."""
+        self.seal()
+        bounds = [0, *(self._below(e, strict=True) for e in edges), self.count]
+        return [b - a for a, b in itertools.pairwise(bounds)]
+
+    def summary(self) -> dict[str, float | None]:
+        return {
+            "count": self.count,
+            "mean": self.mean(),
+            "median": self.median(),
+            "p90": self.quantile(0.9),
+        }
+
+
+# -- the metric protocol -------------------------------------------------------------------------
+
+
+@dataclass
+class MetricContext:
+    """What a metric's ``compute`` is given: one period of one report.
+
+    ``where`` / ``params`` are an SQL condition over ``tickets t`` (joined with the requester as
+    ``people r``) that selects the report's tickets (``--query`` and deleted tickets applied);
+    ``results`` holds the built-in metrics' values already computed for this period, by name,
+    so a plugin can derive from them (cost per solved ticket of its own, say).
+    """
+
+    store: SQLiteStore | None
+    since: float
+    until: float
+    timezone: str
+    calendar: Calendar
+    clock: BusinessClock
+    where: str = "t.deleted = 0"
+    params: list[Any] = field(default_factory=list)
+    period: str = "current"  # or "previous"
+    results: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def tickets_sql(self, columns: str = "t.id") -> tuple[str, list[Any]]:
+        """``SELECT columns FROM tickets t LEFT JOIN people r ... WHERE <the report's filter>``."""
+        sql = (
+            f"SELECT {columns} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+            f"WHERE {self.where}"
+        )
+        return sql, list(self.params)
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A KPI metric, registered with the ``register_metrics`` hook.
+
+    ``compute`` returns the metric's values for the context's period: a number, ``None`` (no
+    data), or a mapping of value names to numbers (``{"value": 3.5, "count": 12}``). The first
+    key (or ``headline``, if the object has that attribute) is the value tables show.
+    """
+
+    name: str
+    description: str
+    unit: str
+
+    def compute(self, ctx: MetricContext) -> Mapping[str, float | None] | float | None: ...
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A built-in metric: what the report and docs say about it."""
+
+    name: str
+    label: str
+    unit: str  # seconds | percent | count | score | per_agent_day | currency
+    headline: str
+    description: str
+    anchor: str  # which event's time puts a value in a period
+    higher_is_better: bool | None = None
+
+
+@dataclass(frozen=True)
+class BuiltinMetric:
+    """A built-in metric as registered through the hook: reads what the scan computed."""
+
+    definition: MetricDef
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def description(self) -> str:
+        return self.definition.description
+
+    @property
+    def unit(self) -> str:
+        return self.definition.unit
+
+    @property
+    def headline(self) -> str:
+        return self.definition.headline
+
+    def compute(self, ctx: MetricContext) -> Mapping[str, float | None] | float | None:
+        return ctx.results.get(self.name)
+
+
+_D = MetricDef
+#: Every built-in metric, in report order. docs/metrics.md has one section per name.
+# fmt: off
+BUILTIN_METRICS: tuple[MetricDef, ...] = (
+    _D("tickets_created", "Tickets created", "count", "count",
+       "Tickets created in the period.",
+       "created", None),
+    _D("tickets_solved", "Tickets solved", "count", "count",
+       "Tickets solved or closed now whose latest solve is in the period.",
+       "latest solve", True),
+    _D("first_reply_time", "First reply time", "seconds", "business.median",
+       "Creation to the first public agent comment (Zendesk reporting definition; for a ticket "
+       "an agent created with a public comment, to the agent's second public comment).",
+       "first reply", False),
+    _D("next_reply_time", "Next reply time", "seconds", "business.median",
+       "After the first reply: oldest unanswered requester comment to the next public agent "
+       "comment; one value per wait.",
+       "reply", False),
+    _D("reply_time", "Reply time (all replies)", "seconds", "business.mean",
+       "Every wait for an agent reply (the first reply and each next reply); its mean is the "
+       "average reply time.",
+       "reply", False),
+    _D("first_resolution_time", "First resolution time", "seconds", "business.median",
+       "Creation to the first time the status was set to solved.",
+       "first solve", False),
+    _D("full_resolution_time", "Full resolution time", "seconds", "business.median",
+       "Creation to the latest solve, for tickets solved or closed now.",
+       "latest solve", False),
+    _D("requester_wait_time", "Requester wait time", "seconds", "business.median",
+       "Time in new, open and on-hold from creation to the latest solve.",
+       "latest solve", False),
+    _D("agent_work_time", "Agent work time", "seconds", "business.median",
+       "Time in new and open from creation to the latest solve (paused while pending or on "
+       "hold).",
+       "latest solve", False),
+    _D("one_touch_rate", "One-touch resolution", "percent", "rate",
+       "Solved tickets with fewer than two public agent replies, over solved tickets (Zendesk's "
+       "one-touch formula).",
+       "latest solve", True),
+    _D("reopen_rate", "Reopen rate", "percent", "rate",
+       "Solved tickets that were reopened at least once (solved -> new, open, pending or on "
+       "hold), over solved tickets.",
+       "latest solve", False),
+    _D("backlog", "Backlog", "count", "count",
+       "Tickets created before the end of the period and not solved or closed at its end, by "
+       "age.",
+       "period end", False),
+    _D("sla_compliance", "SLA compliance", "percent", "rate",
+       "SLA metric instances that completed in the period within their target, over those that "
+       "completed or breached in it (cstoolkit.sla).",
+       "fulfilment or breach", True),
+    _D("csat", "CSAT", "percent", "csat_pct",
+       "Satisfaction answers scoring 4 or 5 (of 5), over all answers in the period.",
+       "answer", True),
+    _D("nps", "NPS", "nps", "nps",
+       "% promoters (9-10) minus % detractors (0-6) of NPS answers in the period.",
+       "answer", True),
+    _D("ces", "CES", "score", "average",
+       "Customer effort answers (1-7): the average and the % that agree (5 or more).",
+       "answer", True),
+    _D("volume_by_channel", "Volume by channel", "count", "count",
+       "Tickets created in the period by channel; the main channel is the largest.",
+       "created", None),
+    _D("agent_productivity", "Agent productivity", "per_agent_day", "solved_per_agent_day",
+       "Solved tickets and public replies per agent working day (a day the agent did something "
+       "in a ticket).",
+       "solve / reply", True),
+    _D("escalation_rate", "Escalation rate", "percent", "rate",
+       "Tickets whose first assignee was of tier T and that were later assigned to a higher "
+       "tier, over the tickets first assigned to tier T.",
+       "created", False),
+    _D("cost_per_ticket", "Cost per ticket", "currency", "cost_per_ticket",
+       "The team's cost in the period ([costs]) over the tickets solved in it.",
+       "latest solve", False),
+    _D("arrivals_heatmap", "Arrivals by hour and weekday", "count", "count",
+       "Tickets created in the period by local hour and weekday in the team's time zone.",
+       "created", None),
+)
+# fmt: on
+
+METRIC_DEFS: dict[str, MetricDef] = {m.name: m for m in BUILTIN_METRICS}
+
+#: The duration metrics the scan measures in calendar and business time.
+DURATION_METRICS: tuple[str, ...] = (
+    "first_reply_time",
+    "next_reply_time",
+    "first_resolution_time",
+    "full_resolution_time",
+    "requester_wait_time",
+    "agent_work_time",
+)
