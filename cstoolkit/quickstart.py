@@ -113,6 +113,7 @@ def _stages(
     directory: Path, config: Any, store: Any, host: Host
 ) -> dict[str, tuple[list[str], dict[str, Any]]]:
     """The rest of the product on the sample helpdesk: each stage is safe to re-run."""
+    from cstoolkit.kpi.quickstart import demo as kpi_demo
     from cstoolkit.surveys.quickstart import demo as survey_demo
     from cstoolkit.triage.quickstart import demo as triage_demo
 
@@ -121,4 +122,9 @@ def _stages(
     stages["triage"] = (text.splitlines(), plan.summary())
     surveys = survey_demo(directory, config, store, host)
     stages["surveys"] = (surveys.lines(), surveys.as_dict())
+    summary, html = kpi_demo(config, store, directory, host)
+    stages["report"] = (
+        [*summary.splitlines(), f"HTML report: {html}"],
+        {"html": str(html)},
+    )
     return stages
