@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -84,11 +84,34 @@ class Calendar:
 
     # -- arithmetic ----------------------------------------------------------------------------
 
-    def is_open(self, at: datetime) -> bool:
-        return any(s <= at < e for s, e in self.day_intervals(self._local_date(at)))
+    def is_open(self, at: datetime | float) -> bool:
+        """Whether business hours are running at ``at`` (an aware datetime or unix seconds)."""
+        if self.is_24x7:
+            return True
+        return fast_clock(self).is_open(at if isinstance(at, int | float) else at.timestamp())
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Business time between two instants (0 if ``end`` is not after ``start``)."""
+        if end <= start:
+            return 0.0
+        if self.is_24x7:
+            return (end - start).total_seconds()
+        return fast_clock(self).seconds(start.timestamp(), end.timestamp())
+
+    def add_business_seconds(self, start: datetime, seconds: float) -> datetime:
+        """The instant at which ``seconds`` of business time have passed since ``start``."""
+        if seconds <= 0:
+            return start
+        if self.is_24x7:
+            return start + timedelta(seconds=seconds)
+        return datetime.fromtimestamp(fast_clock(self).add(start.timestamp(), seconds), UTC)
+
+    # The day-by-day walks below are the reference the interval index is tested against.
+
+    def is_open_by_day(self, at: datetime) -> bool:
+        return any(s <= at < e for s, e in self.day_intervals(self._local_date(at)))
+
+    def business_seconds_by_day(self, start: datetime, end: datetime) -> float:
         if end <= start:
             return 0.0
         if self.is_24x7:
@@ -104,8 +127,7 @@ class Calendar:
             day += timedelta(days=1)
         return total
 
-    def add_business_seconds(self, start: datetime, seconds: float) -> datetime:
-        """The instant at which ``seconds`` of business time have passed since ``start``."""
+    def add_business_seconds_by_day(self, start: datetime, seconds: float) -> datetime:
         if seconds <= 0:
             return start
         if self.is_24x7:
@@ -466,3 +488,114 @@ class ZoneClock:
 
 #: ``date.toordinal()`` of 1970-01-01: ``ZoneClock.day`` numbers plus this are ordinals.
 EPOCH_ORDINAL = 719163
+
+
+class IntervalIndex:
+    """Business intervals of one calendar as sorted epoch arrays with running totals, built
+    from :meth:`Calendar.day_intervals` (so holidays and DST are the calendar's own) over a
+    range of days that grows as instants outside it are asked about. ``seconds(a, b)`` and
+    ``add(a, s)`` are then two binary searches."""
+
+    _MARGIN = 45  # days built around the first instant asked about, and added when growing
+
+    def __init__(self, calendar: Calendar) -> None:
+        self.calendar = calendar
+        self.first: date | None = None  # the range of local dates built
+        self.last: date | None = None
+        self.safe_lo = float("inf")  # epochs inside which no rebuild is needed
+        self.safe_hi = float("-inf")
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.before: list[float] = []  # business seconds before starts[i]
+
+    def _build(self, first: date, last: date) -> None:
+        starts: list[float] = []
+        ends: list[float] = []
+        day = first - timedelta(days=1)
+        while day <= last + timedelta(days=1):
+            for s, e in self.calendar.day_intervals(day):
+                a, b = s.timestamp(), e.timestamp()
+                if starts and a <= ends[-1]:  # touching intervals (24:00 then 00:00) merge
+                    ends[-1] = max(ends[-1], b)
+                else:
+                    starts.append(a)
+                    ends.append(b)
+            day += timedelta(days=1)
+        before, total = [], 0.0
+        for a, b in zip(starts, ends, strict=True):
+            before.append(total)
+            total += b - a
+        self.starts, self.ends, self.before = starts, ends, before
+        self.first, self.last = first, last
+        self.safe_lo = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
+        self.safe_hi = datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()
+
+    def _ensure(self, t: float) -> None:
+        if self.safe_lo <= t < self.safe_hi:
+            return
+        day = datetime.fromtimestamp(t, UTC).date()
+        margin = timedelta(days=self._MARGIN)
+        if self.first is None or self.last is None:
+            self._build(day - margin, day + margin)
+            return
+        span = self.last - self.first
+        first = min(self.first, day - max(margin, span))  # grow geometrically
+        last = max(self.last, day + max(margin, span))
+        self._build(first, last)
+
+    def is_open(self, t: float) -> bool:
+        self._ensure(t)
+        i = bisect_right(self.starts, t) - 1
+        return i >= 0 and t < self.ends[i]
+
+    def cumulative(self, t: float) -> float:
+        self._ensure(t)
+        i = bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self.before[i] + min(t, self.ends[i]) - self.starts[i]
+
+    def seconds(self, a: float, b: float) -> float:
+        if b <= a:
+            return 0.0
+        self._ensure(a)
+        self._ensure(b)  # both before reading: a rebuild moves the origin of the totals
+        return self.cumulative(b) - self.cumulative(a)
+
+    def add(self, a: float, seconds: float) -> float:
+        if seconds <= 0:
+            return a
+        if not any(self.calendar.week):
+            raise ValueError(f"calendar {self.calendar.name!r} has no business hours")
+        goal = self.cumulative(a) + seconds
+        while True:
+            total = self.before[-1] + self.ends[-1] - self.starts[-1] if self.starts else 0.0
+            if goal <= total:
+                break
+            assert self.first is not None and self.last is not None
+            if (self.last - self.first).days > 366 * 20:
+                raise ValueError(
+                    f"calendar {self.calendar.name!r}: no business time within 20 years"
+                )
+            self._build(
+                self.first, self.last + max(timedelta(days=self._MARGIN), self.last - self.first)
+            )
+        i = max(bisect_left(self.before, goal) - 1, 0)  # last i with before[i] < goal
+        return self.starts[i] + (goal - self.before[i])
+
+
+_CLOCKS: dict[Calendar, IntervalIndex] = {}
+_BY_ID: dict[int, tuple[Calendar, IntervalIndex]] = {}
+
+
+def fast_clock(calendar: Calendar) -> IntervalIndex:
+    """The shared, growing interval index of ``calendar`` (one per calendar per process)."""
+    # by identity first: hashing a Calendar (its week, holidays...) costs microseconds
+    found = _BY_ID.get(id(calendar))
+    if found is not None and found[0] is calendar:
+        return found[1]
+    clock = _CLOCKS.get(calendar)
+    if clock is None:
+        clock = _CLOCKS[calendar] = IntervalIndex(calendar)
+    _BY_ID[id(calendar)] = (calendar, clock)
+    return clock

@@ -38,9 +38,9 @@ Public API (kept small on purpose; the reports use it as well as triage):
   set by the recipe action ``apply_sla`` first, then the first policy whose ``when`` matches);
 * :func:`evaluate` -- the :class:`SlaMetricState` of every metric instance of one ticket;
 * :func:`current` -- the latest instance of each metric;
-* :func:`condition_values` -- the ``sla.*`` values conditions test (``sla.breached``...);
-* :func:`business_seconds` / :func:`add_business_seconds` -- fast calendar arithmetic (an
-  index over a calendar's intervals, exact as :class:`cstoolkit.calendars.Calendar`).
+* :func:`condition_values` -- the ``sla.*`` values conditions test (``sla.breached``...).
+
+Business-time arithmetic is :class:`cstoolkit.calendars.Calendar`'s (the one calendar module).
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.calendars import ALWAYS, Calendar
+from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
 from cstoolkit.errors import ConfigError, QueryError
 from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
 
@@ -65,12 +65,9 @@ __all__ = [
     "SLA_POLICY_FIELD",
     "SlaMetricState",
     "SlaPolicy",
-    "add_business_seconds",
-    "business_seconds",
     "condition_values",
     "current",
     "evaluate",
-    "is_open",
     "load_policies",
     "parse_duration",
     "parse_policy",
@@ -314,138 +311,6 @@ def policy_for(
 # -- fast business time ------------------------------------------------------------------------
 
 
-class _Clock:
-    """Business intervals of one calendar as sorted epoch arrays with running totals, built
-    from :meth:`Calendar.day_intervals` (so holidays and DST are the calendar's own) over a
-    range of days that grows as instants outside it are asked about. ``seconds(a, b)`` and
-    ``add(a, s)`` are then two binary searches."""
-
-    _MARGIN = 45  # days built around the first instant asked about, and added when growing
-
-    def __init__(self, calendar: Calendar) -> None:
-        self.calendar = calendar
-        self.first: date | None = None  # the range of local dates built
-        self.last: date | None = None
-        self.safe_lo = float("inf")  # epochs inside which no rebuild is needed
-        self.safe_hi = float("-inf")
-        self.starts: list[float] = []
-        self.ends: list[float] = []
-        self.before: list[float] = []  # business seconds before starts[i]
-
-    def _build(self, first: date, last: date) -> None:
-        starts: list[float] = []
-        ends: list[float] = []
-        day = first - timedelta(days=1)
-        while day <= last + timedelta(days=1):
-            for s, e in self.calendar.day_intervals(day):
-                a, b = s.timestamp(), e.timestamp()
-                if starts and a <= ends[-1]:  # touching intervals (24:00 then 00:00) merge
-                    ends[-1] = max(ends[-1], b)
-                else:
-                    starts.append(a)
-                    ends.append(b)
-            day += timedelta(days=1)
-        before, total = [], 0.0
-        for a, b in zip(starts, ends, strict=True):
-            before.append(total)
-            total += b - a
-        self.starts, self.ends, self.before = starts, ends, before
-        self.first, self.last = first, last
-        self.safe_lo = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
-        self.safe_hi = datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()
-
-    def _ensure(self, t: float) -> None:
-        if self.safe_lo <= t < self.safe_hi:
-            return
-        day = datetime.fromtimestamp(t, UTC).date()
-        margin = timedelta(days=self._MARGIN)
-        if self.first is None or self.last is None:
-            self._build(day - margin, day + margin)
-            return
-        span = self.last - self.first
-        first = min(self.first, day - max(margin, span))  # grow geometrically
-        last = max(self.last, day + max(margin, span))
-        self._build(first, last)
-
-    def is_open(self, t: float) -> bool:
-        self._ensure(t)
-        i = bisect.bisect_right(self.starts, t) - 1
-        return i >= 0 and t < self.ends[i]
-
-    def cumulative(self, t: float) -> float:
-        self._ensure(t)
-        i = bisect.bisect_right(self.starts, t) - 1
-        if i < 0:
-            return 0.0
-        return self.before[i] + min(t, self.ends[i]) - self.starts[i]
-
-    def seconds(self, a: float, b: float) -> float:
-        if b <= a:
-            return 0.0
-        self._ensure(a)
-        self._ensure(b)  # both before reading: a rebuild moves the origin of the totals
-        return self.cumulative(b) - self.cumulative(a)
-
-    def add(self, a: float, seconds: float) -> float:
-        if seconds <= 0:
-            return a
-        if not any(self.calendar.week):
-            raise ValueError(f"calendar {self.calendar.name!r} has no business hours")
-        goal = self.cumulative(a) + seconds
-        while True:
-            total = self.before[-1] + self.ends[-1] - self.starts[-1] if self.starts else 0.0
-            if goal <= total:
-                break
-            assert self.first is not None and self.last is not None
-            if (self.last - self.first).days > 366 * 20:
-                raise ValueError(
-                    f"calendar {self.calendar.name!r}: no business time within 20 years"
-                )
-            self._build(
-                self.first, self.last + max(timedelta(days=self._MARGIN), self.last - self.first)
-            )
-        i = max(bisect.bisect_left(self.before, goal) - 1, 0)  # last i with before[i] < goal
-        return self.starts[i] + (goal - self.before[i])
-
-
-_CLOCKS: dict[Calendar, _Clock] = {}
-_BY_ID: dict[int, tuple[Calendar, _Clock]] = {}
-
-
-def _clock(calendar: Calendar) -> _Clock:
-    # by identity first: hashing a Calendar (its week, holidays...) costs microseconds
-    found = _BY_ID.get(id(calendar))
-    if found is not None and found[0] is calendar:
-        return found[1]
-    clock = _CLOCKS.get(calendar)
-    if clock is None:
-        clock = _CLOCKS[calendar] = _Clock(calendar)
-    _BY_ID[id(calendar)] = (calendar, clock)
-    return clock
-
-
-def business_seconds(calendar: Calendar, start: datetime, end: datetime) -> float:
-    """Business seconds of ``calendar`` between two instants (0 when ``end <= start``)."""
-    if calendar.is_24x7:
-        return max(0.0, (end - start).total_seconds())
-    return _clock(calendar).seconds(start.timestamp(), end.timestamp())
-
-
-def add_business_seconds(calendar: Calendar, start: datetime, seconds: float) -> datetime:
-    """The instant when ``seconds`` of business time have passed since ``start``."""
-    if calendar.is_24x7:
-        return start + timedelta(seconds=max(0.0, seconds))
-    return datetime.fromtimestamp(_clock(calendar).add(start.timestamp(), seconds), UTC)
-
-
-def is_open(calendar: Calendar, at: datetime | float) -> bool:
-    """Whether ``calendar`` is open at ``at`` (an aware datetime or epoch seconds), fast."""
-    if calendar.is_24x7:
-        return True
-    t = at if isinstance(at, int | float) else at.timestamp()
-    return _clock(calendar).is_open(t)
-
-
 # -- evaluation --------------------------------------------------------------------------------
 
 
@@ -579,7 +444,7 @@ class _Counter:
 
     def __init__(self, calendar: Calendar, business: bool) -> None:
         self.business = business and not calendar.is_24x7
-        self.clock = _clock(calendar) if self.business else None
+        self.clock = fast_clock(calendar) if self.business else None
 
     def seconds(self, a: float, b: float) -> float:
         if self.clock is None:
@@ -833,8 +698,8 @@ def condition_values(
 
     def business_until(due: datetime) -> float:
         if due >= now:
-            return business_seconds(calendar, now, due) / 3600
-        return -business_seconds(calendar, due, now) / 3600
+            return calendar.business_seconds(now, due) / 3600
+        return -calendar.business_seconds(due, now) / 3600
 
     for metric, s in latest.items():
         p = f"sla.{metric}."

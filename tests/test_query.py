@@ -22,6 +22,15 @@ NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "query.md"
 
 
+@pytest.fixture(autouse=True)
+def _core_registry_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test the language as the core defines it, whatever other test modules registered."""
+    core = {name: spec for name, spec in q.FIELDS.items() if name in q._builtin_fields()}
+    monkeypatch.setattr(q, "FIELDS", core)
+    monkeypatch.setattr(q, "NAMESPACES", dict(q.NAMESPACES))
+    monkeypatch.setattr(q, "ALIASES", dict(q.ALIASES))
+
+
 def ticket(**kw: object) -> Ticket:
     base: dict[str, object] = {
         "id": "zd:1",

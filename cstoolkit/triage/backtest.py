@@ -41,6 +41,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit import model, query
+from cstoolkit.calendars import fast_clock
 from cstoolkit.errors import UsageError
 from cstoolkit.model import Channel, Person, Priority, Role, Status, Ticket
 from cstoolkit.triage import fields as fields_mod
@@ -689,11 +690,9 @@ def _numeric_op(c: query.Cond, x: np.ndarray) -> np.ndarray:
 def _business_hours(calendar: Any, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     import numpy as np
 
-    from cstoolkit import sla
-
     if calendar.is_24x7:
         return (end - start) / 3600
-    clock = sla._clock(calendar)
+    clock = fast_clock(calendar)
     lo, hi = float(np.min(start)), float(np.max(end))
     clock._ensure(lo)
     clock._ensure(hi)
@@ -934,7 +933,6 @@ class _FastAssign:
     a pick looks only at the agents on shift, not the whole roster)."""
 
     def __init__(self, roster: Any, data: _Data) -> None:
-        from cstoolkit import sla
 
         self.roster = roster
         t0, t1 = float(data.at.min()), float(data.at.max())
@@ -946,7 +944,7 @@ class _FastAssign:
             if agent.shift is None or agent.shift.is_24x7:
                 self.always.append(k)
                 continue
-            clock = sla._clock(agent.shift)
+            clock = fast_clock(agent.shift)
             clock._ensure(t0)
             clock._ensure(t1)
             j = max(0, bisect.bisect_right(clock.starts, t0) - 1)
@@ -1141,9 +1139,7 @@ def _shift_start(agent: Any, at: float) -> float:
         return at - at % 86400
     clock = agent.__dict__.get("_clock")
     if clock is None:
-        from cstoolkit import sla
-
-        clock = agent.__dict__["_clock"] = sla._clock(agent.shift)
+        clock = agent.__dict__["_clock"] = fast_clock(agent.shift)
     clock._ensure(at)
     i = bisect.bisect_right(clock.starts, at) - 1
     return clock.starts[i] if i >= 0 else at

@@ -277,9 +277,8 @@ class Extras(dict[str, Any]):
                 return None
             if days:
                 return business_days_between(cal, when, now)
-            from cstoolkit import sla
 
-            return sla.business_seconds(cal, when, now) / 3600
+            return cal.business_seconds(when, now) / 3600
         if name == "group.name":
             gid = self.ticket.group_id
             if gid is None:

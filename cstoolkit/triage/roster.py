@@ -110,11 +110,11 @@ class Agent:
             return True
         clock = self.__dict__.get("_clock")
         if clock is None:
-            from cstoolkit import sla
+            from cstoolkit.calendars import fast_clock
 
             if self.shift.is_24x7:
                 return True
-            clock = self.__dict__["_clock"] = sla._clock(self.shift)
+            clock = self.__dict__["_clock"] = fast_clock(self.shift)
         return bool(clock.is_open(at if isinstance(at, int | float) else at.timestamp()))
 
     def capacity_for(self, channel: str) -> int | None:
