@@ -233,3 +233,35 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("CSTOOLKIT_")}
+
+
+def test_announced_plugin_command_is_listed_and_runs(site: Path) -> None:
+    (site / "announcing_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            import click
+
+            @click.command(help="Say hello from a plugin.")
+            def hello():
+                click.echo("hello from the plugin")
+            """
+        )
+    )
+    info = site / "cstoolkit_announcing-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cstoolkit-announcing\n")
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\nother = x:y\n\n[cstoolkit.commands]\nhello = announcing_plugin:hello\n"
+    )
+    env = {**_env(), "PYTHONPATH": str(site)}
+    helptext = subprocess.run(
+        [sys.executable, "-m", "cstoolkit", "--help"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    assert "hello" in helptext and "Plugin command (announcing_plugin)" in helptext
+    assert "Say hello from a plugin." not in helptext, "--help must not import plugin modules"
+    ran = subprocess.run(
+        [sys.executable, "-m", "cstoolkit", "hello"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    assert ran.stdout.strip() == "hello from the plugin"
