@@ -87,6 +87,17 @@ def split_id(qualified: str) -> tuple[str, str]:
     return instance, external
 
 
+def bare_id(value: str | int) -> str:
+    """Return the external id of a possibly qualified id: ``"inst:123"`` -> ``"123"``.
+
+    A bare id (``"123"`` or ``123``) comes back as a string unchanged. Only the first colon
+    splits, so an external id that itself contains colons survives (``"inst:a:b"`` -> ``"a:b"``);
+    unlike :func:`split_id` this never raises, which suits backends that accept either form.
+    """
+    text = str(value)
+    return text.split(":", 1)[1] if ":" in text else text
+
+
 def utc(value: datetime) -> datetime:
     """Normalise an aware datetime to UTC; refuse naive ones (their zone is unknowable)."""
     if value.tzinfo is None:

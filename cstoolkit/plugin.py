@@ -8,12 +8,14 @@ even when a plugin's optional dependency is missing.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cstoolkit.errors import ConfigError
 from cstoolkit.model import Event, Group, Person, Ticket
 
 if TYPE_CHECKING:
@@ -393,6 +395,45 @@ class SurveyProvider(PluginBase):
     def pull_responses(self, since: datetime | None) -> Iterator[SurveyAnswer]:
         """Answers collected by the provider since ``since`` (hosted providers only)."""
         return iter(())
+
+
+# -- helpers shared by backend plugins ---------------------------------------------------------
+
+
+def marker_token(marker: str, *, length: int = 16, prefix: str = "cst-") -> str:
+    """The tag/label that carries a mirror marker on a vendor ticket: ``prefix`` + a hash.
+
+    A marker is free text of any length, but vendor tags and labels are short and restricted
+    (lowercased, no spaces or colons, a length cap), so the marker travels as ``prefix`` + the
+    first ``length`` hex digits of its SHA-1 and is found again by recomputing the token. Keep
+    a backend's ``length`` fixed once it has shipped: tags already written must keep matching.
+    """
+    return prefix + hashlib.sha1(marker.encode()).hexdigest()[:length]
+
+
+def merge_mapping(
+    defaults: Mapping[str, str], override: Any, enum: Any, name: str, label: str
+) -> dict[str, str]:
+    """``defaults`` updated with an instance's ``mapping.<name>`` table (vendor -> model value).
+
+    ``override`` is the raw config value (None keeps the defaults); every target must be a
+    value of ``enum`` (e.g. :class:`~cstoolkit.model.Status`). ``name`` is the setting's path
+    (``"mapping.statuses"``) and ``label`` the instance label used in the one-line
+    :class:`~cstoolkit.errors.ConfigError` message. Keys are kept as strings, verbatim.
+    """
+    out = dict(defaults)
+    if override is None:
+        return out
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"{label}: {name} must be a table")
+    allowed = {m.value for m in enum}
+    for key, value in override.items():
+        if str(value) not in allowed:
+            raise ConfigError(
+                f"{label}: {name}.{key} = {value!r} is not one of {', '.join(sorted(allowed))}"
+            )
+        out[str(key)] = str(value)
+    return out
 
 
 PLUGIN_KINDS: dict[str, type[PluginBase]] = {

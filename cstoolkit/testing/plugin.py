@@ -15,6 +15,11 @@ else unless a test asks for one of its fixtures:
 ``no_network``
     connections to anything but loopback raise :class:`NetworkBlockedError`; the
     ``@pytest.mark.no_network`` marker applies it to a test or class.
+
+A test that uses ``cst_runner``, ``register_plugin`` or ``fake_backend`` gets ``no_network``
+too: the network is blocked by default wherever the kit is in use. Mark a test
+``@pytest.mark.allow_network`` to opt out. Tests that use none of the kit's fixtures are left
+exactly as they are.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from cstoolkit.host import Host, PluginRecord
 
 MARKER = "no_network"
+ALLOW_MARKER = "allow_network"
 DEFAULT_CONFIG = '[store]\npath = "cstoolkit.db"\n'
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
 
@@ -40,6 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}: block connections to anything but loopback (cstoolkit.testing).",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_MARKER}: let a test using cstoolkit.testing fixtures reach the network.",
     )
 
 
@@ -114,6 +124,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+@pytest.fixture
+def _kit_network(request: pytest.FixtureRequest) -> None:
+    """The kit's fixtures block the network unless the test is marked ``allow_network``."""
+    if request.node.get_closest_marker(ALLOW_MARKER) is None:
+        request.getfixturevalue(MARKER)
+
+
 # -- cst_runner ------------------------------------------------------------------------------
 
 
@@ -169,7 +186,7 @@ class CstRunner:
 
 
 @pytest.fixture
-def cst_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CstRunner:
+def cst_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _kit_network: None) -> CstRunner:
     """A CLI runner over a temporary workspace with an isolated HOME and keys file."""
     workspace = tmp_path / "cst-workspace"
     home = tmp_path / "cst-home"
@@ -242,7 +259,7 @@ def _wrap_class(cls: type) -> Any:
 
 
 @pytest.fixture
-def register_plugin() -> Iterator[PluginRegistrar]:
+def register_plugin(_kit_network: None) -> Iterator[PluginRegistrar]:
     """Register plugins on a fresh host (built-ins only) that the CLI uses for this test."""
     from cstoolkit.cli import app
     from cstoolkit.host import Host
@@ -260,7 +277,7 @@ def register_plugin() -> Iterator[PluginRegistrar]:
 
 
 @pytest.fixture
-def fake_backend() -> type:
+def fake_backend(_kit_network: None) -> type:
     """The in-memory :class:`~cstoolkit.testing.fake.FakeBackend` class (every capability)."""
     from cstoolkit.testing.fake import FakeBackend
 

@@ -136,3 +136,14 @@ def test_fake_backend_fixture_is_the_class(fake_backend: type) -> None:
     pages = list(backend.pull(None))
     assert [len(p.tickets) for p in pages] == [2, 1]
     assert backend.capabilities >= {"tickets.write", "tickets.create", "conflict_check"}
+
+
+def test_kit_fixtures_block_the_network_by_default(cst_runner: Any, fake_backend: type) -> None:
+    assert socket.socket.connect is not ORIGINAL_CONNECT
+    with pytest.raises(NetworkBlockedError):
+        socket.getaddrinfo("api.example.com", 443)
+
+
+@pytest.mark.allow_network
+def test_allow_network_opts_out(cst_runner: Any) -> None:
+    assert socket.socket.connect is ORIGINAL_CONNECT
