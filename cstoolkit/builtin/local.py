@@ -31,6 +31,7 @@ from cstoolkit.model import (
     Role,
     Status,
     Ticket,
+    bare_id,
     now,
     qualify,
     utc,
@@ -617,9 +618,7 @@ def _str_or_none(value: Any) -> str | None:
 
 def _ext(qualified: str | None) -> str | None:
     """Accept a qualified id (``local:a1``) or a bare one and return the bare external id."""
-    if qualified is None:
-        return None
-    return qualified.split(":", 1)[1] if ":" in qualified else qualified
+    return None if qualified is None else bare_id(qualified)
 
 
 @hookimpl

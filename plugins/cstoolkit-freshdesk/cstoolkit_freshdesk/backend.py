@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cstoolkit.errors import BackendError, CapabilityError, ConfigError, ConflictError, CstError
 from cstoolkit.http import HttpStats, http_settings
-from cstoolkit.model import Event, EventKind, Group, Person, Role, Ticket, now, qualify
+from cstoolkit.model import Event, EventKind, Group, Person, Role, Ticket, bare_id, now, qualify
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -39,11 +39,11 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     Setting,
+    marker_token,
 )
 from cstoolkit_freshdesk.mapping import (
     CHANNEL_TO_SOURCE,
     Mapper,
-    bare,
     parse_time,
     vendor_int,
     z,
@@ -70,7 +70,8 @@ def digest(record: Mapping[str, Any]) -> str:
 
 
 def marker_tag(marker: str) -> str:
-    return MARKER_PREFIX + hashlib.sha1(marker.encode()).hexdigest()[:20]
+    """This backend's marker tag: 20 hex digits (what it has always written; keep it)."""
+    return marker_token(marker, length=20, prefix=MARKER_PREFIX)
 
 
 class _Seen:
@@ -188,7 +189,7 @@ class FreshdeskBackend(Backend):
                     f"{', '.join(FILTER_FIELDS)} only"
                 )
             values = wanted if isinstance(wanted, list) else [wanted]
-            out[FILTER_FIELDS[key]] = {bare(str(v)) for v in values}
+            out[FILTER_FIELDS[key]] = {bare_id(str(v)) for v in values}
         return out
 
     # -- HTTP ----------------------------------------------------------------------------------
@@ -589,7 +590,7 @@ class FreshdeskBackend(Backend):
         return data
 
     def fetch(self, external_id: str) -> Ticket | None:
-        record = self._get(bare(external_id))
+        record = self._get(bare_id(external_id))
         if record is None or record.get("deleted") or record.get("spam"):
             return None
         return self._ticket(record)
@@ -601,7 +602,7 @@ class FreshdeskBackend(Backend):
         a change landing between the read and the write is not detected.
         """
         self._writable()
-        ext = bare(external_id)
+        ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: ticket {ext} not found")

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Channel, Priority, Status
+from cstoolkit.model import Channel, Priority, Status, bare_id
+from cstoolkit.plugin import merge_mapping
 
 DEFAULT_STATUS_MAP: dict[str, str] = {"2": "open", "3": "pending", "4": "solved", "5": "closed"}
 DEFAULT_PRIORITY_MAP: dict[str, str] = {"1": "low", "2": "normal", "3": "high", "4": "urgent"}
@@ -33,24 +34,6 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
 CHANNEL_TO_SOURCE: dict[str, int] = {"email": 1, "web": 2, "phone": 3, "chat": 7, "social": 2}
 
 
-def merged(
-    defaults: Mapping[str, str], override: Any, enum: Any, setting: str, label: str
-) -> dict[str, str]:
-    out = dict(defaults)
-    if override is None:
-        return out
-    if not isinstance(override, Mapping):
-        raise ConfigError(f"{label}: {setting} must be a table")
-    allowed = {m.value for m in enum}
-    for key, value in override.items():
-        if str(value) not in allowed:
-            raise ConfigError(
-                f"{label}: {setting}.{key} = {value!r} is not one of {', '.join(sorted(allowed))}"
-            )
-        out[str(key)] = str(value)
-    return out
-
-
 def _reverse(table: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, int]:
     """model value -> vendor code: the instance's own entries first, then the defaults."""
     out: dict[str, int] = {}
@@ -67,13 +50,13 @@ class Mapper:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{label}: mapping must be a table")
         self.label = label
-        self.status = merged(
+        self.status = merge_mapping(
             DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", label
         )
-        self.priority = merged(
+        self.priority = merge_mapping(
             DEFAULT_PRIORITY_MAP, table.get("priorities"), Priority, "mapping.priorities", label
         )
-        self.channel = merged(
+        self.channel = merge_mapping(
             DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", label
         )
         self.status_back = _reverse(self.status, DEFAULT_STATUS_MAP)
@@ -129,11 +112,6 @@ def z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def bare(value: str | int) -> str:
-    text = str(value)
-    return text.split(":", 1)[1] if ":" in text else text
-
-
 def vendor_int(value: str | int) -> int | str:
-    text = bare(value)
+    text = bare_id(value)
     return int(text) if text.isdigit() else text

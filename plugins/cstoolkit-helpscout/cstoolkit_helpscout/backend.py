@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -42,6 +41,7 @@ from cstoolkit.model import (
     Role,
     Status,
     Ticket,
+    bare_id,
     now,
 )
 from cstoolkit.plugin import (
@@ -56,6 +56,8 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     Setting,
+    marker_token,
+    merge_mapping,
 )
 
 if TYPE_CHECKING:
@@ -113,28 +115,9 @@ def z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def bare(value: str | int) -> str:
-    text = str(value)
-    return text.split(":", 1)[1] if ":" in text else text
-
-
 def marker_tag(marker: str) -> str:
-    """The tag that carries a mirror marker (Help Scout lowercases tags; keep it short)."""
-    return "cst-" + hashlib.sha1(marker.encode()).hexdigest()[:16]
-
-
-def _merged(defaults: Mapping[str, str], override: Any, enum: Any, name: str, label: str) -> dict:
-    out = dict(defaults)
-    if override is None:
-        return out
-    if not isinstance(override, Mapping):
-        raise ConfigError(f"{label}: {name} must be a table")
-    allowed = {m.value for m in enum}
-    for key, value in override.items():
-        if str(value) not in allowed:
-            raise ConfigError(f"{label}: {name}.{key} = {value!r} is not a model value")
-        out[str(key)] = str(value)
-    return out
+    """This backend's marker tag: ``cst-`` + 16 hex digits (keep it: written ones must match)."""
+    return marker_token(marker, length=16)
 
 
 class _Cursor:
@@ -221,10 +204,10 @@ class HelpScoutBackend(Backend):
         table = cfg.get("mapping") or {}
         if not isinstance(table, Mapping):
             raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = _merged(
+        self.status_map = merge_mapping(
             DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", self.label
         )
-        self.channel_map = _merged(
+        self.channel_map = merge_mapping(
             DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", self.label
         )
         self.mailboxes = self._filters(cfg.get("filters"))
@@ -633,7 +616,7 @@ class HelpScoutBackend(Backend):
         return data
 
     def fetch(self, external_id: str) -> Ticket | None:
-        raw = self._get(bare(external_id))
+        raw = self._get(bare_id(external_id))
         if raw is None:
             return None
         try:
@@ -642,7 +625,7 @@ class HelpScoutBackend(Backend):
             raise BackendError(f"{self.label}: conversation {raw.get('id')}: {exc}") from None
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
-        ext = bare(external_id)
+        ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: conversation {ext} does not exist")
@@ -657,7 +640,7 @@ class HelpScoutBackend(Backend):
                 changed = True
         if changes.assignee_id is not None:
             have = (current.get("assignee") or {}).get("id")
-            want_id = bare(changes.assignee_id)
+            want_id = bare_id(changes.assignee_id)
             if str(have) != want_id:
                 op: dict[str, Any] = (
                     {"op": "remove", "path": "/assignTo"}
@@ -667,7 +650,7 @@ class HelpScoutBackend(Backend):
                 self._send("PATCH", path, json=op)
                 changed = True
         if changes.group_id is not None:
-            want_box = bare(changes.group_id)
+            want_box = bare_id(changes.group_id)
             if str(current.get("mailboxId")) != want_box:
                 self._send(
                     "PATCH",

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cstoolkit.errors import BackendError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
-from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket, bare_id
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -45,6 +44,8 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     Setting,
+    marker_token,
+    merge_mapping,
 )
 
 if TYPE_CHECKING:
@@ -104,13 +105,18 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def bare(value: str | int) -> str:
-    text = str(value)
-    return text.split(":", 1)[1] if ":" in text else text
-
-
 def marker_label(marker: str) -> str:
-    return "cst-" + hashlib.sha1(marker.encode()).hexdigest()[:16]
+    """This backend's marker label: ``cst-`` + 16 hex digits (keep it: written ones must match)."""
+    return marker_token(marker, length=16)
+
+
+def _lowered_keys(override: Any) -> Any:
+    """Jira names match case-insensitively: a mapping override's keys, lowercased."""
+    if not override:
+        return None
+    if isinstance(override, Mapping):
+        return {str(k).lower(): v for k, v in override.items()}
+    return override
 
 
 def adf_text(node: Any) -> str:
@@ -195,21 +201,20 @@ class JiraSMBackend(Backend):
         table = cfg.get("mapping") or {}
         if not isinstance(table, Mapping):
             raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = {k.lower(): v for k, v in DEFAULT_STATUS_MAP.items()}
-        self.priority_map = dict(DEFAULT_PRIORITY_MAP)
-        for name, target, enum in (
-            ("statuses", self.status_map, Status),
-            ("priorities", self.priority_map, Priority),
-        ):
-            override = table.get(name) or {}
-            if not isinstance(override, Mapping):
-                raise ConfigError(f"backends.{instance}.mapping.{name} must be a table")
-            for key, value in override.items():
-                if str(value) not in {m.value for m in enum}:
-                    raise ConfigError(
-                        f"backends.{instance}.mapping.{name}.{key}: {value!r} is not a model value"
-                    )
-                target[str(key).lower()] = str(value)
+        self.status_map = merge_mapping(
+            {k.lower(): v for k, v in DEFAULT_STATUS_MAP.items()},
+            _lowered_keys(table.get("statuses")),
+            Status,
+            "mapping.statuses",
+            f"backends.{instance}",
+        )
+        self.priority_map = merge_mapping(
+            DEFAULT_PRIORITY_MAP,
+            _lowered_keys(table.get("priorities")),
+            Priority,
+            "mapping.priorities",
+            f"backends.{instance}",
+        )
         fields = table.get("fields") or {}
         self.fields = {str(k): str(v) for k, v in fields.items()}
         self.fields_back = {v: k for k, v in self.fields.items()}
@@ -518,7 +523,7 @@ class JiraSMBackend(Backend):
         comments: list[Mapping[str, Any]],
     ) -> list[Event]:
         tid = ticket.id
-        reporter = bare(ticket.requester_id) if ticket.requester_id else None
+        reporter = bare_id(ticket.requester_id) if ticket.requester_id else None
         events = [
             Event(
                 id=f"{self.instance}:issue-{ticket.external_id}-created",
@@ -614,7 +619,7 @@ class JiraSMBackend(Backend):
         return data
 
     def fetch(self, external_id: str) -> Ticket | None:
-        raw = self._get(bare(external_id))
+        raw = self._get(bare_id(external_id))
         if raw is None:
             return None
         try:
@@ -623,7 +628,7 @@ class JiraSMBackend(Backend):
             raise BackendError(f"{self.label}: issue {external_id}: {exc}") from None
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
-        ext = bare(external_id)
+        ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: issue {ext} does not exist")
@@ -666,7 +671,7 @@ class JiraSMBackend(Backend):
             changed = True
         if changes.assignee_id is not None:
             have = (f.get("assignee") or {}).get("accountId")
-            want_id = bare(changes.assignee_id)
+            want_id = bare_id(changes.assignee_id)
             if str(have) != want_id:
                 self.http.request(
                     "PUT",

@@ -26,7 +26,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cstoolkit.errors import BackendError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
-from cstoolkit.model import Channel, Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.model import (
+    Channel,
+    Event,
+    EventKind,
+    Person,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    bare_id,
+)
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -39,6 +49,7 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     Setting,
+    merge_mapping,
 )
 
 if TYPE_CHECKING:
@@ -128,18 +139,20 @@ class LiveAgentBackend(Backend):
         table = cfg.get("mapping") or {}
         if not isinstance(table, Mapping):
             raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = dict(DEFAULT_STATUS_MAP)
-        self.channel_map = dict(DEFAULT_CHANNEL_MAP)
-        for name, target, enum in (
-            ("statuses", self.status_map, Status),
-            ("channels", self.channel_map, Channel),
-        ):
-            for key, value in (table.get(name) or {}).items():
-                if str(value) not in {m.value for m in enum}:
-                    raise ConfigError(
-                        f"backends.{instance}.mapping.{name}.{key}: {value!r} is not a model value"
-                    )
-                target[str(key)] = str(value)
+        self.status_map = merge_mapping(
+            DEFAULT_STATUS_MAP,
+            table.get("statuses"),
+            Status,
+            "mapping.statuses",
+            f"backends.{instance}",
+        )
+        self.channel_map = merge_mapping(
+            DEFAULT_CHANNEL_MAP,
+            table.get("channels"),
+            Channel,
+            "mapping.channels",
+            f"backends.{instance}",
+        )
         self.departments = self._filters(cfg.get("filters"))
         self.stats = HttpStats()
         self._http: HttpClient | None = None
@@ -444,7 +457,7 @@ class LiveAgentBackend(Backend):
         return data
 
     def fetch(self, external_id: str) -> Ticket | None:
-        raw = self._get(external_id.split(":", 1)[-1])
+        raw = self._get(bare_id(external_id))
         if raw is None or str(raw.get("status")) in GONE:
             return None
         try:
@@ -453,7 +466,7 @@ class LiveAgentBackend(Backend):
             raise BackendError(f"{self.label}: ticket {external_id}: {exc}") from None
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
-        ext = external_id.split(":", 1)[-1]
+        ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: ticket {ext} does not exist")
@@ -466,8 +479,8 @@ class LiveAgentBackend(Backend):
             if have != self.status_map.get(want):
                 body["status"] = want
         for key, value in (("agentid", changes.assignee_id), ("departmentid", changes.group_id)):
-            if value is not None and str(current.get(key)) != value.split(":", 1)[-1]:
-                body[key] = value.split(":", 1)[-1]
+            if value is not None and str(current.get(key)) != bare_id(value):
+                body[key] = bare_id(value)
         tags = [str(t) for t in current.get("tags") or []]
         new_tags = list(tags)
         if changes.priority is not None:

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cstoolkit.errors import BackendError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
-from cstoolkit.model import Channel, Event, EventKind, Priority, Role, Status, Ticket, now
+from cstoolkit.model import Channel, Event, EventKind, Priority, Role, Status, Ticket, bare_id, now
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -41,6 +40,8 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     Setting,
+    marker_token,
+    merge_mapping,
 )
 
 if TYPE_CHECKING:
@@ -109,27 +110,9 @@ def norm(value: Any) -> str:
     return zms(parsed)
 
 
-def bare(value: str | int) -> str:
-    text = str(value)
-    return text.split(":", 1)[1] if ":" in text else text
-
-
 def marker_tag(marker: str) -> str:
-    return "cst-" + hashlib.sha1(marker.encode()).hexdigest()[:16]
-
-
-def _merged(defaults: Mapping[str, str], override: Any, enum: Any, name: str, label: str) -> dict:
-    out = dict(defaults)
-    if override is None:
-        return out
-    if not isinstance(override, Mapping):
-        raise ConfigError(f"{label}: {name} must be a table")
-    allowed = {m.value for m in enum}
-    for key, value in override.items():
-        if str(value) not in allowed:
-            raise ConfigError(f"{label}: {name}.{key} = {value!r} is not a model value")
-        out[str(key)] = str(value)
-    return out
+    """This backend's marker tag: ``cst-`` + 16 hex digits (keep it: written ones must match)."""
+    return marker_token(marker, length=16)
 
 
 class ZammadBackend(Backend):
@@ -180,10 +163,10 @@ class ZammadBackend(Backend):
         table = cfg.get("mapping") or {}
         if not isinstance(table, Mapping):
             raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = _merged(
+        self.status_map = merge_mapping(
             DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", self.label
         )
-        self.priority_map = _merged(
+        self.priority_map = merge_mapping(
             DEFAULT_PRIORITY_MAP,
             table.get("priorities"),
             Priority,
@@ -195,7 +178,7 @@ class ZammadBackend(Backend):
             self.priority_write[model] = vendor
         for vendor, model in (table.get("priorities") or {}).items():
             self.priority_write[str(model)] = str(vendor)
-        self.channel_map = _merged(
+        self.channel_map = merge_mapping(
             DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", self.label
         )
         self.groups = self._filters(cfg.get("filters"))
@@ -453,7 +436,7 @@ class ZammadBackend(Backend):
         return data
 
     def fetch(self, external_id: str) -> Ticket | None:
-        raw = self._get(bare(external_id))
+        raw = self._get(bare_id(external_id))
         if raw is None:
             return None
         tags, _ = self._extras_tags_only(raw)
@@ -470,7 +453,7 @@ class ZammadBackend(Backend):
         return [str(t) for t in tags], None
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
-        ext = bare(external_id)
+        ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: ticket {ext} does not exist")
@@ -491,8 +474,8 @@ class ZammadBackend(Backend):
             if current.get("priority") != want:
                 body["priority"] = want
         for key, value in (("owner_id", changes.assignee_id), ("group_id", changes.group_id)):
-            if value is not None and str(current.get(key)) != bare(value):
-                body[key] = int(bare(value)) if bare(value).isdigit() else bare(value)
+            if value is not None and str(current.get(key)) != bare_id(value):
+                body[key] = int(bare_id(value)) if bare_id(value).isdigit() else bare_id(value)
         changed = False
         if body:
             self.http.json("PUT", f"/api/v1/tickets/{ext}", json=body)

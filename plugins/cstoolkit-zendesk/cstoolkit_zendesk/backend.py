@@ -36,6 +36,7 @@ from cstoolkit.model import (
     Priority,
     Role,
     Ticket,
+    bare_id,
     now,
     qualify,
 )
@@ -53,7 +54,7 @@ from cstoolkit.plugin import (
     Page,
     Setting,
 )
-from cstoolkit_zendesk.mapping import Mapper, bare, fast_time, parse_time, vendor_id, z
+from cstoolkit_zendesk.mapping import Mapper, fast_time, parse_time, vendor_id, z
 
 if TYPE_CHECKING:
     from cstoolkit.http import HttpClient
@@ -598,7 +599,7 @@ class ZendeskBackend(Backend):
                     f"{self.label}: filters.{key}: Zendesk can filter by brand and group only"
                 )
             values = wanted if isinstance(wanted, list) else [wanted]
-            out[f"{key}_id"] = {bare(str(v)) for v in values}
+            out[f"{key}_id"] = {bare_id(str(v)) for v in values}
         return out
 
     def _in_scope(self, raw: Mapping[str, Any]) -> bool:
@@ -704,7 +705,7 @@ class ZendeskBackend(Backend):
         from cstoolkit.http import HttpError
 
         self._writable()
-        ext = bare(external_id)
+        ext = bare_id(external_id)
         current = self._get_ticket(ext)
         current_updated = parse_time(current.get("updated_at"))
         expected = changes.expected_updated_at
@@ -753,7 +754,7 @@ class ZendeskBackend(Backend):
         from cstoolkit.http import HttpError
 
         try:
-            raw = self._get_ticket(bare(external_id))
+            raw = self._get_ticket(bare_id(external_id))
         except HttpError as exc:
             if exc.status == 404:
                 return None

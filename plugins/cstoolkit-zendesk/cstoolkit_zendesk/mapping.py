@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Channel, Priority, Status
+from cstoolkit.model import Channel, Priority, Status, bare_id
+from cstoolkit.plugin import merge_mapping
 
 #: Zendesk status -> model status. ``custom:<custom_status_id>`` keys map custom statuses.
 DEFAULT_STATUS_MAP: dict[str, str] = {
@@ -73,25 +74,6 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
 }
 
 
-def merged(
-    defaults: Mapping[str, str], override: Any, enum: Any, setting: str, label: str
-) -> dict[str, str]:
-    """Defaults updated with an instance's table; every target must be a model value."""
-    out = dict(defaults)
-    if override is None:
-        return out
-    if not isinstance(override, Mapping):
-        raise ConfigError(f"{label}: {setting} must be a table")
-    allowed = {m.value for m in enum}
-    for key, value in override.items():
-        if str(value) not in allowed:
-            raise ConfigError(
-                f"{label}: {setting}.{key} = {value!r} is not one of {', '.join(sorted(allowed))}"
-            )
-        out[str(key)] = str(value)
-    return out
-
-
 class Mapper:
     """The per-instance translation tables, from the common ``mapping`` setting.
 
@@ -104,13 +86,13 @@ class Mapper:
         table = config.get("mapping") or {}
         if not isinstance(table, Mapping):
             raise ConfigError(f"{label}: mapping must be a table")
-        self.status = merged(
+        self.status = merge_mapping(
             DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", label
         )
-        self.priority = merged(
+        self.priority = merge_mapping(
             DEFAULT_PRIORITY_MAP, table.get("priorities"), Priority, "mapping.priorities", label
         )
-        self.channel = merged(
+        self.channel = merge_mapping(
             DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", label
         )
         fields = table.get("fields") or {}
@@ -129,7 +111,7 @@ class Mapper:
         return self.fields.get(str(vendor_field), str(vendor_field))
 
     def vendor_field(self, name: str) -> str:
-        return self.fields_back.get(name, bare(name))
+        return self.fields_back.get(name, bare_id(name))
 
     def ticket_status(self, raw: Mapping[str, Any]) -> Status:
         custom = raw.get("custom_status_id")
@@ -196,12 +178,6 @@ def z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def bare(external_or_qualified: str | int) -> str:
-    """``zd:123`` or ``123`` -> ``123``."""
-    text = str(external_or_qualified)
-    return text.split(":", 1)[1] if ":" in text else text
-
-
 def vendor_id(value: str | int) -> int | str:
-    text = bare(value)
+    text = bare_id(value)
     return int(text) if text.lstrip("-").isdigit() else text
