@@ -24,7 +24,7 @@ from cstoolkit.plugin import COMMON_BACKEND_SETTINGS, PluginBase, Setting
 
 if TYPE_CHECKING:
     from cstoolkit.host import Host
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 CONFIG_NAME = "cstoolkit.toml"
 
@@ -40,7 +40,12 @@ KNOWN_SECTIONS |= {"calendars", "sla", "roster"}  # triage and SLA (docs/sla.md,
 KNOWN_SECTIONS |= {"kpi", "costs", "staffing"}  # reports (docs/metrics.md, docs/staffing.md)
 KNOWN_SECTIONS |= {"run"}  # cst run (docs/operations.md)
 KNOWN_SECTIONS |= {"required_plugins"}  # plugin pinning (cstoolkit/plugin_install.py)
-STORE_KEYS = {"path": Setting("path", "path", help="SQLite store file.")}
+STORE_KEYS = {
+    "path": Setting("path", "path", help="SQLite store file (the default store)."),
+    "url": Setting("url", help="postgresql://user@host:5432/db: the team store (PostgreSQL)."),
+    "schema": Setting("schema", default="public", help="PostgreSQL schema of the store."),
+    "password": Setting("password", secret=True, help="PostgreSQL password (env:/key: reference)."),
+}
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -122,6 +127,38 @@ class Config:
         from platformdirs import user_data_dir
 
         return Path(user_data_dir("cstoolkit")) / "cstoolkit.db"
+
+    @property
+    def store_url(self) -> str | None:
+        """The PostgreSQL URL of ``[store] url``, or None for the SQLite file."""
+        url = (self.data.get("store") or {}).get("url")
+        return str(url) if url else None
+
+    @property
+    def store_label(self) -> str:
+        """Where the store is, safe to print (a URL loses its password)."""
+        if self.store_url:
+            from cstoolkit.store.postgres import redact_url
+
+            return redact_url(self.store_url)
+        return str(self.store_path)
+
+    def open_store(self, *, migrate: bool = True) -> Store:
+        """Open the configured store (SQLite file or PostgreSQL)."""
+        from cstoolkit.store import open_store
+
+        store = self.data.get("store") or {}
+        if not self.store_url:
+            return open_store(self.store_path, migrate=migrate)
+        password = store.get("password")
+        if password is not None:
+            password = secrets.resolve(str(password), field="store.password", env=self.env)
+        return open_store(
+            self.store_url,
+            migrate=migrate,
+            schema=str(store.get("schema") or "public"),
+            password=password,
+        )
 
     def instances(self, section: str) -> dict[str, InstanceConfig]:
         out = {}
@@ -271,6 +308,31 @@ def _did_you_mean(name: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _store_problems(store: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, message, severity) for the [store] table's values."""
+    from urllib.parse import urlsplit
+
+    out: list[tuple[str, str, str]] = []
+    url = store.get("url")
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+            out.append(("url", "must be a postgresql://user@host:port/database URL", "error"))
+        else:
+            if "path" in store:
+                out.append(("path", "set either path (SQLite) or url (PostgreSQL), not both",
+                            "error"))  # fmt: skip
+            if urlsplit(url).password is not None:
+                out.append(("url", "holds a password: move it to store.password as an env: or "
+                            "key: reference", "warning"))  # fmt: skip
+    password = store.get("password")
+    if password is not None and not secrets.is_reference(password):
+        out.append(("password", "a plain password: use an env: or key: reference", "warning"))
+    schema = store.get("schema")
+    if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", str(schema)):
+        out.append(("schema", "must be a plain lower-case name (letters, digits, _)", "error"))
+    return out
+
+
 def check_config(config: Config, host: Host) -> list[Problem]:
     """Every problem of the file, each with its file, line and field."""
     problems: list[Problem] = []
@@ -297,6 +359,9 @@ def check_config(config: Config, host: Host) -> list[Problem]:
                     locate(config.text, ["store"], key),
                     f"store.{key}",
                 )
+        for problem in _store_problems(store):
+            add(problem[1], locate(config.text, ["store"], problem[0]), f"store.{problem[0]}",
+                problem[2])  # fmt: skip
     for section in INSTANCE_SECTIONS:
         for inst in config.instances(section).values():
             problems.extend(_check_instance(config, host, inst))
@@ -438,12 +503,20 @@ def redacted(config: Config, host: Host) -> dict[str, Any]:
                 hide = (key in secret_names or looks_secret) and not secrets.is_reference(value)
                 table[key] = secrets.MASK if hide else value
             data[section][inst.name] = table
+    store = data.get("store")
+    if isinstance(store, dict):
+        store = dict(store)
+        if isinstance(store.get("url"), str):
+            from cstoolkit.store.postgres import redact_url
+
+            store["url"] = redact_url(store["url"])
+        if "password" in store and not secrets.is_reference(store["password"]):
+            store["password"] = secrets.MASK
+        data["store"] = store
     return data
 
 
-def build_instance(
-    config: Config, host: Host, section: str, name: str, store: SQLiteStore | None
-) -> Any:
+def build_instance(config: Config, host: Host, section: str, name: str, store: Store | None) -> Any:
     """Instantiate the plugin of ``[section.name]`` with resolved settings and its state area."""
     from cstoolkit.store.kv import MemoryKeyValue
 

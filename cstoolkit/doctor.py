@@ -67,14 +67,13 @@ def run_checks(config: Config, host: Host) -> list[Check]:
 
 
 def _check_store(config: Config) -> Check:
-    from cstoolkit.store import open_store
     from cstoolkit.store.migrations import MIGRATIONS
 
-    path = config.store_path
-    if not path.exists():
+    path = config.store_label
+    if not config.store_url and not config.store_path.exists():
         return Check("store", "warn", f"{path}: not created yet (the first sync creates it)")
     try:
-        store = open_store(path, migrate=False)
+        store = config.open_store(migrate=False)
     except CstError as exc:
         return Check("store", "fail", str(exc))
     try:

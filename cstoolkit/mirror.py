@@ -45,7 +45,7 @@ from cstoolkit.plugin import (
     Comment,
     NewTicket,
 )
-from cstoolkit.store import SQLiteStore
+from cstoolkit.store import Store
 from cstoolkit.store import locks as locks_mod
 from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, RESERVED, Ledger
 from cstoolkit.store.mirror_links import Links
@@ -164,7 +164,7 @@ def check_target(target: Backend) -> None:
 
 
 def mirror(
-    store: SQLiteStore,
+    store: Store,
     source: str,
     target: Backend,
     *,
@@ -211,7 +211,7 @@ def mirror(
 
 
 def _recover(
-    store: SQLiteStore,
+    store: Store,
     ledger: Ledger,
     source: str,
     target: Backend,
@@ -253,7 +253,7 @@ def _recover(
 class _Run:
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         source: str,
         target: Backend,
         summary: MirrorSummary,
@@ -503,6 +503,6 @@ class _Run:
                 self.summary.failed += 1
 
 
-def _peek(store: SQLiteStore, key: str) -> Any:
+def _peek(store: Store, key: str) -> Any:
     """Read a mirror ledger entry without a run (dry runs)."""
     return Ledger(store, SCOPE, "peek").get(key)

@@ -33,7 +33,7 @@ from cstoolkit.plugin import (
     Changes,
     Comment,
 )
-from cstoolkit.store import SQLiteStore
+from cstoolkit.store import Store
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def _entry(row: Any) -> QueueEntry:
 # -- planning --------------------------------------------------------------------------------
 
 
-def plan(store: SQLiteStore, items: Iterable[PlannedChange], run_id: str | None = None) -> str:
+def plan(store: Store, items: Iterable[PlannedChange], run_id: str | None = None) -> str:
     """Store planned changes as ``pending``; return the run id that groups them."""
     run_id = run_id or uuid.uuid4().hex[:12]
     stamp = to_epoch(now())
@@ -204,7 +204,7 @@ def plan(store: SQLiteStore, items: Iterable[PlannedChange], run_id: str | None 
 
 
 def entries(
-    store: SQLiteStore,
+    store: Store,
     *,
     states: Iterable[str] | None = None,
     run_id: str | None = None,
@@ -224,7 +224,7 @@ def entries(
         yield _entry(row)
 
 
-def queue(store: SQLiteStore, instances: Iterable[str] | None = None) -> list[QueueEntry]:
+def queue(store: Store, instances: Iterable[str] | None = None) -> list[QueueEntry]:
     """What is waiting: pending, failed and conflicting changes, oldest first."""
     return list(entries(store, states=(PENDING, FAILED, CONFLICT), instances=instances))
 
@@ -233,7 +233,7 @@ def queue(store: SQLiteStore, instances: Iterable[str] | None = None) -> list[Qu
 
 
 def push(
-    store: SQLiteStore,
+    store: Store,
     backend_for: Callable[[str], Backend],
     *,
     run_id: str | None = None,
@@ -281,7 +281,7 @@ def _count(summary: PushSummary, state: str) -> None:
         summary.failed += 1
 
 
-def _push_one(store: SQLiteStore, backend: Backend, entry: QueueEntry) -> tuple[str, str]:
+def _push_one(store: Store, backend: Backend, entry: QueueEntry) -> tuple[str, str]:
     if backend.config.get("read_only"):
         return REFUSED, f"instance {entry.instance!r} is read_only"
     changes = entry.changes
@@ -319,7 +319,7 @@ def _field_changes(c: Changes) -> bool:
     ) or bool(c.custom_fields)
 
 
-def _reflect(store: SQLiteStore, entry: QueueEntry, updated_at: datetime | None) -> None:
+def _reflect(store: Store, entry: QueueEntry, updated_at: datetime | None) -> None:
     """Write what we changed into the stored ticket, so the next plan starts from it."""
     ticket = store.get_ticket(entry.ticket_id)
     if ticket is None:
@@ -362,12 +362,12 @@ def _reflect(store: SQLiteStore, entry: QueueEntry, updated_at: datetime | None)
         )
         cur.execute("DELETE FROM ticket_tags WHERE ticket_id = ?", (ticket.id,))
         cur.executemany(
-            "INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)",
+            "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(ticket.id, t) for t in ticket.tags],
         )
 
 
-def _finish(store: SQLiteStore, entry: QueueEntry, state: str, reason: str, actor: str) -> None:
+def _finish(store: Store, entry: QueueEntry, state: str, reason: str, actor: str) -> None:
     entry.state = state
     entry.reason = reason or None
     entry.attempts += 1

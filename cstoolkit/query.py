@@ -1455,8 +1455,8 @@ def to_sql(
     the current time) is the reference for ``hours_since_*``. Every leaf is true or false,
     never NULL, so ``NOT`` agrees with Python evaluation on missing values.
     """
-    if dialect != "sqlite":
-        raise ValueError(f"unsupported SQL dialect {dialect!r} (only 'sqlite')")
+    if dialect not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported SQL dialect {dialect!r} (sqlite or postgresql)")
     reference = _epoch(now or _utcnow())
     params: list[object] = []
 
@@ -1569,6 +1569,8 @@ def to_sql(
         return f"({col} IS NOT NULL AND {col} {flipped} {at(value)})"
 
     def custom(spec: FieldSpec, c: Cond) -> str:
+        if dialect != "sqlite":  # JSON typing is SQLite's here; the evaluator gives the same
+            raise _NoSQL
         expr = spec.sql or ""
         jtype = f"COALESCE({expr.replace('json_extract(', 'json_type(', 1)}, 'null')"
         members = expr.replace("json_extract(", "json_each(", 1)

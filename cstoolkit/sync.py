@@ -29,7 +29,7 @@ from typing import Any
 from cstoolkit.errors import CapabilityError, ConfigError, CstError, UsageError
 from cstoolkit.model import now
 from cstoolkit.plugin import TICKETS_READ, Backend, Page
-from cstoolkit.store import SQLiteStore, UpsertStats
+from cstoolkit.store import Store, UpsertStats
 from cstoolkit.store import locks as locks_mod
 from cstoolkit.store.syncstate import SeenSet, close_interrupted_runs
 
@@ -181,7 +181,7 @@ def _page_delay() -> float:
 
 
 def pull(
-    store: SQLiteStore,
+    store: Store,
     backend: Backend,
     *,
     full: bool = False,
@@ -212,7 +212,7 @@ def pull(
 
 
 def _pull(
-    store: SQLiteStore,
+    store: Store,
     backend: Backend,
     full: bool,
     since: datetime | None,

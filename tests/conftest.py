@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from cstoolkit.store import Store, open_store
+from tests.pgserver import PgServer, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +36,87 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def require_servers() -> bool:
     """Under CI (CSTOOLKIT_REQUIRE_SERVERS=1) a missing real server fails instead of skipping."""
     return os.environ.get("CSTOOLKIT_REQUIRE_SERVERS", "") not in ("", "0")
+
+
+def skip_or_fail(why: str) -> None:
+    """Skip a test whose real server is missing here; fail under CSTOOLKIT_REQUIRE_SERVERS=1."""
+    if require_servers():
+        pytest.fail(f"{why} (CSTOOLKIT_REQUIRE_SERVERS=1)", pytrace=False)
+    pytest.skip(why)
+
+
+# -- PostgreSQL: one real server per test session, one fresh schema per test -----------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install 'cstoolkit[postgres]')")
+    try:
+        server = start_server()
+    except RuntimeError as exc:
+        skip_or_fail(f"no PostgreSQL server: {exc}")
+    yield server
+    server.stop()
+
+
+@dataclass
+class PgTarget:
+    """A PostgreSQL store location: the server's URL and a schema of this test alone."""
+
+    url: str
+    schema: str
+
+    def open(self, *, migrate: bool = True) -> Store:
+        return open_store(self.url, schema=self.schema, migrate=migrate)
+
+    def config_toml(self) -> str:
+        return f'[store]\nurl = "{self.url}"\nschema = "{self.schema}"\n'
+
+
+@pytest.fixture
+def pg_target(pg_server: PgServer) -> Iterator[PgTarget]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield PgTarget(pg_server.url, schema)
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+STORE_KINDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.server),
+]
+
+
+@dataclass
+class StoreFactory:
+    """Opens the same store (one SQLite file, or one PostgreSQL schema) as often as asked."""
+
+    kind: str
+    path: Path
+    pg: PgTarget | None = None
+
+    def __call__(self, *, migrate: bool = True) -> Store:
+        if self.pg is not None:
+            return self.pg.open(migrate=migrate)
+        return open_store(self.path, migrate=migrate)
+
+    @property
+    def target(self) -> str:
+        """What ``[store]`` names: the file, or the URL (the schema is in :attr:`pg`)."""
+        return self.pg.url if self.pg is not None else str(self.path)
+
+    def config_toml(self) -> str:
+        return self.pg.config_toml() if self.pg is not None else f'[store]\npath = "{self.path}"\n'
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """The store test suite runs once on SQLite and once on a real PostgreSQL server."""
+    if request.param == "postgresql":
+        return StoreFactory("postgresql", tmp_path / "s.db", request.getfixturevalue("pg_target"))
+    return StoreFactory("sqlite", tmp_path / "s.db")

@@ -1,21 +1,24 @@
-"""The SQLite store: migrations, upserts, cursors, audit log, plugin state, ledger, locks."""
+"""The store suite: migrations, upserts, cursors, audit log, plugin state, ledger, locks.
+
+Every test takes ``store_factory`` and so runs twice: on SQLite and on a real PostgreSQL server
+(tests/conftest.py starts it on 127.0.0.1; under CSTOOLKIT_REQUIRE_SERVERS=1 a missing server
+fails instead of skipping).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from cstoolkit.errors import BusyError, StoreError
 from cstoolkit.model import Event, EventKind, Person, Role, Status, Ticket
 from cstoolkit.plugin import Page
-from cstoolkit.store import open_store
 from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, Ledger
 from cstoolkit.store.locks import Lock, force_release, hold, list_locks
 from cstoolkit.store.migrations import MIGRATIONS
+from tests.conftest import StoreFactory
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -48,30 +51,28 @@ def event(n: int, k: int, **kw: object) -> Event:
     return Event(**base)  # type: ignore[arg-type]
 
 
-def test_migrates_from_empty(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_migrates_from_empty(store_factory: StoreFactory) -> None:
+    store = store_factory()
     assert store.schema_version == MIGRATIONS[-1].version
-    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = store._table_names()
     assert {"tickets", "events", "people", "sync_cursors", "audit_log", "plugin_state",
             "ledger", "locks", "planned_changes"} <= tables  # fmt: skip
     assert store.pending_migrations() == []
 
 
-def test_migrates_from_the_previous_version_keeping_data(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    old = open_store(path, migrate=False)
+def test_migrates_from_the_previous_version_keeping_data(store_factory: StoreFactory) -> None:
+    old = store_factory(migrate=False)
     old.migrate(target=MIGRATIONS[-2].version)
     assert old.schema_version == MIGRATIONS[-2].version
     old.upsert_page("d", Page(tickets=[ticket(1)], cursor="c1"))
     old.close()
-    store = open_store(path)
+    store = store_factory()
     assert store.schema_version == MIGRATIONS[-1].version
     assert store.get_ticket("d:1") is not None and store.get_cursor("d") == "c1"
 
 
-def test_a_lower_numbered_migration_merged_later_still_runs(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = open_store(path, migrate=False)
+def test_a_lower_numbered_migration_merged_later_still_runs(store_factory: StoreFactory) -> None:
+    store = store_factory(migrate=False)
     store.migrate(target=1)
     store.conn.execute("INSERT INTO schema_migrations VALUES (3, 'ledger_locks', 0)")
     store.conn.execute(
@@ -86,19 +87,16 @@ def test_a_lower_numbered_migration_merged_later_still_runs(tmp_path: Path) -> N
     assert store.kv("x").keys() == []  # plugin_state (migration 2) now exists
 
 
-def test_refuses_a_newer_schema(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    open_store(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
-    conn.commit()
-    conn.close()
+def test_refuses_a_newer_schema(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    store.conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+    store.close()
     with pytest.raises(StoreError, match="schema version 999 is newer than this program"):
-        open_store(path)
+        store_factory()
 
 
-def test_upsert_counts_and_hash_sees_same_second_changes(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_upsert_counts_and_hash_sees_same_second_changes(store_factory: StoreFactory) -> None:
+    store = store_factory()
     person = Person(id="d:c1", instance="d", external_id="c1", role=Role.REQUESTER,
                     email="Ana@Example.ORG")  # fmt: skip
     page = Page(tickets=[ticket(1), ticket(2)], events=[event(1, 1)], people=[person], cursor="x")
@@ -115,8 +113,8 @@ def test_upsert_counts_and_hash_sees_same_second_changes(tmp_path: Path) -> None
     assert stored == "example.org"
 
 
-def test_a_ticket_twice_in_one_page_keeps_the_last(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_a_ticket_twice_in_one_page_keeps_the_last(store_factory: StoreFactory) -> None:
+    store = store_factory()
     page = Page(tickets=[ticket(1), ticket(1, status=Status.SOLVED)], cursor="c")
     stats = store.upsert_page("d", page)
     assert (stats.inserted, stats.updated) == (1, 1)
@@ -124,8 +122,8 @@ def test_a_ticket_twice_in_one_page_keeps_the_last(tmp_path: Path) -> None:
     assert store.counts()["tickets"] == 1
 
 
-def test_cursor_and_rows_commit_together(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_cursor_and_rows_commit_together(store_factory: StoreFactory) -> None:
+    store = store_factory()
     store.upsert_page("d", Page(tickets=[ticket(1)], cursor="c1"))
     bad = Page(tickets=[ticket(2), ticket(3, created_at=datetime(2026, 1, 1))], cursor="c2")
     with pytest.raises(ValueError, match="naive datetime"):
@@ -134,10 +132,10 @@ def test_cursor_and_rows_commit_together(tmp_path: Path) -> None:
     assert store.get_ticket("d:2") is None, "no half page is left behind"
 
 
-def test_select_with_query_and_tags(tmp_path: Path) -> None:
+def test_select_with_query_and_tags(store_factory: StoreFactory) -> None:
     from cstoolkit.query import parse
 
-    store = open_store(tmp_path / "s.db")
+    store = store_factory()
     store.upsert_page(
         "d",
         Page(tickets=[ticket(1, tags=["vip"]), ticket(2, status=Status.SOLVED), ticket(3)]),
@@ -148,8 +146,8 @@ def test_select_with_query_and_tags(tmp_path: Path) -> None:
     assert [t.id for t, _ in store.select(parse("-status:solved"))] == ["d:1", "d:3"]
 
 
-def test_kv_audit(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_kv_audit(store_factory: StoreFactory) -> None:
+    store = store_factory()
     kv = store.kv("zd")
     kv.set("token", {"access": "short-lived", "expires": 5})
     assert kv.get("token") == {"access": "short-lived", "expires": 5}
@@ -161,8 +159,8 @@ def test_kv_audit(tmp_path: Path) -> None:
     assert entry["action"] == "triage.apply" and entry["details"]["priority"] == ["normal", "high"]
 
 
-def test_ledger_never_twice_and_in_doubt(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_ledger_never_twice_and_in_doubt(store_factory: StoreFactory) -> None:
+    store = store_factory()
     a, b = Ledger(store, "survey"), Ledger(store, "survey")
     assert a.reserve("t1:cycle1")
     assert not b.reserve("t1:cycle1"), "a second reservation of the same cause is refused"
@@ -184,13 +182,12 @@ def test_ledger_never_twice_and_in_doubt(tmp_path: Path) -> None:
     assert [e.key for e in c.entries(IN_DOUBT)] == []
 
 
-def test_ledger_concurrent_reservations_have_one_winner(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    open_store(path).close()
+def test_ledger_concurrent_reservations_have_one_winner(store_factory: StoreFactory) -> None:
+    store_factory().close()
     wins: list[bool] = []
 
     def worker() -> None:
-        store = open_store(path)
+        store = store_factory()
         wins.append(Ledger(store, "survey").reserve("same-key"))
         store.close()
 
@@ -202,8 +199,8 @@ def test_ledger_concurrent_reservations_have_one_winner(tmp_path: Path) -> None:
     assert sorted(wins) == [False] * 7 + [True]
 
 
-def test_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store(tmp_path / "s.db")
+def test_locks(store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_factory()
     with hold(store, "sync:zd") as lock:
         with pytest.raises(BusyError, match="sync:zd: another run holds the lock") as err:
             Lock(store, "sync:zd").acquire()

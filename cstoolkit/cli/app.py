@@ -11,7 +11,7 @@ import click
 if TYPE_CHECKING:
     from cstoolkit.config import Config
     from cstoolkit.host import Host
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 #: A host every App uses instead of loading one (set by the ``register_plugin`` test fixture).
 HOST_OVERRIDE: Host | None = None
@@ -22,7 +22,7 @@ class App:
         self.config_path = config_path
         self.verbose = verbose
         self.quiet = quiet
-        self._store: SQLiteStore | None = None
+        self._store: Store | None = None
 
     @cached_property
     def config(self) -> Config:
@@ -42,11 +42,9 @@ class App:
         return Host().load()
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         if self._store is None:
-            from cstoolkit.store import open_store
-
-            self._store = open_store(self.config.store_path)
+            self._store = self.config.open_store()
         return self._store
 
     def backend(self, name: str) -> Any:

@@ -23,10 +23,10 @@ def show(app: App, as_json: bool) -> None:
 
     data = redacted(app.config, app.host)
     if as_json:
-        write_json({"path": app.config.label, "store": str(app.config.store_path), "config": data})
+        write_json({"path": app.config.label, "store": app.config.store_label, "config": data})
         return
     click.echo(f"# {app.config.label}")
-    click.echo(f"# store: {app.config.store_path}")
+    click.echo(f"# store: {app.config.store_label}")
     click.echo(_toml(data))
 
 
@@ -78,4 +78,4 @@ def check(app: App, as_json: bool) -> None:
 def path(app: App) -> None:
     """Print the path of the config file in use (and of the store)."""
     click.echo(app.config.label)
-    click.echo(str(app.config.store_path))
+    click.echo(app.config.store_label)

@@ -276,7 +276,7 @@ def staffing(
     if query:
         from cstoolkit import query as q
 
-        compiled = q.to_sql(q.parse(query), now=until_dt)
+        compiled = q.to_sql(q.parse(query), now=until_dt, dialect=app.store.dialect)
         if compiled is None:
             raise UsageError("this --query cannot be used for staffing (it needs SQL-able fields)")
         where, params = f"t.deleted = 0 AND ({compiled[0]})", list(compiled[1])

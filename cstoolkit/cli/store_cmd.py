@@ -74,9 +74,8 @@ def migrate(app: App, dry_run: bool, as_json: bool) -> None:
     """
     from cstoolkit.ops.retention import migration_status
     from cstoolkit.output import write_json
-    from cstoolkit.store import open_store
 
-    db = open_store(app.config.store_path, migrate=False)
+    db = app.config.open_store(migrate=False)
     try:
         status = migration_status(db)
         applied = []

@@ -103,7 +103,7 @@ def serve(app: App, host: str, port: int) -> None:
     """
     from cstoolkit.surveys.server import make_server
 
-    server = make_server(app.config, app.host, app.config.store_path, host=host, port=port)
+    server = make_server(app.config, app.host, host=host, port=port)
     bound_host, bound_port = server.server_address[:2]
     app.say(f"serving survey pages on http://{bound_host!s}:{bound_port}/ (Ctrl-C to stop)")
     for name, url in server.app.public_urls().items():

@@ -35,7 +35,7 @@ from cstoolkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from cstoolkit.calendars import BusinessClock, Calendar
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -354,7 +354,7 @@ class MetricContext:
     so a plugin can derive from them (cost per solved ticket of its own, say).
     """
 
-    store: SQLiteStore | None
+    store: Store | None
     since: float
     until: float
     timezone: str

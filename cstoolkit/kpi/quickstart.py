@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cstoolkit.config import Config
     from cstoolkit.host import Host
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 REPORT_NAME = "kpi-report.html"
 DEMO_CALENDAR = {
@@ -34,9 +34,7 @@ _LINES = (
 )
 
 
-def demo(
-    config: Config, store: SQLiteStore, out_dir: Path, host: Host | None = None
-) -> tuple[str, Path]:
+def demo(config: Config, store: Store, out_dir: Path, host: Host | None = None) -> tuple[str, Path]:
     """Build the last 30 days' KPI report of the sample (compared with the 30 days before),
     write it as HTML to ``out_dir/kpi-report.html`` and return a text summary and that path."""
     from dataclasses import replace

@@ -58,7 +58,7 @@ from cstoolkit.kpi.scan import (
 if TYPE_CHECKING:
     from cstoolkit.config import Config
     from cstoolkit.host import Host
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 SCHEMA_VERSION = 1
 BY_CHOICES = (*ATTRIBUTE_COLUMNS, *TIME_UNITS)
@@ -272,7 +272,7 @@ def _group_expr(by: str | None) -> str:
 
 
 def period_counts(
-    store: SQLiteStore,
+    store: Store,
     agg: Agg,
     group_aggs: Mapping[Any, Agg],
     since: float,
@@ -517,7 +517,7 @@ def heat_values(heat: list[list[int]]) -> Values:
 
 
 def sla_setup(
-    data: Mapping[str, Any], until: datetime
+    data: Mapping[str, Any], until: datetime, dialect: str = "sqlite"
 ) -> tuple[list[Any], str | None, list[Any]] | None:
     """The SLA policies and an SQL ``CASE`` giving each ticket's policy index (as
     :func:`cstoolkit.sla.policy_for` decides it), or None without policies. The CASE is None
@@ -542,7 +542,7 @@ def sla_setup(
         if policy.when is None:
             whens.append(f"WHEN 1 THEN {i}")
             break
-        compiled = q.to_sql(policy.when, now=until)
+        compiled = q.to_sql(policy.when, now=until, dialect=dialect)
         if compiled is None:
             return policies, None, []
         whens.append(f"WHEN ({compiled[0]}) THEN {i}")
@@ -550,9 +550,7 @@ def sla_setup(
     return policies, f"(CASE {' '.join(whens)} ELSE NULL END)", params
 
 
-def slow_sla(
-    store: SQLiteStore, spec: ScanSpec, policies: list[Any], now: datetime
-) -> list[SlaTally]:
+def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -> list[SlaTally]:
     """SLA tallies when a policy's ``when`` cannot be tested in SQL: every ticket is read whole,
     matched with :func:`cstoolkit.sla.policy_for` and evaluated with its stored events."""
     from cstoolkit import sla
@@ -598,7 +596,7 @@ def slow_sla(
 # -- the report ----------------------------------------------------------------------------------
 
 
-def _names(store: SQLiteStore) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
+def _names(store: Store) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
     agents: dict[str, str] = {}
     tiers: dict[str, int] = {}
     for pid, name, tier in store.conn.execute(
@@ -682,7 +680,7 @@ def _plugin_value(result: Any) -> Values | None:
 
 
 def build_report(
-    store: SQLiteStore,
+    store: Store,
     config: Config | None,
     options: KpiOptions,
     host: Host | None = None,
@@ -730,20 +728,21 @@ def build_report(
     python_filter = None
     if options.query:
         node = q.parse(options.query)
-        compiled = q.to_sql(node, now=until_dt)
+        compiled = q.to_sql(node, now=until_dt, dialect=store.dialect)
         if compiled is None:
             python_filter = node
         else:
             where = f"t.deleted = 0 AND ({compiled[0]})"
             params = list(compiled[1])
     if python_filter is not None:
+        # A temporary table (one per connection; the unqualified name finds it first).
         store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kpi_ids (id TEXT PRIMARY KEY)")
-        store.conn.execute("DELETE FROM temp.kpi_ids")
+        store.conn.execute("DELETE FROM kpi_ids")
         store.conn.executemany(
-            "INSERT OR IGNORE INTO temp.kpi_ids (id) VALUES (?)",
-            ((t.id,) for t, _ in store.select(python_filter, at=until_dt)),
+            "INSERT INTO kpi_ids (id) VALUES (?) ON CONFLICT DO NOTHING",
+            [(t.id,) for t, _ in store.select(python_filter, at=until_dt)],
         )
-        where, params = "t.deleted = 0 AND t.id IN (SELECT id FROM temp.kpi_ids)", []
+        where, params = "t.deleted = 0 AND t.id IN (SELECT id FROM kpi_ids)", []
 
     # -- clocks and buckets --------------------------------------------------------------------
     lo = psince if psince is not None else since
@@ -764,7 +763,7 @@ def build_report(
 
     # -- the event pass and the SQL counts -----------------------------------------------------
     spec = ScanSpec(
-        db_path=store.path,
+        db_path=getattr(store, "path", ""),
         since=since,
         until=until,
         previous_since=psince,
@@ -781,7 +780,7 @@ def build_report(
         trend_buckets=trend_of,
         group_buckets=group_of,
     )
-    sla_info = sla_setup(data, until_dt) if options.sla else None
+    sla_info = sla_setup(data, until_dt, store.dialect) if options.sla else None
     if sla_info is not None:
         spec.sla_calendars = dict(calendars)
         spec.sla_now = now.timestamp()
@@ -793,7 +792,7 @@ def build_report(
             )
     n_tickets = store.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     jobs = options.jobs or settings.jobs or default_jobs(n_tickets)
-    if python_filter is not None or store.path == ":memory:":
+    if python_filter is not None or getattr(store, "path", ":memory:") == ":memory:":
         jobs = 1
     result: ScanResult = run_scan(spec, jobs, store.conn if jobs == 1 else None)
     group_aggs: dict[Any, Agg] = {

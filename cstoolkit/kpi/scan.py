@@ -446,7 +446,9 @@ def _scan(spec: ScanSpec, conn: sqlite3.Connection) -> ScanResult:
     # statuses are resolved, neither a solve nor a reopen.
     created_filter = "" if sla_on else "AND e.author_role = 'agent'"
     closing = (
-        "" if sla_on else "AND NOT (IFNULL(e.old, '') = 'solved' AND IFNULL(e.new, '') = 'closed')"
+        ""
+        if sla_on
+        else "AND NOT (COALESCE(e.old, '') = 'solved' AND COALESCE(e.new, '') = 'closed')"
     )
     ecur.execute(
         EVENTS_SQL.format(

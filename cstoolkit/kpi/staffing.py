@@ -28,7 +28,7 @@ from cstoolkit.errors import ConfigError, UsageError
 from cstoolkit.kpi.metrics import parse_seconds
 
 if TYPE_CHECKING:
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 __all__ = [
     "StaffingResult",
@@ -240,7 +240,7 @@ DEFAULT_AHT = 300.0
 
 
 def measured_aht(
-    store: SQLiteStore,
+    store: Store,
     settings: StaffingSettings,
     since: float,
     until: float,
@@ -303,7 +303,7 @@ def staffing_plan(
 
 
 def plan_from_store(
-    store: SQLiteStore,
+    store: Store,
     settings: StaffingSettings,
     since: datetime,
     until: datetime,

@@ -33,9 +33,7 @@ from cstoolkit.store import privacy as sup
 from cstoolkit.store.codec import dumps, to_epoch
 
 if TYPE_CHECKING:
-    import sqlite3
-
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 REDACTED = "[forgotten]"
 
@@ -71,7 +69,7 @@ def _scrub(value: Any, needles: list[str], mapping: dict[str, str]) -> Any:
 
 
 def _scrub_json(
-    cur: sqlite3.Cursor, table: str, key_cols: str, col: str, needles: list[str],
+    cur: Any, table: str, key_cols: str, col: str, needles: list[str],
     mapping: dict[str, str],
 ) -> int:  # fmt: skip
     """Rewrite JSON column ``col`` of rows mentioning any needle; return rows changed."""
@@ -93,7 +91,7 @@ def _scrub_json(
     return changed
 
 
-def forget(store: SQLiteStore, requester: str, *, actor: str = "cst") -> ForgetReport:
+def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
     """Erase ``requester`` (email or person id) from the store and suppress it at ingest."""
     value = requester.strip()
     report = ForgetReport()
@@ -170,7 +168,7 @@ def forget(store: SQLiteStore, requester: str, *, actor: str = "cst") -> ForgetR
     return report
 
 
-def _forget_person(cur: sqlite3.Cursor, pid: str, pseudo: str, c: dict[str, int]) -> None:
+def _forget_person(cur: Any, pid: str, pseudo: str, c: dict[str, int]) -> None:
     instance = pseudo.split(":", 1)[0]
     external = pseudo.split(":", 1)[1]
     row = cur.execute("SELECT 1 FROM people WHERE id = ?", (pseudo,)).fetchone()

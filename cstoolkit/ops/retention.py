@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.errors import StoreError, UsageError
 from cstoolkit.model import now
 from cstoolkit.store.codec import to_epoch
+from cstoolkit.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 _CHUNK = 500
 KEEP_CHANGE_STATES = ("pending", "failed")
@@ -46,7 +47,7 @@ class PruneReport:
         }
 
 
-def prune(store: SQLiteStore, older_than: timedelta, *, dry_run: bool = False) -> PruneReport:
+def prune(store: Store, older_than: timedelta, *, dry_run: bool = False) -> PruneReport:
     cutoff = now() - older_than
     stamp = to_epoch(cutoff)
     report = PruneReport(cutoff, dry_run)
@@ -112,13 +113,18 @@ def _dumps(value: Any) -> str:
     return dumps(value)
 
 
-def backup(store: SQLiteStore, target: str | Path) -> dict[str, Any]:
+def backup(store: Store, target: str | Path) -> dict[str, Any]:
     """Copy the live store to ``target`` with SQLite's online backup API, atomically.
 
     The copy goes to a temporary file beside ``target`` first and is renamed over it only when
     complete, so ``target`` is always either the old backup or a whole new one.
     """
     dest = Path(target)
+    if not isinstance(store, SQLiteStore):
+        raise UsageError(
+            f"store backup: {store.label} is a PostgreSQL store; back it up with pg_dump "
+            "(for example: pg_dump --format=custom --file=FILE DATABASE)"
+        )
     if store.path == ":memory:":
         raise UsageError("store backup: the store is in memory; nothing to back up")
     if dest.exists() and dest.resolve() == Path(store.path).resolve():
@@ -159,14 +165,14 @@ class _closing:
         self.conn.close()
 
 
-def migration_status(store: SQLiteStore) -> dict[str, Any]:
+def migration_status(store: Store) -> dict[str, Any]:
     """Current and latest schema version and the pending migrations (StoreError when the
     store's schema is newer than this program)."""
     from cstoolkit.store.migrations import MIGRATIONS
 
     pending = store.pending_migrations()
     return {
-        "store": store.path,
+        "store": store.label,
         "schema_version": store.schema_version,
         "latest": MIGRATIONS[-1].version,
         "pending": [{"version": m.version, "name": m.name} for m in pending],

@@ -36,7 +36,7 @@ from cstoolkit.ops import parse_span
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 LOCK_NAME = "run"
 DEFAULT_STEP_TIMEOUT = 30 * 60.0
@@ -388,7 +388,7 @@ def run_step(
 
 
 def execute(
-    store: SQLiteStore,
+    store: Store,
     plan: RunPlan,
     *,
     config_path: Path | None,
@@ -492,7 +492,7 @@ def _one(
     return result
 
 
-def _record_start(store: SQLiteStore, report: RunReport) -> None:
+def _record_start(store: Store, report: RunReport) -> None:
     from cstoolkit.store.codec import to_epoch
 
     with store.transaction() as cur:
@@ -502,7 +502,7 @@ def _record_start(store: SQLiteStore, report: RunReport) -> None:
         )
 
 
-def _record_finish(store: SQLiteStore, report: RunReport) -> None:
+def _record_finish(store: Store, report: RunReport) -> None:
     from cstoolkit.store.codec import dumps, to_epoch
 
     with store.transaction() as cur:
@@ -519,12 +519,12 @@ def _record_finish(store: SQLiteStore, report: RunReport) -> None:
         )
 
 
-def last_run(store: SQLiteStore, *, include_dry_runs: bool = False) -> dict[str, Any] | None:
+def last_run(store: Store, *, include_dry_runs: bool = False) -> dict[str, Any] | None:
     """The latest finished ``cst run`` (its report), or None."""
     import json
 
     sql = "SELECT report FROM ops_runs WHERE finished_at IS NOT NULL"
     if not include_dry_runs:
         sql += " AND dry_run = 0"
-    row = store.conn.execute(sql + " ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
+    row = store.conn.execute(sql + " ORDER BY started_at DESC, finished_at DESC LIMIT 1").fetchone()
     return json.loads(row[0]) if row else None

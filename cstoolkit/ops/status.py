@@ -15,7 +15,7 @@ from cstoolkit.model import now
 from cstoolkit.store.codec import from_epoch, to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 QUEUE_STATES = ("pending", "failed", "conflict", "refused")
 
@@ -25,7 +25,7 @@ def _iso(epoch: int | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def collect(store: SQLiteStore, instances: list[str] | None = None) -> dict[str, Any]:
+def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
     """Everything ``cst status`` shows, as plain JSON-able values."""
     from cstoolkit.ops.run import last_run
     from cstoolkit.surveys.send import status_summary

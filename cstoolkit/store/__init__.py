@@ -1,16 +1,33 @@
-"""The store: where synced tickets, events, cursors, the audit log and plugin state live."""
+"""The store: where synced tickets, events, cursors, the audit log and plugin state live.
+
+:func:`open_store` takes a file path (SQLite, the embedded default) or a ``postgresql://`` URL
+(the team store, :mod:`cstoolkit.store.postgres`). Both are a :class:`Store`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cstoolkit.store.sqlite import SQLiteStore, UpsertStats
+from cstoolkit.store.base import Store, UpsertStats
+from cstoolkit.store.sqlite import SQLiteStore
 
-Store = SQLiteStore
-
-__all__ = ["SQLiteStore", "Store", "UpsertStats", "open_store"]
+__all__ = ["SQLiteStore", "Store", "UpsertStats", "is_url", "open_store"]
 
 
-def open_store(path: str | Path, *, migrate: bool = True) -> SQLiteStore:
-    """Open (and by default create and migrate) the store at ``path``."""
-    return SQLiteStore(path, migrate=migrate)
+def is_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(
+    target: str | Path,
+    *,
+    migrate: bool = True,
+    schema: str = "public",
+    password: str | None = None,
+) -> Store:
+    """Open (and by default create and migrate) the store at ``target``: a path or a URL."""
+    if is_url(target):
+        from cstoolkit.store.postgres import PostgresStore
+
+        return PostgresStore(str(target), schema=schema, password=password, migrate=migrate)
+    return SQLiteStore(target, migrate=migrate)

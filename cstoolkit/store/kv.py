@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 
 class KeyValue:
@@ -16,7 +16,7 @@ class KeyValue:
     OAuth access token), never the long-lived secret it was issued from.
     """
 
-    def __init__(self, store: SQLiteStore, instance: str) -> None:
+    def __init__(self, store: Store, instance: str) -> None:
         self._store = store
         self.instance = instance
 

@@ -19,7 +19,6 @@ for a deliberate retry (``--resend-in-doubt``).
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from cstoolkit.model import now
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 RESERVED = "reserved"
 DONE = "done"
@@ -63,7 +62,7 @@ _COLUMNS = "scope, key, state, reserved_at, updated_at, run_id, provider_ref, de
 class Ledger:
     """One scope of the ledger (e.g. ``survey`` or ``triage``), used by one run."""
 
-    def __init__(self, store: SQLiteStore, scope: str, run_id: str | None = None) -> None:
+    def __init__(self, store: Store, scope: str, run_id: str | None = None) -> None:
         self.store = store
         self.scope = scope
         self.run_id = run_id or uuid.uuid4().hex
@@ -93,14 +92,12 @@ class Ledger:
                     ),
                 )
                 return cur.rowcount == 1
-            try:
-                cur.execute(
-                    f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-                    (self.scope, key, RESERVED, stamp, stamp, self.run_id, dumps(detail or {})),
-                )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            cur.execute(
+                f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) "
+                "ON CONFLICT (scope, key) DO NOTHING",
+                (self.scope, key, RESERVED, stamp, stamp, self.run_id, dumps(detail or {})),
+            )
+            return cur.rowcount == 1
 
     def _set(self, key: str, state: str, provider_ref: str | None, extra: dict[str, Any]) -> None:
         with self.store.transaction() as cur:

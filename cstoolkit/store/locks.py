@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from cstoolkit.model import now
 from cstoolkit.store.codec import from_epoch, to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 DEFAULT_TTL = 15 * 60
 
@@ -58,7 +57,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Lock:
-    def __init__(self, store: SQLiteStore, name: str, ttl: int = DEFAULT_TTL) -> None:
+    def __init__(self, store: Store, name: str, ttl: int = DEFAULT_TTL) -> None:
         self.store = store
         self.name = name
         self.ttl = ttl
@@ -84,14 +83,13 @@ class Lock:
                         f"if it is gone: cst locks release {self.name}"
                     )
                 cur.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (self.name, holder))
-            try:
-                cur.execute(
-                    "INSERT INTO locks (name, holder, host, pid, acquired_at, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.name, self.holder, self.host, self.pid, stamp, stamp + self.ttl),
-                )
-            except sqlite3.IntegrityError:
-                raise BusyError(f"{self.name}: another run took the lock just now") from None
+            cur.execute(
+                "INSERT INTO locks (name, holder, host, pid, acquired_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (self.name, self.holder, self.host, self.pid, stamp, stamp + self.ttl),
+            )
+            if cur.rowcount != 1:
+                raise BusyError(f"{self.name}: another run took the lock just now")
 
     def renew(self) -> None:
         with self.store.transaction() as cur:
@@ -106,7 +104,7 @@ class Lock:
 
 
 @contextlib.contextmanager
-def hold(store: SQLiteStore, name: str, ttl: int = DEFAULT_TTL) -> Iterator[Lock]:
+def hold(store: Store, name: str, ttl: int = DEFAULT_TTL) -> Iterator[Lock]:
     lock = Lock(store, name, ttl)
     lock.acquire()
     try:
@@ -115,7 +113,7 @@ def hold(store: SQLiteStore, name: str, ttl: int = DEFAULT_TTL) -> Iterator[Lock
         lock.release()
 
 
-def list_locks(store: SQLiteStore) -> list[LockInfo]:
+def list_locks(store: Store) -> list[LockInfo]:
     rows = store.conn.execute(
         "SELECT name, holder, host, pid, acquired_at, expires_at FROM locks ORDER BY name"
     )
@@ -127,7 +125,7 @@ def list_locks(store: SQLiteStore) -> list[LockInfo]:
     return out
 
 
-def force_release(store: SQLiteStore, name: str) -> bool:
+def force_release(store: Store, name: str) -> bool:
     with store.transaction() as cur:
         cur.execute("DELETE FROM locks WHERE name = ?", (name,))
         return cur.rowcount == 1

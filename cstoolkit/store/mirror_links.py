@@ -19,7 +19,7 @@ from cstoolkit.model import now, split_id
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 _COLUMNS = (
     "ticket_id, instance, peer_id, peer_instance, origin, marker, state, created_at, updated_at"
@@ -66,7 +66,7 @@ def _link(row: Any) -> Link:
 
 
 class Links:
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def peer(self, ticket_id: str, peer_instance: str) -> Link | None:
@@ -104,8 +104,8 @@ class Links:
                 (copy_id, copy_instance, original_id, orig_instance, 0),
             ]
             cur.executemany(
-                f"INSERT OR IGNORE INTO mirror_links ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO mirror_links ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(*r, marker, dumps(state or {}), stamp, stamp) for r in rows],
             )
         link = self.peer(original_id, copy_instance)

@@ -1,7 +1,7 @@
 """The privacy suppression list: forgotten people stay forgotten when the next sync runs.
 
 ``cst privacy forget`` (:mod:`cstoolkit.ops.privacy`) adds keyed hashes of a person's id and
-email to ``privacy_suppressions``. :func:`suppress_page` is called by ``SQLiteStore.upsert_page``
+email to ``privacy_suppressions``. :func:`suppress_page` is called by ``Store.upsert_page``
 inside the page's transaction and rewrites a page before it is stored: a suppressed person
 becomes a pseudonym (same pseudonym as the erasure gave, so counts per person still add up),
 their tickets lose subject, description, custom fields and raw payload, and comment bodies they
@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ SALT_KEY = "salt"
 PSEUDONYM_MARK = "forgotten-"
 
 
-def salt(cur: sqlite3.Cursor, *, create: bool = False) -> str | None:
+def salt(cur: Any, *, create: bool = False) -> str | None:
     """The store's salt (created on first use when ``create``; call inside a transaction)."""
     row = cur.execute(
         "SELECT value FROM plugin_state WHERE instance = ? AND key = ?", (SALT_INSTANCE, SALT_KEY)
@@ -69,7 +68,7 @@ def is_pseudonym(person_id: str | None) -> bool:
     return bool(person_id) and f":{PSEUDONYM_MARK}" in str(person_id)
 
 
-def add(cur: sqlite3.Cursor, salt_value: str, values: list[tuple[str, str]]) -> list[str]:
+def add(cur: Any, salt_value: str, values: list[tuple[str, str]]) -> list[str]:
     """Add (kind, value) pairs to the list; return their hashes."""
     stamp = to_epoch(now())
     hashes = []
@@ -98,12 +97,9 @@ def forgotten_person(p: Person, pseudo: str) -> Person:
     )
 
 
-def suppress_page(cur: sqlite3.Cursor, page: Page) -> Page:
+def suppress_page(cur: Any, page: Page) -> Page:
     """``page`` with suppressed people pseudonymised (the same object when none is)."""
-    try:
-        if cur.execute("SELECT 1 FROM privacy_suppressions LIMIT 1").fetchone() is None:
-            return page
-    except sqlite3.OperationalError:  # a store opened without migrating to 0008
+    if cur.execute("SELECT 1 FROM privacy_suppressions LIMIT 1").fetchone() is None:
         return page
     salt_value = salt(cur)
     if salt_value is None:

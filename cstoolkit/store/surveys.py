@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from cstoolkit.model import Event, EventKind, Person, Role, Ticket
 from cstoolkit.store import codec
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 SCOPE = "survey"
 
@@ -70,7 +69,7 @@ def _offer(row: Any) -> OfferRow:
 # -- candidates --------------------------------------------------------------------------------
 
 
-def solved_since(store: SQLiteStore, since: datetime) -> Iterator[tuple[Ticket, Person | None]]:
+def solved_since(store: Store, since: datetime) -> Iterator[tuple[Ticket, Person | None]]:
     """Tickets solved (or closed) at or after ``since``, with their requester, oldest first."""
     cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
     pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
@@ -110,7 +109,7 @@ def optout_values(
 
 
 def is_opted_out(
-    store: SQLiteStore, requester_id: str | None, email: str | None, phone: str | None
+    store: Store, requester_id: str | None, email: str | None, phone: str | None
 ) -> bool:
     values = [v for _, v in optout_values(requester_id, email, phone)]
     if not values:
@@ -123,7 +122,7 @@ def is_opted_out(
 
 
 def add_optout(
-    store: SQLiteStore,
+    store: Store,
     requester_id: str | None,
     email: str | None,
     phone: str | None,
@@ -136,15 +135,15 @@ def add_optout(
     with store.transaction() as cur:
         for kind, value in optout_values(requester_id, email, phone):
             cur.execute(
-                "INSERT OR IGNORE INTO survey_optouts (value, kind, requester_id, at, source) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO survey_optouts (value, kind, requester_id, at, source) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (value, kind, requester_id, codec.to_epoch(at), source),
             )
             added += cur.rowcount
     return added
 
 
-def list_optouts(store: SQLiteStore) -> list[dict[str, Any]]:
+def list_optouts(store: Store) -> list[dict[str, Any]]:
     rows = store.conn.execute(
         "SELECT value, kind, requester_id, at, source FROM survey_optouts ORDER BY at, value"
     )
@@ -164,7 +163,7 @@ def list_optouts(store: SQLiteStore) -> list[dict[str, Any]]:
 
 
 def last_offer_at(
-    store: SQLiteStore, requester_id: str | None, address: str | None, exclude_key: str
+    store: Store, requester_id: str | None, address: str | None, exclude_key: str
 ) -> datetime | None:
     """When this person was last offered a survey (any survey, delivery not known-failed).
 
@@ -187,7 +186,7 @@ def last_offer_at(
     return codec.from_epoch(row[0]) if row and row[0] is not None else None
 
 
-def put_offer(cur: sqlite3.Cursor, offer: OfferRow) -> None:
+def put_offer(cur: Any, offer: OfferRow) -> None:
     cur.execute(
         "INSERT INTO survey_offers (key, survey, kind, ticket_id, cycle, requester_id, address, "
         "channel, language, offered_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -211,7 +210,7 @@ def put_offer(cur: sqlite3.Cursor, offer: OfferRow) -> None:
     )
 
 
-def get_offer(store: SQLiteStore, key: str) -> OfferRow | None:
+def get_offer(store: Store, key: str) -> OfferRow | None:
     row = store.conn.execute(
         f"SELECT {_OFFER_COLS} FROM survey_offers o LEFT JOIN ledger l "
         "ON l.scope = ? AND l.key = o.key WHERE o.key = ?",
@@ -220,7 +219,7 @@ def get_offer(store: SQLiteStore, key: str) -> OfferRow | None:
     return _offer(row) if row else None
 
 
-def offers(store: SQLiteStore, state: str | None = None) -> list[OfferRow]:
+def offers(store: Store, state: str | None = None) -> list[OfferRow]:
     sql = (
         f"SELECT {_OFFER_COLS} FROM survey_offers o LEFT JOIN ledger l "
         "ON l.scope = ? AND l.key = o.key"
@@ -232,7 +231,7 @@ def offers(store: SQLiteStore, state: str | None = None) -> list[OfferRow]:
     return [_offer(r) for r in store.conn.execute(sql + " ORDER BY o.offered_at, o.key", params)]
 
 
-def latest_offer_for_ticket(store: SQLiteStore, survey: str, ticket_id: str) -> OfferRow | None:
+def latest_offer_for_ticket(store: Store, survey: str, ticket_id: str) -> OfferRow | None:
     row = store.conn.execute(
         f"SELECT {_OFFER_COLS} FROM survey_offers o LEFT JOIN ledger l "
         "ON l.scope = ? AND l.key = o.key WHERE o.survey = ? AND o.ticket_id = ? "
@@ -242,7 +241,7 @@ def latest_offer_for_ticket(store: SQLiteStore, survey: str, ticket_id: str) -> 
     return _offer(row) if row else None
 
 
-def insert_event(cur: sqlite3.Cursor, event: Event) -> None:
+def insert_event(cur: Any, event: Event) -> None:
     cols = codec.EVENT_COLUMNS.split(", ")
     cur.execute(
         f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
@@ -298,7 +297,7 @@ class AnswerRow:
         }
 
 
-def record_answer(store: SQLiteStore, answer: AnswerRow) -> bool:
+def record_answer(store: Store, answer: AnswerRow) -> bool:
     """Store an answer and its SURVEY_ANSWERED event in one transaction.
 
     Returns False (and changes nothing) when this offer already has an answer: one per survey.
@@ -321,9 +320,9 @@ def record_answer(store: SQLiteStore, answer: AnswerRow) -> bool:
     )
     with store.transaction() as cur:
         cur.execute(
-            "INSERT OR IGNORE INTO survey_answers (offer_key, survey, kind, ticket_id, "
+            "INSERT INTO survey_answers (offer_key, survey, kind, ticket_id, "
             "requester_id, score, comment, answered_at, source, external_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 answer.offer_key,
                 answer.survey,
@@ -356,7 +355,7 @@ def _answer(row: Any) -> AnswerRow:
                      row[9])  # fmt: skip
 
 
-def get_answer(store: SQLiteStore, offer_key: str) -> AnswerRow | None:
+def get_answer(store: Store, offer_key: str) -> AnswerRow | None:
     row = store.conn.execute(
         f"SELECT {_ANSWER_COLS} FROM survey_answers WHERE offer_key = ?", (offer_key,)
     ).fetchone()
@@ -364,7 +363,7 @@ def get_answer(store: SQLiteStore, offer_key: str) -> AnswerRow | None:
 
 
 def answers(
-    store: SQLiteStore,
+    store: Store,
     *,
     surveys: Iterable[str] | None = None,
     since: datetime | None = None,
@@ -386,7 +385,7 @@ def answers(
     return [_answer(r) for r in rows]
 
 
-def answer_by_external_id(store: SQLiteStore, survey: str, external_id: str) -> bool:
+def answer_by_external_id(store: Store, survey: str, external_id: str) -> bool:
     row = store.conn.execute(
         "SELECT 1 FROM survey_answers WHERE survey = ? AND external_id = ?", (survey, external_id)
     ).fetchone()

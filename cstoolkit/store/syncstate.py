@@ -15,26 +15,27 @@ from typing import TYPE_CHECKING
 from cstoolkit.store.codec import to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
-_TABLE = "temp.cst_sync_seen"
+_TABLE = "cst_sync_seen"  # a temporary table: one per connection, found before any other
 
 
 class SeenSet:
     """Ticket ids a full read returned (one per store connection and run)."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         with store.transaction() as cur:
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS cst_sync_seen (id TEXT PRIMARY KEY) WITHOUT ROWID"
-            )
+            rowid = " WITHOUT ROWID" if store.dialect == "sqlite" else ""
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_TABLE} (id TEXT PRIMARY KEY){rowid}")
             cur.execute(f"DELETE FROM {_TABLE}")
 
     def add(self, ids: Iterable[str]) -> None:
         """Record ids; call inside the page's transaction so both commit together."""
         with self.store.transaction() as cur:
-            cur.executemany(f"INSERT OR IGNORE INTO {_TABLE} (id) VALUES (?)", ((i,) for i in ids))
+            cur.executemany(
+                f"INSERT INTO {_TABLE} (id) VALUES (?) ON CONFLICT DO NOTHING", ((i,) for i in ids)
+            )
 
     def mark_unseen_deleted(self, instance: str, since: datetime | None = None) -> int:
         """Mark the instance's live tickets the read did not return as deleted; return how many.
@@ -45,7 +46,7 @@ class SeenSet:
         with self.store.transaction() as cur:
             cur.execute(
                 f"UPDATE tickets SET deleted = 1 WHERE instance = ? AND deleted = 0 "
-                f"AND (? IS NULL OR updated_at >= ?) "
+                f"AND (CAST(? AS BIGINT) IS NULL OR updated_at >= ?) "
                 f"AND NOT EXISTS (SELECT 1 FROM {_TABLE} s WHERE s.id = tickets.id)",
                 (instance, to_epoch(since), to_epoch(since)),
             )
@@ -56,7 +57,7 @@ class SeenSet:
             cur.execute(f"DELETE FROM {_TABLE}")
 
 
-def close_interrupted_runs(store: SQLiteStore, instance: str) -> int:
+def close_interrupted_runs(store: Store, instance: str) -> int:
     """Runs of ``instance`` still marked running were killed (call while holding its lock)."""
     with store.transaction() as cur:
         cur.execute(

@@ -11,13 +11,13 @@ from cstoolkit import model
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
-    from cstoolkit.store.sqlite import SQLiteStore
+    from cstoolkit.store.base import Store
 
 _CHUNK = 500
 
 
 def previous_snapshots(
-    store: SQLiteStore, recipe: str, ticket_ids: Iterable[str] | None = None
+    store: Store, recipe: str, ticket_ids: Iterable[str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """What ``recipe`` saw of each ticket on its last applied run."""
     sql = "SELECT ticket_id, snapshot FROM triage_recipe_state WHERE recipe = ?"
@@ -34,7 +34,7 @@ def previous_snapshots(
     return {r[0]: json.loads(r[1]) for r in rows}
 
 
-def save_snapshots(store: SQLiteStore, items: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+def save_snapshots(store: Store, items: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
     stamp = to_epoch(model.now())
     rows = [(recipe, tid, dumps(snap), stamp) for recipe, tid, snap in items]
     with store.transaction() as cur:
@@ -47,29 +47,30 @@ def save_snapshots(store: SQLiteStore, items: Iterable[tuple[str, str, dict[str,
     return len(rows)
 
 
-def last_assignments(store: SQLiteStore) -> dict[tuple[str, str], float]:
+def last_assignments(store: Store) -> dict[tuple[str, str], float]:
     rows = store.conn.execute(
         "SELECT agent_id, capacity_key, assigned_at FROM triage_last_assignment"
     )
     return {(r[0], r[1]): float(r[2]) for r in rows}
 
 
-def save_last_assignments(store: SQLiteStore, items: Mapping[tuple[str, str], float]) -> None:
+def save_last_assignments(store: Store, items: Mapping[tuple[str, str], float]) -> None:
     with store.transaction() as cur:
         cur.executemany(
             "INSERT INTO triage_last_assignment (agent_id, capacity_key, assigned_at) "
             "VALUES (?, ?, ?) ON CONFLICT (agent_id, capacity_key) DO UPDATE SET "
-            "assigned_at = MAX(assigned_at, excluded.assigned_at)",
+            "assigned_at = CASE WHEN excluded.assigned_at > triage_last_assignment.assigned_at "
+            "THEN excluded.assigned_at ELSE triage_last_assignment.assigned_at END",
             [(a, k, int(t)) for (a, k), t in items.items()],
         )
 
 
-def rota_owners(store: SQLiteStore) -> dict[tuple[str, int], str]:
+def rota_owners(store: Store) -> dict[tuple[str, int], str]:
     rows = store.conn.execute("SELECT rota, week, agent_id FROM triage_rota")
     return {(r[0], int(r[1])): r[2] for r in rows}
 
 
-def save_rota_owners(store: SQLiteStore, items: Mapping[tuple[str, int], str]) -> None:
+def save_rota_owners(store: Store, items: Mapping[tuple[str, int], str]) -> None:
     stamp = to_epoch(model.now())
     with store.transaction() as cur:
         cur.executemany(
@@ -80,7 +81,7 @@ def save_rota_owners(store: SQLiteStore, items: Mapping[tuple[str, int], str]) -
         )
 
 
-def open_loads(store: SQLiteStore) -> list[tuple[str | None, str, int]]:
+def open_loads(store: Store) -> list[tuple[str | None, str, int]]:
     """(assignee person id, channel, unresolved tickets) for every assignee."""
     return [
         (r[0], r[1], int(r[2]))
@@ -92,7 +93,7 @@ def open_loads(store: SQLiteStore) -> list[tuple[str | None, str, int]]:
 
 
 def assignment_events(
-    store: SQLiteStore, since: datetime, until: datetime | None = None
+    store: Store, since: datetime, until: datetime | None = None
 ) -> list[tuple[str, str, float]]:
     """(assignee person id, ticket channel, last assignment epoch) from the helpdesk's own
     assignment events since ``since`` (manual assignments count for round robin too)."""
@@ -115,16 +116,17 @@ def assignment_events(
     return out
 
 
-def start_run(store: SQLiteStore, run_id: str, kind: str, recipes: list[dict[str, Any]]) -> None:
+def start_run(store: Store, run_id: str, kind: str, recipes: list[dict[str, Any]]) -> None:
     with store.transaction() as cur:
         cur.execute(
-            "INSERT OR REPLACE INTO triage_runs (run_id, kind, recipes, started_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO triage_runs (run_id, kind, recipes, started_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET kind = excluded.kind, recipes = excluded.recipes, "
+            "started_at = excluded.started_at, finished_at = NULL, summary = '{}'",
             (run_id, kind, dumps(recipes), to_epoch(model.now())),
         )
 
 
-def finish_run(store: SQLiteStore, run_id: str, summary: dict[str, Any]) -> None:
+def finish_run(store: Store, run_id: str, summary: dict[str, Any]) -> None:
     with store.transaction() as cur:
         cur.execute(
             "UPDATE triage_runs SET finished_at = ?, summary = ? WHERE run_id = ?",
@@ -132,7 +134,7 @@ def finish_run(store: SQLiteStore, run_id: str, summary: dict[str, Any]) -> None
         )
 
 
-def get_run(store: SQLiteStore, run_id: str) -> dict[str, Any] | None:
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     row = store.conn.execute(
         "SELECT run_id, kind, recipes, started_at, finished_at, summary FROM triage_runs "
         "WHERE run_id = ?",

@@ -18,7 +18,7 @@ from cstoolkit.config import Config, build_instance
 from cstoolkit.errors import ConfigError, CstError, UsageError
 from cstoolkit.messages import SCALES
 from cstoolkit.plugin import SurveyProvider
-from cstoolkit.store import SQLiteStore
+from cstoolkit.store import Store
 from cstoolkit.store import surveys as db
 from cstoolkit.surveys import policy as pol
 from cstoolkit.surveys.links import Claims, LinkError, peek_offer_key
@@ -43,7 +43,7 @@ def check_score(kind: str, value: Any) -> int:
 class Verifier:
     """Verifies answer-link tokens with the signing keys of the configured surveys."""
 
-    def __init__(self, config: Config, host: Any, store: SQLiteStore | None) -> None:
+    def __init__(self, config: Config, host: Any, store: Store | None) -> None:
         self.config, self.host, self.store = config, host, store
         self._providers: dict[str, Any] = {}
 
@@ -56,7 +56,7 @@ class Verifier:
             )
         return self._providers[survey]
 
-    def verify(self, store: SQLiteStore, token: str, now: datetime) -> tuple[db.OfferRow, Claims]:
+    def verify(self, store: Store, token: str, now: datetime) -> tuple[db.OfferRow, Claims]:
         key = peek_offer_key(token)
         if key is None:
             raise LinkError("invalid", "malformed token")
@@ -74,7 +74,7 @@ class Verifier:
 
 
 def record(
-    store: SQLiteStore,
+    store: Store,
     offer: db.OfferRow,
     score: int,
     comment: str,
@@ -102,7 +102,7 @@ def record(
     )
 
 
-def opt_out(store: SQLiteStore, offer: db.OfferRow, at: datetime, *, source: str) -> int:
+def opt_out(store: Store, offer: db.OfferRow, at: datetime, *, source: str) -> int:
     """Never survey this person again (their id, email and phone are all recorded)."""
     email = phone = None
     person = store.person(offer.requester_id) if offer.requester_id else None
@@ -157,7 +157,7 @@ def _parse_time(value: str) -> datetime:
     return parsed
 
 
-def _find_ticket(store: SQLiteStore, value: str) -> str | None:
+def _find_ticket(store: Store, value: str) -> str | None:
     value = value.strip()
     if store.get_ticket(value) is not None:
         return value
@@ -169,7 +169,7 @@ def _find_ticket(store: SQLiteStore, value: str) -> str | None:
 
 def import_csv(
     config: Config,
-    store: SQLiteStore,
+    store: Store,
     path: Path,
     *,
     survey: str | None = None,
@@ -295,7 +295,7 @@ class PullResult:
 
 
 def pull_responses(
-    config: Config, host: Any, store: SQLiteStore, *, now: datetime, survey: str | None = None
+    config: Config, host: Any, store: Store, *, now: datetime, survey: str | None = None
 ) -> Iterator[PullResult]:
     """Fetch answers from hosted providers (e.g. Nicereply) into the store, incrementally."""
     names = [survey] if survey else sorted(config.instances("surveys"))

@@ -36,7 +36,7 @@ from cstoolkit.messages import DeliveryResult, Message, Recipient, SurveyOffer
 from cstoolkit.model import Person, Ticket
 from cstoolkit.plugin import Channel, SurveyProvider
 from cstoolkit.secrets import REDACTOR
-from cstoolkit.store import SQLiteStore
+from cstoolkit.store import Store
 from cstoolkit.store import surveys as db
 from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, RESERVED, Entry, Ledger
 from cstoolkit.surveys import policy as pol
@@ -162,7 +162,7 @@ class _Survey:
 class _Channels:
     """Channel instances built on first use, closed at the end of the run."""
 
-    def __init__(self, config: Config, host: Any, store: SQLiteStore) -> None:
+    def __init__(self, config: Config, host: Any, store: Store) -> None:
         self.config, self.host, self.store = config, host, store
         self._built: dict[str, Channel] = {}
         self.stopped: dict[str, str] = {}
@@ -181,7 +181,7 @@ class _Channels:
 
 
 def load_surveys(
-    config: Config, host: Any, store: SQLiteStore | None, only: str | None = None
+    config: Config, host: Any, store: Store | None, only: str | None = None
 ) -> list[_Survey]:
     configured = config.instances("surveys")
     if only is not None:
@@ -214,7 +214,7 @@ class _Engine:
         self,
         config: Config,
         host: Any,
-        store: SQLiteStore,
+        store: Store,
         report: SendReport,
         surveys: list[_Survey],
         *,
@@ -607,7 +607,7 @@ class _Engine:
         self.add(item)
 
 
-def in_doubt_entries(store: SQLiteStore, names: set[str] | None = None) -> list[dict[str, Any]]:
+def in_doubt_entries(store: Store, names: set[str] | None = None) -> list[dict[str, Any]]:
     out = []
     for row in db.offers(store, IN_DOUBT):
         if names is not None and row.survey not in names:
@@ -631,7 +631,7 @@ def in_doubt_entries(store: SQLiteStore, names: set[str] | None = None) -> list[
 def send_surveys(
     config: Config,
     host: Any,
-    store: SQLiteStore,
+    store: Store,
     *,
     survey: str | None = None,
     dry_run: bool = False,
@@ -680,7 +680,7 @@ def send_surveys(
     return report
 
 
-def status_summary(store: SQLiteStore) -> dict[str, Any]:
+def status_summary(store: Store) -> dict[str, Any]:
     """Survey ledger counts and in-doubt entries, for ``cst status``."""
     counts = dict(
         store.conn.execute(

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from cstoolkit import model
 from cstoolkit.config import Config
 from cstoolkit.messages import SCALES
-from cstoolkit.store import SQLiteStore, open_store
+from cstoolkit.store import Store, open_store
 from cstoolkit.store import surveys as db
 from cstoolkit.surveys import answers, templates
 from cstoolkit.surveys.links import LinkError, peek_offer_key
@@ -133,7 +133,7 @@ def _accept_language(header: str | None) -> str:
 class SurveyApp:
     """Request handling, independent of the HTTP plumbing (tests call :meth:`handle`)."""
 
-    def __init__(self, config: Config, host: Any, store: SQLiteStore) -> None:
+    def __init__(self, config: Config, host: Any, store: Store) -> None:
         self.config = config
         self.store = store
         self.verifier = answers.Verifier(config, host, store)
@@ -305,14 +305,14 @@ class SurveyServer(ThreadingHTTPServer):
 
 
 def make_server(
-    config: Config, plugins: Any, store_path: Path | str, *, host: str = "127.0.0.1",
-    port: int = 8765,
+    config: Config, plugins: Any, store_path: Path | str | None = None, *,
+    host: str = "127.0.0.1", port: int = 8765,
 ) -> SurveyServer:  # fmt: skip
     """Build (not start) the server; ``server.serve_forever()`` runs it.
 
     ``plugins`` is the plugin host; ``host``/``port`` are where to bind (port 0: any free one).
     """
-    store = open_store(store_path)
+    store = config.open_store() if store_path is None else open_store(store_path)
     app = SurveyApp(config, plugins, store)
     handler = type("Handler", (_Handler,), {"app": app})
     server = SurveyServer((host, port), handler)

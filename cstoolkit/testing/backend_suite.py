@@ -47,10 +47,10 @@ from cstoolkit.plugin import (
     Page,
     Setting,
 )
-from cstoolkit.store import SQLiteStore, open_store
+from cstoolkit.store import Store, open_store
 
 
-def store_snapshot(store: SQLiteStore) -> dict[str, Any]:
+def store_snapshot(store: Store) -> dict[str, Any]:
     """Everything a sync writes, in a comparable form (cursors and sync times excluded)."""
     conn = store.conn
     return {
@@ -96,7 +96,7 @@ class BackendBehaviour:
         finally:
             backend.close()
 
-    def _sync(self, backend: Backend, store: SQLiteStore, max_pages: int | None = None) -> int:
+    def _sync(self, backend: Backend, store: Store, max_pages: int | None = None) -> int:
         pages = 0
         try:
             for page in backend.pull(store.get_cursor(backend.instance)):

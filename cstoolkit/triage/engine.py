@@ -34,7 +34,7 @@ from cstoolkit.triage.roster import Roster, capacity_key
 
 if TYPE_CHECKING:
     from cstoolkit.push import PushSummary
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -753,7 +753,7 @@ def recipe_info(recipe: Recipe) -> dict[str, Any]:
 
 
 def store_context(
-    store: SQLiteStore,
+    store: Store,
     recipes: Sequence[Recipe],
     *,
     now: datetime,
@@ -850,7 +850,7 @@ class ApplyReport:
 
 
 def apply_plan(
-    store: SQLiteStore,
+    store: Store,
     plan: Plan,
     backend_for: Callable[[str], Any],
     *,

@@ -18,7 +18,7 @@ from cstoolkit.plugin import Changes
 
 if TYPE_CHECKING:
     from cstoolkit.push import PushSummary
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 
 @dataclass
@@ -91,7 +91,7 @@ class RevertResult:
         }
 
 
-def plan_revert(store: SQLiteStore, run_id: str) -> list[RevertItem]:
+def plan_revert(store: Store, run_id: str) -> list[RevertItem]:
     from cstoolkit import push
     from cstoolkit.store import triage as db
 
@@ -155,7 +155,7 @@ def plan_revert(store: SQLiteStore, run_id: str) -> list[RevertItem]:
 
 
 def revert(
-    store: SQLiteStore | None,
+    store: Store | None,
     run_id: str,
     backend_for: Callable[[str], Any],
     *,

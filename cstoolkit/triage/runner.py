@@ -23,7 +23,7 @@ from cstoolkit.triage.recipe import Env, Recipe, load_recipe
 if TYPE_CHECKING:
     from cstoolkit.config import Config
     from cstoolkit.host import Host
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
     from cstoolkit.triage.roster import Roster
 
 
@@ -34,7 +34,7 @@ class Workspace:
 
     config: Config
     host: Host | None = None
-    store: SQLiteStore | None = None
+    store: Store | None = None
     _channels: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -94,7 +94,7 @@ class Workspace:
             roster=self.roster,
         )
 
-    def _need_store(self) -> SQLiteStore:
+    def _need_store(self) -> Store:
         if self.store is None:
             raise UsageError("this command needs the store")
         return self.store
@@ -113,8 +113,10 @@ class Workspace:
             nodes = tuple(p for p in pre if p is not None)
             parts.append(nodes[0] if len(nodes) == 1 else query.Any(nodes))
         node = query.All(tuple(parts))
-        sql_part = tuple(p for p in parts if query.to_sql(p, now=at) is not None)
-        py_part = tuple(p for p in parts if query.to_sql(p, now=at) is None)
+        sql_part = tuple(
+            p for p in parts if query.to_sql(p, now=at, dialect=store.dialect) is not None
+        )
+        py_part = tuple(p for p in parts if query.to_sql(p, now=at, dialect=store.dialect) is None)
         select_node = query.All(sql_part) if sql_part else None
         if not py_part:
             yield from store.select(select_node, at=at)

@@ -1,4 +1,8 @@
-"""Fixtures of the operations tests: a workspace with a small local helpdesk."""
+"""Fixtures of the operations tests: a workspace with a small local helpdesk.
+
+The workspace's store is the parametrized ``store_factory``: every operations test runs on
+SQLite and again on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from click.testing import CliRunner, Result
 
 from cstoolkit.cli import cli
 from cstoolkit.sample import SampleSpec, generate_file
-from cstoolkit.store import SQLiteStore, open_store
+from cstoolkit.store import Store
+from tests.conftest import StoreFactory
 
 BASE = """
 [backends.desk]
@@ -30,16 +35,22 @@ page_size = 40
 class Workspace:
     root: Path
     config: Path
+    stores: StoreFactory
+
+    @property
+    def kind(self) -> str:
+        return self.stores.kind
 
     @property
     def store_path(self) -> Path:
-        return self.root / "cstoolkit.db"
+        """The SQLite file (SQLite workspaces only)."""
+        return self.stores.path
 
-    def store(self) -> SQLiteStore:
-        return open_store(self.store_path)
+    def store(self, *, migrate: bool = True) -> Store:
+        return self.stores(migrate=migrate)
 
     def write_config(self, extra: str = "") -> None:
-        self.config.write_text(BASE + extra, "utf-8")
+        self.config.write_text(self.stores.config_toml() + BASE + extra, "utf-8")
 
     def invoke(self, *args: str) -> Result:
         return CliRunner().invoke(cli, ["--config", str(self.config), *args])
@@ -66,12 +77,12 @@ class Workspace:
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
+def ws(tmp_path: Path, store_factory: StoreFactory) -> Workspace:
     spec = SampleSpec(
         tickets=80, days=20, seed=5, end=datetime.fromisoformat("2026-03-01T00:00:00+00:00")
     )
     generate_file(spec, tmp_path / "desk.jsonl")
-    w = Workspace(tmp_path, tmp_path / "cstoolkit.toml")
+    w = Workspace(tmp_path, tmp_path / "cstoolkit.toml", store_factory)
     w.write_config()
     return w
 

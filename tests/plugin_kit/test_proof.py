@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import site
 import subprocess
 import sys
 import venv
@@ -36,10 +37,17 @@ def test_scaffolded_wheel_in_a_new_venv_is_listed_and_pulls(tmp_path: Path) -> N
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = str(env_dir / "bin" / "python")
+    # A venv made from inside a venv sees the base interpreter's packages, not this one's: add
+    # this environment's site-packages (with its .pth files, for editable installs) behind it.
+    new_site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    here = [p for p in site.getsitepackages() if not p.startswith(sys.base_prefix)]
+    (Path(new_site.stdout.strip()) / "_cst_parent_env.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in here)
+    )
     # pip of the base interpreter, pointed at the new environment's interpreter.
     _run([python, "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)])
-    site = _run([python, "-c", "import cstoolkit_proofdesk as m; print(m.__file__)"]).stdout
-    assert str(env_dir) in site, "the plugin must be installed in the new environment"
+    where = _run([python, "-c", "import cstoolkit_proofdesk as m; print(m.__file__)"]).stdout
+    assert str(env_dir) in where, "the plugin must be installed in the new environment"
     outside = subprocess.run(
         [sys.executable, "-c", "import cstoolkit_proofdesk"], capture_output=True, check=False
     )

@@ -93,6 +93,7 @@ def browser(tmp_path: Path) -> Iterator[CDP]:
             "--disable-sync",
             f"--user-data-dir={profile}",
             "--remote-debugging-port=0",
+            "--remote-allow-origins=*",  # newer Chromium refuses DevTools clients otherwise
             "--window-size=390,844",
             "about:blank",
         ],

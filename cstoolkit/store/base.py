@@ -1,0 +1,473 @@
+"""What every store does, in SQL both dialects speak: SQLite (the embedded default) and
+PostgreSQL (for teams whose jobs run on several hosts).
+
+A dialect subclass opens the connection, starts write transactions (each takes the store's one
+write lock up front, so two processes never interleave half of a page), says whether a table
+exists and translates migration DDL. Everything else, the sync upserts, cursors, audit log, runs,
+is written once here. ``Store.conn`` speaks the sqlite3 interface (``execute`` with ``?``
+placeholders, ``executemany``, ``cursor``) on both dialects, so the modules beside this one
+(ledger, locks, surveys, triage state) need no dialect of their own.
+
+The sync engine commits a page's rows and its cursor in the same transaction: a run killed at
+any point resumes exactly after the last committed page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit.errors import StoreError
+from cstoolkit.model import Event, Group, Person, Ticket, now
+from cstoolkit.store import codec
+from cstoolkit.store.kv import KeyValue
+from cstoolkit.store.migrations import MIGRATIONS, Migration
+from cstoolkit.store.privacy import suppress_page
+
+if TYPE_CHECKING:
+    from cstoolkit.plugin import Page
+    from cstoolkit.query import Node
+
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+@dataclass
+class UpsertStats:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: UpsertStats) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
+
+
+class Store:
+    """Tickets, events, people, groups, cursors, audit log and plugin state.
+
+    Subclasses set :attr:`dialect`, :attr:`label` and :attr:`conn` and implement the methods
+    marked *dialect* below.
+    """
+
+    dialect: str = ""
+    #: Where the store is, for messages: a path, or a URL without its password.
+    label: str = ""
+    conn: Any
+
+    def _setup(self, migrate: bool) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._tables: set[str] | None = None
+        if migrate:
+            self.migrate()
+        else:
+            self._refuse_newer()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- dialect -------------------------------------------------------------------------------
+
+    def _begin(self, cur: Any) -> None:
+        """Start a write transaction holding the store's write lock (*dialect*)."""
+        raise NotImplementedError
+
+    def _table_names(self) -> set[str]:
+        """Names of the store's tables (*dialect*)."""
+        raise NotImplementedError
+
+    def _ddl(self, statement: str) -> str:
+        """A migration statement in this dialect (migrations are written for SQLite)."""
+        return statement
+
+    def _prepare(self, cur: Any) -> None:
+        """Dialect objects the migrations rely on, created in the migration's transaction."""
+
+    def has_table(self, name: str) -> bool:
+        if self._tables is None:
+            self._tables = self._table_names()
+        return name in self._tables
+
+    # -- schema --------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        if "schema_migrations" not in self._table_names():
+            return 0
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def applied_versions(self) -> set[int]:
+        if self.schema_version == 0:
+            return set()
+        return {int(r[0]) for r in self.conn.execute("SELECT version FROM schema_migrations")}
+
+    def pending_migrations(self) -> list[Migration]:
+        """Migrations not yet applied, by version, so one merged later with a lower number than
+        an applied one still runs."""
+        self._refuse_newer()
+        done = self.applied_versions()
+        return [m for m in MIGRATIONS if m.version not in done]
+
+    def _refuse_newer(self) -> None:
+        current = self.schema_version
+        latest = MIGRATIONS[-1].version
+        if current > latest:
+            raise StoreError(
+                f"{self.label}: store schema version {current} is newer than this program "
+                f"supports ({latest}); upgrade cstoolkit"
+            )
+
+    def migrate(self, target: int | None = None) -> list[Migration]:
+        """Apply pending migrations (each in its own transaction); return those applied."""
+        applied = []
+        for mig in self.pending_migrations():
+            if target is not None and mig.version > target:
+                break
+            with self.transaction() as cur:
+                self._prepare(cur)
+                cur.execute(
+                    self._ddl(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                        "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+                    )
+                )
+                if mig.version in self.applied_versions():
+                    continue  # another process applied it while this one waited for the lock
+                for statement in mig.statements():
+                    cur.execute(self._ddl(statement))
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (mig.version, mig.name, codec.to_epoch(now())),
+                )
+            applied.append(mig)
+            self._tables = None
+        return applied
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction; nested calls join the outer one."""
+        with self._lock:
+            cur = self.conn.cursor()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield cur
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                self._begin(cur)
+            except BaseException:
+                self._depth = 0
+                raise
+            try:
+                yield cur
+            except BaseException:
+                self._depth = 0
+                self.conn.rollback()
+                raise
+            self._depth = 0
+            self.conn.commit()
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def get_cursor(self, instance: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT cursor FROM sync_cursors WHERE instance = ?", (instance,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def cursor_info(self, instance: str) -> tuple[str | None, datetime | None]:
+        row = self.conn.execute(
+            "SELECT cursor, updated_at FROM sync_cursors WHERE instance = ?", (instance,)
+        ).fetchone()
+        if not row:
+            return None, None
+        return row[0], codec.from_epoch(row[1])
+
+    def reset_cursor(self, instance: str) -> None:
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM sync_cursors WHERE instance = ?", (instance,))
+
+    def upsert_page(self, instance: str, page: Page) -> UpsertStats:
+        """Store a page's rows and its cursor in one transaction."""
+        stats = UpsertStats()
+        with self.transaction() as cur:
+            if self.has_table("privacy_suppressions"):  # absent before migration 0008
+                page = suppress_page(cur, page)  # forgotten people stay forgotten (ops/privacy)
+            events_by_ticket: dict[str, list[Event]] = {}
+            for ev in page.events:
+                events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
+            self._upsert_people(cur, page.people)
+            self._upsert_groups(cur, page.groups)
+            gone = {f"{instance}:{external_id}" for external_id in page.deleted}
+            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone)
+            # Events that arrive without their ticket (an events-only page) are stored as well.
+            in_page = {t.id for t in page.tickets}
+            orphan = [e for e in page.events if e.ticket_id not in in_page]
+            if orphan:
+                self._upsert_events(cur, orphan)
+            for external_id in page.deleted:
+                cur.execute(
+                    "UPDATE tickets SET deleted = 1 WHERE id = ? AND deleted = 0",
+                    (f"{instance}:{external_id}",),
+                )
+                stats.deleted += cur.rowcount
+            if page.cursor is not None:
+                cur.execute(
+                    "INSERT INTO sync_cursors (instance, cursor, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (instance) DO UPDATE SET cursor = excluded.cursor, "
+                    "updated_at = excluded.updated_at",
+                    (instance, page.cursor, codec.to_epoch(now())),
+                )
+        return stats
+
+    def _existing_hashes(
+        self, cur: Any, ids: Sequence[str], gone: set[str] | frozenset[str] = frozenset()
+    ) -> dict[str, str]:
+        """Stored payload hashes by id; a row marked deleted that the page brings back (and
+        does not delete again) gets an empty hash, so it is rewritten and undeleted."""
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in cur.execute(
+                f"SELECT id, payload_hash, deleted FROM tickets WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = "" if row[2] and row[0] not in gone else row[1]
+        return found
+
+    def _upsert_tickets(
+        self,
+        cur: Any,
+        tickets: list[Ticket],
+        events: dict[str, list[Event]],
+        gone: set[str] | frozenset[str] = frozenset(),
+    ) -> UpsertStats:
+        stats = UpsertStats()
+        if not tickets:
+            return stats
+        existing = self._existing_hashes(cur, [t.id for t in tickets], gone)
+        synced = codec.to_epoch(now())
+        rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[str, str]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        changed_ids: list[str] = []
+        no_events: list[Event] = []
+        for t in tickets:
+            row, ev_rows = codec.ticket_rows(t, events.get(t.id, no_events))
+            digest = row[-1]
+            old = existing.get(t.id)
+            if old == digest:
+                stats.unchanged += 1
+                continue
+            if old is None:
+                stats.inserted += 1
+            else:
+                stats.updated += 1
+                changed_ids.append(t.id)
+            existing[t.id] = digest  # a ticket repeated inside one page counts once
+            rows.append((*row, synced))
+            if t.tags:
+                tag_rows.extend((t.id, tag) for tag in dict.fromkeys(t.tags))
+            event_rows.extend(ev_rows)
+        if changed_ids:
+            cur.executemany(
+                "DELETE FROM ticket_tags WHERE ticket_id = ?", [(i,) for i in changed_ids]
+            )
+        cur.executemany(
+            f"INSERT INTO tickets ({codec.TICKET_COLUMNS}, synced_at) "
+            f"VALUES ({','.join('?' * 20)}) ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(
+                f"{c} = excluded.{c}" for c in [*codec.TICKET_COLUMNS.split(", ")[1:], "synced_at"]
+            )
+            + ", deleted = 0",
+            rows,
+        )
+        cur.executemany(
+            "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            tag_rows,
+        )
+        self._insert_event_rows(cur, event_rows)
+        return stats
+
+    def _upsert_events(self, cur: Any, events: list[Event]) -> None:
+        self._insert_event_rows(cur, [codec.event_row(e) for e in events])
+
+    def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        cols = codec.EVENT_COLUMNS.split(", ")
+        cur.executemany(
+            f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
+            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+            rows,
+        )
+
+    def _upsert_people(self, cur: Any, people: list[Person]) -> None:
+        cols = codec.PERSON_COLUMNS.split(", ")
+        cur.executemany(
+            f"INSERT INTO people ({codec.PERSON_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
+            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+            [codec.person_row(p) for p in people],
+        )
+
+    def _upsert_groups(self, cur: Any, groups: list[Group]) -> None:
+        cur.executemany(
+            f"INSERT INTO ticket_groups ({codec.GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, raw = excluded.raw",
+            [codec.group_row(g) for g in groups],
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: str) -> Ticket | None:
+        row = self.conn.execute(
+            f"SELECT {codec.TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)
+        ).fetchone()
+        return codec.row_ticket(row) if row else None
+
+    def events(self, ticket_id: str) -> list[Event]:
+        rows = self.conn.execute(
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE ticket_id = ? ORDER BY at, id",
+            (ticket_id,),
+        )
+        return [codec.row_event(r) for r in rows]
+
+    def person(self, person_id: str) -> Person | None:
+        row = self.conn.execute(
+            f"SELECT {codec.PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,)
+        ).fetchone()
+        return codec.row_person(row) if row else None
+
+    def group(self, group_id: str) -> Group | None:
+        row = self.conn.execute(
+            f"SELECT {codec.GROUP_COLUMNS} FROM ticket_groups WHERE id = ?", (group_id,)
+        ).fetchone()
+        return codec.row_group(row) if row else None
+
+    def select(
+        self,
+        query: Node | None = None,
+        *,
+        instance: str | None = None,
+        limit: int | None = None,
+        at: datetime | None = None,
+        include_deleted: bool = False,
+    ) -> Iterator[tuple[Ticket, Person | None]]:
+        """Yield (ticket, requester) pairs matching ``query``, oldest first.
+
+        The query is compiled to SQL where every part of it can be; otherwise the rows are
+        filtered in Python with the same evaluator recipes use, so both give the same answer.
+        """
+        from cstoolkit import query as q
+
+        when = at or now()
+        where = ["1 = 1"] if include_deleted else ["t.deleted = 0"]
+        params: list[Any] = []
+        if instance:
+            where.append("t.instance = ?")
+            params.append(instance)
+        python_filter = None
+        if query is not None:
+            compiled = q.to_sql(query, now=when, dialect=self.dialect)
+            if compiled is None:
+                python_filter = query
+            else:
+                where.append(f"({compiled[0]})")
+                params.extend(compiled[1])
+        cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+        pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+        sql = (
+            f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+            f"WHERE {' AND '.join(where)} ORDER BY t.created_at, t.id"
+        )
+        if limit is not None and python_filter is None:
+            sql += f" LIMIT {int(limit)}"
+        count = 0
+        ncols = len(codec.TICKET_COLUMNS.split(", "))
+        for row in self.conn.execute(sql, params):
+            ticket = codec.row_ticket(row[:ncols])
+            requester = codec.row_person(row[ncols:]) if row[ncols] is not None else None
+            if python_filter is not None and not q.evaluate(
+                python_filter, q.Subject(ticket=ticket, requester=requester, now=when)
+            ):
+                continue
+            yield ticket, requester
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("tickets", "events", "people", "ticket_groups", "audit_log"):
+            out[table] = int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return out
+
+    def instances(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT instance FROM tickets ORDER BY 1")]
+
+    # -- audit log and plugin state ------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, target: str | None, details: dict[str, Any]) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                (codec.to_epoch(now()), actor, action, target, codec.dumps(details)),
+            )
+
+    def audit_entries(self, target: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, at, actor, action, target, details FROM audit_log"
+        params: tuple[Any, ...] = ()
+        if target is not None:
+            sql += " WHERE target = ?"
+            params = (target,)
+        return [
+            {
+                "id": r[0],
+                "at": codec.from_epoch(r[1]),
+                "actor": r[2],
+                "action": r[3],
+                "target": r[4],
+                "details": json.loads(r[5]),
+            }
+            for r in self.conn.execute(sql + " ORDER BY id", params)
+        ]
+
+    def kv(self, instance: str) -> KeyValue:
+        return KeyValue(self, instance)
+
+    # -- sync runs -----------------------------------------------------------------------------
+
+    def start_run(self, instance: str) -> int:
+        with self.transaction() as cur:
+            row = cur.execute(
+                "INSERT INTO sync_runs (instance, started_at) VALUES (?, ?) RETURNING id",
+                (instance, codec.to_epoch(now())),
+            ).fetchone()
+            return int(row[0])
+
+    def finish_run(self, run_id: int, outcome: str, stats: dict[str, Any]) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE sync_runs SET finished_at = ?, outcome = ?, stats = ? WHERE id = ?",
+                (codec.to_epoch(now()), outcome, codec.dumps(stats), run_id),
+            )
