@@ -219,3 +219,29 @@ def _run_cst(*args: str):
         env=os.environ,
         check=False,
     )
+
+
+def test_check_store_table_for_postgresql(tmp_path: Path) -> None:
+    cfg = tmp_path / "cstoolkit.toml"
+    cfg.write_text(
+        "[store]\n"
+        'path = "x.db"\n'
+        'url = "postgresql://cst:hunter2@db:5432/support"\n'
+        'schema = "Bad-Name"\n'
+        'password = "plain"\n'
+    )
+    problems = [str(p) for p in check_config(load_config(cfg), Host().load())]
+    assert f"{cfg}:2: error: store.path: set either path (SQLite) or url (PostgreSQL)" in "\n".join(
+        problems
+    )
+    assert any(":3: warning: store.url: holds a password" in p for p in problems)
+    assert any(":4: error: store.schema: must be a plain lower-case name" in p for p in problems)
+    assert any(":5: warning: store.password: a plain password" in p for p in problems)
+    assert not any("hunter2" in p for p in problems)
+    cfg.write_text('[store]\nurl = "mysql://db/x"\n')
+    (problem,) = check_config(load_config(cfg), Host().load())
+    assert problem.field == "store.url" and "postgresql://" in problem.message
+    cfg.write_text('[store]\nurl = "postgresql://cst@db/support"\npassword = "env:PGPW"\n')
+    config = load_config(cfg)
+    assert check_config(config, Host().load()) == []
+    assert config.store_label == "postgresql://cst@db/support"

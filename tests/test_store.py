@@ -18,7 +18,7 @@ from cstoolkit.plugin import Page
 from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, Ledger
 from cstoolkit.store.locks import Lock, force_release, hold, list_locks
 from cstoolkit.store.migrations import MIGRATIONS
-from tests.conftest import StoreFactory
+from tests.conftest import PgTarget, StoreFactory
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -223,3 +223,40 @@ def test_locks(store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch) -> 
     later = datetime.now(UTC) + timedelta(seconds=120)
     monkeypatch.setattr(locks_mod, "now", lambda: later)
     Lock(store, "job").acquire()
+
+
+@pytest.mark.server
+def test_postgresql_connection_lost_is_a_one_line_store_error(pg_target: PgTarget) -> None:
+    import psycopg
+
+    store = pg_target.open()
+    store.upsert_page("d", Page(tickets=[ticket(1)], cursor="c1"))
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreError, match=r"^PostgreSQL store: ") as err:
+        store.upsert_page("d", Page(tickets=[ticket(2)], cursor="c2"))
+    assert "\n" not in str(err.value)
+    again = pg_target.open()
+    assert again.get_cursor("d") == "c1" and again.get_ticket("d:2") is None
+
+
+@pytest.mark.server
+def test_postgresql_password_never_shows(pg_target: PgTarget, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cstoolkit.cli import cli
+    from cstoolkit.store import open_store
+
+    url = pg_target.url.replace("postgres@", "postgres:s3cr3t-pw@")
+    with pytest.raises(StoreError) as err:  # nothing listens on port 1
+        open_store("postgresql://postgres:s3cr3t-pw@127.0.0.1:1/cst_test")
+    assert "s3cr3t-pw" not in str(err.value) and "***" in str(err.value)
+    config = tmp_path / "cstoolkit.toml"
+    config.write_text(f'[store]\nurl = "{url}"\nschema = "{pg_target.schema}"\n')
+    for args in (["config", "show"], ["config", "show", "--json"], ["config", "path"],
+                 ["config", "check"], ["doctor"]):  # fmt: skip
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        assert "s3cr3t-pw" not in result.output, args
+    check = CliRunner().invoke(cli, ["--config", str(config), "config", "check"])
+    assert "store.url" in check.output and "holds a password" in check.output

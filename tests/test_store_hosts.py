@@ -145,3 +145,31 @@ def test_lock_contention_between_hosts_never_gives_two_holders(
         p.join(30)
         assert p.exitcode == 0, "a process saw a lock held by someone else while it held it"
     assert sum(wins) >= 40
+
+
+def _open_and_count(factory: StoreFactory, start: Any, out: Any) -> None:
+    start.wait(30)
+    store = factory()  # migrates the empty store, racing the other process
+    out.put((store.schema_version, sorted(store.applied_versions())))
+    store.close()
+
+
+def test_two_processes_migrating_an_empty_store_at_once_apply_each_migration_once(
+    store_factory: StoreFactory,
+) -> None:
+    from cstoolkit.store.migrations import MIGRATIONS
+
+    start, out = _ctx.Barrier(2), _ctx.Queue()
+    procs = [_ctx.Process(target=_open_and_count, args=(store_factory, start, out))
+             for _ in range(2)]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    everything = sorted(m.version for m in MIGRATIONS)
+    assert results == [(MIGRATIONS[-1].version, everything)] * 2
+    store = store_factory()
+    rows = store.conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == everything

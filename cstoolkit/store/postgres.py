@@ -107,13 +107,19 @@ class _Cursor:
         self._raw = raw
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        self._raw.execute(translate(sql), tuple(params))
+        try:
+            self._raw.execute(translate(sql), tuple(params))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise _lost(exc) from exc
         return self
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> _Cursor:
         rows = [tuple(r) for r in seq]
         if rows:
-            self._raw.executemany(translate(sql), rows)
+            try:
+                self._raw.executemany(translate(sql), rows)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                raise _lost(exc) from exc
         return self
 
     def fetchone(self) -> Any:
@@ -152,11 +158,18 @@ class _Connection:
         return self.cursor().executemany(sql, seq)
 
     def commit(self) -> None:
-        self.raw.execute("COMMIT")
+        try:
+            self.raw.execute("COMMIT")
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise _lost(exc) from exc
 
     def rollback(self) -> None:
-        if self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if self.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return
+        try:
             self.raw.execute("ROLLBACK")
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            pass  # the connection is gone; so is its transaction, and nothing was committed
 
     def close(self) -> None:
         self.raw.close()
@@ -242,3 +255,9 @@ class PostgresStore(Store):
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def _lost(exc: BaseException) -> StoreError:
+    """A connection-level failure (server gone, connection closed, timeout) as a store error:
+    one line, exit 1; the transaction it interrupted was not committed."""
+    return StoreError(f"PostgreSQL store: {_one_line(exc)}")

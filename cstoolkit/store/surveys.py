@@ -181,7 +181,7 @@ def last_offer_at(
     if not branches:
         return None
     row = store.conn.execute(
-        f"SELECT MAX(at) FROM ({' UNION ALL '.join(branches)})", params
+        f"SELECT MAX(at) FROM ({' UNION ALL '.join(branches)}) AS offers", params
     ).fetchone()
     return codec.from_epoch(row[0]) if row and row[0] is not None else None
 

@@ -158,3 +158,42 @@ def test_mirror_killed_mid_apply_never_duplicates(ws: Any) -> None:
             assert copied == public, source
     finally:
         store.close()
+
+
+@pytest.mark.server
+def test_pull_killed_on_postgresql_ends_identical_to_a_clean_sqlite_sync(
+    big: dict[str, Any], ws: Any, pg_target: Any
+) -> None:
+    """The same kills against the PostgreSQL store: it ends with exactly the rows a clean sync
+    gives SQLite (same values, same types), and the interrupted runs are recorded."""
+    import psycopg
+
+    ws.write_config(
+        f'[backends.big]\nplugin = "local"\npath = "{big["helpdesk"]}"\npage_size = {PAGE}\n'
+        + pg_target.config_toml()
+    )
+
+    def count() -> int:
+        with psycopg.connect(pg_target.url, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{pg_target.schema}"')
+            try:
+                return int(conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+            except psycopg.errors.UndefinedTable:
+                return 0
+
+    for share, delay in ((0.1, "0.02"), (0.5, "")):
+        kill_at = int(TICKETS * share)
+        proc = ws.popen("sync", "pull", "big", env={"CSTOOLKIT_TEST_PAGE_DELAY": delay})
+        _kill_when(proc, lambda n=kill_at: count() >= n)
+        assert count() < TICKETS
+    final = ws.run("sync", "pull", "big", "--json")
+    assert final.returncode == 0, final.stderr
+    store = pg_target.open()
+    try:
+        assert store.counts()["events"] == big["stats"].events
+        assert store_snapshot(store) == big["snapshot"]
+        runs = Counter(r[0] for r in store.conn.execute("SELECT outcome FROM sync_runs"))
+        assert runs == Counter({"interrupted": 2, "ok": 1})
+        assert store.conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
+    finally:
+        store.close()
