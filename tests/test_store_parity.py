@@ -44,9 +44,11 @@ rules:
       - set: {priority: high}
 """
 #: Values of a run, not of the data (times of the run, durations, paths, run ids).
-VOLATILE = {"seconds", "seconds_waited", "requests", "retries", "generated_at", "run_id",
-            "started_at", "finished_at", "store", "path", "outbox", "file", "example", "duration",
-            "last_sync", "lag_seconds", "cursor_age_seconds", "last_success", "elapsed"}  # fmt: skip
+VOLATILE = {
+    "seconds", "seconds_waited", "requests", "retries", "generated_at", "run_id", "started_at",
+    "finished_at", "store", "path", "outbox", "file", "example", "duration", "last_sync",
+    "lag_seconds", "cursor_age_seconds", "last_success", "elapsed",
+}  # fmt: skip
 
 
 #: ... and at the top of a document only (a plan's own time; tickets keep theirs).
