@@ -27,11 +27,17 @@ minutes) and one local ticket (instance ``t``, no metric set):
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from cstoolkit.cli import cli
+from cstoolkit.errors import UsageError
 from cstoolkit.kpi import scan as scan_module
 from cstoolkit.kpi import vendor as vendor_module
 from cstoolkit.kpi.report import KpiOptions, build_report
@@ -39,7 +45,7 @@ from cstoolkit.kpi.vendor import parse_metric_set
 from cstoolkit.model import Status
 from cstoolkit.store import SQLiteStore
 from tests.kpi.helpers import PERIOD, Builder, L, build_main, config
-from tests.kpi.test_report_cli import _validate
+from tests.kpi.test_report_cli import CONFIG, _validate
 
 M = 60
 NOW = L("2026-04-10 12:00")
@@ -367,3 +373,93 @@ def test_parse_metric_set_converts_minutes_and_ignores_junk() -> None:
         "requester_wait_time_in_minutes": (None, 90.0),
     }
     assert v.counts == {"replies": 3}
+
+
+# -- the command and its formats -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("vendor_cli")
+    build_vendor_store(tmp / "kpi.db").close()
+    cfg = tmp / "cstoolkit.toml"
+    cfg.write_text(CONFIG)
+    return cfg
+
+
+def _cli(cfg: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["--config", str(cfg), "report", "kpi", "--since", PERIOD[0], "--until", PERIOD[1], *args],
+    )
+
+
+def _ok(cfg: Path, *args: str) -> str:
+    res = _cli(cfg, *args)
+    assert res.exit_code == 0, (res.output, res.exception)
+    return str(res.output)
+
+
+def test_cli_json(workspace: Path) -> None:
+    doc = json.loads(_ok(workspace, "--vendor-metrics", "--json"))
+    _validate(doc)
+    c = next(c for c in doc["vendor"]["comparisons"] if c["clock"] == "business")
+    assert c["largest_disagreements"][0]["ticket"] == "zd:2"
+    assert "vendor" not in json.loads(_ok(workspace, "--json"))
+
+
+def test_cli_tolerance(workspace: Path) -> None:
+    doc = json.loads(_ok(workspace, "--vendor-metrics", "--vendor-tolerance", "10s", "--json"))
+    assert doc["vendor"]["tolerance_seconds"] == 10
+    # usage errors (exit 2 through the console script's CstError mapping)
+    bad = _cli(workspace, "--vendor-metrics", "--vendor-tolerance", "soon")
+    assert isinstance(bad.exception, UsageError) and bad.exception.exit_code == 2
+    assert "--vendor-tolerance: bad duration 'soon'" in str(bad.exception)
+    alone = _cli(workspace, "--vendor-tolerance", "2m")
+    assert isinstance(alone.exception, UsageError)
+    assert "--vendor-tolerance goes with --vendor-metrics" in str(alone.exception)
+
+
+def test_cli_table(workspace: Path) -> None:
+    out = _ok(workspace, "--vendor-metrics")
+    assert "Vendor check: ours vs Zendesk ticket metrics" in out
+    assert "zd:2 (-1h 20m)" in out  # the business first reply disagreement
+    assert "zd:2 (-1)" in out  # reopens
+    assert "66.7% (2/3)" in out
+    assert "own schedule" in out
+    assert "Vendor check" not in _ok(workspace)
+
+
+def test_cli_csv(workspace: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(_ok(workspace, "--vendor-metrics", "--format", "csv"))))
+    vendor = {
+        (r["group"], r["metric"], r["key"]): r["value"] for r in rows if r["section"] == "vendor"
+    }
+    assert vendor[("business", "first_reply_time", "paired")] == "3"
+    assert vendor[("business", "first_reply_time", "disagreeing")] == "1"
+    assert vendor[("count", "reopens", "ours_only")] == "1"
+    worst = [r for r in rows if r["section"] == "vendor_disagreement"]
+    assert {
+        (r["group"], r["metric"], r["key"], r["value"])
+        for r in worst
+        if r["metric"] == "first_reply_time"
+    } == {
+        ("zd:2", "first_reply_time", "business.ours", "7200"),
+        ("zd:2", "first_reply_time", "business.vendor", "12000"),
+        ("zd:2", "first_reply_time", "business.difference", "-4800"),
+    }
+
+
+def test_cli_markdown_and_html(workspace: Path, tmp_path: Path) -> None:
+    md = _ok(workspace, "--vendor-metrics", "--format", "md")
+    assert "## Vendor check: ours vs Zendesk ticket metrics" in md
+    assert "| First reply time | business | 3 | 2 | 1 | 66.7% (2/3) |" in md
+    target = tmp_path / "v.html"
+    _ok(workspace, "--vendor-metrics", "--out", str(target))
+    page = target.read_text()
+    assert "Vendor check: ours vs Zendesk ticket metrics" in page
+    assert "zd:2 (-1h 20m)" in page
+    assert "<script" not in page
+    plain = tmp_path / "plain.html"
+    _ok(workspace, "--out", str(plain))
+    assert "Vendor check" not in plain.read_text()
