@@ -160,7 +160,7 @@ def read_zendesk_metrics(
     cur = store.conn.execute(
         f"SELECT t.id, t.created_at, t.raw FROM tickets t{join} WHERE ({where}) "
         "AND t.created_at < ? AND (t.updated_at >= ? OR t.status NOT IN ('solved', 'closed'))",
-        [*params, int(until), int(since)],
+        [*params, until, since],
     )
     out: dict[str, VendorTicket] = {}
     for tid, created, raw in cur:
