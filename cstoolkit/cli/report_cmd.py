@@ -113,6 +113,19 @@ def _common(fn: Any) -> Any:
     "(default: [kpi] jobs, else one per CPU for large stores).",
 )
 @click.option("--no-sla", "no_sla", is_flag=True, help="Skip SLA compliance (the slowest part).")
+@click.option(
+    "--vendor-metrics",
+    "vendor_metrics",
+    is_flag=True,
+    help="Also show the vendor check: Zendesk's own ticket metrics beside ours, ticket by "
+    "ticket (docs/metrics.md, 'Vendor check').",
+)
+@click.option(
+    "--vendor-tolerance",
+    "vendor_tolerance",
+    default=None,
+    help="With --vendor-metrics: durations this close agree (default 1m; 90s, 5m).",
+)
 @pass_app
 def kpi(
     app: App,
@@ -128,15 +141,27 @@ def kpi(
     out_path: Path | None,
     jobs: int | None,
     no_sla: bool,
+    vendor_metrics: bool,
+    vendor_tolerance: str | None,
 ) -> None:
     """The KPI report: reply, resolution and wait times, one-touch and reopen rates, backlog,
     SLA compliance, CSAT/NPS/CES, volume, productivity, escalations, cost and arrivals.
 
     Every metric is defined in docs/metrics.md; the JSON document in docs/report-schema.md.
     """
-    from cstoolkit.errors import UsageError
+    from cstoolkit.errors import ConfigError, UsageError
     from cstoolkit.kpi.report import KpiOptions, build_report
 
+    tolerance = 60.0
+    if vendor_tolerance is not None:
+        if not vendor_metrics:
+            raise UsageError("--vendor-tolerance goes with --vendor-metrics")
+        from cstoolkit.kpi.metrics import parse_seconds
+
+        try:
+            tolerance = parse_seconds(vendor_tolerance, "--vendor-tolerance")
+        except ConfigError as exc:
+            raise UsageError(f"--vendor-tolerance: {exc.bare_message}") from None
     fmt = "json" if as_json else fmt
     if fmt is None:
         fmt = _EXTENSIONS.get(out_path.suffix.lower(), "table") if out_path else "table"
@@ -153,6 +178,8 @@ def kpi(
         compare=compare,
         jobs=jobs,
         sla=not no_sla,
+        vendor_metrics=vendor_metrics,
+        vendor_tolerance=tolerance,
     )
     doc = build_report(app.store, app.config, options, app.host)
     _write(app, out_path, lambda out: exporter.write(doc, out))

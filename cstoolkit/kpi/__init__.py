@@ -8,6 +8,8 @@
   (schema in ``schema.json``, documented in docs/report-schema.md) and the table/csv/md
   renderers;
 * :mod:`cstoolkit.kpi.html` -- the self-contained HTML report (inline CSS and SVG);
+* :mod:`cstoolkit.kpi.vendor` -- the vendor check (``--vendor-metrics``): Zendesk's ticket
+  metrics beside ours, ticket by ticket, never mixed in;
 * :mod:`cstoolkit.kpi.staffing` -- Erlang C staffing;
 * :mod:`cstoolkit.kpi.quickstart` -- the KPI part of ``cst quickstart``.
 

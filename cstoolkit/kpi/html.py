@@ -22,6 +22,9 @@ from cstoolkit.kpi.render import (
     headline,
     improved,
     period_line,
+    vendor_caption,
+    vendor_table,
+    vendor_title,
 )
 
 PALETTE = ("#4f46e5", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#8b5cf6", "#ec4899")
@@ -582,6 +585,17 @@ def render_html(report: dict[str, Any]) -> str:
             group_rows.append(row)
         heads = [report["by"], *[metrics[n]["label"] for n in names]]
         parts.append(_panel(f"By {report['by']}", _table(heads, group_rows, set(heads[1:]))))
+    vendor = report.get("vendor")
+    if vendor:
+        vcols, vrows = vendor_table(vendor)
+        numeric = set(vcols[2:-1])
+        parts.append(
+            _panel(
+                vendor_title(vendor),
+                _table(vcols, vrows, numeric),
+                vendor_caption(vendor),
+            )
+        )
     notes = report.get("notes") or []
     scanned = report.get("scanned") or {}
     footer = (

@@ -192,6 +192,89 @@ def period_line(report: dict[str, Any]) -> str:
     return line
 
 
+# -- the vendor check (--vendor-metrics) ---------------------------------------------------------
+
+VENDOR_NAMES = {"zendesk": "Zendesk"}
+
+
+def vendor_title(vendor: dict[str, Any]) -> str:
+    name = VENDOR_NAMES.get(vendor["vendor"], vendor["vendor"])
+    return f"Vendor check: ours vs {name} ticket metrics"
+
+
+def vendor_caption(vendor: dict[str, Any]) -> str:
+    """How to read the vendor table: the tolerance and whose schedule the business minutes use."""
+    name = VENDOR_NAMES.get(vendor["vendor"], vendor["vendor"])
+    text = (
+        f"{vendor['tickets_with_metric_set']:,} tickets with {name} metrics · durations agree "
+        f"within {fmt_duration(vendor['tolerance_seconds'])}, counts when equal"
+    )
+    if vendor.get("business_hours"):
+        text += (
+            f" · business minutes: ours on calendar {vendor['calendar']}, {name}'s on its own "
+            "schedule (they differ where the schedules do)"
+        )
+    return text
+
+
+def _vendor_number(unit: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if unit == "seconds":
+        return fmt_duration(value)
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _vendor_diff(unit: str, diff: float) -> str:
+    if unit == "seconds":
+        return ("+" if diff >= 0 else "-") + fmt_duration(abs(diff))
+    return f"{diff:+,.0f}"
+
+
+def vendor_table(vendor: dict[str, Any], worst: int = 3) -> tuple[list[str], list[list[str]]]:
+    """The vendor check as text cells: one row per compared value and clock."""
+    name = VENDOR_NAMES.get(vendor["vendor"], vendor["vendor"])
+    columns = [
+        "value",
+        "clock",
+        "paired",
+        "ours only",
+        f"{name} only",
+        "agree",
+        "our median",
+        f"{name} median",
+        "our mean",
+        f"{name} mean",
+        "largest disagreements (ours - theirs)",
+    ]
+    rows: list[list[str]] = []
+    for c in vendor["comparisons"]:
+        unit = c["unit"]
+        agree = "–" if c["agree_pct"] is None else f"{c['agree_pct']:.1f}%"
+        if c["paired"]:
+            agree += f" ({c['agreeing']:,}/{c['paired']:,})"
+        worst_cells = ", ".join(
+            f"{d['ticket']} ({_vendor_diff(unit, d['difference'])})"
+            for d in c["largest_disagreements"][:worst]
+        )
+        rows.append(
+            [
+                c["label"],
+                c["clock"],
+                f"{c['paired']:,}",
+                f"{c['ours_only']:,}",
+                f"{c['vendor_only']:,}",
+                agree,
+                _vendor_number(unit, c["ours_median"]),
+                _vendor_number(unit, c["vendor_median"]),
+                _vendor_number(unit, c["ours_mean"]),
+                _vendor_number(unit, c["vendor_mean"]),
+                worst_cells,
+            ]
+        )
+    return columns, rows
+
+
 # -- exporters -----------------------------------------------------------------------------------
 
 
@@ -302,6 +385,23 @@ class TableExporter(Exporter):
             console.print(t)
         if report.get("groups"):
             self._groups(console, report)
+        vendor = report.get("vendor")
+        if vendor:
+            cols, vrows = vendor_table(vendor)
+            t = Table(
+                title=vendor_title(vendor),
+                title_justify="left",
+                header_style="bold",
+                caption=vendor_caption(vendor),
+                caption_justify="left",
+            )
+            for c in cols:
+                t.add_column(
+                    c, justify="left" if c in ("value", "clock") or "largest" in c else "right"
+                )
+            for r in vrows:
+                t.add_row(*r)
+            console.print(t)
         for note in report.get("notes") or []:
             console.print(Text(f"note: {note}", style="dim"))
 
@@ -393,7 +493,33 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     for w, counts in zip(heat.get("weekdays") or [], heat.get("counts") or [], strict=True):
         for h, n in enumerate(counts):
             rows.append(("heatmap", w, "arrivals_heatmap", str(h), n, None, None))
+    vendor = report.get("vendor")
+    if vendor:
+        for c in vendor["comparisons"]:
+            for k in VENDOR_CSV_KEYS:
+                rows.append(("vendor", c["clock"], c["name"], k, c[k], None, None))
+            for d in c["largest_disagreements"]:
+                for k in ("ours", "vendor", "difference"):
+                    key = f"{c['clock']}.{k}"
+                    rows.append(
+                        ("vendor_disagreement", d["ticket"], c["name"], key, d[k], None, None)
+                    )
     return rows
+
+
+#: The numbers of each vendor comparison written as ``vendor`` rows of the CSV.
+VENDOR_CSV_KEYS = (
+    "paired",
+    "ours_only",
+    "vendor_only",
+    "agreeing",
+    "disagreeing",
+    "agree_pct",
+    "ours_median",
+    "vendor_median",
+    "ours_mean",
+    "vendor_mean",
+)
 
 
 class MarkdownExporter(Exporter):
@@ -449,6 +575,12 @@ class MarkdownExporter(Exporter):
                     vals = g["values"][n]
                     cells.append(fmt_value(by[n]["unit"], vals.get(by[n]["headline"])))
                 lines.append(_md_row(cells))
+        vendor = report.get("vendor")
+        if vendor:
+            cols, vrows = vendor_table(vendor)
+            lines += ["", f"## {vendor_title(vendor)}", "", vendor_caption(vendor), ""]
+            lines += [_md_row(cols), _md_row(["---"] * len(cols))]
+            lines += [_md_row(r) for r in vrows]
         for note in report.get("notes") or []:
             lines += ["", f"> note: {note}"]
         out.write("\n".join(lines) + "\n")

@@ -12,7 +12,10 @@ Where numbers come from:
 * plain counts from SQL aggregates: tickets created (by channel, group, local day and hour),
   survey answers, agents' replies and working days;
 * SLA compliance from the one SLA engine, :mod:`cstoolkit.sla`;
-* plugin metrics from their own ``compute``.
+* plugin metrics from their own ``compute``;
+* with ``vendor_metrics``, the vendor check (:mod:`cstoolkit.kpi.vendor`): Zendesk's own ticket
+  metrics paired with ours ticket by ticket, in a ``vendor`` section of its own (never mixed
+  into the metrics).
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ class KpiOptions:
     jobs: int | None = None
     now: datetime | None = None
     sla: bool = True
+    vendor_metrics: bool = False  # add the vendor check (Zendesk ticket metrics beside ours)
+    vendor_tolerance: float = 60.0  # seconds within which two durations agree
 
 
 # -- small helpers -------------------------------------------------------------------------------
@@ -702,6 +707,8 @@ def build_report(
         raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)}, not {options.by!r}")
     if options.compare not in (None, "previous"):
         raise UsageError(f"--compare takes 'previous', not {options.compare!r}")
+    if options.vendor_tolerance < 0:
+        raise UsageError("--vendor-tolerance must not be negative")
     now = options.now or model.now()
 
     # -- period --------------------------------------------------------------------------------
@@ -779,6 +786,7 @@ def build_report(
         day0=day0,
         trend_buckets=trend_of,
         group_buckets=group_of,
+        record_tickets=options.vendor_metrics,
     )
     sla_info = sla_setup(data, until_dt, store.dialect) if options.sla else None
     if sla_info is not None:
@@ -929,6 +937,35 @@ def build_report(
         notes.append("cost per ticket: no [costs] configured")
     if not business:
         notes.append("business hours: no calendar chosen, so business time equals calendar time")
+    vendor_doc: dict[str, Any] | None = None
+    if options.vendor_metrics:
+        from cstoolkit.kpi.vendor import vendor_check
+
+        vendor_doc = vendor_check(
+            store,
+            result.facts or {},
+            where,
+            params,
+            since,
+            until,
+            calendar=calendar.name,
+            business=business,
+            tolerance=options.vendor_tolerance,
+        )
+        if not vendor_doc["tickets_with_metric_set"]:
+            notes.append(
+                "vendor check: no ticket of the period has Zendesk ticket metrics (a metric_set "
+                "in its raw payload); every value of ours is counted as ours only"
+            )
+        if business:
+            notes.append(
+                "vendor check: Zendesk's business minutes follow the Zendesk account's schedule, "
+                f"ours the calendar {calendar.name!r}; they agree only where the two match"
+            )
+        else:
+            notes.append(
+                "vendor check: business minutes not compared (no business calendar chosen)"
+            )
 
     # plugin metrics
     ctx_base: dict[str, Any] = {
@@ -1103,6 +1140,8 @@ def build_report(
         "staffing": staffing,
         "notes": notes,
     }
+    if vendor_doc is not None:
+        report["vendor"] = vendor_doc
     cleaned: dict[str, Any] = _clean(report)
     return cleaned
 

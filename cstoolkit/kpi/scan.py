@@ -15,6 +15,10 @@ Large stores are split into ticket-id ranges scanned by worker processes (``jobs
 aggregates merge exactly (distributions are value counters, see
 :class:`~cstoolkit.kpi.metrics.Dist`).
 
+On request (``ScanSpec.record_tickets``, the ``--vendor-metrics`` check) the scan also keeps one
+:class:`TicketFacts` per ticket, so :mod:`cstoolkit.kpi.vendor` can pair our values with a
+vendor's ticket by ticket. Off by default: then nothing per ticket is kept.
+
 The rules implemented here are documented in docs/metrics.md; keep both in step.
 """
 
@@ -29,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from cstoolkit.calendars import BusinessClock, Calendar, ZoneClock
 from cstoolkit.kpi.metrics import DURATION_METRICS, Dist
@@ -121,6 +125,25 @@ class ScanSpec:
     sla_params: list[Any] = field(default_factory=list)
     sla_calendars: dict[str, Calendar] = field(default_factory=dict)
     sla_now: float = 0.0
+    #: keep one TicketFacts per ticket with a reply or a solve (the vendor check); off: none
+    record_tickets: bool = False
+
+
+class TicketFacts(NamedTuple):
+    """One ticket's own values, as the scan computed them for the aggregates (instants are unix
+    seconds; ``*_b`` business seconds of the report's calendar). Kept only on request."""
+
+    created: float
+    first_reply: float | None  # instant of the first reply (first_reply_time's anchor)
+    first_reply_b: float | None
+    first_solve: float | None
+    first_solve_b: float | None
+    last_solve: float | None  # the latest solve, only for tickets solved or closed now
+    last_solve_b: float | None
+    requester_wait_c: float | None  # new + open + on_hold until the latest solve
+    requester_wait_b: float | None
+    reopens: int
+    replies: int  # public agent replies (the creating comment of an agent's ticket excepted)
 
 
 class Agg:
@@ -259,10 +282,15 @@ class ScanResult:
     trend_solved: list[int] = field(default_factory=list)
     trend_frt: list[Dist] = field(default_factory=list)
     sla: list[SlaTally] | None = None  # per period, when SLA policies were evaluated
+    facts: dict[str, TicketFacts] | None = None  # ticket id -> facts, with record_tickets
 
     def merge(self, other: ScanResult) -> None:
         self.tickets += other.tickets
         self.events += other.events
+        if other.facts is not None:  # workers scan disjoint id ranges
+            if self.facts is None:
+                self.facts = {}
+            self.facts.update(other.facts)
         if other.sla is not None:
             if self.sla is None:
                 self.sla = other.sla
@@ -382,6 +410,9 @@ def _scan(spec: ScanSpec, conn: sqlite3.Connection) -> ScanResult:
             return int((t + off) // 86400)
 
     result = ScanResult()
+    facts: dict[str, TicketFacts] | None = None
+    if spec.record_tickets:
+        facts = result.facts = {}
     result.trend_solved = [0] * ntrend
     result.trend_frt = [Dist() for _ in range(ntrend)]
     trend_solved, trend_frt = result.trend_solved, [d.values for d in result.trend_frt]
@@ -689,6 +720,22 @@ def _scan(spec: ScanSpec, conn: sqlite3.Connection) -> ScanResult:
                     row[1] += 1
         if sla_eval is not None and policy_index is not None:
             sla_eval.ticket(tid, c, status_now, solved_at, priority, policy_index, evs, gkey)
+        if facts is not None and (first_reply is not None or first_solve is not None):
+            latest = last_solve if resolved else None
+            wait_snap = snap if latest is not None else None
+            facts[tid] = TicketFacts(
+                c,
+                first_reply,
+                F(first_reply) - fc if first_reply is not None else None,
+                first_solve,
+                F(first_solve) - fc if first_solve is not None else None,
+                latest,
+                F(latest) - fc if latest is not None else None,
+                wait_snap[0] if wait_snap is not None else None,
+                wait_snap[1] if wait_snap is not None else None,
+                reopens,
+                replies,
+            )
         # -- backlog at the end of each period ------------------------------------------------
         if st < 0:  # no status history at all: the current status is all we know
             st_until = st_since = _status_index(status_now)

@@ -93,6 +93,7 @@ class Builder:
         solved: str | None = None,
         by_agent: str | None = None,
         events: list[tuple[Any, ...]] = (),  # type: ignore[assignment]
+        raw: dict[str, Any] | None = None,
     ) -> None:
         tid = f"{self.instance}:{n}"
         at = L(created)
@@ -183,6 +184,7 @@ class Builder:
                 assignee_id=self.q(assignee) if assignee else None,
                 group_id=self.q(group),
                 solved_at=L(solved) if solved else None,
+                raw=raw or {},
             )
         )
 

@@ -118,11 +118,19 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = build_report(
         store,
         cfg,
-        KpiOptions(since=PERIOD[0], until=PERIOD[1], compare="previous", now=L("2026-04-10 12:00")),
+        KpiOptions(
+            since=PERIOD[0],
+            until=PERIOD[1],
+            compare="previous",
+            now=L("2026-04-10 12:00"),
+            vendor_metrics=True,
+        ),
     )
     store.close()
     out = tmp / "report.html"
-    out.write_text(render_html(report), "utf-8")
+    text = render_html(report)
+    assert "Vendor check: ours vs Zendesk ticket metrics" in text  # that panel is loaded too
+    out.write_text(text, "utf-8")
     return out
 
 
