@@ -47,7 +47,8 @@ rules:
 VOLATILE = {
     "seconds", "seconds_waited", "requests", "retries", "generated_at", "run_id", "started_at",
     "finished_at", "store", "path", "outbox", "file", "example", "duration", "last_sync",
-    "lag_seconds", "cursor_age_seconds", "last_success", "elapsed",
+    "lag_seconds", "cursor_age_seconds", "last_success", "elapsed", "last_run_at",
+    "last_success_at",
 }  # fmt: skip
 
 

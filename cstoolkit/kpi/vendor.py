@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.kpi.scan import TicketFacts
 
 if TYPE_CHECKING:
-    from cstoolkit.store import SQLiteStore
+    from cstoolkit.store import Store
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
@@ -146,7 +146,7 @@ def parse_metric_set(created: float, metric_set: Mapping[str, Any]) -> VendorTic
 
 
 def read_zendesk_metrics(
-    store: SQLiteStore,
+    store: Store,
     where: str,
     params: Iterable[Any],
     since: float,
@@ -312,7 +312,7 @@ def compare(
 
 
 def vendor_check(
-    store: SQLiteStore,
+    store: Store,
     facts: Mapping[str, TicketFacts],
     where: str,
     params: Iterable[Any],
