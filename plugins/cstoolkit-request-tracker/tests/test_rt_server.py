@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,9 @@ def test_push_engine_changes_owner_priority_status_and_comments(rt: RT, tmp_path
     assert any(a.get("Content") == "Refund issued (cst recipe)" for a in attachments)
     # the same plan again changes nothing; a stale plan is a conflict (re-read via fetch)
     assert b.apply(ext, Changes(status="solved", priority="urgent")).changed is False
+    # RT's LastUpdated has 1-second precision: an upstream edit in the same second as the sync
+    # that planned the change is invisible to the re-read conflict check (documented).
+    time.sleep(1.1)
     rt.put(f"/ticket/{ext}", {"Subject": "Refund request (edited upstream)"})
     stale = Changes(priority="low", expected_updated_at=stored.updated_at)
     push.plan(store, [push.PlannedChange(stored.id, stale, "recipe:stale")])
