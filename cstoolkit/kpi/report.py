@@ -743,7 +743,9 @@ def build_report(
             params = list(compiled[1])
     if python_filter is not None:
         # A temporary table (one per connection; the unqualified name finds it first).
-        store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kpi_ids (id TEXT PRIMARY KEY)")
+        store.conn.execute(
+            store.ddl_for_dialect("CREATE TEMP TABLE IF NOT EXISTS kpi_ids (id TEXT PRIMARY KEY)")
+        )
         store.conn.execute("DELETE FROM kpi_ids")
         store.conn.executemany(
             "INSERT INTO kpi_ids (id) VALUES (?) ON CONFLICT DO NOTHING",

@@ -92,8 +92,8 @@ class Store:
         """Names of the store's tables (*dialect*)."""
         raise NotImplementedError
 
-    def _ddl(self, statement: str) -> str:
-        """A migration statement in this dialect (migrations are written for SQLite)."""
+    def ddl_for_dialect(self, statement: str) -> str:
+        """A CREATE statement written for SQLite in this dialect (migrations, temporary tables)."""
         return statement
 
     def _prepare(self, cur: Any) -> None:
@@ -143,7 +143,7 @@ class Store:
             with self.transaction() as cur:
                 self._prepare(cur)
                 cur.execute(
-                    self._ddl(
+                    self.ddl_for_dialect(
                         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
                         "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
                     )
@@ -151,7 +151,7 @@ class Store:
                 if mig.version in self.applied_versions():
                     continue  # another process applied it while this one waited for the lock
                 for statement in mig.statements():
-                    cur.execute(self._ddl(statement))
+                    cur.execute(self.ddl_for_dialect(statement))
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (mig.version, mig.name, codec.to_epoch(now())),

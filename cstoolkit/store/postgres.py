@@ -246,7 +246,7 @@ class PostgresStore(Store):
         )
         return {r[0] for r in rows}
 
-    def _ddl(self, statement: str) -> str:
+    def ddl_for_dialect(self, statement: str) -> str:
         return ddl(statement)
 
     def _prepare(self, cur: _Cursor) -> None:
