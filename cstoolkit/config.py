@@ -138,7 +138,7 @@ class Config:
     def store_label(self) -> str:
         """Where the store is, safe to print (a URL loses its password)."""
         if self.store_url:
-            from cstoolkit.store.postgres import redact_url
+            from cstoolkit.store import redact_url
 
             return redact_url(self.store_url)
         return str(self.store_path)
@@ -312,10 +312,12 @@ def _store_problems(store: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(key, message, severity) for the [store] table's values."""
     from urllib.parse import urlsplit
 
+    from cstoolkit.store import SCHEMA_NAME, is_url
+
     out: list[tuple[str, str, str]] = []
     url = store.get("url")
     if url is not None:
-        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        if not is_url(url):
             out.append(("url", "must be a postgresql://user@host:port/database URL", "error"))
         else:
             if "path" in store:
@@ -328,7 +330,7 @@ def _store_problems(store: dict[str, Any]) -> list[tuple[str, str, str]]:
     if password is not None and not secrets.is_reference(password):
         out.append(("password", "a plain password: use an env: or key: reference", "warning"))
     schema = store.get("schema")
-    if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", str(schema)):
+    if schema is not None and not SCHEMA_NAME.fullmatch(str(schema)):
         out.append(("schema", "must be a plain lower-case name (letters, digits, _)", "error"))
     return out
 
@@ -507,7 +509,7 @@ def redacted(config: Config, host: Host) -> dict[str, Any]:
     if isinstance(store, dict):
         store = dict(store)
         if isinstance(store.get("url"), str):
-            from cstoolkit.store.postgres import redact_url
+            from cstoolkit.store import redact_url
 
             store["url"] = redact_url(store["url"])
         if "password" in store and not secrets.is_reference(store["password"]):

@@ -21,9 +21,9 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from cstoolkit.errors import StoreError
+from cstoolkit.store import SCHEMA_NAME, redact_url
 from cstoolkit.store.base import Store
 
 try:  # an optional dependency: pip install 'cstoolkit[postgres]'
@@ -43,20 +43,6 @@ SELECT CASE
 END
 $fn$
 """
-
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 _INDEXED_BY = re.compile(r"\s+INDEXED BY \w+")
@@ -212,7 +198,7 @@ class PostgresStore(Store):
     ) -> None:
         if psycopg is None:
             raise StoreError("a PostgreSQL store needs psycopg: pip install 'cstoolkit[postgres]'")
-        if not _SCHEMA_NAME.fullmatch(schema):
+        if not SCHEMA_NAME.fullmatch(schema):
             raise StoreError(f"store.schema: {schema!r} is not a plain lower-case name")
         self.url = url
         self.schema = schema
