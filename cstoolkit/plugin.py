@@ -74,6 +74,9 @@ class Setting:
     secret: bool = False
     help: str = ""
     choices: tuple[str, ...] | None = None
+    #: Inclusive bounds of an ``int`` or ``float`` setting (None: unbounded).
+    minimum: float | None = None
+    maximum: float | None = None
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not acceptable, or None."""
@@ -86,6 +89,10 @@ class Setting:
             return f"expected {self.type}, got {type(value).__name__}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {self.maximum:g}"
         return None
 
 

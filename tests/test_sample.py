@@ -492,10 +492,7 @@ def test_memory_does_not_grow_with_the_number_of_tickets() -> None:
     assert large / small < 1.5
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("CSTOOLKIT_SLOW_TESTS"), reason="slow (~45 s): set CSTOOLKIT_SLOW_TESTS=1"
-)
+@pytest.mark.slow  # ~45 s: CI's profile
 def test_memory_is_bounded_at_fifty_thousand_tickets() -> None:
     small, large = _peak(10_000), _peak(50_000)
     assert large < 40_000_000

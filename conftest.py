@@ -1,0 +1,67 @@
+"""Settings every test in the repository shares (core and plugins): budgets and seeds.
+
+Two profiles, chosen by ``CSTOOLKIT_TEST_PROFILE``:
+
+* ``default`` (the README test command): generated-input tests run a small, fixed set of
+  examples, and tests marked ``slow`` are skipped, so the whole suite stays within minutes;
+* ``ci`` (set by ``.ci/run``): the same tests with a larger budget, and the ``slow`` tests.
+
+Both are deterministic: hypothesis derandomizes its examples and random kill points come from
+:func:`test_seed`, so a failure replays with the same command. ``pytest --hypothesis-profile ci``
+raises the budget of the generated-input tests alone.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+PROFILE = os.environ.get("CSTOOLKIT_TEST_PROFILE", "default")
+if PROFILE not in ("default", "ci"):
+    raise pytest.UsageError(f"CSTOOLKIT_TEST_PROFILE must be default or ci, not {PROFILE!r}")
+
+_COMMON = {
+    "derandomize": True,
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
+settings.register_profile("default", max_examples=25, **_COMMON)
+settings.register_profile("ci", max_examples=300, **_COMMON)
+settings.load_profile(PROFILE)
+
+#: The seed of random choices in tests (kill points, orderings); override to replay another.
+DEFAULT_SEED = 20261206
+
+
+def test_seed() -> int:
+    return int(os.environ.get("CSTOOLKIT_TEST_SEED", DEFAULT_SEED))
+
+
+test_seed.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def seeded_random(request: pytest.FixtureRequest) -> random.Random:
+    """A random.Random seeded from CSTOOLKIT_TEST_SEED and the test's name.
+
+    The seed is printed, so a failing run says how to replay it.
+    """
+    seed = test_seed()
+    print(f"random seed {seed} (replay: CSTOOLKIT_TEST_SEED={seed} pytest '{request.node.nodeid}')")
+    return random.Random(f"{seed}:{request.node.nodeid}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow`` tests run in CI's profile (or with CSTOOLKIT_SLOW_TESTS=1), not by default."""
+    if PROFILE == "ci" or os.environ.get("CSTOOLKIT_SLOW_TESTS"):
+        return
+    skip = pytest.mark.skip(
+        reason="slow: runs in CI's profile (CSTOOLKIT_TEST_PROFILE=ci or CSTOOLKIT_SLOW_TESTS=1)"
+    )
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
