@@ -89,9 +89,40 @@ def test_requirement_parsing_and_versions() -> None:
     assert req.key == "cstoolkit-zendesk" and req.specifiers == ((">=", "1.2"), ("<", "2"))
     assert req.allows("1.2.0") and req.allows("1.10") and not req.allows("1.1.9")
     assert not req.allows("2.0")
-    assert plugin_install._compare("1.10", ">", "1.9")
+    assert plugin_install.Requirement.parse("x>1.9").allows("1.10")
     with pytest.raises(ValueError):
         plugin_install.Requirement.parse("x >> 1")
+
+
+@pytest.mark.parametrize(
+    ("spec", "allowed", "refused"),
+    [
+        # ~= is "compatible release": >=1.2 and ==1.* (it was read as >=1.2 before)
+        ("~=1.2", ["1.2", "1.2.5", "1.9"], ["1.1.9", "2.0", "2.1"]),
+        ("~=1.2.3", ["1.2.3", "1.2.9"], ["1.3.0", "1.2.2"]),
+        ("==1.2", ["1.2", "1.2.0"], ["1.2.1", "1.3"]),
+        ("==1.2.*", ["1.2", "1.2.7"], ["1.3", "1.1.9"]),
+        ("!=1.3", ["1.2", "1.4"], ["1.3", "1.3.0"]),
+        ("!=1.3.*", ["1.2", "1.4"], ["1.3.1"]),
+        # an installed pre-release counts (as for pip check), but <2 excludes 2's own ones
+        (">=1.2", ["1.3rc1", "2.0a1"], ["1.2rc1", "1.1"]),
+        ("<2", ["1.9", "1.9.post1"], ["2.0rc1", "2.0"]),
+        (">=1.0,<2", ["1.0", "1.99"], ["0.9", "2.0"]),
+    ],
+)
+def test_version_specifiers_read_as_pip_reads_them(
+    spec: str, allowed: list[str], refused: list[str]
+) -> None:
+    req = plugin_install.Requirement.parse(f"cstoolkit-zendesk{spec}")
+    assert [v for v in allowed if not req.allows(v)] == []
+    assert [v for v in refused if req.allows(v)] == []
+
+
+def test_requirement_refuses_urls_markers_and_nonsense() -> None:
+    for text in ("x @ https://example.com/x.whl", 'x>=1; python_version<"3"', "x ~= ", "=x"):
+        with pytest.raises(ValueError):
+            plugin_install.Requirement.parse(text)
+    assert not plugin_install.Requirement.parse("x>=1").allows("not-a-version")
 
 
 # -- required_plugins ------------------------------------------------------------------------
