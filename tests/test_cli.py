@@ -160,7 +160,6 @@ def test_help_imports_nothing_heavy() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "heavy = [m for m in ('httpx', 'rich', 'sqlite3', 'yaml', 'jinja2', 'cstoolkit.store',"
-        "
         " 'cstoolkit.host', 'pluggy', 'holidays', 'waitress') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )

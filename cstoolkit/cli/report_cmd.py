@@ -321,17 +321,15 @@ def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
     if fmt == "json":
         out.write(to_json(doc) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from cstoolkit.output import add_row, console, new_table
 
     i = doc["inputs"]
-    t = Table(
+    t = new_table(
         title=(
             f"{i['arrivals']:g} contacts per {i['interval_seconds'] / 60:g} min, AHT "
             f"{i['aht_seconds']:g}s -> {doc['traffic_erlangs']:.3f} erlangs"
         ),
         title_justify="left",
-        header_style="bold",
     )
     for col in ("", "agents", "scheduled", "service level", "ASA", "occupancy", "P(wait)"):
         t.add_column(col, justify="right" if col else "left")
@@ -340,17 +338,20 @@ def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
         rows.append((f"with {i['agents']} agents", doc["with_agents"]))
     for label, r in rows:
         asa = "unstable" if r["asa_seconds"] is None else f"{r['asa_seconds']:.1f}s"
-        t.add_row(
-            label,
-            str(r["agents"]),
-            str(r["scheduled"]),
-            _pct(r["service_level"]),
-            asa,
-            _pct(r["occupancy"]),
-            _pct(r["waiting_probability"]),
+        add_row(
+            t,
+            [
+                label,
+                str(r["agents"]),
+                str(r["scheduled"]),
+                _pct(r["service_level"]),
+                asa,
+                _pct(r["occupancy"]),
+                _pct(r["waiting_probability"]),
+            ],
         )
-    Console(file=out, highlight=False).print(t)
-    Console(file=out, highlight=False).print(
+    console(out).print(t)
+    console(out).print(
         f"target: {i['service_level'] * 100:g}% answered within {i['answer_seconds']:g}s, max "
         f"occupancy {i['max_occupancy'] * 100:g}%, shrinkage {i['shrinkage'] * 100:g}%"
     )
@@ -362,24 +363,18 @@ def _print_plan(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
     if fmt == "json":
         out.write(to_json(doc) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-
     from cstoolkit.kpi.staffing import WEEKDAYS
+    from cstoolkit.output import add_row, console, new_table
 
     i = doc["inputs"]
-    console = Console(file=out, highlight=False)
-    console.print(
+    screen = console(out)
+    screen.print(
         f"Staffing for {i['tickets']:,} tickets, {doc['period']['since']} -> "
         f"{doc['period']['until']} ({doc['timezone']}); target {i['service_level'] * 100:g}% in "
         f"{i['answer_seconds']:g}s, AHT {i['aht_seconds']:.0f}s ({i['aht_source']}), max "
         f"occupancy {i['max_occupancy'] * 100:g}%, shrinkage {i['shrinkage'] * 100:g}%"
     )
-    t = Table(
-        title="Scheduled agents (agents on contacts) per interval",
-        title_justify="left",
-        header_style="bold",
-    )
+    t = new_table(title="Scheduled agents (agents on contacts) per interval", title_justify="left")
     t.add_column("start")
     for w in WEEKDAYS:
         t.add_column(w, justify="right")
@@ -390,11 +385,11 @@ def _print_plan(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
         for w in WEEKDAYS:
             r = by.get((w, s))
             cells.append("·" if not r or not r["agents"] else f"{r['scheduled']} ({r['agents']})")
-        t.add_row(s, *cells)
-    console.print(t)
+        add_row(t, [s, *cells])
+    screen.print(t)
     peak = doc.get("peak")
     if peak and peak["agents"]:
-        console.print(
+        screen.print(
             f"peak: {peak['weekday']} {peak['start']}: {peak['arrivals']:.1f} arrivals -> "
             f"{peak['agents']} agents, {peak['scheduled']} scheduled (SL "
             f"{_pct(peak['service_level'])}, ASA {peak['asa_seconds']:.1f}s, occupancy "

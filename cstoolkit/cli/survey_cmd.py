@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
+from cstoolkit.output import echo
 
 SEND_COLUMNS = ["survey", "ticket", "action", "channel", "address", "language", "reason"]
 RESPONSE_COLUMNS = ["answered_at", "survey", "kind", "score", "ticket", "requester", "comment",
@@ -77,16 +78,15 @@ def send(
         for reason, n in report.skipped.items():
             app.say(f"  not sent: {n} {reason}")
     for err in report.errors:
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}")
     if report.in_doubt and not as_json:
-        click.echo(
+        echo(
             f"warning: {len(report.in_doubt)} survey(s) in doubt (delivered or not is unknown; "
-            "never resent blindly):",
-            err=True,
+            "never resent blindly):"
         )
         for e in report.in_doubt[:20]:
-            click.echo(f"  {e['key']} to {e['address']} via {e['channel']}: {e['why']}", err=True)
-        click.echo("  resend them on purpose with: cst survey send --resend-in-doubt", err=True)
+            echo(f"  {e['key']} to {e['address']} via {e['channel']}: {e['why']}")
+        echo("  resend them on purpose with: cst survey send --resend-in-doubt")
     if report.exit_code:
         sys.exit(report.exit_code)
 
@@ -140,7 +140,7 @@ def import_(
         app.config, app.store, file, survey=survey_name, now=now(), skip_invalid=skip_invalid
     )
     for err in result.errors:
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}")
     if as_json:
         write_json(result.as_dict())
     if result.errors and not skip_invalid:

@@ -118,10 +118,10 @@ def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
         record["raw"] = ticket.raw
         write_json(record)
         return
-    from cstoolkit.output import cell
+    from cstoolkit.output import cell, terminal_text
 
     for key in [*COLUMNS, "solved_at", "description", "custom_fields"]:
-        click.echo(f"{key:>13}: {cell(record.get(key))}")
+        click.echo(f"{key:>13}: {terminal_text(cell(record.get(key)))}")
     short = [{**e, "body": _short(e["body"])} for e in record["events"]]
     render(short, ["at", "kind", "author", "public", "old", "new", "body"], "table", title="Events")
 
