@@ -236,7 +236,7 @@ def emit(
     columns: Sequence[str],
     *,
     document: Any = None,
-    writers: Mapping[str, Callable[[IO[str]], None]] | None = None,
+    writers: Mapping[str, Callable[[IO[str]], object]] | None = None,
     out: IO[str] | None = None,
     title: str | None = None,
     table_columns: Sequence[str] | None = None,

@@ -10,13 +10,15 @@ from typing import IO, Any
 
 import click
 
-from cstoolkit.cli.app import App, pass_app
+from cstoolkit.cli.app import App, format_options, pass_app
 
 BY_CHOICES = ("agent", "group", "channel", "priority", "tier", "instance", "day", "week", "month")
 _EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
     ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
     ".csv": "csv",
     ".md": "md",
     ".txt": "table",
@@ -96,8 +98,8 @@ def _common(fn: Any) -> Any:
     "--format",
     "fmt",
     default=None,
-    help="table (default), json, csv, md, html, or "
-    "a plugin's format. With --out, guessed from the file's extension.",
+    help="table (default), json, ndjson, csv, md, html, or "
+    "a plugin's format (docs/output.md). With --out, guessed from the file's extension.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
 @click.option(
@@ -215,10 +217,7 @@ def kpi(
     default=None,
     help="With --arrivals: what N agents give (service level, ASA, occupancy).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
 def staffing(
@@ -315,11 +314,22 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v * 100:.1f}%"
 
 
+WHAT_IF_COLUMNS = ["case", "agents", "scheduled", "service_level", "asa_seconds", "occupancy",
+                   "waiting_probability"]  # fmt: skip
+PLAN_COLUMNS = ["weekday", "start", "arrivals", "agents", "scheduled", "service_level",
+                "asa_seconds", "occupancy"]  # fmt: skip
+
+
 def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
-    from cstoolkit.output import to_json
+    from cstoolkit.output import render, to_json
 
     if fmt == "json":
         out.write(to_json(doc) + "\n")
+        return
+    if fmt != "table":
+        cases = [("required", doc["required"]), ("with_agents", doc["with_agents"])]
+        records = [{"case": name, **r} for name, r in cases if r is not None]
+        render(records, WHAT_IF_COLUMNS, fmt, out=out)
         return
     from cstoolkit.output import add_row, console, new_table
 
@@ -358,10 +368,13 @@ def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
 
 
 def _print_plan(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
-    from cstoolkit.output import to_json
+    from cstoolkit.output import render, to_json
 
     if fmt == "json":
         out.write(to_json(doc) + "\n")
+        return
+    if fmt != "table":
+        render(doc["intervals"], PLAN_COLUMNS, fmt, out=out)
         return
     from cstoolkit.kpi.staffing import WEEKDAYS
     from cstoolkit.output import add_row, console, new_table

@@ -12,6 +12,8 @@ from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.output import echo
 
 SEND_COLUMNS = ["survey", "ticket", "action", "channel", "address", "language", "reason"]
+SEND_RECORD_COLUMNS = ["survey", "ticket", "action", "reason", "requester", "address", "channel",
+                       "language", "key", "provider_ref", "due_at"]  # fmt: skip
 RESPONSE_COLUMNS = ["answered_at", "survey", "kind", "score", "ticket", "requester", "comment",
                     "source"]  # fmt: skip
 
@@ -24,7 +26,7 @@ def survey() -> None:
 @survey.command("send")
 @click.option("--dry-run", is_flag=True, help="Say who would get what, and why others not.")
 @click.option("--survey", "survey_name", help="Only this [surveys.NAME].")
-@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@format_options()
 @click.option(
     "--resend-in-doubt",
     is_flag=True,
@@ -32,18 +34,28 @@ def survey() -> None:
 )
 @pass_app
 def send(
-    app: App, dry_run: bool, survey_name: str | None, as_json: bool, resend_in_doubt: bool
+    app: App,
+    dry_run: bool,
+    survey_name: str | None,
+    fmt: str,
+    as_json: bool,
+    resend_in_doubt: bool,
 ) -> None:
     """Send every due survey, each at most once (scheduled: acts unless --dry-run).
 
     Exit 0 when everything due went out (or nothing was due), 1 when a send failed or ended in
-    doubt, 4 when another run holds the lock.
+    doubt, 4 when another run holds the lock. --format json prints the run report; ndjson and
+    csv one record per survey considered.
     """
     from cstoolkit.output import render, write_json
     from cstoolkit.surveys.send import FAILED_NOW, IN_DOUBT_NOW, RECONCILED, SENT, send_surveys
 
+    fmt = chosen_format(fmt, as_json)
+    as_json = fmt == "json"
     if not app.config.instances("surveys"):
         app.say(f"no [surveys.NAME] configured in {app.config.label}; nothing to do")
+        if fmt in ("ndjson", "csv"):
+            render([], SEND_RECORD_COLUMNS, fmt)
         if as_json:
             write_json({"dry_run": dry_run, "surveys": [], "sent": 0, "in_doubt": []})
         return
@@ -58,6 +70,8 @@ def send(
     if as_json:
         write_json(report.as_dict())
     else:
+        if fmt != "table":
+            render(report.as_dict()["items"], SEND_RECORD_COLUMNS, fmt)
         shown = (
             report.items
             if dry_run
@@ -65,7 +79,7 @@ def send(
                 i for i in report.items if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED)
             ]
         )
-        if shown:
+        if shown and fmt == "table":
             render([i.as_dict() for i in shown], SEND_COLUMNS, "table")
         if dry_run:
             app.say(f"dry run: {report.count('would_send')} survey(s) would be sent")

@@ -502,6 +502,21 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+class NdjsonExporter(Exporter):
+    """The CSV's rows as JSON objects, one per line."""
+
+    name = "ndjson"
+    description = "Every number as one JSON object per line (the CSV's columns as keys)."
+    extension = ".ndjson"
+
+    def write(self, report: dict[str, Any], out: IO[str]) -> None:
+        from cstoolkit.output import render
+
+        columns = CsvExporter.COLUMNS
+        render((dict(zip(columns, row, strict=True)) for row in csv_rows(report)), columns,
+               "ndjson", out=out)  # fmt: skip
+
+
 #: The numbers of each vendor comparison written as ``vendor`` rows of the CSV.
 VENDOR_CSV_KEYS = (
     "paired",
@@ -591,5 +606,6 @@ BUILTIN_EXPORTERS: tuple[type[Exporter], ...] = (
     TableExporter,
     JsonExporter,
     CsvExporter,
+    NdjsonExporter,
     MarkdownExporter,
 )

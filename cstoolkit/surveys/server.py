@@ -364,7 +364,7 @@ def _server_classes() -> tuple[type, type]:
     from waitress.channel import HTTPChannel
     from waitress.server import TcpWSGIServer
 
-    class Channel(HTTPChannel):  # type: ignore[misc]
+    class Channel(HTTPChannel):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.request_began: float | None = self.creation_time
@@ -377,7 +377,7 @@ def _server_classes() -> tuple[type, type]:
                 self.request_began = None
             return result
 
-    class Server(TcpWSGIServer):  # type: ignore[misc]
+    class Server(TcpWSGIServer):
         channel_class = Channel
         request_timeout: float = Limits.request_timeout
 
