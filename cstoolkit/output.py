@@ -125,10 +125,15 @@ def write_json(value: Any, out: IO[str] | None = None) -> None:
 def csv_writer(out: IO[str]) -> Any:
     """A CSV writer whose every cell goes through :func:`csv_cell`."""
     writer = csv.writer(out, lineterminator="\n")
+    # The csv module quotes a cell holding "\n" (the line terminator) but not a bare "\r",
+    # which readers take for a line break: such a row is written with every cell quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
 
     class _Safe:
         def writerow(self, row: Iterable[Any]) -> None:
-            writer.writerow([csv_cell(v) for v in row])
+            cells = [csv_cell(v) for v in row]
+            carriage = any(isinstance(c, str) and "\r" in c for c in cells)
+            (quoted if carriage else writer).writerow(cells)
 
     return _Safe()
 
