@@ -122,6 +122,12 @@ def serve(app: App, host: str, port: int) -> None:
     app.say(f"serving survey pages on http://{bound_host!s}:{bound_port}/ (Ctrl-C to stop)")
     for name, url in server.app.public_urls().items():
         app.say(f"  surveys.{name}: links point to {url}")
+    lim = server.limits
+    app.say(
+        f"  limits: headers {lim.max_header_bytes:,} B, body {lim.max_body_bytes:,} B, "
+        f"{lim.request_timeout}s per request, {lim.idle_timeout}s idle, "
+        f"{lim.max_connections} connections (docs/security.md)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
