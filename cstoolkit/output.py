@@ -114,8 +114,17 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+# Line separators other than "\n" that ``str.splitlines`` (and some log tools) break on; legal
+# raw inside a JSON string, so they are written escaped: the data read back is the same.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False, indent=indent).translate(_LINE_BREAKS)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False, indent=2)
+    return _dumps(value, indent=2)
 
 
 def write_json(value: Any, out: IO[str] | None = None) -> None:
@@ -209,11 +218,11 @@ def render(
     count = 0
     if fmt == "ndjson":
         for rec in records:
-            out.write(json.dumps(_plain(rec), ensure_ascii=False) + "\n")
+            out.write(_dumps(rec) + "\n")
             count += 1
     elif fmt == "json":
         items = [_plain(r) for r in records]
-        out.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
+        out.write(_dumps(items, indent=2) + "\n")
         count = len(items)
     elif fmt == "csv":
         writer = csv_writer(out)
