@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,26 @@ def test_tickets_list_formats_and_query(workspace: Path) -> None:
     nd = cst("--config", cfg, "tickets", "list", "--format", "ndjson", "--limit", "5")
     assert [json.loads(line)["id"] for line in nd.stdout.splitlines()][:1] == ["demo:1"]
     table = cst("--config", cfg, "tickets", "list", "--limit", "3")
-    assert "demo:1" in table.stdout and "status" in table.stdout
+    assert "demo:400" in table.stdout and "status" in table.stdout  # newest first
+
+
+def test_tickets_list_table_shows_the_newest_and_says_how_many_machine_formats_all(
+    workspace: Path,
+) -> None:
+    cfg = str(workspace / "cstoolkit.toml")
+    table = cst("--config", cfg, "tickets", "list")
+    assert table.returncode == 0, table.stderr
+    ids = re.findall(r"demo:\d+", table.stdout)
+    assert len(ids) == 100 and ids[0] == "demo:400" and "demo:1 " not in table.stdout
+    assert "showing 100 of 400 (--limit 0 for all)" in table.stderr
+    for fmt in ("json", "ndjson", "csv"):
+        out = cst("--config", cfg, "tickets", "list", "--format", fmt).stdout
+        n = len(json.loads(out)) if fmt == "json" else len(out.splitlines()) - (fmt == "csv")
+        assert n == 400, fmt
+    few = cst("--config", cfg, "tickets", "list", "--format", "ndjson", "--limit", "7")
+    assert len(few.stdout.splitlines()) == 7 and "showing" not in few.stderr
+    everything = cst("--config", cfg, "tickets", "list", "--limit", "0")
+    assert "demo:1 " in everything.stdout and "showing" not in everything.stderr
 
 
 def test_no_match_exits_3(workspace: Path) -> None:
@@ -160,7 +180,7 @@ def test_help_imports_nothing_heavy() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "heavy = [m for m in ('httpx', 'rich', 'sqlite3', 'yaml', 'jinja2', 'cstoolkit.store',"
-        " 'cstoolkit.host', 'pluggy', 'holidays') if m in sys.modules]\n"
+        " 'cstoolkit.host', 'pluggy', 'holidays', 'waitress') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -53,9 +53,12 @@ class App:
         return build_instance(self.config, self.host, "backends", name, self.store)
 
     def say(self, message: str) -> None:
-        """A message for the person at the terminal (stderr, silenced by --quiet)."""
+        """A message for the person at the terminal (stderr, silenced by --quiet), printed
+        literally with its control characters neutralised (cstoolkit.output.echo)."""
         if not self.quiet:
-            click.echo(message, err=True)
+            from cstoolkit.output import echo
+
+            echo(message)
 
     def close(self) -> None:
         if self._store is not None:
@@ -66,11 +69,19 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def format_options(default: str = "table", choices: tuple[str, ...] | None = None) -> Callable:
-    """Add ``--format`` and its ``--json`` shorthand to a command that prints records."""
+def format_options(
+    default: str = "table",
+    choices: tuple[str, ...] | None = None,
+    extra: tuple[str, ...] = (),
+) -> Callable:
+    """Add ``--format`` and its ``--json`` shorthand to a command that prints records.
+
+    The formats are cstoolkit.output's (table, json, ndjson, csv) plus the command's own
+    document formats in ``extra`` (html, md, prometheus); docs/output.md describes them once.
+    """
     from cstoolkit.output import FORMATS
 
-    allowed = choices or FORMATS
+    allowed = (*(choices or FORMATS), *extra)
 
     def decorate(fn: Callable) -> Callable:
         fn = click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")(
@@ -82,7 +93,7 @@ def format_options(default: str = "table", choices: tuple[str, ...] | None = Non
             type=click.Choice(allowed),
             default=default,
             show_default=True,
-            help="Output format.",
+            help="Output format (docs/output.md).",
         )(fn)
         return fn
 

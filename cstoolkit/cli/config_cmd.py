@@ -6,6 +6,7 @@ import click
 
 from cstoolkit.cli.app import App, pass_app
 from cstoolkit.errors import ConfigError
+from cstoolkit.output import echo
 
 
 @click.group()
@@ -66,7 +67,7 @@ def check(app: App, as_json: bool) -> None:
         write_json({"path": app.config.label, "problems": [p.as_dict() for p in problems]})
     else:
         for p in problems:
-            click.echo(str(p), err=True)
+            echo(str(p))
         if not problems:
             app.say(f"{app.config.label}: ok")
     if errors:

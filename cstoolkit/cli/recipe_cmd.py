@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cstoolkit.cli.app import App, chosen_format, pass_app
+from cstoolkit.output import echo
 
 _FORMATS = ("table", "json")
 
@@ -54,7 +55,7 @@ def check_cmd(app: App, files: tuple[str, ...], strict: bool, fmt: str, as_json:
         write_json([p.as_dict() for p in problems])
     else:
         for p in problems:
-            click.echo(str(p), err=True)
+            echo(str(p))
         if not problems:
             app.say(f"{len(files)} recipe(s) OK")
         else:

@@ -10,13 +10,15 @@ from typing import IO, Any
 
 import click
 
-from cstoolkit.cli.app import App, pass_app
+from cstoolkit.cli.app import App, format_options, pass_app
 
 BY_CHOICES = ("agent", "group", "channel", "priority", "tier", "instance", "day", "week", "month")
 _EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
     ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
     ".csv": "csv",
     ".md": "md",
     ".txt": "table",
@@ -96,8 +98,8 @@ def _common(fn: Any) -> Any:
     "--format",
     "fmt",
     default=None,
-    help="table (default), json, csv, md, html, or "
-    "a plugin's format. With --out, guessed from the file's extension.",
+    help="table (default), json, ndjson, csv, md, html, or "
+    "a plugin's format (docs/output.md). With --out, guessed from the file's extension.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
 @click.option(
@@ -215,10 +217,7 @@ def kpi(
     default=None,
     help="With --arrivals: what N agents give (service level, ASA, occupancy).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
 def staffing(
@@ -315,23 +314,32 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v * 100:.1f}%"
 
 
+WHAT_IF_COLUMNS = ["case", "agents", "scheduled", "service_level", "asa_seconds", "occupancy",
+                   "waiting_probability"]  # fmt: skip
+PLAN_COLUMNS = ["weekday", "start", "arrivals", "agents", "scheduled", "service_level",
+                "asa_seconds", "occupancy"]  # fmt: skip
+
+
 def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
-    from cstoolkit.output import to_json
+    from cstoolkit.output import render, to_json
 
     if fmt == "json":
         out.write(to_json(doc) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
+    if fmt != "table":
+        cases = [("required", doc["required"]), ("with_agents", doc["with_agents"])]
+        records = [{"case": name, **r} for name, r in cases if r is not None]
+        render(records, WHAT_IF_COLUMNS, fmt, out=out)
+        return
+    from cstoolkit.output import add_row, console, new_table
 
     i = doc["inputs"]
-    t = Table(
+    t = new_table(
         title=(
             f"{i['arrivals']:g} contacts per {i['interval_seconds'] / 60:g} min, AHT "
             f"{i['aht_seconds']:g}s -> {doc['traffic_erlangs']:.3f} erlangs"
         ),
         title_justify="left",
-        header_style="bold",
     )
     for col in ("", "agents", "scheduled", "service level", "ASA", "occupancy", "P(wait)"):
         t.add_column(col, justify="right" if col else "left")
@@ -340,46 +348,46 @@ def _print_what_if(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
         rows.append((f"with {i['agents']} agents", doc["with_agents"]))
     for label, r in rows:
         asa = "unstable" if r["asa_seconds"] is None else f"{r['asa_seconds']:.1f}s"
-        t.add_row(
-            label,
-            str(r["agents"]),
-            str(r["scheduled"]),
-            _pct(r["service_level"]),
-            asa,
-            _pct(r["occupancy"]),
-            _pct(r["waiting_probability"]),
+        add_row(
+            t,
+            [
+                label,
+                str(r["agents"]),
+                str(r["scheduled"]),
+                _pct(r["service_level"]),
+                asa,
+                _pct(r["occupancy"]),
+                _pct(r["waiting_probability"]),
+            ],
         )
-    Console(file=out, highlight=False).print(t)
-    Console(file=out, highlight=False).print(
+    console(out).print(t)
+    console(out).print(
         f"target: {i['service_level'] * 100:g}% answered within {i['answer_seconds']:g}s, max "
         f"occupancy {i['max_occupancy'] * 100:g}%, shrinkage {i['shrinkage'] * 100:g}%"
     )
 
 
 def _print_plan(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
-    from cstoolkit.output import to_json
+    from cstoolkit.output import render, to_json
 
     if fmt == "json":
         out.write(to_json(doc) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-
+    if fmt != "table":
+        render(doc["intervals"], PLAN_COLUMNS, fmt, out=out)
+        return
     from cstoolkit.kpi.staffing import WEEKDAYS
+    from cstoolkit.output import add_row, console, new_table
 
     i = doc["inputs"]
-    console = Console(file=out, highlight=False)
-    console.print(
+    screen = console(out)
+    screen.print(
         f"Staffing for {i['tickets']:,} tickets, {doc['period']['since']} -> "
         f"{doc['period']['until']} ({doc['timezone']}); target {i['service_level'] * 100:g}% in "
         f"{i['answer_seconds']:g}s, AHT {i['aht_seconds']:.0f}s ({i['aht_source']}), max "
         f"occupancy {i['max_occupancy'] * 100:g}%, shrinkage {i['shrinkage'] * 100:g}%"
     )
-    t = Table(
-        title="Scheduled agents (agents on contacts) per interval",
-        title_justify="left",
-        header_style="bold",
-    )
+    t = new_table(title="Scheduled agents (agents on contacts) per interval", title_justify="left")
     t.add_column("start")
     for w in WEEKDAYS:
         t.add_column(w, justify="right")
@@ -390,11 +398,11 @@ def _print_plan(doc: dict[str, Any], fmt: str, out: IO[str]) -> None:
         for w in WEEKDAYS:
             r = by.get((w, s))
             cells.append("·" if not r or not r["agents"] else f"{r['scheduled']} ({r['agents']})")
-        t.add_row(s, *cells)
-    console.print(t)
+        add_row(t, [s, *cells])
+    screen.print(t)
     peak = doc.get("peak")
     if peak and peak["agents"]:
-        console.print(
+        screen.print(
             f"peak: {peak['weekday']} {peak['start']}: {peak['arrivals']:.1f} arrivals -> "
             f"{peak['agents']} agents, {peak['scheduled']} scheduled (SL "
             f"{_pct(peak['service_level'])}, ASA {peak['asa_seconds']:.1f}s, occupancy "

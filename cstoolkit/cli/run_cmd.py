@@ -7,6 +7,7 @@ import sys
 import click
 
 from cstoolkit.cli.app import App, pass_app
+from cstoolkit.output import echo
 
 
 @click.command("run")
@@ -65,7 +66,7 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
     failed = report.failed
     for r in failed:
         if r.stderr_tail:
-            click.echo(f"--- {r.name}: last lines of stderr ---\n{r.stderr_tail}", err=True)
+            echo(f"--- {r.name}: last lines of stderr ---\n{r.stderr_tail}")
     app.say(
         f"run {report.run_id}: {len(report.steps) - len(failed)} of {len(report.steps)} step(s) "
         f"did not fail" + (f"; failed: {', '.join(r.name for r in failed)}" if failed else "")

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import click
 
-from cstoolkit.cli.app import App, pass_app
+from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 TABLE_COLUMNS = ["instance", "tickets", "last_success_at", "lag", "cursor_age", "last_outcome",
                  "rate_limit_wait_seconds", "push_queue", "push_blocked"]  # fmt: skip
+#: ndjson/csv: every field of an instance's row (seconds as numbers).
+RECORD_COLUMNS = ["instance", "tickets", "last_success_at", "lag_seconds", "cursor_age_seconds",
+                  "last_outcome", "last_run_at", "rate_limit_wait_seconds", "requests", "retries",
+                  "push_queue", "push_blocked"]  # fmt: skip
 
 
 @click.command("status")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "prometheus"]),
-    default="table",
-    show_default=True,
-    help="prometheus: text exposition format for the node exporter's textfile collector.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options(extra=("prometheus",))
 @click.option(
     "--out",
     "out_path",
@@ -29,21 +25,31 @@ TABLE_COLUMNS = ["instance", "tickets", "last_success_at", "lag", "cursor_age", 
 @pass_app
 def status(app: App, fmt: str, as_json: bool, out_path: str | None) -> None:
     """Per backend instance: last successful sync, lag, cursor age, rate-limit waits, push
-    queue; pending and in-doubt surveys; the last `cst run`'s outcome."""
+    queue; pending and in-doubt surveys; the last `cst run`'s outcome.
+
+    --format prometheus writes the text exposition format for the node exporter's textfile
+    collector; ndjson and csv write one record per instance.
+    """
     import io
 
     from cstoolkit.ops import status as engine
-    from cstoolkit.output import render, write_json
+    from cstoolkit.output import emit
 
-    fmt = "json" if as_json else fmt
+    fmt = chosen_format(fmt, as_json)
     data = engine.collect(app.store, sorted(app.config.instances("backends")))
     buf = io.StringIO()
-    if fmt == "prometheus":
-        buf.write(engine.prometheus(data))
-    elif fmt == "json":
-        write_json(data, out=buf)
-    else:
-        render(engine.table_rows(data), TABLE_COLUMNS, "table", out=buf, title="Sync")
+    rows = engine.table_rows(data)
+    emit(
+        fmt,
+        rows,
+        RECORD_COLUMNS,
+        document=data,
+        writers={"prometheus": lambda out: out.write(engine.prometheus(data))},
+        out=buf,
+        title="Sync",
+        table_columns=TABLE_COLUMNS,
+    )
+    if fmt == "table":
         s = data["surveys"]
         buf.write(
             f"surveys: {s['pending']} pending, {s['in_doubt']} in doubt, {s['sent']} sent, "

@@ -9,8 +9,11 @@ from typing import Any
 import click
 
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
+from cstoolkit.output import echo
 
 SEND_COLUMNS = ["survey", "ticket", "action", "channel", "address", "language", "reason"]
+SEND_RECORD_COLUMNS = ["survey", "ticket", "action", "reason", "requester", "address", "channel",
+                       "language", "key", "provider_ref", "due_at"]  # fmt: skip
 RESPONSE_COLUMNS = ["answered_at", "survey", "kind", "score", "ticket", "requester", "comment",
                     "source"]  # fmt: skip
 
@@ -23,7 +26,7 @@ def survey() -> None:
 @survey.command("send")
 @click.option("--dry-run", is_flag=True, help="Say who would get what, and why others not.")
 @click.option("--survey", "survey_name", help="Only this [surveys.NAME].")
-@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@format_options()
 @click.option(
     "--resend-in-doubt",
     is_flag=True,
@@ -31,18 +34,28 @@ def survey() -> None:
 )
 @pass_app
 def send(
-    app: App, dry_run: bool, survey_name: str | None, as_json: bool, resend_in_doubt: bool
+    app: App,
+    dry_run: bool,
+    survey_name: str | None,
+    fmt: str,
+    as_json: bool,
+    resend_in_doubt: bool,
 ) -> None:
     """Send every due survey, each at most once (scheduled: acts unless --dry-run).
 
     Exit 0 when everything due went out (or nothing was due), 1 when a send failed or ended in
-    doubt, 4 when another run holds the lock.
+    doubt, 4 when another run holds the lock. --format json prints the run report; ndjson and
+    csv one record per survey considered.
     """
     from cstoolkit.output import render, write_json
     from cstoolkit.surveys.send import FAILED_NOW, IN_DOUBT_NOW, RECONCILED, SENT, send_surveys
 
+    fmt = chosen_format(fmt, as_json)
+    as_json = fmt == "json"
     if not app.config.instances("surveys"):
         app.say(f"no [surveys.NAME] configured in {app.config.label}; nothing to do")
+        if fmt in ("ndjson", "csv"):
+            render([], SEND_RECORD_COLUMNS, fmt)
         if as_json:
             write_json({"dry_run": dry_run, "surveys": [], "sent": 0, "in_doubt": []})
         return
@@ -57,6 +70,8 @@ def send(
     if as_json:
         write_json(report.as_dict())
     else:
+        if fmt != "table":
+            render(report.as_dict()["items"], SEND_RECORD_COLUMNS, fmt)
         shown = (
             report.items
             if dry_run
@@ -64,7 +79,7 @@ def send(
                 i for i in report.items if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED)
             ]
         )
-        if shown:
+        if shown and fmt == "table":
             render([i.as_dict() for i in shown], SEND_COLUMNS, "table")
         if dry_run:
             app.say(f"dry run: {report.count('would_send')} survey(s) would be sent")
@@ -77,16 +92,15 @@ def send(
         for reason, n in report.skipped.items():
             app.say(f"  not sent: {n} {reason}")
     for err in report.errors:
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}")
     if report.in_doubt and not as_json:
-        click.echo(
+        echo(
             f"warning: {len(report.in_doubt)} survey(s) in doubt (delivered or not is unknown; "
-            "never resent blindly):",
-            err=True,
+            "never resent blindly):"
         )
         for e in report.in_doubt[:20]:
-            click.echo(f"  {e['key']} to {e['address']} via {e['channel']}: {e['why']}", err=True)
-        click.echo("  resend them on purpose with: cst survey send --resend-in-doubt", err=True)
+            echo(f"  {e['key']} to {e['address']} via {e['channel']}: {e['why']}")
+        echo("  resend them on purpose with: cst survey send --resend-in-doubt")
     if report.exit_code:
         sys.exit(report.exit_code)
 
@@ -108,6 +122,12 @@ def serve(app: App, host: str, port: int) -> None:
     app.say(f"serving survey pages on http://{bound_host!s}:{bound_port}/ (Ctrl-C to stop)")
     for name, url in server.app.public_urls().items():
         app.say(f"  surveys.{name}: links point to {url}")
+    lim = server.limits
+    app.say(
+        f"  limits: headers {lim.max_header_bytes:,} B, body {lim.max_body_bytes:,} B, "
+        f"{lim.request_timeout}s per request, {lim.idle_timeout}s idle, "
+        f"{lim.max_connections} connections (docs/security.md)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -140,7 +160,7 @@ def import_(
         app.config, app.store, file, survey=survey_name, now=now(), skip_invalid=skip_invalid
     )
     for err in result.errors:
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}")
     if as_json:
         write_json(result.as_dict())
     if result.errors and not skip_invalid:

@@ -18,6 +18,7 @@ import click
 
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import EXIT_BUSY, EXIT_FAILED, BusyError, CstError
+from cstoolkit.output import echo
 
 
 @click.group()
@@ -43,9 +44,13 @@ class _Reporter:
 
     def _say(self, text: str) -> None:
         if self.live is not None:
-            self.live.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            from cstoolkit.output import terminal_text
+
+            self.live.console.print(
+                terminal_text(text), markup=False, highlight=False, soft_wrap=True
+            )
         else:
-            click.echo(text, err=True)
+            echo(text)
 
     def info(self, instance: str | None, event: str, message: str, **fields: Any) -> None:
         if self.json:
@@ -88,7 +93,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
     bar = Progress(
         SpinnerColumn(finished_text="•"),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         TextColumn("{task.fields[fetched]:>9,} tickets"),
         TextColumn("{task.fields[pages]} pages"),
         TextColumn("{task.fields[changes]}"),

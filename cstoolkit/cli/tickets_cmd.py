@@ -9,6 +9,9 @@ import click
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import NotFoundError
 
+#: Rows a table shows when no --limit is given (machine formats give every row).
+TABLE_LIMIT = 100
+
 COLUMNS = [
     "id",
     "status",
@@ -54,31 +57,49 @@ def tickets() -> None:
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
-    default=100,
-    show_default=True,
-    help="At most this many (0: no limit).",
+    default=None,
+    help="At most this many (0: no limit). Default: 100 in a table, every row in json, ndjson "
+    "and csv.",
 )
 @format_options()
 @pass_app
 def list_tickets(
-    app: App, query_text: str | None, instance: str | None, limit: int, fmt: str, as_json: bool
+    app: App,
+    query_text: str | None,
+    instance: str | None,
+    limit: int | None,
+    fmt: str,
+    as_json: bool,
 ) -> None:
-    """Tickets in the store, oldest first (exit 3 when a --query matches nothing)."""
+    """Tickets in the store (exit 3 when a --query matches nothing).
+
+    A table shows the newest 100 first and says on stderr how many there are; json, ndjson and
+    csv give every ticket, oldest first, unless --limit is given.
+    """
     from cstoolkit.output import render
     from cstoolkit.query import parse
 
+    fmt = chosen_format(fmt, as_json)
+    table = fmt == "table"
+    if limit is None:
+        limit = TABLE_LIMIT if table else 0
     node = parse(query_text) if query_text else None
+    store = app.store
     rows = (
         ticket_record(t, r)
-        for t, r in app.store.select(node, instance=instance, limit=limit or None)
+        for t, r in store.select(node, instance=instance, limit=limit or None, newest_first=table)
     )
     count = render(
         rows,
         COLUMNS,
-        chosen_format(fmt, as_json),
+        fmt,
         title="Tickets",
         table_columns=["id", "status", "priority", "channel", "subject", "assignee", "updated_at"],
     )
+    if table and limit and count == limit:
+        total = store.count_selected(node, instance=instance)
+        if total > count:
+            app.say(f"showing {count:,} of {total:,} (--limit 0 for all)")
     if count == 0 and (query_text or instance):
         raise NotFoundError("no ticket matched")
 
@@ -118,10 +139,10 @@ def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
         record["raw"] = ticket.raw
         write_json(record)
         return
-    from cstoolkit.output import cell
+    from cstoolkit.output import cell, terminal_text
 
     for key in [*COLUMNS, "solved_at", "description", "custom_fields"]:
-        click.echo(f"{key:>13}: {cell(record.get(key))}")
+        click.echo(f"{key:>13}: {terminal_text(cell(record.get(key)))}")
     short = [{**e, "body": _short(e["body"])} for e in record["events"]]
     render(short, ["at", "kind", "author", "public", "old", "new", "body"], "table", title="Events")
 

@@ -7,9 +7,12 @@ from typing import Any
 
 import click
 
-from cstoolkit.cli.app import App, chosen_format, pass_app
+from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
-_FORMATS = ("table", "json")
+PLAN_COLUMNS = ["ticket", "subject", "matched", "changes", "skipped", "errors"]
+RESULT_COLUMNS = ["id", "ticket_id", "instance", "state", "changes", "old_values", "attempts",
+                  "reason", "source", "run_id", "created_at", "updated_at"]  # fmt: skip
+REVERT_COLUMNS = ["ticket", "restores", "not restored"]
 
 
 def _workspace(app: App, *, store: bool = True) -> Any:
@@ -41,6 +44,9 @@ def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
         write_json(plan.as_dict())
         return
     rows = _plan_rows(plan)
+    if fmt in ("ndjson", "csv"):
+        render(rows, PLAN_COLUMNS, fmt)
+        rows = []
     for row in rows:
         row["matched"] = "\n".join(row["matched"])
         row["changes"] = "\n".join(
@@ -62,10 +68,13 @@ def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
 
 
 def _show_report(app: App, report: Any, fmt: str) -> None:
-    from cstoolkit.output import write_json
+    from cstoolkit.output import render, write_json
 
     if fmt == "json":
         write_json(report.as_dict())
+    elif fmt in ("ndjson", "csv"):
+        results = report.push.results if report.push is not None else []
+        render((r.as_dict() for r in results), RESULT_COLUMNS, fmt)
     p = report.push
     if p is not None:
         app.say(
@@ -102,8 +111,7 @@ def triage() -> None:
     help="Refuse to apply a run that would change more tickets than this.",
 )
 @click.option("--plan-out", type=click.Path(dir_okay=False), help="Save the plan as JSON.")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @pass_app
 def run_cmd(
     app: App,
@@ -147,8 +155,7 @@ def run_cmd(
 @triage.command("apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @click.option("--max-changes", type=click.IntRange(min=0), help="Refuse a larger plan.")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @pass_app
 def apply_cmd(app: App, plan_file: str, max_changes: int | None, fmt: str, as_json: bool) -> None:
     """Apply exactly the plan a lead reviewed (saved by `triage run --plan-out`).
@@ -173,8 +180,7 @@ def apply_cmd(app: App, plan_file: str, max_changes: int | None, fmt: str, as_js
 @triage.command("revert")
 @click.argument("run_id")
 @click.option("--dry-run", is_flag=True, help="Show what would be put back; write nothing.")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @pass_app
 def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) -> None:
     """Put back the old values a run changed (from the audit log of its pushed changes)."""
@@ -195,11 +201,11 @@ def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) ->
             }
             for i in result.items
         ]
-        if rows:
+        if rows or fmt != "table":
             render(
                 rows,
-                ["ticket", "restores", "not restored"],
-                "table",
+                REVERT_COLUMNS,
+                fmt,
                 title=f"Revert of run {run_id}" + (" (dry run)" if dry_run else ""),
             )
         app.say(result.message())
@@ -228,8 +234,7 @@ def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) ->
     show_default=True,
     help="Tickets whose SLA clocks are replayed for the projection (0: all).",
 )
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@format_options()
 @pass_app
 def backtest_cmd(
     app: App,

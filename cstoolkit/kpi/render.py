@@ -7,8 +7,6 @@ All of them draw from the same document built by :func:`cstoolkit.kpi.report.bui
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
 from typing import IO, Any, ClassVar
 
@@ -295,7 +293,9 @@ class JsonExporter(Exporter):
     extension = ".json"
 
     def write(self, report: dict[str, Any], out: IO[str]) -> None:
-        out.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        from cstoolkit.output import write_json
+
+        write_json(report, out)
 
 
 def _series_of(report: dict[str, Any], name: str) -> list[float | None] | None:
@@ -309,20 +309,15 @@ class TableExporter(Exporter):
     extension = ".txt"
 
     def write(self, report: dict[str, Any], out: IO[str]) -> None:
-        from rich.console import Console
-        from rich.table import Table
         from rich.text import Text
 
+        from cstoolkit.output import add_row, console, new_table, text
+
         tty = hasattr(out, "isatty") and out.isatty()
-        console = Console(
-            file=out,
-            soft_wrap=False,
-            highlight=False,
-            width=max(100, Console(file=out).width) if tty else 160,
-        )
-        console.print(Text("KPI report", style="bold"), Text(period_line(report), style="dim"))
+        screen = console(out, soft_wrap=False, width=max(100, console(out).width) if tty else 160)
+        screen.print(Text("KPI report", style="bold"), text(period_line(report), style="dim"))
         compare = report.get("previous_period") is not None
-        table = Table(show_lines=False, header_style="bold", pad_edge=False)
+        table = new_table(show_lines=False, pad_edge=False)
         table.add_column("Metric")
         table.add_column("Value", justify="right")
         if compare:
@@ -343,8 +338,8 @@ class TableExporter(Exporter):
             series = _series_of(report, entry["name"])
             row.append(Text(sparkline(series[-40:]), style="cyan") if series else "")
             row.append(details(entry))
-            table.add_row(*row)
-        console.print(table)
+            add_row(table, row)
+        screen.print(table)
         by_name = {m["name"]: m for m in report["metrics"]}
         for name, title in (
             ("backlog", "Backlog by age"),
@@ -356,7 +351,7 @@ class TableExporter(Exporter):
             entry = by_name.get(name)
             if not entry or not entry.get("table") or not entry["table"]["rows"]:
                 continue
-            t = Table(title=title, title_justify="left", header_style="bold")
+            t = new_table(title=title, title_justify="left")
             cols = entry["table"]["columns"]
             for c in cols:
                 t.add_column(
@@ -366,15 +361,14 @@ class TableExporter(Exporter):
                     else "right",
                 )
             for r in entry["table"]["rows"][:15]:
-                t.add_row(*[_cell(c, v) for c, v in zip(cols, r, strict=True)])
-            console.print(t)
+                add_row(t, [_cell(c, v) for c, v in zip(cols, r, strict=True)])
+            screen.print(t)
         heat = report.get("heatmap")
         if heat and any(map(any, heat["counts"])):
             peak = max(max(row) for row in heat["counts"]) or 1
-            t = Table(
+            t = new_table(
                 title=f"Arrivals by hour ({report['timezone']})",
                 title_justify="left",
-                header_style="bold",
                 show_edge=False,
             )
             t.add_column("")
@@ -382,16 +376,15 @@ class TableExporter(Exporter):
             for w, counts in enumerate(heat["counts"]):
                 cells = "".join(SPARKS[min(7, int(c / peak * 7.999))] if c else "·" for c in counts)
                 t.add_row(WEEKDAY_NAMES[w], Text(cells, style="magenta"))
-            console.print(t)
+            screen.print(t)
         if report.get("groups"):
-            self._groups(console, report)
+            self._groups(screen, report)
         vendor = report.get("vendor")
         if vendor:
             cols, vrows = vendor_table(vendor)
-            t = Table(
+            t = new_table(
                 title=vendor_title(vendor),
                 title_justify="left",
-                header_style="bold",
                 caption=vendor_caption(vendor),
                 caption_justify="left",
             )
@@ -400,13 +393,13 @@ class TableExporter(Exporter):
                     c, justify="left" if c in ("value", "clock") or "largest" in c else "right"
                 )
             for r in vrows:
-                t.add_row(*r)
-            console.print(t)
+                add_row(t, r)
+            screen.print(t)
         for note in report.get("notes") or []:
-            console.print(Text(f"note: {note}", style="dim"))
+            screen.print(text(f"note: {note}", style="dim"))
 
     def _groups(self, console: Any, report: dict[str, Any]) -> None:
-        from rich.table import Table
+        from cstoolkit.output import add_row, new_table
 
         by_name = {m["name"]: m for m in report["metrics"]}
         cols = [
@@ -419,7 +412,7 @@ class TableExporter(Exporter):
             ("csat", "csat_pct"),
             ("sla_compliance", "rate"),
         ]
-        t = Table(title=f"By {report['by']}", title_justify="left", header_style="bold")
+        t = new_table(title=f"By {report['by']}", title_justify="left")
         t.add_column(report["by"])
         for name, _ in cols:
             t.add_column(by_name.get(name, {}).get("label", name), justify="right")
@@ -430,7 +423,7 @@ class TableExporter(Exporter):
                 entry = by_name.get(name)
                 k = key or (entry["headline"] if entry else "count")
                 row.append(fmt_value(entry["unit"] if entry else "number", vals.get(k)))
-            t.add_row(*row)
+            add_row(t, row)
         console.print(t)
 
 
@@ -459,10 +452,12 @@ class CsvExporter(Exporter):
     COLUMNS = ("section", "group", "metric", "key", "value", "previous", "delta")
 
     def write(self, report: dict[str, Any], out: IO[str]) -> None:
-        w = csv.writer(out, lineterminator="\n")
+        from cstoolkit.output import csv_writer
+
+        w = csv_writer(out)
         w.writerow(self.COLUMNS)
         for row in csv_rows(report):
-            w.writerow(["" if v is None else v for v in row])
+            w.writerow(row)
 
 
 def csv_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -505,6 +500,21 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
                         ("vendor_disagreement", d["ticket"], c["name"], key, d[k], None, None)
                     )
     return rows
+
+
+class NdjsonExporter(Exporter):
+    """The CSV's rows as JSON objects, one per line."""
+
+    name = "ndjson"
+    description = "Every number as one JSON object per line (the CSV's columns as keys)."
+    extension = ".ndjson"
+
+    def write(self, report: dict[str, Any], out: IO[str]) -> None:
+        from cstoolkit.output import render
+
+        columns = CsvExporter.COLUMNS
+        render((dict(zip(columns, row, strict=True)) for row in csv_rows(report)), columns,
+               "ndjson", out=out)  # fmt: skip
 
 
 #: The numbers of each vendor comparison written as ``vendor`` rows of the CSV.
@@ -583,7 +593,9 @@ class MarkdownExporter(Exporter):
             lines += [_md_row(r) for r in vrows]
         for note in report.get("notes") or []:
             lines += ["", f"> note: {note}"]
-        out.write("\n".join(lines) + "\n")
+        from cstoolkit.output import terminal_text
+
+        out.write(terminal_text("\n".join(lines)) + "\n")
 
 
 def _md_row(cells: Sequence[Any]) -> str:
@@ -594,5 +606,6 @@ BUILTIN_EXPORTERS: tuple[type[Exporter], ...] = (
     TableExporter,
     JsonExporter,
     CsvExporter,
+    NdjsonExporter,
     MarkdownExporter,
 )

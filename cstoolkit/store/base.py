@@ -372,8 +372,9 @@ class Store:
         limit: int | None = None,
         at: datetime | None = None,
         include_deleted: bool = False,
+        newest_first: bool = False,
     ) -> Iterator[tuple[Ticket, Person | None]]:
-        """Yield (ticket, requester) pairs matching ``query``, oldest first.
+        """Yield (ticket, requester) pairs matching ``query``, oldest first (or newest first).
 
         The query is compiled to SQL where every part of it can be; otherwise the rows are
         filtered in Python with the same evaluator recipes use, so both give the same answer.
@@ -398,7 +399,12 @@ class Store:
         pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
         sql = (
             f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
-            f"WHERE {' AND '.join(where)} ORDER BY t.created_at, t.id"
+            f"WHERE {' AND '.join(where)} "
+            + (
+                "ORDER BY t.created_at DESC, t.id DESC"
+                if newest_first
+                else "ORDER BY t.created_at, t.id"
+            )
         )
         if limit is not None and python_filter is None:
             sql += f" LIMIT {int(limit)}"
@@ -415,6 +421,28 @@ class Store:
             count += 1
             if limit is not None and count >= limit:
                 return
+
+    def count_selected(self, query: Node | None = None, *, instance: str | None = None) -> int:
+        """How many tickets :meth:`select` would yield without a limit (COUNT in SQL where the
+        query compiles to SQL, else counted with the same evaluator)."""
+        from cstoolkit import query as q
+
+        compiled = q.to_sql(query, now=now(), dialect=self.dialect) if query is not None else None
+        if query is not None and compiled is None:
+            return sum(1 for _ in self.select(query, instance=instance))
+        where: list[str] = ["t.deleted = 0"]
+        params: list[Any] = []
+        if instance:
+            where.append("t.instance = ?")
+            params.append(instance)
+        if compiled is not None:
+            where.append(f"({compiled[0]})")
+            params.extend(compiled[1])
+        sql = (
+            "SELECT COUNT(*) FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+            f"WHERE {' AND '.join(where)}"
+        )
+        return int(self.conn.execute(sql, params).fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         out = {}

@@ -1,8 +1,8 @@
 """``cst survey serve``: the answer and opt-out pages behind survey links.
 
-A stdlib ThreadingHTTPServer, bound to 127.0.0.1 by default (put a reverse proxy in front and
-set each survey's ``public_url``). Pages are plain HTML forms with inline CSS: no JavaScript,
-usable on a phone.
+Served by waitress (a pure-Python WSGI server), bound to 127.0.0.1 by default (put a reverse
+proxy in front and set each survey's ``public_url``). Pages are plain HTML forms with inline
+CSS: no JavaScript, usable on a phone.
 
 * ``GET  /s/TOKEN?score=N`` shows the question with N preselected. It records nothing: mail
   scanners and link previews open links.
@@ -10,22 +10,33 @@ usable on a phone.
   second POST shows the answer already recorded.
 * ``GET  /u/TOKEN`` asks to confirm the opt-out; ``POST /u/TOKEN`` opts out (this is also the
   RFC 8058 one-click ``List-Unsubscribe-Post`` target).
-* A tampered token gets a 400 page, an expired one a 410 page; both say so plainly.
+* ``GET /healthz`` answers ``ok``.
+* A tampered token gets a 400 page, an expired one a 410 page; both say so plainly. Other
+  methods get 405.
 
 Routes match the end of the path, so a reverse proxy may mount the server under a prefix.
+
+The token is verified before the body of a POST is read and before anything is written: nothing
+is recorded without a valid signed token. The server enforces the :class:`Limits` below
+(docs/security.md, "The survey answer page"): request head and body size, a whole-request
+deadline counted from the connection's accept or a request's first byte (a client trickling its
+headers or body is closed when it passes), an idle timeout between requests, and a cap on open
+connections (further ones wait in the listen backlog until one closes).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from cstoolkit import model
 from cstoolkit.config import Config
@@ -35,7 +46,29 @@ from cstoolkit.store import surveys as db
 from cstoolkit.surveys import answers, templates
 from cstoolkit.surveys.links import LinkError, peek_offer_key
 
+log = logging.getLogger("cstoolkit.surveys.server")
+
 MAX_BODY = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may take from the server; the defaults are the documented values."""
+
+    #: request line plus headers, in bytes (431 beyond)
+    max_header_bytes: int = 8 * 1024
+    #: request body, declared or chunked, in bytes (413 beyond, before the body is read)
+    max_body_bytes: int = MAX_BODY
+    #: seconds from accept (or from a request's first byte) until the request is complete
+    request_timeout: int = 10
+    #: seconds a connection may stay idle between requests (keep-alive)
+    idle_timeout: int = 15
+    #: connections open at once; more wait in the listen backlog
+    max_connections: int = 100
+    #: requests handled at once (worker threads)
+    threads: int = 4
+
+
 _ROUTE = re.compile(r"(?:^|/)(s|u)/([A-Za-z0-9._%-]+)/?$")
 _HEADERS = {
     "Content-Security-Policy": (
@@ -147,8 +180,14 @@ class SurveyApp:
         return out
 
     def handle(
-        self, method: str, path: str, body: bytes = b"", accept_language: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | Callable[[], bytes] = b"",
+        accept_language: str | None = None,
     ) -> Response:
+        """Answer one request. ``body`` may be a callable: it is called (the body read) only
+        for a POST whose token is valid."""
         parts = urlsplit(path)
         route = unquote(parts.path)
         if route.rstrip("/").endswith("healthz"):
@@ -160,13 +199,15 @@ class SurveyApp:
             return self._page(404, lang, title=words["invalid_title"], message="404")
         kind, token = m.group(1), m.group(2)
         query = parse_qs(parts.query)
-        form = parse_qs(body.decode("utf-8", "replace")) if body else {}
         with self._lock:
             now = model.now()
             try:
                 offer, _claims = self.verifier.verify(self.store, token, now)
             except LinkError as exc:
                 return self._link_error(exc, token, lang)
+            # Only now, with a valid token, is the body read.
+            raw = (body() if callable(body) else body) if method == "POST" else b""
+            form = parse_qs(raw.decode("utf-8", "replace")) if raw else {}
             if kind == "u":
                 return self._optout(method, offer, token, now)
             return self._answer(method, offer, token, query, form, now)
@@ -262,51 +303,156 @@ class SurveyApp:
         return self._page(200, lang, title=words["optout_title"], message=words["optout_done"])
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "cst-survey"
-    sys_version = ""
-    app: SurveyApp
+# -- HTTP --------------------------------------------------------------------------------------
 
-    def _respond(self, resp: Response, head: bool = False) -> None:
-        self.send_response(resp.status)
-        for k, v in resp.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(resp.body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(resp.body)
+_TOKEN_IN_PATH = re.compile(r"/(s|u)/[A-Za-z0-9._%-]+")
+_METHODS = ("GET", "HEAD", "POST")
 
-    def do_GET(self) -> None:
-        self._respond(self.app.handle("GET", self.path, b"", self.headers.get("Accept-Language")))
 
-    def do_HEAD(self) -> None:
-        resp = self.app.handle("GET", self.path, b"", self.headers.get("Accept-Language"))
-        self._respond(resp, head=True)
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._respond(Response(413, b"request too large\n", {"Content-Type": "text/plain"}))
-            return
-        body = self.rfile.read(length) if length else b""
-        self._respond(self.app.handle("POST", self.path, body, self.headers.get("Accept-Language")))
 
-    def log_message(self, format: str, *args: Any) -> None:
+class WsgiApp:
+    """The WSGI face of :class:`SurveyApp`: methods, the bounded body read, an access log."""
+
+    def __init__(self, app: SurveyApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", ""))
+        if method not in _METHODS:
+            plain = {"Content-Type": "text/plain; charset=utf-8", "Allow": ", ".join(_METHODS)}
+            resp = Response(405, b"method not allowed\n", plain)
+        else:
+
+            def read_body() -> bytes:
+                # The server refused a larger body before the app ran; min() keeps it so.
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                return environ["wsgi.input"].read(min(length, self.limits.max_body_bytes))
+
+            resp = self.app.handle(
+                "GET" if method == "HEAD" else method,
+                path,
+                read_body,
+                environ.get("HTTP_ACCEPT_LANGUAGE"),
+            )
+        headers = [*resp.headers.items(), ("Content-Length", str(len(resp.body)))]
+        start_response(f"{resp.status} {_reason(resp.status)}", headers)
         # Tokens are bearer credentials: keep them out of logs.
-        text = re.sub(r"/(s|u)/[A-Za-z0-9._%-]+", r"/\1/<token>", format % args)
-        import logging
+        shown = _TOKEN_IN_PATH.sub(r"/\1/<token>", urlsplit(path).path)
+        log.info("%s %s %s %s", environ.get("REMOTE_ADDR", "-"), method, shown, resp.status)
+        return [b"" if method == "HEAD" else resp.body]
 
-        logging.getLogger("cstoolkit.surveys.server").info("%s %s", self.address_string(), text)
+
+def _server_classes() -> tuple[type, type]:
+    """waitress's TCP server and channel, taught the whole-request deadline.
+
+    waitress bounds header and body size and open connections itself, and closes a connection
+    idle for ``channel_timeout``; a client that trickles one byte at a time is never idle, so
+    each channel also records when its current request began (accept, or the first byte of a
+    later request) and the server's periodic maintenance closes it once that is older than
+    ``request_timeout``. Imported here so ``cst --help`` never loads waitress.
+    """
+    from waitress.channel import HTTPChannel
+    from waitress.server import TcpWSGIServer
+
+    class Channel(HTTPChannel):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.request_began: float | None = self.creation_time
+
+        def received(self, data: bytes) -> bool:
+            if data and self.request is None and self.request_began is None:
+                self.request_began = time.time()
+            result: bool = super().received(data)
+            if self.request is None:  # nothing partial left: the clock stops
+                self.request_began = None
+            return result
+
+    class Server(TcpWSGIServer):
+        channel_class = Channel
+        request_timeout: float = Limits.request_timeout
+
+        def maintenance(self, now: float) -> None:
+            super().maintenance(now)
+            cutoff = now - self.request_timeout
+            for channel in list(self.active_channels.values()):
+                began = getattr(channel, "request_began", None)
+                if began is not None and not channel.requests and began < cutoff:
+                    channel.will_close = True
+
+    return Server, Channel
 
 
-class SurveyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    app: SurveyApp
+class SurveyServer:
+    """The answer page on a socket: ``serve_forever()`` in one thread, ``shutdown()`` from
+    another, then ``server_close()``."""
+
+    def __init__(self, app: SurveyApp, host: str, port: int, limits: Limits) -> None:
+        server_cls, _ = _server_classes()
+        self.app = app
+        self.limits = limits
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._server = server_cls(
+            WsgiApp(app, limits),
+            host=host,
+            port=port,
+            ident="cst-survey",
+            threads=limits.threads,
+            connection_limit=limits.max_connections,
+            max_request_header_size=limits.max_header_bytes,
+            # waitress refuses a body of max_request_body_size bytes or more
+            max_request_body_size=limits.max_body_bytes + 1,
+            channel_timeout=limits.idle_timeout,
+            cleanup_interval=1,
+            asyncore_use_poll=True,
+            expose_tracebacks=False,
+            clear_untrusted_proxy_headers=True,
+        )
+        self._server.request_timeout = limits.request_timeout
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return str(self._server.effective_host), int(self._server.effective_port)
+
+    def open_connections(self) -> int:
+        """Connections the server holds now (for tests and status)."""
+        return len(self._server.active_channels)
+
+    def serve_forever(self, poll_interval: float = 0.2) -> None:
+        from waitress import wasyncore
+
+        self._stopped.clear()
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=poll_interval, use_poll=True, map=self._server._map, count=1)
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        from waitress import wasyncore
+
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._server._map)
 
 
 def make_server(
     config: Config, plugins: Any, store_path: Path | str | None = None, *,
-    host: str = "127.0.0.1", port: int = 8765,
+    host: str = "127.0.0.1", port: int = 8765, limits: Limits | None = None,
 ) -> SurveyServer:  # fmt: skip
     """Build (not start) the server; ``server.serve_forever()`` runs it.
 
@@ -314,7 +460,4 @@ def make_server(
     """
     store = config.open_store() if store_path is None else open_store(store_path)
     app = SurveyApp(config, plugins, store)
-    handler = type("Handler", (_Handler,), {"app": app})
-    server = SurveyServer((host, port), handler)
-    server.app = app
-    return server
+    return SurveyServer(app, host, port, limits or Limits())

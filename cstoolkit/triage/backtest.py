@@ -1367,6 +1367,9 @@ def show(result: BacktestResult, fmt: str, *, say: Callable[[str], None]) -> Non
     if fmt == "json":
         write_json(result.as_dict())
         return
+    if fmt in ("ndjson", "csv"):
+        render(records(result), RECORD_COLUMNS, fmt)
+        return
     say(
         f"backtest of {result.recipe}: {result.tickets} tickets created "
         f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC, replayed as they "
@@ -1431,6 +1434,35 @@ def show(result: BacktestResult, fmt: str, *, say: Callable[[str], None]) -> Non
         say(f"SLA projection: {result.sla['note']}")
     for err, n in result.errors.items():
         say(f"error x{n}: {err}")
+
+
+#: The columns of the backtest as records (``--format ndjson|csv``): one row per number.
+RECORD_COLUMNS = ["section", "name", "metric", "value"]
+
+
+def records(result: BacktestResult) -> list[dict[str, Any]]:
+    """Every number of the backtest as one ``section, name, metric, value`` record."""
+    out: list[dict[str, Any]] = [
+        {"section": "rule", "name": k, "metric": "matches", "value": v}
+        for k, v in result.rule_matches.items()
+    ]
+    for k, v in [*result.field_changes.items(), *result.counted.items()]:
+        out.append({"section": "change", "name": k, "metric": "tickets", "value": v})
+    for agent in result.by_agent:
+        for metric, value in agent.items():
+            if metric != "agent":
+                out.append({"section": "agent", "name": agent.get("agent"), "metric": metric,
+                            "value": value})  # fmt: skip
+    for k, v in result.by_tier.items():
+        out.append({"section": "tier", "name": k, "metric": "assigned", "value": v})
+    for k, v in result.by_group.items():
+        out.append({"section": "group", "name": k, "metric": "tickets", "value": v})
+    for metric, entry in (result.sla.get("metrics") or {}).items():
+        for case in ("as_stored", "with_recipe"):
+            for key, value in entry[case].items():
+                out.append({"section": "sla", "name": metric, "metric": f"{case}.{key}",
+                            "value": value})  # fmt: skip
+    return out
 
 
 def _pct(n: int, total: int) -> str:

@@ -136,3 +136,16 @@ def test_status_counts_queue_and_surveys(synced: Workspace) -> None:
     assert samples[("cstoolkit_push_queue", 'instance="desk"')] == 1
     assert samples[("cstoolkit_surveys_pending", "")] == 1
     json.dumps(data)
+
+
+def test_status_as_ndjson_and_csv_one_record_per_instance(synced: Workspace) -> None:
+    import csv
+    import io
+
+    nd = synced.run("status", "--format", "ndjson")
+    assert nd.returncode == 0, nd.stderr
+    (record,) = [json.loads(line) for line in nd.stdout.splitlines()]
+    assert record["instance"] == "desk" and record["tickets"] == 80
+    as_csv = synced.run("status", "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert row["instance"] == "desk" and row["tickets"] == "80"

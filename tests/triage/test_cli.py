@@ -260,3 +260,18 @@ def test_backtest_figures(workspace: Workspace) -> None:
     assert planned(workspace) == []
     table = run(workspace, "triage", "backtest", PAID, "--since", "60d", "--until", "2026-03-02")
     assert "Matches per rule" in table.stdout and "Projected SLA outcomes" in table.stdout
+
+
+def test_run_writes_one_record_per_ticket_as_ndjson_and_csv(workspace: Workspace) -> None:
+    import csv
+    import io
+
+    doc = json.loads(run(workspace, "triage", "run", PAID, "--format", "json").stdout)
+    as_nd = run(workspace, "triage", "run", PAID, "--format", "ndjson")
+    assert as_nd.exit_code == 0, as_nd.output
+    records = [json.loads(line) for line in as_nd.stdout.splitlines()]
+    assert [r["ticket"] for r in records] == [t["ticket_id"] for t in doc["tickets"]]
+    as_csv = run(workspace, "triage", "run", PAID, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["ticket"] for r in rows] == [r["ticket"] for r in records]
+    assert set(rows[0]) == {"ticket", "subject", "matched", "changes", "skipped", "errors"}
