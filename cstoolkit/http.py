@@ -15,7 +15,15 @@ and calls :meth:`HttpClient.get_json` / :meth:`HttpClient.request`. The client:
   ``max_retry_wait`` seconds;
 * maps 401/403 to :class:`~cstoolkit.errors.AuthError` (exit 2) whose message never holds a
   credential, and a malformed JSON body on a 2xx to ``BackendError`` naming the URL path only;
-* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`;
+* raises :class:`HttpError` for other error answers with the vendor's error details parsed by
+  the table in :mod:`cstoolkit.http_errors` (message, code, each field and its message),
+  :class:`RequestInDoubt` for a write that timed out or broke after it was sent (never sent
+  again) and :class:`RetriesExhausted` (what kept failing, and whether an attempt may have
+  been applied) when the retries run out;
+* sends JSON (``json=``), exact bytes (``content=``, e.g. a signed webhook body) or a form
+  (``data=``);
+* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`
+  (the client's secrets also in their JSON-escaped and URL-encoded forms);
 * counts ``requests``, ``retries`` and ``seconds_waited_rate_limit`` in :class:`HttpStats`.
 
 Sleeping and both clocks are injectable (``sleep``, ``clock``, ``wall``), so tests never wait.

@@ -197,6 +197,8 @@ class HttpChannel(Channel):
     backoff_base: ClassVar[float] = 1.0
     #: Sleeps between retries (tests replace it).
     sleep = staticmethod(_sleep)
+    #: An httpx transport used instead of the network (tests: ``httpx.MockTransport``).
+    transport: Any = None
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
@@ -259,6 +261,7 @@ class HttpChannel(Channel):
                 backoff_base=self.backoff_base,
                 sleep=self.sleep,
                 auth_hint=self.auth_hint,
+                transport=self.transport,
             )
         return self._http
 
