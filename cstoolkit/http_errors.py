@@ -55,10 +55,11 @@ _ITEM_FIELD = ("field", "path", "name", "param", "parameter", "attribute", "prop
 _ITEM_MESSAGE = ("message", "description", "detail", "reason", "msg", "title", "error_message",
                  "errorMessage", "error")  # fmt: skip
 _ITEM_CODE = ("code", "error", "type", "error_code", "errorCode")
-# Where a body of no known shape keeps its message (the last is LiveAgent's envelope).
+# Where a body of no known shape keeps its message (error_human: Zammad; error_description:
+# OAuth 2.0 token endpoints, e.g. Help Scout's).
 _GENERIC_MESSAGE = ("message", "description", "error_description", "detail", "error_human",
                     "error_message", "errorMessage", "error.message", "error.title", "error",
-                    "msg", "title", "response.errormessage")  # fmt: skip
+                    "msg", "title")  # fmt: skip
 # Field names that mean "the record as a whole" (shown without a field name).
 _RECORD_FIELDS = frozenset({"base", "__all__", "non_field_errors", "_schema"})
 
