@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.http_channel import HttpChannel, http_channel_settings
+from cstoolkit.http_errors import excerpt
 from cstoolkit.messages import DeliveryResult, Message, Template
 from cstoolkit.model import now
 from cstoolkit.plugin import CheckResult, Setting
@@ -155,7 +156,7 @@ class WhatsAppChannel(HttpChannel):
         try:
             wamid = str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
-            return DeliveryResult.unknown(f"unexpected answer: {str(data)[:200]}")
+            return DeliveryResult.unknown(f"unexpected answer: {excerpt(str(data), 200)}")
         kind = payload["type"]
         return DeliveryResult.sent(wamid, f"{kind} message accepted")
 
