@@ -81,6 +81,18 @@ COVERED: dict[str, tuple[str, ...]] = {
         "Budget",
         "HeaderRule",
         "register_rate_limit_header",
+        "RequestInDoubt",
+        "RetriesExhausted",
+        "VendorError",
+        "ErrorShape",
+        "register_error_shape",
+    ),
+    # channels and survey providers on the shared HTTP layer
+    "cstoolkit.http_channel": (
+        "HttpChannel",
+        "http_channel_settings",
+        "plugin_http_client",
+        "delivery_failure",
     ),
     # the per-instance key-value state
     "cstoolkit.store.kv": ("KeyValue", "MemoryKeyValue"),

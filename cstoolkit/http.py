@@ -15,7 +15,15 @@ and calls :meth:`HttpClient.get_json` / :meth:`HttpClient.request`. The client:
   ``max_retry_wait`` seconds;
 * maps 401/403 to :class:`~cstoolkit.errors.AuthError` (exit 2) whose message never holds a
   credential, and a malformed JSON body on a 2xx to ``BackendError`` naming the URL path only;
-* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`;
+* raises :class:`HttpError` for other error answers with the vendor's error details parsed by
+  the table in :mod:`cstoolkit.http_errors` (message, code, each field and its message),
+  :class:`RequestInDoubt` for a write that timed out or broke after it was sent (never sent
+  again) and :class:`RetriesExhausted` (what kept failing, and whether an attempt may have
+  been applied) when the retries run out;
+* sends JSON (``json=``), exact bytes (``content=``, e.g. a signed webhook body) or a form
+  (``data=``);
+* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`
+  (the client's secrets also in their JSON-escaped and URL-encoded forms);
 * counts ``requests``, ``retries`` and ``seconds_waited_rate_limit`` in :class:`HttpStats`.
 
 Sleeping and both clocks are injectable (``sleep``, ``clock``, ``wall``), so tests never wait.
@@ -24,7 +32,6 @@ httpx and tenacity are imported lazily: importing this module (for :data:`HTTP_S
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -38,6 +45,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from cstoolkit.errors import AuthError, BackendError, ConfigError
+from cstoolkit.http_errors import (  # the error table; re-exported for plugins
+    ERROR_SHAPES,  # noqa: F401
+    ErrorShape,  # noqa: F401
+    FieldError,  # noqa: F401
+    VendorError,
+    excerpt,
+    parse_error_body,
+    parse_error_data,  # noqa: F401
+    register_error_shape,  # noqa: F401
+    secret_forms,
+)
 from cstoolkit.plugin import Setting
 from cstoolkit.secrets import REDACTOR
 
@@ -45,6 +63,7 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("cstoolkit.http")
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -324,52 +343,115 @@ class HttpStats:
 
 
 class HttpError(BackendError):
-    """A non-retryable HTTP answer (4xx other than 401/403/429, or 5xx on a write)."""
+    """A non-retryable HTTP answer (4xx other than 401/403/429, or 5xx on a write).
 
-    def __init__(self, message: str, *, status: int, path: str, body: str = "") -> None:
+    ``vendor`` is the vendor's error body parsed (:class:`VendorError`: message, code, field
+    errors; redacted and bounded); the message names its fields and messages. ``body`` is the
+    start of the raw body (redacted). ``maybe_applied`` is True for a 5xx answer to a write
+    that was not retried: the server may have acted on it. ``request_id`` is the vendor's id
+    of the request when a header gave one (for the vendor's support).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        path: str,
+        body: str = "",
+        vendor: VendorError | None = None,
+        maybe_applied: bool = False,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.path = path
         self.body = body
+        self.vendor = vendor if vendor is not None else VendorError()
+        self.maybe_applied = maybe_applied
+        self.request_id = request_id
+
+    @property
+    def detail(self) -> str:
+        """``HTTP 422: <the vendor's message and field errors>`` (for delivery outcomes)."""
+        summary = self.vendor.one_line()
+        return f"HTTP {self.status}: {summary}" if summary else f"HTTP {self.status}"
+
+
+class RequestInDoubt(BackendError):
+    """A write timed out or broke after it was sent, and was not sent again.
+
+    The server may have applied it: the caller settles it (a lookup, or ``in_doubt``).
+    """
+
+    maybe_applied = True
+
+
+class RetriesExhausted(BackendError):
+    """A request kept failing in a retryable way until its retries ran out.
+
+    ``kind`` is the last failure: ``rate`` (429), ``server`` (5xx), ``timeout`` or ``network``;
+    ``status`` its HTTP status, if any. ``maybe_applied`` is True when any attempt may have
+    reached the server and been acted on (a 5xx or a timeout after sending); only requests
+    marked idempotent are retried after such an attempt.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, status: int | None = None, maybe_applied: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.maybe_applied = maybe_applied
+
+
+#: Response headers that carry the vendor's id of a request (kept on :class:`HttpError`).
+REQUEST_ID_HEADERS: list[str] = [
+    "X-Request-Id",
+    "Request-Id",
+    "Twilio-Request-Id",
+    "X-Fb-Trace-Id",
+    "X-Slack-Req-Id",
+]
 
 
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, kind: str, detail: str, hint: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        hint: float | None = None,
+        *,
+        status: int | None = None,
+        sent: bool = False,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind  # "rate" | "server" | "timeout" | "network"
         self.detail = detail
         self.hint = hint  # seconds the server asked for, if it did
+        self.status = status
+        self.sent = sent  # the request may have reached the server and been acted on
         self.planned: float | None = None
 
 
 def short_body(response: httpx.Response, limit: int = 200) -> str:
-    """A short, redacted, single-line excerpt of a response body (for messages)."""
-    try:
-        data = response.json()
-    except ValueError:
-        text = response.text
-    else:
-        text = ""
-        if isinstance(data, dict):
-            for key in ("description", "message", "error", "detail", "errors"):
-                if data.get(key):
-                    value = data[key]
-                    text = value if isinstance(value, str) else json.dumps(value)
-                    break
-        if not text:
-            text = json.dumps(data)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return REDACTOR.redact(text)
+    """The vendor's error in one redacted line of at most ``limit`` characters."""
+    return parse_error_body(response.content).one_line(limit)
 
 
 def raw_excerpt(response: httpx.Response, limit: int = 500) -> str:
     """The start of a response body as text, redacted (kept on :class:`HttpError`)."""
-    text = response.content[:limit].decode("utf-8", "replace")
-    return REDACTOR.redact(text)
+    return excerpt(response.content, limit)
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return REDACTOR.redact(" ".join(value.split()))[:100]
+    return None
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -427,7 +509,8 @@ class HttpClient:
         self.rng = rng or random.Random()
         for secret in secrets:
             if secret:
-                REDACTOR.add(secret)
+                for form in secret_forms(secret):  # as is, JSON-escaped, URL-encoded
+                    REDACTOR.add(form)
         for name in ("httpx", "httpcore"):  # their INFO/DEBUG lines carry full URLs
             logging.getLogger(name).addFilter(REDACTOR)
         if isinstance(auth, tuple) and len(auth) == 2:
@@ -541,22 +624,40 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         cost: float = 1.0,
+        content: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         """Send one request with pacing and retries; return the 2xx/3xx response.
 
+        The body is one of ``json`` (serialised by httpx), ``content`` (these exact bytes: for
+        a signed body; set its ``Content-Type`` in ``headers``) or ``data`` (form-encoded).
         ``idempotent`` overrides the method's default (mark a POST carrying an idempotency key
         ``True``). 429 answers are always retried (the server did not act on the request).
+
+        Raises :class:`HttpError` (4xx, or 5xx on a write), :class:`RequestInDoubt` (a write
+        that timed out or broke after it was sent), :class:`RetriesExhausted`, or
+        :class:`~cstoolkit.errors.AuthError` (401/403).
         """
         import tenacity
 
+        bodies = {"json": json, "content": content, "data": data}
+        given = [name for name, value in bodies.items() if value is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one request body, not {' and '.join(given)}")
+        body = {name: bodies[name] for name in given}
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
         url = self._url(path)
         where = f"{method} {urlsplit(url).path or '/'}"
         waited = [0.0]
+        reached = [False]  # an attempt may have reached the server and been acted on
 
         def attempt() -> httpx.Response:
-            return self._attempt(method, url, where, params, json, headers, safe, cost)
+            try:
+                return self._attempt(method, url, where, params, body, headers, safe, cost)
+            except _Retry as exc:
+                reached[0] = reached[0] or exc.sent
+                raise
 
         def planned(exc: _Retry, attempt_number: int) -> float:
             if exc.planned is None:
@@ -621,7 +722,9 @@ class HttpClient:
             else:
                 why = f"gave up after {self.max_attempts} attempts"
             message = REDACTOR.redact(f"{self.label}: {where}: {exc.detail}; {why}")
-            raise BackendError(message) from None
+            raise RetriesExhausted(
+                message, kind=exc.kind, status=exc.status, maybe_applied=reached[0]
+            ) from None
         return response
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, max_workers: int = 4) -> list[R]:
@@ -681,7 +784,7 @@ class HttpClient:
         url: str,
         where: str,
         params: Mapping[str, Any] | None,
-        body: Any,
+        body: Mapping[str, Any],
         headers: Mapping[str, str] | None,
         safe: bool,
         cost: float,
@@ -692,21 +795,23 @@ class HttpClient:
         started = self.clock()
         try:
             self.stats.add(requests=1)
-            response = self._client.request(method, url, params=params, json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            response = self._client.request(method, url, params=params, headers=headers, **body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the server: safe to retry whatever the method.
             raise _Retry("network", f"cannot connect ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
             if safe:
-                raise _Retry("timeout", f"timed out ({type(exc).__name__})") from None
-            raise BackendError(
+                raise _Retry("timeout", f"timed out ({type(exc).__name__})", sent=True) from None
+            raise RequestInDoubt(
                 f"{self.label}: {where}: timed out ({type(exc).__name__}); not retried because "
                 "the request may have been applied"
             ) from None
         except httpx.TransportError as exc:
             if safe:
-                raise _Retry("network", f"network error ({type(exc).__name__})") from None
-            raise BackendError(
+                raise _Retry(
+                    "network", f"network error ({type(exc).__name__})", sent=True
+                ) from None
+            raise RequestInDoubt(
                 f"{self.label}: {where}: network error ({type(exc).__name__}); not retried "
                 "because the request may have been applied"
             ) from None
@@ -718,7 +823,7 @@ class HttpClient:
             self.stats.add(rate_limited=1)
             reason = f" ({info.reason})" if info.reason else ""
             said = f"{info.source} {info.wait:.0f}s" if info.wait is not None else "no wait given"
-            raise _Retry("rate", f"HTTP 429 rate limited{reason}, {said}", info.wait)
+            raise _Retry("rate", f"HTTP 429 rate limited{reason}, {said}", info.wait, status=429)
         if status in (401, 403):
             what = "refused the credentials" if status == 401 else "denied access"
             hint = f"; check {self.auth_hint}" if self.auth_hint else ""
@@ -728,24 +833,24 @@ class HttpClient:
                     f"{short_body(response, 120)}{hint}"
                 )
             )
-        if status in RETRY_STATUSES:
-            if safe:
-                raise _Retry("server", f"HTTP {status}", info.wait)
-            raise HttpError(
-                REDACTOR.redact(
-                    f"{self.label}: {where}: HTTP {status}: {short_body(response)} (not retried: "
-                    "the write may have been applied)"
-                ),
-                status=status,
-                path=where,
-                body=raw_excerpt(response),
-            )
+        if status in RETRY_STATUSES and safe:
+            said = short_body(response, 120)
+            detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
+            raise _Retry("server", detail, info.wait, status=status, sent=True)
         if status >= 400:
+            vendor = parse_error_body(response.content)
+            summary = vendor.one_line()
+            text = f"{self.label}: {where}: HTTP {status}" + (f": {summary}" if summary else "")
+            if status in RETRY_STATUSES:
+                text += " (not retried: the write may have been applied)"
             raise HttpError(
-                REDACTOR.redact(f"{self.label}: {where}: HTTP {status}: {short_body(response)}"),
+                REDACTOR.redact(text),
                 status=status,
                 path=where,
                 body=raw_excerpt(response),
+                vendor=vendor,
+                maybe_applied=status >= 500 and not safe,
+                request_id=_request_id(response),
             )
         spent = info.remaining is not None and info.remaining <= 0
         if spent and info.wait and info.wait <= self.max_retry_wait:

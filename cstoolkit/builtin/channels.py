@@ -1,6 +1,7 @@
 """Built-in channels: ``console``, ``outbox`` (files), ``smtp`` and ``webhook``.
 
-Capabilities and idempotency (see docs/channels.md):
+Capabilities and idempotency (see docs/channels.md); ``webhook`` sends through the one HTTP
+layer (:mod:`cstoolkit.http_channel`):
 
 =========  ===========  =====================================================================
 channel    idempotent   how a crash between send and commit is settled
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cstoolkit.hookspecs import hookimpl
+from cstoolkit.http_channel import HttpChannel, http_channel_settings
 from cstoolkit.messages import DeliveryResult, Message
 from cstoolkit.model import now
 from cstoolkit.plugin import Channel, CheckResult, Setting
@@ -487,28 +489,13 @@ def _err(exc: BaseException) -> str:
 def http_failure(exc: Exception, describe: Any = None) -> DeliveryResult:
     """Map an error of :class:`cstoolkit.http.HttpClient` to a delivery outcome.
 
-    4xx: failed (known not delivered; 400/404/410/422 permanent); 401/403: failed, stop the
-    channel; 5xx on a POST, timeouts and network errors after the request went out: unknown
-    (the client never retries those writes); rate limited or unreachable after the retries:
-    failed, stop. ``describe(body)`` turns a vendor error body into one line.
+    Kept for plugins written before :mod:`cstoolkit.http_channel`; the mapping is
+    :func:`cstoolkit.http_channel.delivery_failure`. ``describe`` is no longer needed (the HTTP
+    layer keeps the vendor's error details) and is ignored.
     """
-    from cstoolkit.errors import AuthError, BackendError
-    from cstoolkit.http import HttpError
+    from cstoolkit.http_channel import delivery_failure
 
-    if isinstance(exc, AuthError):
-        return DeliveryResult.failed(str(exc), stop=True)
-    if isinstance(exc, HttpError):
-        detail = describe(exc.body) if describe is not None else exc.body[:200]
-        text = f"HTTP {exc.status}: {detail}"
-        if exc.status >= 500:
-            return DeliveryResult.unknown(text)
-        return DeliveryResult.failed(text, permanent=exc.status in (400, 404, 410, 422))
-    if isinstance(exc, BackendError):
-        text = str(exc)
-        if "may have been applied" in text:
-            return DeliveryResult.unknown(text)
-        return DeliveryResult.failed(text, stop=True)
-    raise exc
+    return delivery_failure(exc)
 
 
 # -- webhook -----------------------------------------------------------------------------------
@@ -518,19 +505,7 @@ def sign_body(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
-    """POST exact bytes with httpx.
-
-    The signature covers the body byte for byte, and cstoolkit.http's client only sends
-    ``json=`` (re-serialised by httpx), so the webhook posts its own bytes here.
-    """
-    import httpx
-
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        return client.post(url, content=body, headers=headers)
-
-
-class WebhookChannel(Channel):
+class WebhookChannel(HttpChannel):
     name: ClassVar[str] = "webhook"
     description: ClassVar[str] = (
         "POSTs each message as JSON, signed with HMAC-SHA256, with an Idempotency-Key header."
@@ -541,20 +516,21 @@ class WebhookChannel(Channel):
         Setting("signature_header", default="X-Cst-Signature", help="Header with sha256=HEX."),
         Setting("idempotency_header", default="Idempotency-Key", help="Header with the key."),
         Setting("headers", "table", default={}, help="Extra headers."),
-        Setting("timeout", "float", default=10.0, help="Seconds per request."),
-        Setting("retries", "int", default=2, help="Retries of 429/5xx/timeouts within a run."),
+        *http_channel_settings(timeout=10.0, max_retry_wait=30.0, default_rate_limit_wait=1.0),
     )
     idempotent: ClassVar[bool] = True
     address_kind: ClassVar[str] = "any"
-    requires: ClassVar[tuple[str, ...]] = ("httpx",)
+    url_setting: ClassVar[str | None] = "url"
+    backoff_base: ClassVar[float] = 0.5
 
     def body(self, message: Message) -> bytes:
         payload = {"type": "survey.message", **message_json(message), "sent_at": _z(now())}
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def send(self, message: Message) -> DeliveryResult:
-        import httpx
+    def http_headers(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.config.get("headers") or {}).items()}
 
+    def send(self, message: Message) -> DeliveryResult:
         body = self.body(message)
         headers = {
             "Content-Type": "application/json",
@@ -562,48 +538,34 @@ class WebhookChannel(Channel):
             str(
                 self.config.get("idempotency_header") or "Idempotency-Key"
             ): message.idempotency_key,
-            **{str(k): str(v) for k, v in (self.config.get("headers") or {}).items()},
+            **self.http_headers(),
         }
         if self.config.get("secret"):
+            # The signature covers these exact bytes, posted as they are (content=, not json=).
             headers[str(self.config.get("signature_header") or "X-Cst-Signature")] = sign_body(
                 str(self.config["secret"]), body
             )
-        timeout = float(self.config.get("timeout") or 10.0)
-        configured = self.config.get("retries")
-        retries = max(0, int(configured)) if configured is not None else 2
-        last = "no attempt"
-        for attempt in range(retries + 1):
-            if attempt:
-                time.sleep(min(2.0**attempt * 0.25, 5.0))
-            try:
-                resp = _post(str(self.config["url"]), body, headers, timeout)
-            except httpx.TimeoutException:
-                last = "timed out"
-                continue
-            except httpx.TransportError as exc:
-                # Connection refused before anything was sent is a known failure.
-                if isinstance(exc, httpx.ConnectError):
-                    return DeliveryResult.failed(f"cannot connect: {exc}", stop=True)
-                last = f"{type(exc).__name__}: {exc}"
-                continue
-            code = resp.status_code
-            if 200 <= code < 300 or code == 409:
-                ref = resp.headers.get("X-Request-Id") or message.idempotency_key
-                return DeliveryResult.sent(ref, f"HTTP {code}")
-            snippet = resp.text[:200].strip()
-            if code == 429 or code >= 500:
-                last = f"HTTP {code}: {snippet}"
-                retry_after = resp.headers.get("Retry-After", "")
-                if code == 429 and retry_after.isdigit() and int(retry_after) <= 30:
-                    time.sleep(int(retry_after))
-                continue
-            if code in (401, 403):
-                return DeliveryResult.failed(f"HTTP {code}: {snippet}", stop=True)
-            return DeliveryResult.failed(
-                f"HTTP {code}: {snippet}", permanent=code in (400, 404, 410, 422)
+        from cstoolkit.http import HttpError
+
+        try:
+            # The receiver deduplicates the Idempotency-Key: 5xx and timeouts may be resent.
+            response = self.http().request(
+                "POST", self.url_path, content=body, headers=headers, idempotent=True
             )
-        # Idempotent: the engine will resend with the same key on the next run.
-        return DeliveryResult.unknown(last, stop=last.startswith("HTTP 429"))
+        except Exception as exc:
+            if isinstance(exc, HttpError) and exc.status == 409:  # it had the key already
+                return DeliveryResult.sent(exc.request_id or message.idempotency_key, "HTTP 409")
+            return self.failure(exc)
+        ref = response.headers.get("X-Request-Id") or message.idempotency_key
+        return DeliveryResult.sent(ref, f"HTTP {response.status_code}")
+
+    def failure(self, exc: Exception) -> DeliveryResult:
+        from cstoolkit.http import RetriesExhausted
+
+        if isinstance(exc, RetriesExhausted) and exc.kind != "network":
+            # Idempotent: whatever happened, the survey is simply sent again next run.
+            return DeliveryResult.unknown(str(exc), stop=exc.kind == "rate")
+        return super().failure(exc)
 
 
 def _z(value: datetime) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cstoolkit.builtin.channels import ConsoleChannel, OutboxChannel
+from cstoolkit.builtin.channels import ConsoleChannel, OutboxChannel, WebhookChannel
 from cstoolkit.errors import ConflictError
 from cstoolkit.plugin import Changes, Setting
 from cstoolkit.store.kv import MemoryKeyValue
@@ -31,6 +31,28 @@ class TestConsoleChannel(ChannelConformance):
 class TestOutboxChannel(ChannelConformance):
     def make_channel(self, tmp_path: Path) -> OutboxChannel:
         return OutboxChannel("outbox", {"path": str(tmp_path / "outbox")}, MemoryKeyValue("o"))
+
+
+class TestWebhookChannel(ChannelConformance):
+    """Idempotent through its Idempotency-Key (no lookup); the receiver is mocked with respx."""
+
+    provider_ref_expected = True  # the key, or the receiver's X-Request-Id
+
+    def make_channel(self, tmp_path: Path) -> WebhookChannel:
+        respx = pytest.importorskip("respx")
+        import httpx
+
+        router = respx.mock(assert_all_called=False)
+        router.post("https://hooks.example/cst").mock(return_value=httpx.Response(202))
+        router.start()
+        self._routers = [*getattr(self, "_routers", []), router]
+        config = {"url": "https://hooks.example/cst", "secret": "whsec-suite-secret-1234"}
+        return WebhookChannel("hook", config, MemoryKeyValue("hook"))
+
+    def teardown_method(self) -> None:
+        for router in getattr(self, "_routers", []):
+            router.stop()
+        self._routers = []
 
 
 class TestBuiltinSurveyProvider(SurveyProviderConformance):

@@ -88,7 +88,8 @@ def test_webhook_signs_the_body_and_sends_the_idempotency_key(
         ([httpx.Response(503), httpx.Response(200)], SENT, False, False),
         ([httpx.Response(409, text="duplicate idempotency key")], SENT, False, False),
         ([httpx.TimeoutException("slow")] * 3, UNKNOWN, False, False),
-        ([httpx.ConnectError("refused")], FAILED, True, False),
+        # refused every time: retried (nothing reached the receiver), then the channel stops
+        ([httpx.ConnectError("refused")] * 3, FAILED, True, False),
     ],
 )
 def test_webhook_error_answers(

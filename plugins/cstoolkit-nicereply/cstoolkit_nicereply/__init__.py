@@ -20,14 +20,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from cstoolkit.errors import ConfigError
 from cstoolkit.hookspecs import hookimpl
+from cstoolkit.http_channel import http_channel_settings, plugin_http_client
 from cstoolkit.messages import SCALES, Message, SurveyAnswer, SurveyOffer
 from cstoolkit.plugin import Channel, CheckResult, Setting, SurveyProvider
 from cstoolkit.surveys.policy import POLICY_SETTINGS
+
+if TYPE_CHECKING:
+    from cstoolkit.http import HttpClient
 
 API = "https://api.nicereply.com"
 _MAX_PAGES = 200
@@ -49,9 +53,8 @@ class NicereplyProvider(SurveyProvider):
         Setting("backend", help="Backend instance whose ticket ids the ratings carry."),
         Setting("brand", default="Support", help="Your company or team name in messages."),
         Setting("unsubscribe_url", help="Opt-out URL (or mailto:) to include in messages."),
-        Setting("base_url", default=API, help="Nicereply API base URL."),
-        Setting("timeout", "float", default=15.0, help="Seconds per request."),
         Setting("templates", "path", help="Directory of template overrides."),
+        *http_channel_settings(base_url=API, timeout=15.0, max_retry_wait=120.0, retries=5),
     )
     requires: ClassVar[tuple[str, ...]] = ("httpx",)
     sleep = staticmethod(time.sleep)
@@ -63,7 +66,7 @@ class NicereplyProvider(SurveyProvider):
             raise ConfigError(
                 "rating_url needs a {score} placeholder", field=f"surveys.{instance}.rating_url"
             )
-        self._http: Any = None
+        self._http: HttpClient | None = None
         self._templates: Any = None
 
     @property
@@ -74,18 +77,15 @@ class NicereplyProvider(SurveyProvider):
             self._templates = TemplateSet(self.config.get("templates"))
         return self._templates
 
-    def http(self) -> Any:
+    def http(self) -> HttpClient:
+        """The one HTTP layer's client (reads only: retried; the API key is redacted)."""
         if self._http is None:
-            from cstoolkit.http import HttpClient
-
             key = str(self.config["api_key"])
-            self._http = HttpClient(
-                str(self.config.get("base_url") or API),
+            self._http = plugin_http_client(
+                self,
                 label=f"surveys.{self.instance}",
+                default_base_url=API,
                 auth=("", key),
-                secrets=[key],
-                timeout=float(self.config.get("timeout") or 15.0),
-                max_retry_wait=120.0,
                 sleep=self.sleep,
                 auth_hint="the private API key",
             )

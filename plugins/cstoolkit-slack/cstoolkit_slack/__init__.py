@@ -8,45 +8,49 @@
   (HTTP 200 either way). It posts to the requester's Slack id (``handles.slack`` /
   ``slack_id`` in the person's data) or to the configured ``channel``.
 
-Neither offers an idempotency key, so both are ``idempotent = False``: a crash between the post
+Both send through the one HTTP layer (:mod:`cstoolkit.http_channel`). Neither offers an
+idempotency key, so both are ``idempotent = False``: a crash between the post
 and the ledger commit leaves the survey ``in_doubt``.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any, ClassVar
 
-from cstoolkit.builtin.channels import http_failure
 from cstoolkit.hookspecs import hookimpl
+from cstoolkit.http import parse_error_data
+from cstoolkit.http_channel import HttpChannel, http_channel_settings
 from cstoolkit.messages import DeliveryResult, Message, Recipient
-from cstoolkit.plugin import Channel, CheckResult, Setting
+from cstoolkit.plugin import CheckResult, Setting
 
 API = "https://slack.com/api"
 # chat.postMessage errors that stop the channel for the run (credentials, scopes, limits).
-_STOP = {
-    "not_authed",
-    "invalid_auth",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "no_permission",
-    "missing_scope",
-    "ratelimited",
-    "team_access_not_granted",
-}
+_STOP = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "ratelimited",
+        "team_access_not_granted",
+    }
+)
 # Errors about this one message or destination: retrying will not help.
-_PERMANENT = {
-    "channel_not_found",
-    "is_archived",
-    "not_in_channel",
-    "msg_too_long",
-    "no_text",
-    "invalid_blocks",
-    "user_not_found",
-    "cannot_dm_bot",
-}
+_PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "user_not_found",
+        "cannot_dm_bot",
+    }
+)
 
 
 def blocks(message: Message) -> list[dict[str, Any]]:
@@ -86,82 +90,48 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     return out
 
 
-class _SlackBase(Channel):
-    requires: ClassVar[tuple[str, ...]] = ("httpx",)
-    sleep = staticmethod(time.sleep)  # tests replace it
-
-    def _client(self, base_url: str, token: str | None = None, *, secret: str = "") -> Any:
-        from cstoolkit.http import HttpClient
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return HttpClient(
-            base_url,
-            label=f"channels.{self.instance}",
-            headers=headers,
-            secrets=[token, secret],
-            timeout=float(self.config.get("timeout") or 10.0),
-            max_attempts=3,
-            max_retry_wait=float(self.config.get("max_retry_wait") or 60.0),
-            sleep=self.sleep,
-        )
-
-
-class SlackWebhookChannel(_SlackBase):
+class SlackWebhookChannel(HttpChannel):
     name: ClassVar[str] = "slack_webhook"
     description: ClassVar[str] = "Posts to a Slack channel through an incoming webhook."
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("url", required=True, secret=True, help="The hook URL (env:NAME or key:NAME)."),
-        Setting("timeout", "float", default=10.0, help="Seconds per request."),
-        Setting("max_retry_wait", "float", default=60.0, help="Longest total wait on 429s."),
+        *http_channel_settings(timeout=10.0, max_retry_wait=60.0),
     )
     address_kind: ClassVar[str] = "any"
+    url_setting: ClassVar[str | None] = "url"
 
     def address(self, recipient: Recipient) -> str | None:
         return recipient.handles.get("slack") or recipient.email or recipient.id
 
-    def send(self, message: Message) -> DeliveryResult:
-        from urllib.parse import urlsplit
+    def http_secrets(self) -> tuple[str, ...]:
+        # The hook's path is its secret, and messages name the path: keep it out of all of them.
+        return (*super().http_secrets(), self.url_path)
 
-        url = str(self.config["url"])
-        parts = urlsplit(url)
-        # The hook's path is its secret: keep it out of every message.
-        client = self._client(f"{parts.scheme}://{parts.netloc}", secret=parts.path)
+    def send(self, message: Message) -> DeliveryResult:
         handle = message.recipient.handles.get("slack")
         text = f"<@{handle}> {message.short}" if handle else message.short
-        try:
-            client.request("POST", parts.path, json={"text": text, "blocks": blocks(message)})
-        except Exception as exc:
-            return http_failure(exc, describe=lambda body: body.strip()[:200])
-        finally:
-            client.close()
+        response = self.post(self.url_path, json={"text": text, "blocks": blocks(message)})
+        if isinstance(response, DeliveryResult):
+            return response
         return DeliveryResult.sent(None, "ok")
 
 
-class SlackChannel(_SlackBase):
+class SlackChannel(HttpChannel):
     name: ClassVar[str] = "slack"
     description: ClassVar[str] = "Posts with chat.postMessage and a bot token (DM or channel)."
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("bot_token", required=True, secret=True, help="xoxb- token with chat:write."),
         Setting("channel", help="Channel id to post to when the requester has no Slack id."),
-        Setting("base_url", default=API, help="Slack Web API base URL."),
-        Setting("timeout", "float", default=10.0, help="Seconds per request."),
-        Setting("max_retry_wait", "float", default=60.0, help="Longest total wait on 429s."),
+        *http_channel_settings(base_url=API, timeout=10.0, max_retry_wait=60.0),
     )
     address_kind: ClassVar[str] = "slack"
-
-    def __init__(self, instance: str, config: Any, state: Any) -> None:
-        super().__init__(instance, config, state)
-        self._http: Any = None
+    bearer_setting: ClassVar[str | None] = "bot_token"
+    auth_hint: ClassVar[str] = "the bot_token setting"
+    permanent_codes: ClassVar[frozenset[str]] = _PERMANENT
+    stop_codes: ClassVar[frozenset[str]] = _STOP
 
     def address(self, recipient: Recipient) -> str | None:
         return recipient.handles.get("slack") or self.config.get("channel") or None
-
-    def http(self) -> Any:
-        if self._http is None:
-            self._http = self._client(
-                str(self.config.get("base_url") or API), str(self.config["bot_token"])
-            )
-        return self._http
 
     def send(self, message: Message) -> DeliveryResult:
         channel = self.address(message.recipient)
@@ -177,33 +147,31 @@ class SlackChannel(_SlackBase):
                 "event_payload": {"key": message.idempotency_key},
             },
         }
-        try:
-            response = self.http().request("POST", "chat.postMessage", json=payload)
-            data = json.loads(response.content or b"{}")
-        except ValueError:
-            return DeliveryResult.unknown("chat.postMessage answered something that is not JSON")
-        except Exception as exc:
-            return http_failure(exc)
-        if data.get("ok"):
+        response = self.post("chat.postMessage", json=payload)
+        if isinstance(response, DeliveryResult):
+            return response
+        data = self.accepted_json(response)
+        if isinstance(data, DeliveryResult):
+            return data
+        if isinstance(data, dict) and data.get("ok"):
             return DeliveryResult.sent(f"{data.get('channel')}/{data.get('ts')}", "ok")
-        error = str(data.get("error") or "unknown_error")
+        # Slack answers errors with HTTP 200 and {"ok": false, "error": ...}.
+        error = parse_error_data(data)
+        code = error.code or "unknown_error"
         return DeliveryResult.failed(
-            f"chat.postMessage: {error}", stop=error in _STOP, permanent=error in _PERMANENT
+            f"chat.postMessage: {error.one_line() or code}",
+            stop=code in _STOP,
+            permanent=code in _PERMANENT and code not in _STOP,
         )
 
     def check(self) -> CheckResult:
         try:
-            data = json.loads(self.http().request("POST", "auth.test").content)
+            data = self.http().json("POST", "auth.test")
         except Exception as exc:
             return CheckResult(False, str(exc))
-        if data.get("ok"):
+        if isinstance(data, dict) and data.get("ok"):
             return CheckResult(True, f"authenticated as {data.get('user')} in {data.get('team')}")
-        return CheckResult(False, f"auth.test: {data.get('error')}")
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        return CheckResult(False, f"auth.test: {parse_error_data(data).one_line()}")
 
 
 @hookimpl

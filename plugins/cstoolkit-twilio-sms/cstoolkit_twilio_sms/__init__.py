@@ -3,51 +3,40 @@
 * Send: ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (form-encoded ``To``,
   ``From`` or ``MessagingServiceSid``, ``Body``; HTTP basic auth ``AccountSid:AuthToken``),
   answered ``201`` with the message ``sid`` (``SM…``), kept as the ledger's provider reference.
-* Errors: ``{"code": 21211, "message": …, "more_info": …, "status": 400}``.
+* Errors: ``{"code": 21211, "message": …, "more_info": …, "status": 400}`` (read by the HTTP
+  layer into ``(21211) message``).
 * Reconcile (``idempotent = True``): Twilio takes no idempotency key on create, but its
   messages can be listed: ``GET …/Messages.json?To=…&From=…&PageSize=…`` (newest first). After a
   crash the channel lists the messages to the number created since the survey was reserved and
   looks for this survey's link in their bodies; found means delivered (its SID is committed),
   not found means it was never created and is sent again.
 
-The form body is posted with httpx directly: :mod:`cstoolkit.http`'s client only sends JSON.
+Requests go through the one HTTP layer (:mod:`cstoolkit.http_channel`): the create is a POST
+without an idempotency key, so it is sent again only when it cannot have reached Twilio
+(connection refused, a 429); a timeout after sending or a 5xx is ``unknown`` and looked up.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from cstoolkit.hookspecs import hookimpl
+from cstoolkit.http_channel import HttpChannel, http_channel_settings
 from cstoolkit.messages import DeliveryResult, Message
-from cstoolkit.plugin import Channel, CheckResult, Setting
-from cstoolkit.secrets import REDACTOR
+from cstoolkit.plugin import CheckResult, Setting
 
 API = "https://api.twilio.com"
 # Twilio error codes that concern this one recipient or message: retrying will not help.
-_PERMANENT = {21211, 21214, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006}
+_PERMANENT = frozenset(
+    str(code) for code in (21211, 21214, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006)
+)
 _LOOKUP_PAGES = 5
 
 
-def describe(response: Any) -> str:
-    try:
-        data = response.json()
-        return f"({data.get('code')}) {data.get('message', '')}".strip()
-    except ValueError:
-        return response.text.strip()[:200]
-
-
-def _code(response: Any) -> int | None:
-    try:
-        return int(response.json().get("code"))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-class TwilioSMSChannel(Channel):
+class TwilioSMSChannel(HttpChannel):
     name: ClassVar[str] = "twilio_sms"
     description: ClassVar[str] = (
         "SMS through Twilio's Messages API; reconciled by listing messages."
@@ -58,14 +47,15 @@ class TwilioSMSChannel(Channel):
         Setting("from_number", help="Sending number in E.164 (or use messaging_service_sid)."),
         Setting("messaging_service_sid", help="MG… Messaging Service to send from."),
         Setting("status_callback", help="URL Twilio calls with delivery status updates."),
-        Setting("base_url", default=API, help="Twilio API base URL."),
-        Setting("timeout", "float", default=15.0, help="Seconds per request."),
-        Setting("retries", "int", default=2, help="Retries of a 429 within a run."),
+        *http_channel_settings(
+            base_url=API, timeout=15.0, max_retry_wait=60.0, default_rate_limit_wait=2.0
+        ),
     )
     idempotent: ClassVar[bool] = True
     address_kind: ClassVar[str] = "phone"
-    requires: ClassVar[tuple[str, ...]] = ("httpx",)
-    sleep = staticmethod(time.sleep)
+    basic_auth_settings: ClassVar[tuple[str, str] | None] = ("account_sid", "auth_token")
+    auth_hint: ClassVar[str] = "the account_sid and auth_token settings"
+    permanent_codes: ClassVar[frozenset[str]] = _PERMANENT
 
     def __init__(self, instance: str, config: Any, state: Any) -> None:
         super().__init__(instance, config, state)
@@ -75,24 +65,10 @@ class TwilioSMSChannel(Channel):
             raise ConfigError(
                 "set from_number or messaging_service_sid", field=f"channels.{instance}"
             )
-        self._client: Any = None
-        REDACTOR.add(str(self.config["auth_token"]))
 
     @property
     def messages_path(self) -> str:
         return f"/2010-04-01/Accounts/{self.config['account_sid']}/Messages.json"
-
-    def http(self) -> Any:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.Client(
-                base_url=str(self.config.get("base_url") or API),
-                auth=(str(self.config["account_sid"]), str(self.config["auth_token"])),
-                timeout=float(self.config.get("timeout") or 15.0),
-                headers={"Accept": "application/json", "User-Agent": "cstoolkit-twilio-sms"},
-            )
-        return self._client
 
     @staticmethod
     def e164(phone: str) -> str:
@@ -111,41 +87,18 @@ class TwilioSMSChannel(Channel):
         return data
 
     def send(self, message: Message) -> DeliveryResult:
-        import httpx
-
         if not message.recipient.phone:
             return DeliveryResult.failed("recipient has no phone number", permanent=True)
-        configured = self.config.get("retries")
-        retries = int(configured) if configured is not None else 2
-        for attempt in range(retries + 1):
-            try:
-                response = self.http().post(self.messages_path, data=self.form(message))
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                return DeliveryResult.failed(f"cannot connect: {type(exc).__name__}", stop=True)
-            except httpx.HTTPError as exc:
-                # The request may have reached Twilio: the engine will look it up.
-                return DeliveryResult.unknown(f"{type(exc).__name__} after sending the request")
-            status = response.status_code
-            if status in (200, 201):
-                try:
-                    sid = str(response.json()["sid"])
-                except (ValueError, KeyError):
-                    return DeliveryResult.unknown("created, but the answer had no sid")
-                return DeliveryResult.sent(sid, str(response.json().get("status", "")))
-            if status == 429 and attempt < retries:
-                wait = response.headers.get("Retry-After", "")
-                self.sleep(min(float(wait), 30.0) if wait.isdigit() else 2.0 ** (attempt + 1))
-                continue
-            detail = REDACTOR.redact(f"HTTP {status}: {describe(response)}")
-            if status == 429:
-                return DeliveryResult.failed(detail, stop=True)
-            if status in (401, 403):
-                return DeliveryResult.failed(detail, stop=True)
-            if status >= 500:
-                return DeliveryResult.unknown(detail)
-            code = _code(response)
-            return DeliveryResult.failed(detail, permanent=code in _PERMANENT or status == 404)
-        return DeliveryResult.failed("rate limited", stop=True)  # pragma: no cover
+        response = self.post(self.messages_path, data=self.form(message))
+        if isinstance(response, DeliveryResult):
+            return response
+        data = self.accepted_json(response)
+        if isinstance(data, DeliveryResult):
+            return data
+        sid = data.get("sid") if isinstance(data, dict) else None
+        if not sid:
+            return DeliveryResult.unknown("created, but the answer had no sid")
+        return DeliveryResult.sent(str(sid), str(data.get("status", "")))
 
     def lookup(
         self, idempotency_key: str, *, message: Message | None = None, since: datetime | None = None
@@ -161,13 +114,10 @@ class TwilioSMSChannel(Channel):
         for _ in range(_LOOKUP_PAGES):
             if path is None:
                 break
-            response = self.http().get(path, params=params)
+            data = self.http().get_json(path, params=params)  # errors raise: not "not found"
             params = {}
-            if response.status_code != 200:
-                raise RuntimeError(
-                    f"listing messages: HTTP {response.status_code}: {describe(response)}"
-                )
-            data = response.json()
+            if not isinstance(data, dict):
+                raise RuntimeError(f"{self.label}: listing messages: not a JSON object")
             older = False
             for item in data.get("messages") or []:
                 created = (
@@ -187,17 +137,11 @@ class TwilioSMSChannel(Channel):
 
     def check(self) -> CheckResult:
         try:
-            r = self.http().get(f"/2010-04-01/Accounts/{self.config['account_sid']}.json")
+            data = self.http().get_json(f"/2010-04-01/Accounts/{self.config['account_sid']}.json")
         except Exception as exc:
-            return CheckResult(False, f"{type(exc).__name__}")
-        if r.status_code == 200:
-            return CheckResult(True, f"account {r.json().get('friendly_name', '')}")
-        return CheckResult(False, f"HTTP {r.status_code}: {describe(r)}")
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+            return CheckResult(False, str(exc))
+        name = data.get("friendly_name", "") if isinstance(data, dict) else ""
+        return CheckResult(True, f"account {name}")
 
 
 @hookimpl

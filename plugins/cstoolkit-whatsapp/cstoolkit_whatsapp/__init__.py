@@ -11,22 +11,23 @@ it a free-text message is sent (``type: text``); outside it only an approved tem
 sent (``type: template``), and without a configured template the channel refuses rather than
 send free text Meta would reject (error 131047, re-engagement message).
 
-The Cloud API offers no idempotency key: ``idempotent = False``.
+The Cloud API offers no idempotency key: ``idempotent = False`` (a send is never retried once it
+may have reached Meta). Requests go through the one HTTP layer (:mod:`cstoolkit.http_channel`),
+which reads the Graph error body into ``(#code) message: details``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from cstoolkit.builtin.channels import http_failure
 from cstoolkit.hookspecs import hookimpl
+from cstoolkit.http_channel import HttpChannel, http_channel_settings
+from cstoolkit.http_errors import excerpt
 from cstoolkit.messages import DeliveryResult, Message, Template
 from cstoolkit.model import now
-from cstoolkit.plugin import Channel, CheckResult, Setting
+from cstoolkit.plugin import CheckResult, Setting
 
 GRAPH = "https://graph.facebook.com"
 DEFAULT_LANGUAGES = {"en": "en_US", "es": "es", "pt": "pt_BR"}
@@ -34,29 +35,14 @@ DEFAULT_LANGUAGES = {"en": "en_US", "es": "es", "pt": "pt_BR"}
 PARAMETERS = ("name", "survey_url", "opt_out_url", "ticket", "subject", "brand")
 DEFAULT_PARAMETERS = ["name", "survey_url"]
 # Meta error codes: permanent for this recipient/message, or stop for the whole run.
-_PERMANENT = {131047, 131026, 131051, 131009, 132000, 132001, 132005, 132007, 132012, 133010}
-_STOP = {0, 3, 10, 190, 200, 130429, 131031, 131042, 80007, 368}
+_PERMANENT = frozenset(
+    str(code)
+    for code in (131047, 131026, 131051, 131009, 132000, 132001, 132005, 132007, 132012, 133010)
+)
+_STOP = frozenset(str(code) for code in (0, 3, 10, 190, 200, 130429, 131031, 131042, 80007, 368))
 
 
-def describe(body: str) -> str:
-    """``(#code) message: details`` from a Graph API error body."""
-    try:
-        err = json.loads(body)["error"]
-    except (ValueError, KeyError, TypeError):
-        return body.strip()[:200]
-    details = (err.get("error_data") or {}).get("details") or ""
-    text = f"(#{err.get('code')}) {err.get('message', '')}"
-    return f"{text}: {details}" if details else text
-
-
-def _code(body: str) -> int | None:
-    try:
-        return int(json.loads(body)["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-class WhatsAppChannel(Channel):
+class WhatsAppChannel(HttpChannel):
     name: ClassVar[str] = "whatsapp"
     description: ClassVar[str] = (
         "WhatsApp Cloud API: free text inside the 24-hour window, an approved template outside."
@@ -65,7 +51,6 @@ class WhatsAppChannel(Channel):
         Setting("phone_number_id", required=True, help="The sending number's id in Meta."),
         Setting("access_token", required=True, secret=True, help="System-user access token."),
         Setting("api_version", default="v21.0", help="Graph API version in the path."),
-        Setting("base_url", default=GRAPH, help="Graph API base URL."),
         Setting("template", help="Approved template name for use outside the 24-hour window."),
         Setting(
             "template_languages",
@@ -80,16 +65,16 @@ class WhatsAppChannel(Channel):
             help=f"Body parameters, in order; each one of {', '.join(PARAMETERS)}.",
         ),
         Setting("window_hours", "int", default=24, help="The customer-service window."),
-        Setting("timeout", "float", default=15.0, help="Seconds per request."),
-        Setting("max_retry_wait", "float", default=60.0, help="Longest total wait on 429s."),
+        *http_channel_settings(base_url=GRAPH, timeout=15.0, max_retry_wait=60.0),
     )
     address_kind: ClassVar[str] = "phone"
-    requires: ClassVar[tuple[str, ...]] = ("httpx",)
-    sleep = staticmethod(time.sleep)
+    bearer_setting: ClassVar[str | None] = "access_token"
+    auth_hint: ClassVar[str] = "the access_token setting"
+    permanent_codes: ClassVar[frozenset[str]] = _PERMANENT
+    stop_codes: ClassVar[frozenset[str]] = _STOP
 
     def __init__(self, instance: str, config: Any, state: Any) -> None:
         super().__init__(instance, config, state)
-        self._http: Any = None
         for p in self.config.get("template_parameters") or []:
             if p not in PARAMETERS:
                 from cstoolkit.errors import ConfigError
@@ -98,23 +83,6 @@ class WhatsAppChannel(Channel):
                     f"unknown template parameter {p!r} (use {', '.join(PARAMETERS)})",
                     field=f"channels.{instance}.template_parameters",
                 )
-
-    def http(self) -> Any:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            token = str(self.config["access_token"])
-            self._http = HttpClient(
-                str(self.config.get("base_url") or GRAPH),
-                label=f"channels.{self.instance}",
-                headers={"Authorization": f"Bearer {token}"},
-                secrets=[token],
-                timeout=float(self.config.get("timeout") or 15.0),
-                max_attempts=3,
-                max_retry_wait=float(self.config.get("max_retry_wait") or 60.0),
-                sleep=self.sleep,
-            )
-        return self._http
 
     def in_window(self, message: Message) -> bool:
         last = message.last_inbound_at
@@ -179,24 +147,16 @@ class WhatsAppChannel(Channel):
             return DeliveryResult.failed(payload, permanent=True)
         version = str(self.config.get("api_version") or "v21.0")
         path = f"{version}/{self.config['phone_number_id']}/messages"
-        try:
-            data = self.http().json("POST", path, json=payload)
-        except Exception as exc:
-            from cstoolkit.http import HttpError
-
-            if isinstance(exc, HttpError):
-                code = _code(exc.body)
-                result = http_failure(exc, describe)
-                if code in _STOP:
-                    result.stop = True
-                if code in _PERMANENT:
-                    result.permanent = True
-                return result
-            return http_failure(exc, describe)
+        response = self.post(path, json=payload)
+        if isinstance(response, DeliveryResult):
+            return response
+        data = self.accepted_json(response)
+        if isinstance(data, DeliveryResult):
+            return data
         try:
             wamid = str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
-            return DeliveryResult.unknown(f"unexpected answer: {str(data)[:200]}")
+            return DeliveryResult.unknown(f"unexpected answer: {excerpt(str(data), 200)}")
         kind = payload["type"]
         return DeliveryResult.sent(wamid, f"{kind} message accepted")
 
@@ -207,11 +167,6 @@ class WhatsAppChannel(Channel):
         except Exception as exc:
             return CheckResult(False, str(exc))
         return CheckResult(True, f"number {data.get('display_phone_number', '?')}")
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
 
 @hookimpl
