@@ -13,15 +13,15 @@ import importlib.util
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import Event, Group, Person, Ticket
-from cstoolkit.plugin_settings import _TYPES as _TYPES
 from cstoolkit.plugin_settings import (
+    _TYPES,  # noqa: F401  (re-exported: API 1.0 named it here)
     PluginSettings,
-    SettingsNamespace,
     Setting,
+    SettingsNamespace,
     options_class_of,
     setting,
 )
@@ -140,7 +140,8 @@ class PluginBase(Generic[OptionsT]):
         self.state = state
         options_class = type(self).options_class
         if options_class is not None:
-            self.options = options_class.from_config(self.config, where=self.settings_path)
+            options = options_class.from_config(self.config, where=self.settings_path)
+            self.options = cast(OptionsT, options)
 
     @property
     def settings_path(self) -> str:

@@ -65,18 +65,19 @@ class Setting:
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not acceptable, or None."""
+        number: Any = value
         allowed = _TYPES.get(self.type)
         if allowed is None:
             return f"unknown setting type {self.type!r}"
         if isinstance(value, bool) and self.type in ("int", "float"):
             return f"expected {self.type}, got a boolean"
-        if not isinstance(value, allowed) or (self.type == "table" and not _str_keys(value)):
+        if not isinstance(value, allowed) or (self.type == "table" and not _str_keys(number)):
             return f"expected {self.type}, got {type(value).__name__}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
-        if self.minimum is not None and value < self.minimum:
+        if self.minimum is not None and number < self.minimum:
             return f"must be at least {self.minimum:g}"
-        if self.maximum is not None and value > self.maximum:
+        if self.maximum is not None and number > self.maximum:
             return f"must be at most {self.maximum:g}"
         return None
 
@@ -113,7 +114,7 @@ class _Meta:
     common: bool
 
 
-def setting(  # noqa: PLR0913
+def setting(
     default: Any = dataclasses.MISSING,
     *,
     help: str = "",
@@ -157,9 +158,7 @@ def setting(  # noqa: PLR0913
     metadata = {_META: meta}
     if isinstance(default, list | dict):
         initial = default
-        return dataclasses.field(
-            default_factory=lambda: initial.copy(), repr=not secret, metadata=metadata
-        )
+        return dataclasses.field(default_factory=initial.copy, repr=not secret, metadata=metadata)
     return dataclasses.field(default=default, repr=not secret, metadata=metadata)
 
 
@@ -256,9 +255,11 @@ class PluginSettings:
         """The ``Setting`` tuple a plugin class declares (derived, cached)."""
         if cls._schema is None:
             common = {
-                f.name for f in dataclasses.fields(cls) if f.metadata[_META].common  # type: ignore[arg-type]
+                f.name
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                if f.metadata[_META].common
             }
-            declared_in = {}
+            declared_in: dict[str, int] = {}
             for depth, klass in enumerate(cls.__mro__):
                 for name in vars(klass).get("__annotations__", {}):
                     declared_in.setdefault(name, depth)
