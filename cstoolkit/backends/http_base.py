@@ -30,11 +30,13 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path  # read at run time: the annotations of HttpSettings
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
+from cstoolkit.backends.vendor_time import iso_z, parse_time
 from cstoolkit.backends.walks import ProgressGuard
 from cstoolkit.errors import CapabilityError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
@@ -101,6 +103,8 @@ class HttpBackend(Backend[OptionsT]):
 
     #: The vendor's address when ``base_url`` is not set (None: base_url is required).
     default_base_url: ClassVar[str | None] = None
+    #: Whether :meth:`create_once` remembers created ids by marker in the instance state.
+    remember_markers: ClassVar[bool] = True
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
         super().__init__(instance, config, state)
@@ -112,6 +116,10 @@ class HttpBackend(Backend[OptionsT]):
         return f"<{type(self).__name__} {self.instance} {self.api_base_url()}>"
 
     # -- the client ----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str | None:
+        return self.api_base_url()
 
     def api_base_url(self) -> str | None:
         """The address requests go to (``base_url``, else :attr:`default_base_url`)."""
@@ -230,8 +238,12 @@ class HttpBackend(Backend[OptionsT]):
         out: dict[str, list[str]] = {}
         for key, wanted in value.items():
             if key not in allowed:
+                names = list(allowed)
+                listed = " and ".join(
+                    [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
+                )
                 raise ConfigError(
-                    f"{vendor} can filter by {', '.join(allowed)} only",
+                    f"{vendor} can filter by {listed} only",
                     field=f"{self.settings_path}.filters.{key}",
                 )
             values = wanted if isinstance(wanted, list) else [wanted]
@@ -302,5 +314,27 @@ class HttpBackend(Backend[OptionsT]):
                 if found is not None:
                     return found
             raise
-        self.remember_marker(marker, ext)
+        if self.remember_markers:
+            self.remember_marker(marker, ext)
         return ext
+
+    def check_unchanged(
+        self, ext: str, stamp: Any, expected: datetime | None, *, what: str = "ticket"
+    ) -> datetime | None:
+        """The re-read conflict check: the vendor's ``updated_at`` (``stamp``) must be the one
+        the plan was made against (to the second); ``ConflictError`` otherwise. Returns the
+        parsed stamp."""
+        from cstoolkit.errors import ConflictError
+
+        try:
+            current = parse_time(stamp)
+        except ValueError:
+            current = None
+        if expected is not None and (
+            current is None or int(current.timestamp()) != int(expected.timestamp())
+        ):
+            raise ConflictError(
+                f"{self.label}: {what} {ext} changed since the plan (updated {stamp}, plan made "
+                f"against {iso_z(expected)}); not overwritten"
+            )
+        return current
