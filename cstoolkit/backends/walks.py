@@ -228,8 +228,8 @@ class TimeWindowWalk(Generic[R]):
       repeats inside one walk (the inclusive restarts) are dropped, and a page with no new key
       counts as a stall for the guard;
     * ``accept(record)`` may drop more (records already delivered by an earlier run);
-    * ``page_cap`` / ``on_cap(bound)``: at most this many pages inside one bound (the vendor's
-      limit); ``on_cap`` raises the vendor's explanation.
+    * ``page_cap`` / ``on_cap(stamp)``: at most this many pages inside one bound (the vendor's
+      limit); ``on_cap`` gets the last stamp read and raises the vendor's explanation.
     """
 
     def __init__(
@@ -308,5 +308,5 @@ class TimeWindowWalk(Generic[R]):
             self.at_bound = list(dict.fromkeys([*self.at_bound, *ids]))
         self.pages_at_bound += 1
         if self.page_cap is not None and self.pages_at_bound >= self.page_cap and self.on_cap:
-            self.on_cap(self.bound)
+            self.on_cap(last)
         self.position = next_position
