@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
 from cstoolkit.backends.vendor_time import iso_z, parse_time
 from cstoolkit.backends.walks import ProgressGuard
-from cstoolkit.errors import CapabilityError, ConfigError, CstError
+from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
 from cstoolkit.model import bare_id
 from cstoolkit.plugin import Backend, BackendSettings, CheckResult, merge_mapping
@@ -215,11 +215,10 @@ class HttpBackend(Backend[OptionsT]):
     def dump_cursor(version: int, **fields: Any) -> str:
         return json.dumps({"v": version, **fields}, separators=(",", ":"))
 
-    def unreadable_cursor(self, detail: str = "") -> VendorDataError:
+    def unreadable_cursor(self, detail: str = "") -> BackendError:
+        """The error for a saved cursor this backend cannot read (the user re-reads all)."""
         why = f" ({detail})" if detail else ""
-        return VendorDataError(
-            self.label, "cursor", f"unreadable cursor{why}; run `cst sync pull --full`"
-        )
+        return BackendError(f"{self.label}: unreadable cursor{why}; run `cst sync pull --full`")
 
     # -- settings helpers ----------------------------------------------------------------------
 
@@ -300,8 +299,6 @@ class HttpBackend(Backend[OptionsT]):
         """Create a ticket at most once for ``marker``: look it up first, and again when the
         create fails in a way that leaves it unknown whether the vendor created it (a timeout,
         a 5xx); the id is remembered in the instance state."""
-        from cstoolkit.errors import BackendError
-
         if marker:
             found = self.find_by_marker(marker)
             if found is not None:

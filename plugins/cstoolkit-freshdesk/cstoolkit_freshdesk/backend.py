@@ -478,6 +478,7 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
             raise TypeError("not an object")
         cid = id_field(conv)
         at = time_field(conv, "created_at")
+        assert at is not None
         incoming = bool(conv.get("incoming"))
         return Event(
             id=qualify(self.instance, f"c{cid}"),
