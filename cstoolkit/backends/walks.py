@@ -287,8 +287,9 @@ class TimeWindowWalk(Generic[R]):
                 if self.high is None or value > self.high:
                     self.high = value
             done = not more or not items
+            if items:
+                self._advance(items, next_position, done=done)
             if not done:
-                self._advance(items, next_position)
                 self.guard.page(new, self.bound)
             yield WindowStep(
                 records, items, self.bound, self.position, self.high, list(self.at_bound), done
@@ -296,7 +297,7 @@ class TimeWindowWalk(Generic[R]):
             if done:
                 return
 
-    def _advance(self, items: list[R], next_position: Any) -> None:
+    def _advance(self, items: list[R], next_position: Any, *, done: bool) -> None:
         stamps = [self.stamp(i) for i in items]
         first, last = stamps[0], stamps[-1]
         ids = [_default_key(i) for i, s in zip(items, stamps, strict=True) if s == last]
@@ -306,6 +307,8 @@ class TimeWindowWalk(Generic[R]):
             return
         if last == self.bound:
             self.at_bound = list(dict.fromkeys([*self.at_bound, *ids]))
+        if done:
+            return
         self.pages_at_bound += 1
         if self.page_cap is not None and self.pages_at_bound >= self.page_cap and self.on_cap:
             self.on_cap(last)
