@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from cstoolkit.backends import (
     EPOCH_PREFIX,
+    MAPPING_ERRORS,
     HttpAuth,
     HttpBackend,
     HttpBackendSettings,
