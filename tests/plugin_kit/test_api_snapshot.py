@@ -7,7 +7,15 @@ from pathlib import Path
 
 from cstoolkit import api
 
-SNAPSHOT = Path(__file__).with_name("api_v1.json")
+SNAPSHOT = Path(__file__).with_name("api_v1_1.json")
+#: The 1.0 surface: everything in it must still be there, unchanged (a 1.0 plugin keeps working).
+SNAPSHOT_1_0 = Path(__file__).with_name("api_v1.json")
+#: 1.0 entries that changed compatibly in 1.1 (old value -> new value).
+COMPATIBLE_CHANGES = {
+    "api_version": ('"1.0"', '"1.1"'),
+    # PluginBase became generic over its typed settings class (still a plain base class).
+    "cstoolkit.plugin.PluginBase.bases": ('["object"]', '["Generic"]'),
+}
 
 
 def _flatten(data: object, prefix: str = "") -> dict[str, str]:
@@ -27,7 +35,7 @@ def test_public_signatures_match_the_committed_snapshot() -> None:
     added = sorted(current.keys() - committed.keys())
     assert not (changed or removed or added), (
         "the frozen plugin API changed (docs/plugins/compatibility.md); if deliberate and "
-        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1.json\n"
+        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1_1.json\n"
         + "\n".join(
             [f"changed: {k}: {committed[k]} -> {current[k]}" for k in changed[:20]]
             + [f"removed: {k}" for k in removed[:20]]
@@ -36,9 +44,24 @@ def test_public_signatures_match_the_committed_snapshot() -> None:
     )
 
 
+def test_every_api_1_0_entry_is_still_there_unchanged() -> None:
+    old = _flatten(json.loads(SNAPSHOT_1_0.read_text()))
+    current = _flatten(json.loads(json.dumps(api.snapshot())))
+    broken = []
+    for key, value in old.items():
+        if key.endswith(".attributes") and key in current:
+            # declarative attributes may only be added
+            if not set(json.loads(value)) <= set(json.loads(current[key])):
+                broken.append(key)
+            continue
+        if current.get(key) != value and COMPATIBLE_CHANGES.get(key) != (value, current.get(key)):
+            broken.append(key)
+    assert not broken, f"API 1.0 surface changed incompatibly: {broken[:20]}"
+
+
 def test_snapshot_covers_protocols_hooks_http_state_and_errors() -> None:
     snap = api.snapshot()
-    assert snap["api_version"] == api.API_VERSION == "1.0"
+    assert snap["api_version"] == api.API_VERSION == "1.1"
     backend = snap["cstoolkit.plugin"]["Backend"]["methods"]
     assert {"pull", "apply", "create", "fetch", "find_by_marker", "check", "close"} <= set(backend)
     assert "since" in backend["pull"] and "full" in backend["pull"]
