@@ -1,7 +1,7 @@
 """The frozen, versioned plugin-facing API.
 
-:data:`API_VERSION` names the contract third-party plugins are written against (1.1 adds typed settings and the
-HTTP backend base; a plugin written for 1.0 keeps working). Within one
+:data:`API_VERSION` names the contract third-party plugins are written against (1.1 adds
+typed settings and the HTTP backend base; a plugin written for 1.0 keeps working). Within one
 API major version, everything listed in :data:`COVERED` keeps working: signatures only gain
 optional keyword arguments with defaults, dataclasses only gain fields with defaults, hooks only
 gain optional arguments (pluggy passes what an implementation asks for), error classes keep
