@@ -46,6 +46,7 @@ from cstoolkit.backends.walks import (
     cursor_walk,
     offset_walk,
     page_walk,
+    rewind,
 )
 from cstoolkit.plugin import BackendSettings
 from cstoolkit.plugin_settings import PluginSettings, setting
@@ -84,6 +85,7 @@ __all__ = [
     "page_walk",
     "parse_time",
     "require_time",
+    "rewind",
     "setting",
     "time_field",
 ]

@@ -40,7 +40,7 @@ from cstoolkit.backends.vendor_time import iso_z, parse_time
 from cstoolkit.backends.walks import ProgressGuard
 from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
-from cstoolkit.model import bare_id
+from cstoolkit.model import Event, EventKind, Role, Ticket, bare_id
 from cstoolkit.plugin import Backend, BackendSettings, CheckResult, merge_mapping
 from cstoolkit.plugin_settings import PluginSettings, Setting, setting
 
@@ -96,6 +96,8 @@ class HttpAuth:
 
 
 OptionsT = TypeVar("OptionsT", bound=HttpBackendSettings)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class HttpBackend(Backend[OptionsT]):
@@ -200,6 +202,26 @@ class HttpBackend(Backend[OptionsT]):
         """The one-line error for what a mapper raised on ``record`` (see records.malformed)."""
         return malformed(exc, self.label, endpoint, kind, record)
 
+    def map_record(
+        self, mapper: Callable[[Any], T], raw: Any, endpoint: str, kind: str = "ticket"
+    ) -> T:
+        """``mapper(raw)``, with whatever it raises on malformed data reported in one line."""
+        try:
+            return mapper(raw)
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, endpoint, kind, raw) from None
+
+    def created_event(self, ticket: Ticket, event_id: str) -> Event:
+        """The ``created`` event of a ticket whose vendor has no creation record of its own."""
+        return Event(
+            id=f"{self.instance}:{event_id}",
+            ticket_id=ticket.id,
+            kind=EventKind.CREATED,
+            at=ticket.created_at,
+            author_id=ticket.requester_id,
+            author_role=Role.REQUESTER if ticket.requester_id else None,
+        )
+
     def load_cursor(self, text: str, version: int) -> dict[str, Any] | None:
         """A JSON cursor written by :meth:`dump_cursor` (None when unreadable or another
         version: the caller restarts or raises, as its docs say)."""
@@ -277,6 +299,21 @@ class HttpBackend(Backend[OptionsT]):
         return {str(k): str(v) for k, v in fields.items()}
 
     # -- writes --------------------------------------------------------------------------------
+
+    def existing(self, record: R | None, ext: str, what: str = "ticket") -> R:
+        """``record`` (a re-read before a write), or a BackendError naming the missing id."""
+        if record is None:
+            raise BackendError(f"{self.label}: {what} {ext} does not exist")
+        return record
+
+    def converted(self, convert: Callable[[str], T], value: str, context: str) -> T:
+        """``convert(value)`` (a model value to the vendor's); a ValueError becomes a
+        BackendError naming ``context`` (``ticket 42``, ``cannot create``)."""
+        try:
+            return convert(value)
+        except (ValueError, KeyError) as exc:
+            detail = str(exc) if isinstance(exc, ValueError) else f"unknown value {value!r}"
+            raise BackendError(f"{self.label}: {context}: {detail}") from None
 
     def writable(self) -> None:
         """Refuse every write to a ``read_only`` instance."""

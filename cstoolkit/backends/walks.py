@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from cstoolkit.backends.records import VendorDataError, quote
@@ -206,6 +207,21 @@ class WindowStep(Generic[R]):
     high: Any  # the newest ``high_of`` seen in this walk (None: nothing read)
     at_bound: list[Hashable] = field(default_factory=list)  # ids read at ``bound``
     done: bool = False
+
+
+def rewind(
+    high: Any,
+    fallback: Any,
+    overlap: timedelta,
+    *,
+    parse: Callable[[Any], datetime | None],
+    render: Callable[[datetime], Any],
+) -> Any:
+    """Where the next run starts after a finished window walk: ``overlap`` before the newest
+    stamp read (``high``), so changes a vendor's index shows late are read again; the bound
+    the walk ended at (``fallback``) when it read nothing."""
+    newest = parse(high) if high else None
+    return fallback if newest is None else render(newest - overlap)
 
 
 def _later(first: Any, last: Any, bound: Any) -> bool:

@@ -647,11 +647,10 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
         tags = list(ticket.tags)
         if ticket.marker:
             tags.append(marker_tag(ticket.marker))
-        try:
-            status = self.mapper.vendor_status(str(ticket.status))
-            priority = self.mapper.vendor_priority(str(ticket.priority))
-        except ValueError as exc:
-            raise BackendError(f"{self.label}: cannot create: {exc}") from None
+        status = self.converted(self.mapper.vendor_status, str(ticket.status), "cannot create")
+        priority = self.converted(
+            self.mapper.vendor_priority, str(ticket.priority), "cannot create"
+        )
         payload: dict[str, Any] = {
             "subject": ticket.subject,
             "description": ticket.description or ticket.subject,

@@ -44,6 +44,7 @@ from cstoolkit.backends import (
     map_field,
     page_walk,
     parse_time,
+    rewind,
     setting,
     time_field,
 )
@@ -308,10 +309,8 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
                 self._add(raw, page)
             if step.done:
                 # The walk is complete: the next run starts an overlap before the newest change.
-                newest = parse_time(step.high) if step.high else None
-                nxt = step.bound
-                if newest is not None:
-                    nxt = iso_z(newest - timedelta(seconds=self.overlap))
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=iso_z)
                 page.cursor = self._dump(nxt, 1, None)
             else:
                 page.cursor = self._dump(step.bound, step.position, step.high)
@@ -450,16 +449,7 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
 
     def _events(self, ticket: Ticket, threads: list[Mapping[str, Any]]) -> list[Event]:
         tid = ticket.id
-        events = [
-            Event(
-                id=f"{self.instance}:conv-{ticket.external_id}-created",
-                ticket_id=tid,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"conv-{ticket.external_id}-created")]
         for thread in sorted(threads, key=lambda t: (str(t.get("createdAt")), str(t.get("id")))):
             kind = str(thread.get("type") or "")
             at = time_field(thread, "createdAt", required=False) or ticket.created_at
@@ -544,22 +534,17 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
         raw = self._get(bare_id(external_id))
         if raw is None:
             return None
-        try:
-            return self._ticket(raw)
-        except MAPPING_ERRORS as exc:
-            raise self.malformed(exc, "GET /v2/conversations/{id}", "conversation", raw) from None
+        return self.map_record(self._ticket, raw, "GET /v2/conversations/{id}", "conversation")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: conversation {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "conversation")
         path = f"/v2/conversations/{ext}"
         changed = False
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: conversation {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"conversation {ext}: status"
+            )
             if current.get("status") != want:
                 self._send("PATCH", path, json={"op": "replace", "path": "/status", "value": want})
                 changed = True

@@ -39,6 +39,7 @@ from cstoolkit.backends import (
     http_setting,
     offset_walk,
     parse_time,
+    rewind,
     setting,
     time_field,
 )
@@ -101,6 +102,10 @@ def iso(value: datetime) -> str:
 def marker_label(marker: str) -> str:
     """This backend's marker label: ``cst-`` + 16 hex digits (keep it: written ones must match)."""
     return marker_token(marker, length=16)
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def adf_text(node: Any) -> str:
@@ -297,10 +302,8 @@ class JiraSMBackend(HttpBackend[JiraSMSettings]):
             for raw in step.records:
                 self._add(raw, page)
             if step.done:
-                newest = parse_time(step.high) if step.high else None
-                nxt = step.bound
-                if newest is not None:
-                    nxt = newest - timedelta(minutes=self.overlap)
+                overlap = timedelta(minutes=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=_same)
                 page.cursor = self._dump(nxt, None, None)
             else:
                 page.cursor = self._dump(step.bound, step.position, step.high)
@@ -475,16 +478,7 @@ class JiraSMBackend(HttpBackend[JiraSMSettings]):
     ) -> list[Event]:
         tid = ticket.id
         reporter = bare_id(ticket.requester_id) if ticket.requester_id else None
-        events = [
-            Event(
-                id=f"{self.instance}:issue-{ticket.external_id}-created",
-                ticket_id=tid,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"issue-{ticket.external_id}-created")]
         for c in comments:
             author = (c.get("author") or {}).get("accountId")
             at = time_field(c, "created", required=False) or ticket.created_at
@@ -566,16 +560,11 @@ class JiraSMBackend(HttpBackend[JiraSMSettings]):
         raw = self._get(bare_id(external_id))
         if raw is None:
             return None
-        try:
-            return self._ticket(raw)
-        except MAPPING_ERRORS as exc:
-            raise self.malformed(exc, "GET /rest/api/3/issue/{id}", "issue", raw) from None
+        return self.map_record(self._ticket, raw, "GET /rest/api/3/issue/{id}", "issue")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: issue {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "issue")
         f = current["fields"]
         changed = False
         if changes.group_id is not None:

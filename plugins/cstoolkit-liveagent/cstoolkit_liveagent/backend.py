@@ -36,6 +36,7 @@ from cstoolkit.backends import (
     local_text,
     page_walk,
     parse_time,
+    rewind,
     setting,
     time_field,
 )
@@ -222,10 +223,8 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         )
         for step in walk.run(fetch):
             if step.done:
-                newest = self._utc(step.high) if step.high else None
-                nxt = step.bound
-                if newest is not None:
-                    nxt = self._local(newest - timedelta(seconds=self.overlap))
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=self._utc, render=self._local)
                 yield Page(cursor=self._dump(nxt, 1, None))
                 return
             page = Page()
@@ -331,16 +330,7 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         )
 
     def _events(self, ticket: Ticket, groups: list[Mapping[str, Any]]) -> list[Event]:
-        events = [
-            Event(
-                id=f"{self.instance}:ticket-{ticket.external_id}-created",
-                ticket_id=ticket.id,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"ticket-{ticket.external_id}-created")]
         agents = self._agent_ids()
         for group in groups:
             private = str(group.get("type")) == "I"
@@ -384,21 +374,16 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         raw = self._get(bare_id(external_id))
         if raw is None or str(raw.get("status")) in GONE:
             return None
-        try:
-            return self._ticket(raw)
-        except MAPPING_ERRORS as exc:
-            raise self.malformed(exc, "GET /tickets/{id}", "ticket", raw) from None
+        return self.map_record(self._ticket, raw, "GET /tickets/{id}", "ticket")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: ticket {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "ticket")
         body: dict[str, Any] = {}
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: ticket {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"ticket {ext}: status"
+            )
             have = self.status_map.get(str(current.get("status")))
             if have != self.status_map.get(want):
                 body["status"] = want

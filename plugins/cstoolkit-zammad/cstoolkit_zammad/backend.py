@@ -35,6 +35,7 @@ from cstoolkit.backends import (
     id_field,
     iso_z,
     parse_time,
+    rewind,
     setting,
     time_field,
 )
@@ -232,10 +233,8 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
             if step.done:
                 # Done: the next run re-reads an overlap before the newest change seen (the
                 # search index is eventually consistent).
-                newest = parse_time(step.high) if step.high else None
-                nxt = step.bound
-                if newest is not None:
-                    nxt = zms(newest - timedelta(seconds=self.overlap))
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=zms)
                 yield Page(cursor=self._dump(nxt, 1, None))
                 return
             page = self._page(step.records)
@@ -322,16 +321,7 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
         )
 
     def _events(self, ticket: Ticket, articles: list[Mapping[str, Any]]) -> list[Event]:
-        events = [
-            Event(
-                id=f"{self.instance}:ticket-{ticket.external_id}-created",
-                ticket_id=ticket.id,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"ticket-{ticket.external_id}-created")]
         for art in sorted(articles, key=lambda a: (str(a.get("created_at")), int(a["id"]))):
             sender = str(art.get("sender") or "").lower()
             events.append(
@@ -363,10 +353,9 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
         if raw is None:
             return None
         tags, _ = self._extras_tags_only(raw)
-        try:
-            return self._ticket(raw, tags)
-        except MAPPING_ERRORS as exc:
-            raise self.malformed(exc, "GET /api/v1/tickets/{id}", "ticket", raw) from None
+        return self.map_record(
+            lambda r: self._ticket(r, tags), raw, "GET /api/v1/tickets/{id}", "ticket"
+        )
 
     def _extras_tags_only(self, raw: Mapping[str, Any]) -> tuple[list[str], None]:
         data = self.http.get_json("/api/v1/tags", params={"object": "Ticket", "o_id": raw["id"]})
@@ -377,25 +366,23 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: ticket {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "ticket")
         body: dict[str, Any] = {}
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: ticket {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"ticket {ext}: status"
+            )
             if self.status_map.get(str(current.get("state")), "") != self.status_map.get(want):
                 body["state"] = want
                 if want.startswith("pending"):
                     hours = self.options.pending_hours
                     body["pending_time"] = zms(now() + timedelta(hours=hours))
         if changes.priority is not None:
-            want = self.priority_write.get(str(changes.priority))
-            if want is None:
+            prio = self.priority_write.get(str(changes.priority))
+            if prio is None:
                 raise BackendError(f"{self.label}: ticket {ext}: unknown priority")
-            if current.get("priority") != want:
-                body["priority"] = want
+            if current.get("priority") != prio:
+                body["priority"] = prio
         for key, value in (("owner_id", changes.assignee_id), ("group_id", changes.group_id)):
             if value is not None and str(current.get(key)) != bare_id(value):
                 body[key] = int(bare_id(value)) if bare_id(value).isdigit() else bare_id(value)

@@ -798,11 +798,10 @@ class ZendeskBackend(HttpBackend[ZendeskSettings]):
     def create(self, ticket: NewTicket) -> str:
         """POST a ticket whose ``external_id`` is the marker (a crash leaves it findable)."""
         self.writable()
-        try:
-            status = self.mapper.vendor_status(str(ticket.status))
-            priority = self.mapper.vendor_priority(str(ticket.priority))
-        except ValueError as exc:
-            raise BackendError(f"{self.label}: cannot create: {exc}") from None
+        status = self.converted(self.mapper.vendor_status, str(ticket.status), "cannot create")
+        priority = self.converted(
+            self.mapper.vendor_priority, str(ticket.priority), "cannot create"
+        )
         payload: dict[str, Any] = {
             "subject": ticket.subject,
             "comment": {"body": ticket.description or ticket.subject, "public": True},
