@@ -181,7 +181,7 @@ class HttpBackend(Backend[OptionsT]):
         except CstError as exc:
             return CheckResult(False, str(exc))
         try:
-            detail = describe(data) if isinstance(data, Mapping) else None
+            detail = describe(data)
         except MAPPING_ERRORS:
             detail = None
         if detail is None:
