@@ -154,5 +154,5 @@ def test_window_page_cap_calls_the_vendor_explanation() -> None:
         page_cap=3,
         on_cap=cap,
     )
-    with pytest.raises(VendorDataError, match="too many at 50"):
+    with pytest.raises(VendorDataError, match="too many at 100"):  # the last stamp read
         list(walk.run(_window(records, per_page=4)))
