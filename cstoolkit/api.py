@@ -1,6 +1,7 @@
 """The frozen, versioned plugin-facing API.
 
-:data:`API_VERSION` names the contract third-party plugins are written against. Within one
+:data:`API_VERSION` names the contract third-party plugins are written against (1.1 adds
+typed settings and the HTTP backend base; a plugin written for 1.0 keeps working). Within one
 API major version, everything listed in :data:`COVERED` keeps working: signatures only gain
 optional keyword arguments with defaults, dataclasses only gain fields with defaults, hooks only
 gain optional arguments (pluggy passes what an implementation asks for), error classes keep
@@ -10,9 +11,10 @@ release (docs/plugins/compatibility.md).
 
 :func:`snapshot` describes the covered surface (``inspect.signature`` of every covered callable,
 the fields of every covered dataclass, the hookspecs, the error hierarchy and the capability
-names); ``tests/plugin_kit/api_v1.json`` holds the committed snapshot, so an accidental change
-fails a test. After a deliberate, compatible addition, regenerate it with
-``python -m cstoolkit.api > tests/plugin_kit/api_v1.json`` and say so in the changelog.
+names); ``tests/plugin_kit/api_v1_1.json`` holds the committed snapshot, so an accidental change
+fails a test, and ``tests/plugin_kit/api_v1.json`` (the 1.0 snapshot) must stay covered by it.
+After a deliberate, compatible addition, regenerate it with
+``python -m cstoolkit.api > tests/plugin_kit/api_v1_1.json`` and say so in the changelog.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import dataclasses
 import importlib
 import inspect
 import json
+import re
 from typing import Any
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 
 #: module -> names of the covered classes and functions in it.
 COVERED: dict[str, tuple[str, ...]] = {
@@ -42,6 +45,40 @@ COVERED: dict[str, tuple[str, ...]] = {
         "CheckResult",
         "marker_token",
         "merge_mapping",
+        "BackendSettings",
+    ),
+    # typed settings (1.1)
+    "cstoolkit.plugin_settings": ("PluginSettings", "SettingsNamespace", "setting"),
+    # the HTTP backend base, paging walks, malformed data, vendor times (1.1)
+    "cstoolkit.backends": (
+        "HttpBackend",
+        "HttpBackendSettings",
+        "HttpSettings",
+        "HttpAuth",
+        "http_setting",
+        "ProgressGuard",
+        "NoProgressError",
+        "CursorPage",
+        "cursor_walk",
+        "page_walk",
+        "offset_walk",
+        "TimeWindowWalk",
+        "WindowStep",
+        "VendorDataError",
+        "FieldError",
+        "malformed",
+        "field",
+        "id_field",
+        "time_field",
+        "list_field",
+        "map_field",
+        "expect_object",
+        "expect_list",
+        "items_of",
+        "parse_time",
+        "require_time",
+        "iso_z",
+        "local_text",
     ),
     "cstoolkit.model": (
         "Ticket",
@@ -116,7 +153,16 @@ COVERED: dict[str, tuple[str, ...]] = {
 
 #: Declarative class attributes the host reads without instantiating a plugin.
 DECLARATIVE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "PluginBase": ("kind", "name", "description", "settings", "capabilities", "requires"),
+    "PluginBase": (
+        "kind",
+        "name",
+        "description",
+        "settings",
+        "capabilities",
+        "requires",
+        "options_class",
+    ),
+    "HttpBackend": ("default_base_url", "remember_markers"),
     "Channel": ("idempotent", "address_kind"),
     "SurveyProvider": ("kinds",),
 }
@@ -126,9 +172,10 @@ _PUBLIC_DUNDERS = ("__init__",)
 
 def _sig(obj: Any) -> str:
     try:
-        return str(inspect.signature(obj))
+        text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "<no signature>"
+    return re.sub(r" at 0x[0-9a-fA-F]+>", ">", text)  # default objects: no memory addresses
 
 
 def _describe_class(cls: type) -> dict[str, Any]:

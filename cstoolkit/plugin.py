@@ -13,10 +13,18 @@ import importlib.util
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import Event, Group, Person, Ticket
+from cstoolkit.plugin_settings import (
+    _TYPES,  # noqa: F401  (re-exported: API 1.0 named it here)
+    PluginSettings,
+    Setting,
+    SettingsNamespace,
+    options_class_of,
+    setting,
+)
 
 if TYPE_CHECKING:
     from cstoolkit.messages import DeliveryResult, Message, Recipient, SurveyAnswer, SurveyOffer
@@ -45,57 +53,7 @@ KNOWN_CAPABILITIES = frozenset(
 )
 
 
-# -- settings schema ---------------------------------------------------------------------------
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
-    "path": (str,),
-    "list": (list,),
-    "table": (dict,),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One configuration field of a plugin instance.
-
-    ``secret=True`` marks a value that is never shown: ``cst config show`` redacts it, errors and
-    logs never contain it, and the config file should hold a reference (``env:NAME`` or
-    ``key:NAME``) rather than the value itself.
-    """
-
-    name: str
-    type: str = "str"
-    required: bool = False
-    default: Any = None
-    secret: bool = False
-    help: str = ""
-    choices: tuple[str, ...] | None = None
-    #: Inclusive bounds of an ``int`` or ``float`` setting (None: unbounded).
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def check(self, value: Any) -> str | None:
-        """Return why ``value`` is not acceptable, or None."""
-        allowed = _TYPES.get(self.type)
-        if allowed is None:
-            return f"unknown setting type {self.type!r}"
-        if isinstance(value, bool) and self.type in ("int", "float"):
-            return f"expected {self.type}, got a boolean"
-        if not isinstance(value, allowed):
-            return f"expected {self.type}, got {type(value).__name__}"
-        if self.choices is not None and value not in self.choices:
-            return f"must be one of {', '.join(self.choices)}"
-        number = value if isinstance(value, int | float) else None
-        if self.minimum is not None and number is not None and number < self.minimum:
-            return f"must be at least {self.minimum:g}"
-        if self.maximum is not None and number is not None and number > self.maximum:
-            return f"must be at most {self.maximum:g}"
-        return None
-
+# -- settings schema (cstoolkit.plugin_settings; re-exported here, where API 1.0 named them) --
 
 # Settings every backend instance accepts, whatever its plugin.
 COMMON_BACKEND_SETTINGS: tuple[Setting, ...] = (
@@ -129,8 +87,22 @@ MAPPING_KEYS = ("statuses", "priorities", "channels", "fields", "plan_field")
 # -- plugin base -------------------------------------------------------------------------------
 
 
-class PluginBase:
-    """What every declarative plugin class has."""
+OptionsT = TypeVar("OptionsT")
+
+#: Where each kind of instance lives in cstoolkit.toml (for messages naming a setting).
+SECTIONS = {"backend": "backends", "channel": "channels", "survey_provider": "surveys"}
+
+
+class PluginBase(Generic[OptionsT]):
+    """What every declarative plugin class has.
+
+    A plugin with typed settings names its :class:`~cstoolkit.plugin_settings.PluginSettings`
+    class as the type parameter (``class AcmeBackend(Backend[AcmeSettings])``, or
+    ``options_class = AcmeSettings``): ``settings`` is then derived from it and every instance
+    gets ``self.options``, an ``AcmeSettings`` checked and converted from ``config``. A plugin
+    that declares a ``settings`` tuple (plugin API 1.0) keeps ``self.config`` as it was and
+    gets ``self.options`` as a :class:`~cstoolkit.plugin_settings.SettingsNamespace`.
+    """
 
     kind: ClassVar[str] = "plugin"
     name: ClassVar[str] = ""
@@ -139,6 +111,51 @@ class PluginBase:
     capabilities: ClassVar[frozenset[str]] = frozenset()
     #: Import names of optional dependencies; a plugin missing one is listed as disabled.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: The typed settings class (derived from the type parameter when not set).
+    options_class: ClassVar[type[PluginSettings] | None] = None
+
+    instance: str
+    config: dict[str, Any]
+    options: OptionsT
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found = options_class_of(cls)
+        if found is not None and "options_class" not in vars(cls):
+            cls.options_class = found
+        own = vars(cls).get("options_class")
+        if own is not None:
+            if "settings" in vars(cls):
+                raise TypeError(
+                    f"{cls.__name__}: declare settings either as a typed settings class or as "
+                    "a Setting tuple, not both"
+                )
+            cls.settings = own.schema()
+
+    def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
+        """Keep the instance's name, settings and state; build ``options`` from a typed
+        settings class (a ``ConfigError`` naming the field when a value does not fit)."""
+        self.instance = instance
+        self.config = dict(config)
+        self.state = state
+        options_class = type(self).options_class
+        if options_class is not None:
+            options = options_class.from_config(self.config, where=self.settings_path)
+            self.options = cast(OptionsT, options)
+
+    @property
+    def settings_path(self) -> str:
+        """``backends.NAME`` (``channels.NAME``, ``surveys.NAME``): names a setting in errors."""
+        return f"{SECTIONS.get(self.kind, self.kind)}.{getattr(self, 'instance', '?')}"
+
+    def __getattr__(self, name: str) -> Any:
+        # ``options`` of a plugin declaring a Setting tuple: built the first time it is read,
+        # so an API 1.0 plugin that never reads it is not affected at all.
+        if name == "options" and "config" in self.__dict__:
+            namespace = SettingsNamespace(self.settings, self.config, where=self.settings_path)
+            self.__dict__["options"] = namespace
+            return namespace
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def missing_requirements(cls) -> list[str]:
@@ -154,6 +171,20 @@ class PluginBase:
             if s.name == name:
                 return s
         return None
+
+
+_COMMON = {s.name: s for s in COMMON_BACKEND_SETTINGS}
+
+
+class BackendSettings(PluginSettings):
+    """Typed settings of a backend: the common backend settings (``read_only``,
+    ``start_date``, ``filters``, ``mapping``), which are declared once in
+    :data:`COMMON_BACKEND_SETTINGS` and so not repeated in a plugin's ``settings``."""
+
+    read_only: bool = setting(like=_COMMON["read_only"], common=True)
+    start_date: str | None = setting(like=_COMMON["start_date"], common=True)
+    filters: dict[str, Any] | None = setting(like=_COMMON["filters"], common=True)
+    mapping: dict[str, Any] | None = setting(like=_COMMON["mapping"], common=True)
 
 
 # -- backend protocol --------------------------------------------------------------------------
@@ -246,7 +277,7 @@ class CheckResult:
     detail: str
 
 
-class Backend(PluginBase):
+class Backend(PluginBase[OptionsT]):
     """A ticketing backend.
 
     Synchronous and simple on purpose: the engine, not the plugin, decides batching,
@@ -262,9 +293,7 @@ class Backend(PluginBase):
     capabilities: ClassVar[frozenset[str]] = frozenset({TICKETS_READ})
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
-        self.instance = instance
-        self.config = dict(config)
-        self.state = state
+        super().__init__(instance, config, state)
 
     def pull(
         self, cursor: str | None, *, full: bool = False, since: datetime | None = None
@@ -318,7 +347,7 @@ class Backend(PluginBase):
         """Release connections; called by the engine when done."""
 
 
-class Channel(PluginBase):
+class Channel(PluginBase[OptionsT]):
     """A way to deliver a message to a person (email, chat, SMS, webhook).
 
     ``send`` returns a :class:`~cstoolkit.messages.DeliveryResult` (sent / failed / unknown)
@@ -337,9 +366,7 @@ class Channel(PluginBase):
     address_kind: ClassVar[str] = "email"
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
-        self.instance = instance
-        self.config = dict(config)
-        self.state = state
+        super().__init__(instance, config, state)
 
     def address(self, recipient: Recipient) -> str | None:
         """The address this channel would deliver to, or None when the recipient has none."""
@@ -378,7 +405,7 @@ class Channel(PluginBase):
         """Release connections (an SMTP session reused across a run); called when done."""
 
 
-class SurveyProvider(PluginBase):
+class SurveyProvider(PluginBase[OptionsT]):
     """Composes surveys (CSAT, NPS, CES) and, for hosted providers, collects the answers.
 
     :meth:`compose` turns a :class:`~cstoolkit.messages.SurveyOffer` into the message the
@@ -393,9 +420,7 @@ class SurveyProvider(PluginBase):
     kinds: ClassVar[frozenset[str]] = frozenset({"csat", "nps", "ces"})
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: KeyValue) -> None:
-        self.instance = instance
-        self.config = dict(config)
-        self.state = state
+        super().__init__(instance, config, state)
 
     def compose(self, offer: SurveyOffer, channel: Channel) -> Message:
         raise NotImplementedError
@@ -444,7 +469,7 @@ def merge_mapping(
     return out
 
 
-PLUGIN_KINDS: dict[str, type[PluginBase]] = {
+PLUGIN_KINDS: dict[str, type[PluginBase[Any]]] = {
     "backend": Backend,
     "channel": Channel,
     "survey_provider": SurveyProvider,

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from cstoolkit import api
 
-SNAPSHOT = Path(__file__).with_name("api_v1.json")
+SNAPSHOT = Path(__file__).with_name("api_v1_1.json")
+#: The 1.0 surface: everything in it must still be there, unchanged (a 1.0 plugin keeps working).
+SNAPSHOT_1_0 = Path(__file__).with_name("api_v1.json")
+#: 1.0 entries that changed compatibly in 1.1 (old value -> new value).
+COMPATIBLE_CHANGES = {
+    "api_version": ('"1.0"', '"1.1"'),
+    # PluginBase became generic over its typed settings class (still a plain base class).
+    "cstoolkit.plugin.PluginBase.bases": ('["object"]', '["Generic"]'),
+}
 
 
 def _flatten(data: object, prefix: str = "") -> dict[str, str]:
@@ -27,7 +35,7 @@ def test_public_signatures_match_the_committed_snapshot() -> None:
     added = sorted(current.keys() - committed.keys())
     assert not (changed or removed or added), (
         "the frozen plugin API changed (docs/plugins/compatibility.md); if deliberate and "
-        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1.json\n"
+        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1_1.json\n"
         + "\n".join(
             [f"changed: {k}: {committed[k]} -> {current[k]}" for k in changed[:20]]
             + [f"removed: {k}" for k in removed[:20]]
@@ -36,9 +44,60 @@ def test_public_signatures_match_the_committed_snapshot() -> None:
     )
 
 
+def _params(signature: str) -> tuple[list[str], str]:
+    """The parameters of a snapshot signature ``(a: 'int', b=1) -> 'str'`` and its return."""
+    args, _, returns = signature.rpartition(" -> ")
+    out, depth, part = [], 0, ""
+    for ch in args[1:-1]:
+        depth += (ch in "([{" and 1) or 0
+        depth -= (ch in ")]}" and 1) or 0
+        if ch == "," and depth == 0:
+            out.append(part.strip())
+            part = ""
+        else:
+            part += ch
+    if part.strip():
+        out.append(part.strip())
+    return out, returns
+
+
+def _only_optional_added(old: str, new: str) -> bool:
+    """A signature or field list that keeps every old parameter, in order, and only adds
+    parameters with defaults (or ``*args``/``**kwargs``) is a compatible change."""
+    if old.startswith("["):  # dataclass fields
+        old_items, new_items = json.loads(old), json.loads(new)
+        return new_items[: len(old_items)] == old_items and all(
+            " = " in f for f in new_items[len(old_items) :]
+        )
+    (old_p, old_r), (new_p, new_r) = _params(json.loads(old)), _params(json.loads(new))
+    kept = [p for p in new_p if p in old_p]
+    added = [p for p in new_p if p not in old_p]
+    return old_r == new_r and kept == old_p and all(" = " in p or p.startswith("*") for p in added)
+
+
+def test_every_api_1_0_entry_is_still_there_unchanged() -> None:
+    old = _flatten(json.loads(SNAPSHOT_1_0.read_text()))
+    current = _flatten(json.loads(json.dumps(api.snapshot())))
+    broken = []
+    for key, value in old.items():
+        if key.endswith(".attributes") and key in current:
+            # declarative attributes may only be added
+            if not set(json.loads(value)) <= set(json.loads(current[key])):
+                broken.append(key)
+            continue
+        new = current.get(key)
+        if new == value or COMPATIBLE_CHANGES.get(key) == (value, new):
+            continue
+        signature = ".methods." in key or key.endswith(".fields")
+        if new is not None and signature and _only_optional_added(value, new):
+            continue
+        broken.append(key)
+    assert not broken, f"API 1.0 surface changed incompatibly: {broken[:20]}"
+
+
 def test_snapshot_covers_protocols_hooks_http_state_and_errors() -> None:
     snap = api.snapshot()
-    assert snap["api_version"] == api.API_VERSION == "1.0"
+    assert snap["api_version"] == api.API_VERSION == "1.1"
     backend = snap["cstoolkit.plugin"]["Backend"]["methods"]
     assert {"pull", "apply", "create", "fetch", "find_by_marker", "check", "close"} <= set(backend)
     assert "since" in backend["pull"] and "full" in backend["pull"]
@@ -62,3 +121,19 @@ def test_a_changed_signature_is_detected(monkeypatch) -> None:  # type: ignore[n
     monkeypatch.setattr(Backend, "create", create)
     after = api.snapshot()["cstoolkit.plugin"]["Backend"]["methods"]["create"]
     assert before != after
+
+
+def test_only_optional_additions_count_as_compatible() -> None:
+    old = json.dumps("(self, a: 'int', b: 'str' = 'x') -> 'None'")
+    ok = json.dumps("(self, a: 'int', b: 'str' = 'x', *, c: 'int' = 1) -> 'None'")
+    assert _only_optional_added(old, ok)
+    for bad in (
+        "(self, a: 'int') -> 'None'",  # b removed
+        "(self, a: 'int', b: 'str' = 'x', c: 'int') -> 'None'",  # a required addition
+        "(self, a: 'str', b: 'str' = 'x') -> 'None'",  # a's type changed
+        "(self, a: 'int', b: 'str' = 'x') -> 'int'",  # another return
+    ):
+        assert not _only_optional_added(old, json.dumps(bad)), bad
+    fields = json.dumps(["name: str", "help: str = ..."])
+    assert _only_optional_added(fields, json.dumps([*json.loads(fields), "minimum: int = ..."]))
+    assert not _only_optional_added(fields, json.dumps([*json.loads(fields), "minimum: int"]))

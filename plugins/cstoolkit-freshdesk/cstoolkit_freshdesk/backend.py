@@ -22,10 +22,27 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, CapabilityError, ConfigError, ConflictError, CstError
-from cstoolkit.http import HttpStats, http_settings
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    CursorPage,
+    FieldError,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    cursor_walk,
+    expect_list,
+    http_setting,
+    id_field,
+    iso_z,
+    map_field,
+    parse_time,
+    setting,
+    time_field,
+)
+from cstoolkit.errors import BackendError, ConfigError
 from cstoolkit.model import Event, EventKind, Group, Person, Role, Ticket, bare_id, now, qualify
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
@@ -33,30 +50,18 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
     marker_token,
 )
-from cstoolkit_freshdesk.mapping import (
-    CHANNEL_TO_SOURCE,
-    Mapper,
-    parse_time,
-    vendor_int,
-    z,
-)
-
-if TYPE_CHECKING:
-    import httpx
-
-    from cstoolkit.http import HttpClient
+from cstoolkit_freshdesk.mapping import CHANNEL_TO_SOURCE, Mapper, vendor_int
 
 log = logging.getLogger("cstoolkit_freshdesk")
 
 LIST_PATH = "/api/v2/tickets"
+LIST_GET = f"GET {LIST_PATH}"
 DEFAULT_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 CURSOR_VERSION = 1
 RECENT_MAX = 5000  # digests kept in the cursor for the overlap window
@@ -100,47 +105,40 @@ class _Seen:
         return kept if len(kept) <= RECENT_MAX else {}
 
 
-class FreshdeskBackend(Backend):
+class FreshdeskSettings(HttpBackendSettings):
+    domain: str | None = setting(help="Account name: acme for https://acme.freshdesk.com.")
+    api_key: str = setting(secret=True, help="API key (Basic auth, key:X).")
+    page_size: int = setting(100, minimum=1, maximum=100, help="Tickets per page (1-100).")
+    page_cap: int = setting(
+        300,
+        minimum=1,
+        help="Pages Freshdesk serves per listing before refusing (its limit is 300).",
+    )
+    overlap_seconds: int = setting(
+        300,
+        minimum=0,
+        help="Seconds re-read before the saved position on each run (repeats are skipped).",
+    )
+    concurrency: int = setting(
+        4,
+        minimum=1,
+        help="Conversation requests in flight at once (the budget still paces them).",
+    )
+    conversations: bool = setting(True, help="Pull conversations as events.")
+    include_description: bool = setting(
+        False, help="Also fetch ticket descriptions in the listing (2 more API credits a page)."
+    )
+    directory_refresh_hours: float = setting(
+        24.0, minimum=0, help="How often agents and groups are re-read (always on --full)."
+    )
+    requests_per_minute: float | None = http_setting("requests_per_minute", 200)
+    budget_share: float = http_setting("budget_share", 0.8)
+
+
+class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
     name: ClassVar[str] = "freshdesk"
     description: ClassVar[str] = (
         "Freshdesk API v2: updated_since sync without loss past the page cap, conversations."
-    )
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("domain", help="Account name: acme for https://acme.freshdesk.com."),
-        Setting("api_key", secret=True, required=True, help="API key (Basic auth, key:X)."),
-        Setting("page_size", "int", default=100, help="Tickets per page (1-100)."),
-        Setting(
-            "page_cap",
-            "int",
-            default=300,
-            help="Pages Freshdesk serves per listing before refusing (its limit is 300).",
-        ),
-        Setting(
-            "overlap_seconds",
-            "int",
-            default=300,
-            help="Seconds re-read before the saved position on each run (repeats are skipped).",
-        ),
-        Setting(
-            "concurrency",
-            "int",
-            default=4,
-            help="Conversation requests in flight at once (the budget still paces them).",
-        ),
-        Setting("conversations", "bool", default=True, help="Pull conversations as events."),
-        Setting(
-            "include_description",
-            "bool",
-            default=False,
-            help="Also fetch ticket descriptions in the listing (2 more API credits a page).",
-        ),
-        Setting(
-            "directory_refresh_hours",
-            "float",
-            default=24.0,
-            help="How often agents and groups are re-read (always on --full).",
-        ),
-        *http_settings(requests_per_minute=200, budget_share=0.8),
     )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
@@ -148,102 +146,63 @@ class FreshdeskBackend(Backend):
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
-        self.label = f"freshdesk instance {instance!r}"
-        cfg = self.config
-        self.base_url = cfg.get("base_url") or (
-            f"https://{cfg['domain']}.freshdesk.com" if cfg.get("domain") else None
-        )
+        opts = self.options
         if not self.base_url:
             raise ConfigError(f"{self.label}: set domain (or base_url)")
-        if not cfg.get("api_key"):
-            raise ConfigError(f"{self.label}: set api_key")
-        self.page_size = int(cfg.get("page_size") or 100)
-        if not 1 <= self.page_size <= 100:
-            raise ConfigError(f"{self.label}: page_size must be 1-100")
-        self.page_cap = max(1, int(cfg.get("page_cap") or 300))
-        self.overlap = max(0, int(cfg.get("overlap_seconds") or 0))
-        self.concurrency = max(1, int(cfg.get("concurrency") or 1))
-        self.conversations = cfg.get("conversations", True) is not False
+        self.page_size = opts.page_size
+        self.page_cap = opts.page_cap
+        self.overlap = opts.overlap_seconds
+        self.concurrency = opts.concurrency
+        self.conversations = opts.conversations
         self.include = ["requester", "stats"]
-        if cfg.get("include_description"):
+        if opts.include_description:
             self.include.append("description")
-        self.mapper = Mapper(cfg, self.label)
-        self.filters = self._filters(cfg.get("filters"))
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
+        self.mapper = Mapper(self)
+        self.filters = {
+            k: set(v) for k, v in self.filter_values(FILTER_FIELDS, "Freshdesk").items()
+        }
         self._companies: dict[str, dict[str, Any]] = {}
-
-    def __repr__(self) -> str:
-        return f"<FreshdeskBackend {self.instance} {self.base_url}>"
-
-    def _filters(self, value: Any) -> dict[str, set[str]]:
-        if not value:
-            return {}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{self.label}: filters must be a table")
-        out: dict[str, set[str]] = {}
-        for key, wanted in value.items():
-            if key not in FILTER_FIELDS:
-                raise ConfigError(
-                    f"{self.label}: filters.{key}: Freshdesk can filter by "
-                    f"{', '.join(FILTER_FIELDS)} only"
-                )
-            values = wanted if isinstance(wanted, list) else [wanted]
-            out[FILTER_FIELDS[key]] = {bare_id(str(v)) for v in values}
-        return out
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
+    def api_base_url(self) -> str | None:
+        opts = self.options
+        if opts.base_url:
+            return opts.base_url
+        return f"https://{opts.domain}.freshdesk.com" if opts.domain else None
 
-            key = str(self.config["api_key"])
-            self._http = HttpClient.from_settings(
-                self.config,
-                label=self.label,
-                default_base_url=self.base_url,
-                auth=(key, "X"),
-                secrets=[key],
-                stats=self.stats,
-                auth_hint="the api_key setting",
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_auth(self) -> HttpAuth:
+        key = self.options.api_key
+        return HttpAuth(auth=(key, "X"), secrets=[key], hint="the api_key setting")
 
     def check(self) -> CheckResult:
-        try:
-            me = self.http.get_json("/api/v2/agents/me")
-        except CstError as exc:
-            return CheckResult(False, str(exc))
-        contact = (me or {}).get("contact") or {}
-        return CheckResult(
-            True, f"{self.base_url}: authenticated as agent {me.get('id')} ({contact.get('email')})"
-        )
+        def describe(me: Mapping[str, Any]) -> str:
+            contact = me.get("contact") or {}
+            return f"authenticated as agent {me.get('id')} ({contact.get('email')})"
+
+        return self.live_check("/api/v2/agents/me", describe)
 
     def _pages_of(
         self, path: str, params: Mapping[str, Any] | None, cost: float = 1.0
-    ) -> Iterator[tuple[list[Any], httpx.Response]]:
+    ) -> Iterator[list[Any]]:
         """A listing followed through its Link headers, at most ``page_cap`` pages."""
         from cstoolkit.http import link_next
 
-        url: str | None = path
-        count = 0
-        while url is not None and count < self.page_cap:
-            response = self.http.request("GET", url, params=params, cost=cost)
-            data = self.http.decode(response)
-            if not isinstance(data, list):
-                raise BackendError(f"{self.label}: GET {path}: malformed page, expected a list")
-            yield data, response
-            count += 1
-            url, params = _relative(link_next(response)), None
-        if url is not None:
-            log.warning("%s: GET %s: stopped at the %d-page cap", self.label, path, self.page_cap)
+        endpoint = f"GET {path}"
+
+        def fetch(link: str | None) -> CursorPage[Any, str]:
+            response = self.http.request(
+                "GET", link or path, params=None if link else params, cost=cost
+            )
+            data = expect_list(self.http.decode(response), self.label, endpoint)
+            nxt = _relative(link_next(response))
+            return CursorPage(data, nxt, nxt is None)
+
+        for count, page in enumerate(cursor_walk(fetch, self.guard(endpoint, "link")), 1):
+            yield page.items
+            if count >= self.page_cap and not page.done:
+                log.warning("%s: %s: stopped at the %d-page cap", self.label, endpoint, count)
+                return
 
     # -- pull ----------------------------------------------------------------------------------
 
@@ -265,70 +224,91 @@ class FreshdeskBackend(Backend):
         from cstoolkit.http import link_next
 
         cost = 1.0 + 2.0 * len(self.include)
-        params = self._list_params(floor)
-        url: str = LIST_PATH
-        chain_floor = int(floor.timestamp())
-        pages_in_chain = 0
-        while True:
-            response = self.http.request(
-                "GET", url, params=params if url == LIST_PATH else None, cost=cost
+
+        def fetch(bound: int, link: str | None) -> tuple[list[Any], bool, str | None]:
+            if link is None:  # (re)start the listing at ``bound`` (a keyset restart)
+                params = self._list_params(datetime.fromtimestamp(bound, UTC))
+                response = self.http.request("GET", LIST_PATH, params=params, cost=cost)
+            else:  # inside one second: follow the offsets
+                response = self.http.request("GET", link, cost=cost)
+            records = expect_list(self.http.decode(response), self.label, LIST_GET)
+            nxt = _relative(link_next(response))
+            return records, nxt is not None, nxt
+
+        def fresh(record: Any) -> bool:
+            rid, stamp, dig = self._rid(record), self._stamp(record), digest(record)
+            if not seen.fresh(rid, stamp, dig):
+                return False  # already yielded: a restart boundary or the overlap window
+            seen.add(rid, stamp, dig)
+            return True
+
+        def too_many(stamp: int) -> None:
+            raise BackendError(
+                f"{self.label}: more than {self.page_cap * self.page_size} tickets were "
+                f"updated in the second {iso_z(datetime.fromtimestamp(stamp, UTC))}; Freshdesk "
+                f"serves at most {self.page_cap} pages of one listing, so the rest cannot "
+                "be read without loss (re-run later, or raise page_size)"
             )
-            records = self.http.decode(response)
-            if not isinstance(records, list):
-                raise BackendError(
-                    f"{self.label}: GET {LIST_PATH}: malformed page, expected a JSON list"
-                )
-            pages_in_chain += 1
-            page = self._ticket_page(records, seen)
-            stamps = [self._stamp(r) for r in records]
-            if stamps:
-                resume = max(resume, datetime.fromtimestamp(max(stamps), UTC))
+
+        walk: TimeWindowWalk[Any] = TimeWindowWalk(
+            self.guard(LIST_GET, "updated_since"),
+            bound=int(floor.timestamp()),
+            position=None,
+            first_position=None,
+            stamp=self._stamp,
+            high=int(resume.timestamp()),
+            key=lambda r: (self._rid(r), digest(r)),
+            accept=fresh,
+            # Restart only when the page holds an older record than its last one: a page
+            # entirely inside one second is followed through its Link instead.
+            restart=lambda first, last, bound: last > bound and first < last,
+            page_cap=self.page_cap,
+            on_cap=too_many,
+        )
+        for step in walk.run(fetch):
+            page = self._ticket_page(step.records)
+            if step.high is not None:
+                resume = max(resume, datetime.fromtimestamp(step.high, UTC))
             seen.prune(int(resume.timestamp()) - self.overlap)
             page.cursor = self._dump_cursor(resume, seen)
             yield page
-            next_link = _relative(link_next(response))
-            if next_link is None:
-                break
-            last = stamps[-1] if stamps else chain_floor
-            if last > chain_floor and stamps[0] < last:
-                # Keyset restart: offsets shift when tickets change mid-walk; timestamps do not.
-                chain_floor, pages_in_chain = last, 0
-                url, params = LIST_PATH, self._list_params(datetime.fromtimestamp(last, UTC))
-            elif pages_in_chain >= self.page_cap:
-                raise BackendError(
-                    f"{self.label}: more than {self.page_cap * self.page_size} tickets were "
-                    f"updated in the second {z(datetime.fromtimestamp(last, UTC))}; Freshdesk "
-                    f"serves at most {self.page_cap} pages of one listing, so the rest cannot "
-                    "be read without loss (re-run later, or raise page_size)"
-                )
-            else:
-                url = next_link  # inside one second: follow the offsets
         if full:
             yield from self._deleted_pages(self._dump_cursor(resume, seen))
 
     def _list_params(self, since: datetime) -> dict[str, Any]:
         return {
-            "updated_since": z(since),
+            "updated_since": iso_z(since),
             "order_by": "updated_at",
             "order_type": "asc",
             "per_page": self.page_size,
             "include": ",".join(self.include),
         }
 
+    def _rid(self, record: Any) -> str:
+        try:
+            if not isinstance(record, Mapping):
+                raise TypeError("not an object")
+            return id_field(record)
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, LIST_GET, "ticket", record) from None
+
     def _stamp(self, record: Any) -> int:
-        if not isinstance(record, Mapping) or record.get("id") is None:
-            raise BackendError(f"{self.label}: GET {LIST_PATH}: a ticket without an id")
-        when = parse_time(record.get("updated_at")) or parse_time(record.get("created_at"))
-        if when is None:
-            raise BackendError(
-                f"{self.label}: GET {LIST_PATH}: ticket {record.get('id')} has no updated_at"
+        self._rid(record)
+        try:
+            when = time_field(record, "updated_at", required=False) or time_field(
+                record, "created_at"
             )
+        except FieldError as exc:
+            if exc.problem == "missing":
+                exc = FieldError("updated_at", "missing")
+            raise self.malformed(exc, LIST_GET, "ticket", record) from None
+        assert when is not None
         return int(when.timestamp())
 
     def _load_cursor(self, text: str) -> tuple[datetime, dict[str, Any]]:
+        data = self.load_cursor(text, CURSOR_VERSION)
         try:
-            data = json.loads(text)
-            if data.get("v") != CURSOR_VERSION:
+            if data is None:
                 raise ValueError("version")
             when = parse_time(data["updated_since"])
             if when is None:
@@ -342,39 +322,30 @@ class FreshdeskBackend(Backend):
     def _dump_cursor(self, resume: datetime, seen: _Seen) -> str:
         window = seen.window(int(resume.timestamp()) - self.overlap)
         return json.dumps(
-            {"v": CURSOR_VERSION, "updated_since": z(resume), "recent": window},
+            {"v": CURSOR_VERSION, "updated_since": iso_z(resume), "recent": window},
             separators=(",", ":"),
             sort_keys=True,
         )
 
-    def _ticket_page(self, records: list[Any], seen: _Seen) -> Page:
+    def _ticket_page(self, records: list[Any]) -> Page:
         page = Page()
-        fresh: list[Mapping[str, Any]] = []
-        for record in records:
-            stamp = self._stamp(record)
-            rid = str(record["id"])
-            dig = digest(record)
-            if not seen.fresh(rid, stamp, dig):
-                continue  # already yielded: a restart boundary or the overlap window
-            seen.add(rid, stamp, dig)
-            if self.filters and not all(
-                str(record.get(f)) in wanted for f, wanted in self.filters.items()
-            ):
-                continue
-            fresh.append(record)
+        fresh = [
+            r
+            for r in records
+            if not self.filters
+            or all(str(r.get(f)) in wanted for f, wanted in self.filters.items())
+        ]
         people: dict[str, Person] = {}
         for record in fresh:
             try:
                 ticket = self._ticket(record)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise BackendError(
-                    f"{self.label}: GET {LIST_PATH}: ticket {record.get('id')}: {exc}"
-                ) from None
+                requester = record.get("requester")
+                if isinstance(requester, Mapping) and requester.get("id") is not None:
+                    person = self._requester(requester, record.get("company_id"))
+                    people[person.id] = person
+            except MAPPING_ERRORS as exc:
+                raise self.malformed(exc, LIST_GET, "ticket", record) from None
             page.tickets.append(ticket)
-            requester = record.get("requester")
-            if isinstance(requester, Mapping) and requester.get("id") is not None:
-                person = self._requester(requester, record.get("company_id"))
-                people[person.id] = person
         page.people.extend(people.values())
         if self.conversations and fresh:
             for events in self.http.map(self._events, fresh, max_workers=self.concurrency):
@@ -389,15 +360,17 @@ class FreshdeskBackend(Backend):
 
     def _ticket(self, record: Mapping[str, Any]) -> Ticket:
         ext = str(record["id"])
-        created = parse_time(record["created_at"])
-        updated = parse_time(record.get("updated_at")) or created
+        created = time_field(record, "created_at")
+        updated = time_field(record, "updated_at", required=False) or created
         assert created is not None and updated is not None
         status = self.mapper.ticket_status(record.get("status"))
         raw_stats = record.get("stats")
         stats: Mapping[str, Any] = raw_stats if isinstance(raw_stats, Mapping) else {}
         solved_at = None
         if status.is_resolved:
-            solved_at = parse_time(stats.get("resolved_at")) or parse_time(stats.get("closed_at"))
+            solved_at = time_field(stats, "resolved_at", required=False) or time_field(
+                stats, "closed_at", required=False
+            )
         stored = {k: v for k, v in record.items() if k not in ("requester",)}
         return Ticket(
             id=qualify(self.instance, ext),
@@ -417,7 +390,7 @@ class FreshdeskBackend(Backend):
             solved_at=solved_at,
             custom_fields={
                 self.mapper.field_name(str(k)): v
-                for k, v in (record.get("custom_fields") or {}).items()
+                for k, v in map_field(record, "custom_fields").items()
             },
             raw=stored,
         )
@@ -452,8 +425,12 @@ class FreshdeskBackend(Backend):
             ):
                 self._companies[company_id] = cached
             else:
-                data = self.http.get_json(f"/api/v2/companies/{company_id}") or {}
-                value = (data.get("custom_fields") or {}).get(self.mapper.plan_field)
+                path = f"/api/v2/companies/{company_id}"
+                data = self.http.get_json(path) or {}
+                try:
+                    value = map_field(data, "custom_fields").get(self.mapper.plan_field)
+                except MAPPING_ERRORS as exc:
+                    raise self.malformed(exc, f"GET {path}", "company", data) from None
                 entry = {
                     "name": data.get("name"),
                     "plan": None if value in (None, "") else str(value),
@@ -465,11 +442,11 @@ class FreshdeskBackend(Backend):
         return self._companies[company_id]
 
     def _refresh_s(self) -> float:
-        return float(self.config.get("directory_refresh_hours") or 24.0) * 3600
+        return self.options.directory_refresh_hours * 3600
 
     def _created_event(self, record: Mapping[str, Any]) -> Event:
         tid = str(record["id"])
-        created = parse_time(record["created_at"])
+        created = time_field(record, "created_at")
         assert created is not None
         return Event(
             id=qualify(self.instance, f"t{tid}-created"),
@@ -488,32 +465,36 @@ class FreshdeskBackend(Backend):
         tid = str(record["id"])
         events = [self._created_event(record)]
         path = f"/api/v2/tickets/{tid}/conversations"
-        for items, _ in self._pages_of(path, {"per_page": 100}):
+        for items in self._pages_of(path, {"per_page": 100}):
             for conv in items:
-                if not isinstance(conv, Mapping) or conv.get("id") is None:
-                    raise BackendError(f"{self.label}: GET {path}: a conversation without an id")
-                at = parse_time(conv.get("created_at"))
-                if at is None:
-                    raise BackendError(f"{self.label}: GET {path}: conversation without a time")
-                incoming = bool(conv.get("incoming"))
-                events.append(
-                    Event(
-                        id=qualify(self.instance, f"c{conv['id']}"),
-                        ticket_id=qualify(self.instance, tid),
-                        kind=EventKind.COMMENT,
-                        at=at,
-                        author_id=self._q(conv.get("user_id")),
-                        author_role=Role.REQUESTER if incoming else Role.AGENT,
-                        public=not conv.get("private", False),
-                        body=conv.get("body_text"),
-                        data={
-                            k: conv.get(k)
-                            for k in ("source", "incoming", "support_email", "updated_at")
-                            if conv.get(k) is not None
-                        },
-                    )
-                )
+                try:
+                    events.append(self._conversation(tid, conv))
+                except MAPPING_ERRORS as exc:
+                    raise self.malformed(exc, f"GET {path}", "conversation", conv) from None
         return events
+
+    def _conversation(self, tid: str, conv: Any) -> Event:
+        if not isinstance(conv, Mapping):
+            raise TypeError("not an object")
+        cid = id_field(conv)
+        at = time_field(conv, "created_at")
+        assert at is not None
+        incoming = bool(conv.get("incoming"))
+        return Event(
+            id=qualify(self.instance, f"c{cid}"),
+            ticket_id=qualify(self.instance, tid),
+            kind=EventKind.COMMENT,
+            at=at,
+            author_id=self._q(conv.get("user_id")),
+            author_role=Role.REQUESTER if incoming else Role.AGENT,
+            public=not conv.get("private", False),
+            body=conv.get("body_text"),
+            data={
+                k: conv.get(k)
+                for k in ("source", "incoming", "support_email", "updated_at")
+                if conv.get(k) is not None
+            },
+        )
 
     def _directory(self, full: bool) -> Page | None:
         """Agents and groups, re-read when due (a page without tickets)."""
@@ -522,7 +503,7 @@ class FreshdeskBackend(Backend):
             return None
         page = Page()
         members: dict[str, list[str]] = {}
-        for items, _ in self._pages_of("/api/v2/groups", {"per_page": 100}):
+        for items in self._pages_of("/api/v2/groups", {"per_page": 100}):
             for group in items:
                 if not isinstance(group, Mapping) or group.get("id") is None:
                     continue
@@ -538,7 +519,7 @@ class FreshdeskBackend(Backend):
                 )
                 for agent in group.get("agent_ids") or []:
                     members.setdefault(str(agent), []).append(gid)
-        for items, _ in self._pages_of("/api/v2/agents", {"per_page": 100}):
+        for items in self._pages_of("/api/v2/agents", {"per_page": 100}):
             for agent in items:
                 if not isinstance(agent, Mapping) or agent.get("id") is None:
                     continue
@@ -566,26 +547,15 @@ class FreshdeskBackend(Backend):
         """On --full: tickets in the deleted and spam views are reported as deleted."""
         for view in ("deleted", "spam"):
             params = {"filter": view, "per_page": self.page_size}
-            for items, _ in self._pages_of(LIST_PATH, params):
+            for items in self._pages_of(LIST_PATH, params):
                 ids = [str(r["id"]) for r in items if isinstance(r, Mapping) and "id" in r]
                 yield Page(deleted=ids, cursor=cursor)
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _writable(self) -> None:
-        if self.config.get("read_only"):
-            raise CapabilityError(f"{self.label} is read_only; nothing is written to it")
-
     def _get(self, ext: str) -> dict[str, Any] | None:
-        from cstoolkit.http import HttpError
-
-        try:
-            data = self.http.get_json(f"/api/v2/tickets/{ext}", params={"include": "stats"})
-        except HttpError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if not isinstance(data, dict):
+        data = self.get_or_none(f"/api/v2/tickets/{ext}", params={"include": "stats"})
+        if data is not None and not isinstance(data, dict):
             raise BackendError(f"{self.label}: GET /api/v2/tickets/{ext}: malformed ticket")
         return data
 
@@ -593,7 +563,10 @@ class FreshdeskBackend(Backend):
         record = self._get(bare_id(external_id))
         if record is None or record.get("deleted") or record.get("spam"):
             return None
-        return self._ticket(record)
+        try:
+            return self._ticket(record)
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, "GET /api/v2/tickets/{id}", "ticket", record) from None
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         """Re-read, compare ``updated_at`` with the plan's, then write only what differs.
@@ -601,20 +574,14 @@ class FreshdeskBackend(Backend):
         Freshdesk has no compare-and-set, so this is a re-read check (the capability says so):
         a change landing between the read and the write is not detected.
         """
-        self._writable()
+        self.writable()
         ext = bare_id(external_id)
         current = self._get(ext)
         if current is None:
             raise BackendError(f"{self.label}: ticket {ext} not found")
-        current_updated = parse_time(current.get("updated_at"))
-        expected = changes.expected_updated_at
-        if expected is not None and (
-            current_updated is None or int(current_updated.timestamp()) != int(expected.timestamp())
-        ):
-            raise ConflictError(
-                f"{self.label}: ticket {ext} changed since the plan (updated "
-                f"{current.get('updated_at')}, plan made against {z(expected)}); not overwritten"
-            )
+        current_updated = self.check_unchanged(
+            ext, current.get("updated_at"), changes.expected_updated_at
+        )
         try:
             body = self._diff(current, changes)
         except ValueError as exc:
@@ -671,21 +638,19 @@ class FreshdeskBackend(Backend):
 
     def create(self, ticket: NewTicket) -> str:
         """POST a ticket tagged with the marker's tag; remembered in the instance state too."""
-        self._writable()
-        if ticket.marker:
-            found = self.find_by_marker(ticket.marker)
+        self.writable()
+        if not ticket.requester_email:
+            found = self.find_by_marker(ticket.marker) if ticket.marker else None
             if found is not None:
                 return found
-        if not ticket.requester_email:
             raise BackendError(f"{self.label}: Freshdesk needs a requester email to create")
         tags = list(ticket.tags)
         if ticket.marker:
             tags.append(marker_tag(ticket.marker))
-        try:
-            status = self.mapper.vendor_status(str(ticket.status))
-            priority = self.mapper.vendor_priority(str(ticket.priority))
-        except ValueError as exc:
-            raise BackendError(f"{self.label}: cannot create: {exc}") from None
+        status = self.converted(self.mapper.vendor_status, str(ticket.status), "cannot create")
+        priority = self.converted(
+            self.mapper.vendor_priority, str(ticket.priority), "cannot create"
+        )
         payload: dict[str, Any] = {
             "subject": ticket.subject,
             "description": ticket.description or ticket.subject,
@@ -701,29 +666,31 @@ class FreshdeskBackend(Backend):
             payload["custom_fields"] = {
                 self.mapper.vendor_field(k): v for k, v in ticket.custom_fields.items()
             }
-        try:
+
+        def post() -> str:
             data = self.http.json("POST", LIST_PATH, json=payload)
-        except BackendError:
-            if ticket.marker:
-                found = self.find_by_marker(ticket.marker)
-                if found is not None:
-                    return found
-            raise
-        if not isinstance(data, Mapping) or data.get("id") is None:
-            raise BackendError(f"{self.label}: POST {LIST_PATH}: no ticket id returned")
-        ext = str(data["id"])
-        if ticket.marker and self.state is not None:
-            self.state.set(f"marker:{marker_tag(ticket.marker)}", ext)
-        return ext
+            if not isinstance(data, Mapping) or data.get("id") is None:
+                raise BackendError(f"{self.label}: POST {LIST_PATH}: no ticket id returned")
+            return str(data["id"])
+
+        return self.create_once(ticket.marker, post)
+
+    def remembered_marker(self, marker: str) -> str | None:
+        """Freshdesk keeps ``marker:<tag>`` keys (what it has always written)."""
+        known = self.state.get(f"marker:{marker_tag(marker)}") if self.state is not None else None
+        return str(known) if known else None
+
+    def remember_marker(self, marker: str | None, external_id: str) -> None:
+        if marker and self.state is not None:
+            self.state.set(f"marker:{marker_tag(marker)}", external_id)
 
     def find_by_marker(self, marker: str) -> str | None:
         """The ticket tagged with ``marker``'s tag: the instance state, else Freshdesk search
         (which lags a few minutes behind writes)."""
+        known = self.remembered_marker(marker)
+        if known:
+            return known
         tag = marker_tag(marker)
-        if self.state is not None:
-            known = self.state.get(f"marker:{tag}")
-            if known:
-                return str(known)
         data = self.http.get_json("/api/v2/search/tickets", params={"query": f"\"tag:'{tag}'\""})
         results = (data or {}).get("results") if isinstance(data, Mapping) else None
         found = [

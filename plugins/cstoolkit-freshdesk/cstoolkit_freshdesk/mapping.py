@@ -9,12 +9,12 @@ the codes as strings) merge over these defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cstoolkit.errors import ConfigError
 from cstoolkit.model import Channel, Priority, Status, bare_id
-from cstoolkit.plugin import merge_mapping
+
+if TYPE_CHECKING:
+    from cstoolkit.backends import HttpBackend
 
 DEFAULT_STATUS_MAP: dict[str, str] = {"2": "open", "3": "pending", "4": "solved", "5": "closed"}
 DEFAULT_PRIORITY_MAP: dict[str, str] = {"1": "low", "2": "normal", "3": "high", "4": "urgent"}
@@ -45,29 +45,16 @@ def _reverse(table: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str,
 
 
 class Mapper:
-    def __init__(self, config: Mapping[str, Any], label: str) -> None:
-        table = config.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{label}: mapping must be a table")
-        self.label = label
-        self.status = merge_mapping(
-            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", label
-        )
-        self.priority = merge_mapping(
-            DEFAULT_PRIORITY_MAP, table.get("priorities"), Priority, "mapping.priorities", label
-        )
-        self.channel = merge_mapping(
-            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", label
-        )
+    def __init__(self, backend: HttpBackend[Any]) -> None:
+        self.status = backend.mapping_table("statuses", DEFAULT_STATUS_MAP, Status)
+        self.priority = backend.mapping_table("priorities", DEFAULT_PRIORITY_MAP, Priority)
+        self.channel = backend.mapping_table("channels", DEFAULT_CHANNEL_MAP, Channel)
         self.status_back = _reverse(self.status, DEFAULT_STATUS_MAP)
         self.status_back.setdefault("new", 2)  # Freshdesk has no "new": a new ticket is Open
         self.priority_back = _reverse(self.priority, DEFAULT_PRIORITY_MAP)
-        fields = table.get("fields") or {}
-        if not isinstance(fields, Mapping):
-            raise ConfigError(f"{label}: mapping.fields must be a table")
-        self.fields = {str(k): str(v) for k, v in fields.items()}
+        self.fields = backend.field_names()
         self.fields_back = {v: k for k, v in self.fields.items()}
-        plan = table.get("plan_field")
+        plan = backend.mapping_value("plan_field")
         self.plan_field = str(plan) if plan else None
 
     def ticket_status(self, code: Any) -> Status:
@@ -97,19 +84,6 @@ class Mapper:
 
     def vendor_field(self, name: str) -> str:
         return self.fields_back.get(name, name)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def z(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def vendor_int(value: str | int) -> int | str:

@@ -23,15 +23,32 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    VendorDataError,
+    expect_object,
+    http_setting,
+    id_field,
+    iso_z,
+    list_field,
+    map_field,
+    page_walk,
+    parse_time,
+    rewind,
+    setting,
+    time_field,
+)
 from cstoolkit.errors import AuthError, BackendError, ConfigError, CstError
-from cstoolkit.http import HttpStats, http_settings
 from cstoolkit.model import (
     Channel,
     Event,
@@ -50,24 +67,19 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
     marker_token,
-    merge_mapping,
 )
-
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
 
 log = logging.getLogger("cstoolkit_helpscout")
 
 DEFAULT_BASE_URL = "https://api.helpscout.net"
 TOKEN_PATH = "/v2/oauth2/token"
 LIST_PATH = "/v2/conversations"
+LIST_GET = f"GET {LIST_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01T00:00:00Z"
 TOKEN_KEY = "oauth_token"
@@ -102,158 +114,64 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
 _PUBLIC_THREADS = {"customer", "reply", "message", "chat", "phone", "forwardparent"}
 
 
-def parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def z(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def marker_tag(marker: str) -> str:
     """This backend's marker tag: ``cst-`` + 16 hex digits (keep it: written ones must match)."""
     return marker_token(marker, length=16)
 
 
-class _Cursor:
-    def __init__(self, since: str, page: int = 1, high: str | None = None) -> None:
-        self.since = since
-        self.page = page
-        self.high = high  # newest modification stamp seen in this scan
-
-    def dump(self) -> str:
-        return json.dumps(
-            {"v": CURSOR_VERSION, "since": self.since, "page": self.page, "high": self.high},
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def load(cls, text: str, label: str) -> _Cursor:
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
-                raise ValueError("version")
-            since = str(data["since"])
-            parse_time(since)
-            page = int(data.get("page") or 1)
-            high = data.get("high")
-            if page < 1:
-                raise ValueError("page")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BackendError(
-                f"{label}: unreadable cursor ({type(exc).__name__}); run `cst sync pull --full`"
-            ) from None
-        return cls(since, page, str(high) if high else None)
+class HelpScoutSettings(HttpBackendSettings):
+    client_id: str = setting(help="OAuth2 application ID (My Apps).")
+    client_secret: str = setting(secret=True, help="OAuth2 application secret.")
+    overlap_seconds: int = setting(
+        300, minimum=0, help="Seconds re-read before the newest change seen, on the next run."
+    )
+    threads: str = setting(
+        "embed",
+        choices=("embed", "fetch", "none"),
+        help="embed: embed=threads in the listing; fetch: GET threads per conversation "
+        "(untruncated chat); none: no events.",
+    )
+    priority_tag_prefix: str = setting(
+        "priority-",
+        help="Help Scout has no priority: a tag PREFIX+low|normal|high|urgent carries it.",
+    )
+    token_renew_seconds: int = setting(
+        300, minimum=0, help="Renew the access token this many seconds before it expires."
+    )
+    mailbox_id: int | None = setting(help="Mailbox of created conversations (needed to create).")
+    budget_share: float = http_setting("budget_share", 0.8)
 
 
-class HelpScoutBackend(Backend):
+class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
     name: ClassVar[str] = "helpscout"
     description: ClassVar[str] = (
         "Help Scout Mailbox API v2: OAuth2 client credentials, modifiedSince sync, threads."
     )
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("client_id", required=True, help="OAuth2 application ID (My Apps)."),
-        Setting("client_secret", required=True, secret=True, help="OAuth2 application secret."),
-        Setting(
-            "overlap_seconds",
-            "int",
-            default=300,
-            help="Seconds re-read before the newest change seen, on the next run.",
-        ),
-        Setting(
-            "threads",
-            default="embed",
-            choices=("embed", "fetch", "none"),
-            help="embed: embed=threads in the listing; fetch: GET threads per conversation "
-            "(untruncated chat); none: no events.",
-        ),
-        Setting(
-            "priority_tag_prefix",
-            default="priority-",
-            help="Help Scout has no priority: a tag PREFIX+low|normal|high|urgent carries it.",
-        ),
-        Setting(
-            "token_renew_seconds",
-            "int",
-            default=300,
-            help="Renew the access token this many seconds before it expires.",
-        ),
-        Setting("mailbox_id", "int", help="Mailbox of created conversations (needed to create)."),
-        *http_settings(budget_share=0.8),
-    )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
     )
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
-        self.label = f"helpscout instance {instance!r}"
-        cfg = self.config
-        if not cfg.get("client_id") or not cfg.get("client_secret"):
-            raise ConfigError(f"backends.{instance}: set client_id and client_secret")
-        self.base_url = str(cfg.get("base_url") or DEFAULT_BASE_URL)
-        self.overlap = max(0, int(cfg.get("overlap_seconds") or 0))
-        self.threads_mode = str(cfg.get("threads") or "embed")
-        self.priority_prefix = str(cfg.get("priority_tag_prefix") or "priority-")
-        self.renew = max(0, int(cfg.get("token_renew_seconds") or 0))
-        table = cfg.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = merge_mapping(
-            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", self.label
-        )
-        self.channel_map = merge_mapping(
-            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", self.label
-        )
-        self.mailboxes = self._filters(cfg.get("filters"))
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
+        opts = self.options
+        self.overlap = opts.overlap_seconds
+        self.threads_mode = opts.threads
+        self.priority_prefix = opts.priority_tag_prefix or "priority-"
+        self.renew = opts.token_renew_seconds
+        self.status_map = self.mapping_table("statuses", DEFAULT_STATUS_MAP, Status)
+        self.channel_map = self.mapping_table("channels", DEFAULT_CHANNEL_MAP, Channel)
+        self.mailboxes = self.filter_values({"mailbox": "mailbox"}, "Help Scout").get("mailbox", [])
         self._token: str | None = None
         self._token_expires = 0.0
 
-    def __repr__(self) -> str:
-        return f"<HelpScoutBackend {self.instance} {self.base_url}>"
+    # -- OAuth ---------------------------------------------------------------------------------
 
-    def _filters(self, value: Any) -> list[str]:
-        if not value:
-            return []
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"backends.{self.instance}.filters must be a table")
-        out: list[str] = []
-        for key, wanted in value.items():
-            if key != "mailbox":
-                raise ConfigError(
-                    f"backends.{self.instance}.filters.{key}: Help Scout filters by mailbox only"
-                )
-            out.extend(str(v) for v in (wanted if isinstance(wanted, list) else [wanted]))
-        return out
-
-    # -- HTTP and OAuth ------------------------------------------------------------------------
-
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            self._http = HttpClient.from_settings(
-                self.config,
-                label=self.label,
-                default_base_url=DEFAULT_BASE_URL,
-                secrets=[self.config.get("client_secret")],
-                stats=self.stats,
-                auth_hint="the client_id and client_secret settings",
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_auth(self) -> HttpAuth:
+        return HttpAuth(
+            secrets=[self.options.client_secret],
+            hint="the client_id and client_secret settings",
+        )
 
     def _access_token(self, *, renew: bool = False) -> str:
         """A valid access token: cached (state, then memory) unless it expires soon."""
@@ -270,8 +188,8 @@ class HelpScoutBackend(Backend):
                 return self._token
         body = {
             "grant_type": "client_credentials",
-            "client_id": self.config["client_id"],
-            "client_secret": self.config["client_secret"],
+            "client_id": self.options.client_id,
+            "client_secret": self.options.client_secret,
         }
         try:
             data = self.http.json("POST", TOKEN_PATH, json=body, idempotent=True)
@@ -330,67 +248,77 @@ class HelpScoutBackend(Backend):
 
     # -- pull ----------------------------------------------------------------------------------
 
+    def _load(self, text: str) -> tuple[str, int, str | None]:
+        data = self.load_cursor(text, CURSOR_VERSION)
+        try:
+            if data is None:
+                raise ValueError("version")
+            since = str(data["since"])
+            parse_time(since)
+            page = int(data.get("page") or 1)
+            high = data.get("high")
+            if page < 1:
+                raise ValueError("page")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self.unreadable_cursor(type(exc).__name__) from None
+        return since, page, str(high) if high else None
+
+    def _dump(self, since: str, page: int, high: str | None) -> str:
+        return self.dump_cursor(CURSOR_VERSION, since=since, page=page, high=high)
+
     def pull(
         self, cursor: str | None, *, full: bool = False, since: datetime | None = None
     ) -> Iterator[Page]:
+        high: str | None = None
         if since is not None:
-            cur = _Cursor(z(since))
+            bound, page_no = iso_z(since), 1
         elif full or not cursor:
-            cur = _Cursor(DEFAULT_SINCE)
+            bound, page_no = DEFAULT_SINCE, 1
         else:
-            cur = _Cursor.load(cursor, self.label)
-        seen: set[tuple[str, str]] = set()
-        while True:
+            bound, page_no, high = self._load(cursor)
+
+        def fetch(bound: str, page_no: int) -> tuple[list[dict[str, Any]], bool, int]:
             params: dict[str, Any] = {
                 "status": "all",
-                "modifiedSince": cur.since,
+                "modifiedSince": bound,
                 "sortField": "modifiedAt",
                 "sortOrder": "asc",
-                "page": cur.page,
+                "page": page_no,
             }
             if self.threads_mode == "embed":
                 params["embed"] = "threads"
             if self.mailboxes:
                 params["mailbox"] = ",".join(self.mailboxes)
-            data = self._call("GET", LIST_PATH, params=params)
-            conversations, has_next = self._hal(data)
+            conversations, has_next = self._hal(self._call("GET", LIST_PATH, params=params))
+            return conversations, has_next, page_no + 1
+
+        # Keyset walk: restart at the last conversation's stamp instead of asking for page
+        # N+1, so a conversation modified during the walk (it moves to the end) cannot shift
+        # an unseen one onto a page already read; page on only while the stamp stands still.
+        walk: TimeWindowWalk[dict[str, Any]] = TimeWindowWalk(
+            self.guard(LIST_GET, "modifiedSince"),
+            bound=bound,
+            position=page_no,
+            first_position=1,
+            stamp=_stamp,
+            high=high,
+        )
+        for step in walk.run(fetch):
             page = Page()
-            for raw in conversations:
-                key = (str(raw.get("id")), _stamp(raw))
-                if key in seen:
-                    continue
-                seen.add(key)
+            for raw in step.records:
                 self._add(raw, page)
-                high = _stamp(raw)
-                if high and (cur.high is None or high > cur.high):
-                    cur.high = high
-            if has_next and conversations:
-                # Keyset step: restart at the last conversation's stamp instead of asking for
-                # page N+1, so a conversation modified during the walk (it moves to the end)
-                # cannot shift an unseen one onto a page already read. Only when the stamp
-                # does not move forward does the walk page on.
-                last = _stamp(conversations[-1])
-                if last and last > cur.since:
-                    cur.since, cur.page = last, 1
-                else:
-                    cur.page += 1
-                page.cursor = cur.dump()
-                yield page
-                continue
-            # The walk is complete: the next run starts an overlap before the newest change.
-            nxt = cur.since
-            newest = parse_time(cur.high) if cur.high else None
-            if newest is not None:
-                nxt = z(newest - timedelta(seconds=self.overlap))
-            cur = _Cursor(nxt)
-            page.cursor = cur.dump()
+            if step.done:
+                # The walk is complete: the next run starts an overlap before the newest change.
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=iso_z)
+                page.cursor = self._dump(nxt, 1, None)
+            else:
+                page.cursor = self._dump(step.bound, step.position, step.high)
             yield page
-            return
 
     def _hal(self, data: Any) -> tuple[list[dict[str, Any]], bool]:
-        where = f"GET {LIST_PATH}"
-        if not isinstance(data, Mapping):
-            raise BackendError(f"{self.label}: {where}: malformed page, expected a JSON object")
+        where = LIST_GET
+        data = expect_object(data, self.label, where)
         embedded = data.get("_embedded")
         if embedded is None:
             items: Any = []
@@ -402,7 +330,7 @@ class HelpScoutBackend(Backend):
             raise BackendError(f"{self.label}: {where}: _embedded.conversations is not a list")
         for n, item in enumerate(items):
             if not isinstance(item, dict) or item.get("id") is None:
-                raise BackendError(f"{self.label}: {where}: _embedded.conversations[{n}] has no id")
+                raise VendorDataError(self.label, where, f"_embedded.conversations[{n}] has no id")
         links = data.get("_links") or {}
         if not isinstance(links, Mapping):
             raise BackendError(f"{self.label}: {where}: _links is not an object")
@@ -418,15 +346,12 @@ class HelpScoutBackend(Backend):
         return items, has_next
 
     def _add(self, raw: dict[str, Any], page: Page) -> None:
-        ext = str(raw["id"])
         try:
             ticket = self._ticket(raw)
             threads = self._threads(raw)
             page.events.extend(self._events(ticket, threads))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BackendError(
-                f"{self.label}: GET {LIST_PATH}: conversation {ext}: malformed ({exc})"
-            ) from None
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, LIST_GET, "conversation", raw) from None
         page.tickets.append(ticket)
         for person, role in (
             (raw.get("primaryCustomer"), Role.REQUESTER),
@@ -440,33 +365,32 @@ class HelpScoutBackend(Backend):
             return []
         if self.threads_mode == "fetch":
             path = f"/v2/conversations/{raw['id']}/threads"
-            out: list[Mapping[str, Any]] = []
-            page = 1
-            while True:
-                data = self._call("GET", path, params={"page": page})
-                embedded = (data or {}).get("_embedded") or {}
+            where = f"GET {path}"
+
+            def fetch(page_no: int) -> tuple[list[Mapping[str, Any]], bool]:
+                data = expect_object(
+                    self._call("GET", path, params={"page": page_no}), self.label, where
+                )
+                embedded = data.get("_embedded") or {}
                 items = embedded.get("threads", []) if isinstance(embedded, Mapping) else None
                 if not isinstance(items, list):
-                    raise BackendError(f"{self.label}: GET {path}: _embedded.threads not a list")
-                out.extend(t for t in items if isinstance(t, Mapping))
-                nxt = ((data or {}).get("_links") or {}).get("next")
-                if not items or not (isinstance(nxt, Mapping) and nxt.get("href")):
-                    return out
-                page += 1
-        embedded = raw.get("_embedded") or {}
-        threads = embedded.get("threads", []) if isinstance(embedded, Mapping) else []
-        if not isinstance(threads, list):
-            raise ValueError("_embedded.threads is not a list")
+                    raise VendorDataError(self.label, where, "_embedded.threads is not a list")
+                nxt = map_field(data, "_links").get("next")
+                return [t for t in items if isinstance(t, Mapping)], bool(
+                    isinstance(nxt, Mapping) and nxt.get("href")
+                )
+
+            return [t for items in page_walk(fetch, self.guard(where, "page")) for t in items]
+        threads = list_field(map_field(raw, "_embedded"), "threads")
         return [t for t in threads if isinstance(t, Mapping)]
 
     def _q(self, value: Any) -> str | None:
         return None if value in (None, "") else f"{self.instance}:{value}"
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
-        ext = str(raw["id"])
-        created = parse_time(raw.get("createdAt"))
-        if created is None:
-            raise ValueError("no createdAt")
+        ext = id_field(raw)
+        created = time_field(raw, "createdAt")
+        assert created is not None
         stamp = _stamp(raw)
         updated = parse_time(stamp) or created
         status = Status(self.status_map.get(str(raw.get("status")), "open"))
@@ -490,7 +414,7 @@ class HelpScoutBackend(Backend):
             for f in raw.get("customFields") or []
             if isinstance(f, Mapping)
         }
-        solved = parse_time(raw.get("closedAt")) if status.is_resolved else None
+        solved = time_field(raw, "closedAt", required=False) if status.is_resolved else None
         return Ticket(
             id=f"{self.instance}:{ext}",
             instance=self.instance,
@@ -525,19 +449,10 @@ class HelpScoutBackend(Backend):
 
     def _events(self, ticket: Ticket, threads: list[Mapping[str, Any]]) -> list[Event]:
         tid = ticket.id
-        events = [
-            Event(
-                id=f"{self.instance}:conv-{ticket.external_id}-created",
-                ticket_id=tid,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"conv-{ticket.external_id}-created")]
         for thread in sorted(threads, key=lambda t: (str(t.get("createdAt")), str(t.get("id")))):
             kind = str(thread.get("type") or "")
-            at = parse_time(thread.get("createdAt")) or ticket.created_at
+            at = time_field(thread, "createdAt", required=False) or ticket.created_at
             by = thread.get("createdBy") if isinstance(thread.get("createdBy"), Mapping) else {}
             by_type = (by or {}).get("type")
             role = (
@@ -619,22 +534,17 @@ class HelpScoutBackend(Backend):
         raw = self._get(bare_id(external_id))
         if raw is None:
             return None
-        try:
-            return self._ticket(raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BackendError(f"{self.label}: conversation {raw.get('id')}: {exc}") from None
+        return self.map_record(self._ticket, raw, "GET /v2/conversations/{id}", "conversation")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: conversation {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "conversation")
         path = f"/v2/conversations/{ext}"
         changed = False
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: conversation {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"conversation {ext}: status"
+            )
             if current.get("status") != want:
                 self._send("PATCH", path, json={"op": "replace", "path": "/status", "value": want})
                 changed = True
@@ -692,15 +602,9 @@ class HelpScoutBackend(Backend):
         return ApplyResult(ext, True, parse_time(_stamp(after)) if after else None)
 
     def create(self, ticket: NewTicket) -> str:
-        if ticket.marker:
-            found = self.find_by_marker(ticket.marker)
-            if found is not None:
-                return found
-        mailbox = self.config.get("mailbox_id") or (self.mailboxes[0] if self.mailboxes else None)
-        if mailbox is None:
-            raise ConfigError(f"backends.{self.instance}: set mailbox_id to create conversations")
-        if not ticket.requester_email:
-            raise BackendError(f"{self.label}: cannot create: Help Scout needs a customer email")
+        mailbox = self.options.mailbox_id or (self.mailboxes[0] if self.mailboxes else None)
+        if mailbox is None and not ticket.marker:
+            raise ConfigError("set mailbox_id to create conversations", field=self.settings_path)
         tags = list(ticket.tags)
         if ticket.priority and ticket.priority != "normal":
             tags.append(self.priority_prefix + str(ticket.priority))
@@ -712,45 +616,46 @@ class HelpScoutBackend(Backend):
             customer["firstName"] = first
             if last:
                 customer["lastName"] = last
-        payload = {
-            "subject": ticket.subject,
-            "customer": customer,
-            "mailboxId": _num(str(mailbox)),
-            "type": "email",
-            "status": STATUS_TO_VENDOR.get(str(ticket.status), "active"),
-            "threads": [
-                {
-                    "type": "customer",
-                    "customer": {"email": ticket.requester_email},
-                    "text": ticket.description or ticket.subject,
-                }
-            ],
-            "tags": tags,
-        }
-        try:
+
+        def post() -> str:
+            if mailbox is None:
+                raise ConfigError(
+                    "set mailbox_id to create conversations", field=self.settings_path
+                )
+            if not ticket.requester_email:
+                raise BackendError(
+                    f"{self.label}: cannot create: Help Scout needs a customer email"
+                )
+            payload = {
+                "subject": ticket.subject,
+                "customer": customer,
+                "mailboxId": _num(str(mailbox)),
+                "type": "email",
+                "status": STATUS_TO_VENDOR.get(str(ticket.status), "active"),
+                "threads": [
+                    {
+                        "type": "customer",
+                        "customer": {"email": ticket.requester_email},
+                        "text": ticket.description or ticket.subject,
+                    }
+                ],
+                "tags": tags,
+            }
             response = self._send("POST", LIST_PATH, json=payload)
-        except BackendError:
-            if ticket.marker:
-                found = self.find_by_marker(ticket.marker)
-                if found is not None:
-                    return found
-            raise
-        ext = response.headers.get("resource-id")
-        if not ext:
-            location = response.headers.get("location") or ""
-            ext = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
-        if not ext:
-            raise BackendError(f"{self.label}: POST {LIST_PATH}: no Resource-ID in the answer")
-        if ticket.marker and self.state is not None:
-            markers = dict(self.state.get(MARKERS_KEY, {}) or {})
-            markers[ticket.marker] = str(ext)
-            self.state.set(MARKERS_KEY, markers)
-        return str(ext)
+            ext = response.headers.get("resource-id")
+            if not ext:
+                location = response.headers.get("location") or ""
+                ext = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
+            if not ext:
+                raise BackendError(f"{self.label}: POST {LIST_PATH}: no Resource-ID in the answer")
+            return str(ext)
+
+        return self.create_once(ticket.marker, post)
 
     def find_by_marker(self, marker: str) -> str | None:
-        known = (self.state.get(MARKERS_KEY, {}) or {}) if self.state is not None else {}
-        if marker in known and self._get(str(known[marker])) is not None:
-            return str(known[marker])
+        known = self.remembered_marker(marker)
+        if known and self._get(known) is not None:
+            return known
         tag = marker_tag(marker)
         data = self._call("GET", LIST_PATH, params={"status": "all", "tag": tag})
         items, _ = self._hal(data)
@@ -772,9 +677,12 @@ def _stamp(raw: Mapping[str, Any]) -> str:
         if key == "customerWaitingSince" and isinstance(value, Mapping):
             value = value.get("time")
         if isinstance(value, str) and value:
-            parsed = parse_time(value)
+            try:
+                parsed = parse_time(value)
+            except ValueError:
+                continue  # not a time: the mapping names the field, the cursor skips it
             if parsed is not None:
-                stamps.append(z(parsed))
+                stamps.append(iso_z(parsed))
     return max(stamps) if stamps else ""
 
 

@@ -24,13 +24,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, ConfigError, CstError
-from cstoolkit.http import HttpStats, http_settings
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    VendorDataError,
+    expect_object,
+    http_setting,
+    offset_walk,
+    parse_time,
+    rewind,
+    setting,
+    time_field,
+)
+from cstoolkit.errors import BackendError, ConfigError
 from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket, bare_id
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
@@ -38,23 +51,17 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
     marker_token,
-    merge_mapping,
 )
 
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
-
 SEARCH_PATH = "/rest/api/3/search/jql"
+SEARCH_GET = f"GET {SEARCH_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01T00:00:00+00:00"
-MARKERS_KEY = "markers"
 FIELDS = (
     "summary,status,priority,assignee,reporter,labels,created,updated,resolutiondate,"
     "description,issuetype"
@@ -88,19 +95,6 @@ DEFAULT_PRIORITY_MAP: dict[str, str] = {
 PRIORITY_TO_VENDOR = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
 
 
-def parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, Mapping):  # service desk dates: {"iso8601": ..., "epochMillis": ...}
-        if value.get("epochMillis") is not None:
-            return datetime.fromtimestamp(int(value["epochMillis"]) / 1000, UTC)
-        value = value.get("iso8601")
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
@@ -110,13 +104,8 @@ def marker_label(marker: str) -> str:
     return marker_token(marker, length=16)
 
 
-def _lowered_keys(override: Any) -> Any:
-    """Jira names match case-insensitively: a mapping override's keys, lowercased."""
-    if not override:
-        return None
-    if isinstance(override, Mapping):
-        return {str(k).lower(): v for k, v in override.items()}
-    return override
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def adf_text(node: Any) -> str:
@@ -142,33 +131,33 @@ def adf(text: str) -> dict[str, Any]:
     }
 
 
-class JiraSMBackend(Backend):
+class JiraSMSettings(HttpBackendSettings):
+    email: str = setting(help="Atlassian account email (Basic auth user).")
+    api_token: str = setting(secret=True, help="Atlassian API token.")
+    project: str = setting(help="Project key whose issues are synced (SD).")
+    timezone: str = setting(
+        "UTC", help="The API user's Jira time zone (IANA): JQL date literals are read in it."
+    )
+    page_size: int = setting(
+        100, minimum=1, maximum=5000, help="maxResults per search page (1-5000)."
+    )
+    overlap_minutes: int = setting(
+        5,
+        minimum=0,
+        help="Minutes re-read before the newest update seen (JQL has minute precision).",
+    )
+    comments: bool = setting(True, help="Pull comments as events.")
+    slas: bool = setting(True, help="Read request SLAs into Ticket.raw.")
+    servicedesk_id: str | None = setting(help="Service desk id: create through the request API.")
+    request_type_id: str | None = setting(help="Request type id for created requests.")
+    issue_type: str = setting("Task", help="Issue type when creating via /issue.")
+    budget_share: float = http_setting("budget_share", 0.8)
+
+
+class JiraSMBackend(HttpBackend[JiraSMSettings]):
     name: ClassVar[str] = "jira_sm"
     description: ClassVar[str] = (
         "Jira Service Management Cloud: search/jql sync, comments, changelog, request SLAs."
-    )
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("email", required=True, help="Atlassian account email (Basic auth user)."),
-        Setting("api_token", required=True, secret=True, help="Atlassian API token."),
-        Setting("project", required=True, help="Project key whose issues are synced (SD)."),
-        Setting(
-            "timezone",
-            default="UTC",
-            help="The API user's Jira time zone (IANA): JQL date literals are read in it.",
-        ),
-        Setting("page_size", "int", default=100, help="maxResults per search page (1-5000)."),
-        Setting(
-            "overlap_minutes",
-            "int",
-            default=5,
-            help="Minutes re-read before the newest update seen (JQL has minute precision).",
-        ),
-        Setting("comments", "bool", default=True, help="Pull comments as events."),
-        Setting("slas", "bool", default=True, help="Read request SLAs into Ticket.raw."),
-        Setting("servicedesk_id", help="Service desk id: create through the request API."),
-        Setting("request_type_id", help="Request type id for created requests."),
-        Setting("issue_type", default="Task", help="Issue type when creating via /issue."),
-        *http_settings(budget_share=0.8),
     )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
@@ -178,91 +167,60 @@ class JiraSMBackend(Backend):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         super().__init__(instance, config, state)
-        self.label = f"jira_sm instance {instance!r}"
-        cfg = self.config
-        for key in ("base_url", "email", "api_token", "project"):
-            if not cfg.get(key):
-                raise ConfigError(f"backends.{instance}: set {key}")
-        self.project = str(cfg["project"])
+        opts = self.options
+        if not opts.base_url:
+            raise ConfigError("set base_url", field=self.settings_path)
+        self.project = opts.project
         if not self.project.replace("_", "").isalnum():
-            raise ConfigError(f"backends.{instance}.project must be a project key")
+            raise ConfigError("must be a project key", field=f"{self.settings_path}.project")
         try:
-            self.tz = ZoneInfo(str(cfg.get("timezone") or "UTC"))
+            self.tz = ZoneInfo(opts.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
-                f"backends.{instance}.timezone {cfg.get('timezone')!r} is not an IANA zone"
+                f"{opts.timezone!r} is not an IANA zone", field=f"{self.settings_path}.timezone"
             ) from None
-        self.page_size = int(cfg.get("page_size") or 100)
-        if not 1 <= self.page_size <= 5000:
-            raise ConfigError(f"backends.{instance}.page_size must be 1-5000")
-        self.overlap = max(0, int(cfg.get("overlap_minutes") or 0))
-        self.want_comments = cfg.get("comments", True) is not False
-        self.want_slas = cfg.get("slas", True) is not False
-        table = cfg.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = merge_mapping(
-            {k.lower(): v for k, v in DEFAULT_STATUS_MAP.items()},
-            _lowered_keys(table.get("statuses")),
-            Status,
-            "mapping.statuses",
-            f"backends.{instance}",
+        self.page_size = opts.page_size
+        self.overlap = opts.overlap_minutes
+        self.want_comments = opts.comments
+        self.want_slas = opts.slas
+        self.status_map = self.mapping_table(
+            "statuses", {k.lower(): v for k, v in DEFAULT_STATUS_MAP.items()}, Status, lower=True
         )
-        self.priority_map = merge_mapping(
-            DEFAULT_PRIORITY_MAP,
-            _lowered_keys(table.get("priorities")),
-            Priority,
-            "mapping.priorities",
-            f"backends.{instance}",
+        self.priority_map = self.mapping_table(
+            "priorities", DEFAULT_PRIORITY_MAP, Priority, lower=True
         )
-        fields = table.get("fields") or {}
-        self.fields = {str(k): str(v) for k, v in fields.items()}
+        self.fields = self.field_names()
         self.fields_back = {v: k for k, v in self.fields.items()}
-        if cfg.get("filters"):
+        if opts.filters:
             raise ConfigError(
-                f"backends.{instance}.filters: Jira instances are scoped by project; "
-                "use one instance per project"
+                "Jira instances are scoped by project; use one instance per project",
+                field=f"{self.settings_path}.filters",
             )
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
 
     def __repr__(self) -> str:
-        return f"<JiraSMBackend {self.instance} {self.config.get('base_url')} {self.project}>"
+        return f"<JiraSMBackend {self.instance} {self.options.base_url} {self.project}>"
 
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            cfg = self.config
-            self._http = HttpClient.from_settings(
-                cfg,
-                label=self.label,
-                default_base_url=None,
-                auth=(str(cfg["email"]), str(cfg["api_token"])),
-                secrets=[cfg.get("api_token")],
-                stats=self.stats,
-                auth_hint="the email and api_token settings",
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_auth(self) -> HttpAuth:
+        opts = self.options
+        return HttpAuth(
+            auth=(opts.email, opts.api_token),
+            secrets=[opts.api_token],
+            hint="the email and api_token settings",
+        )
 
     def check(self) -> CheckResult:
-        try:
-            data = self.http.get_json("/rest/api/3/myself")
-        except CstError as exc:
-            return CheckResult(False, str(exc))
-        if not isinstance(data, Mapping) or not data.get("accountId"):
-            return CheckResult(False, "/rest/api/3/myself gave no account")
-        zone = data.get("timeZone")
-        note = ""
-        if zone and str(zone) != str(self.tz):
-            note = f"; WARNING: the account's time zone is {zone}, timezone setting is {self.tz}"
-        return CheckResult(True, f"authenticated as {data.get('displayName')}{note}")
+        def describe(data: Mapping[str, Any]) -> str | None:
+            if not data.get("accountId"):
+                return None
+            zone = data.get("timeZone")
+            note = ""
+            if zone and str(zone) != str(self.tz):
+                note = (
+                    f"; WARNING: the account's time zone is {zone}, timezone setting is {self.tz}"
+                )
+            return f"authenticated as {data.get('displayName')}{note}"
+
+        return self.live_check("/rest/api/3/myself", describe)
 
     # -- pull ----------------------------------------------------------------------------------
 
@@ -272,9 +230,9 @@ class JiraSMBackend(Backend):
         return f'project = {self.project} AND updated >= "{literal}" ORDER BY updated ASC'
 
     def _load(self, cursor: str) -> tuple[datetime, str | None, str | None]:
+        data = self.load_cursor(cursor, CURSOR_VERSION)
         try:
-            data = json.loads(cursor)
-            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+            if data is None:
                 raise ValueError("version")
             since = parse_time(data["since"])
             if since is None:
@@ -282,24 +240,15 @@ class JiraSMBackend(Backend):
             token = data.get("token")
             high = data.get("high")
         except (ValueError, KeyError, TypeError) as exc:
-            raise BackendError(
-                f"{self.label}: unreadable cursor ({type(exc).__name__}); "
-                "run `cst sync pull --full`"
-            ) from None
+            raise self.unreadable_cursor(type(exc).__name__) from None
         return since, (str(token) if token else None), (str(high) if high else None)
 
-    @staticmethod
-    def _dump(since: datetime, token: str | None, high: str | None) -> str:
-        return json.dumps(
-            {"v": CURSOR_VERSION, "since": iso(since), "token": token, "high": high},
-            separators=(",", ":"),
-        )
+    def _dump(self, since: datetime, token: str | None, high: str | None) -> str:
+        return self.dump_cursor(CURSOR_VERSION, since=iso(since), token=token, high=high)
 
     def pull(
         self, cursor: str | None, *, full: bool = False, since: datetime | None = None
     ) -> Iterator[Page]:
-        from cstoolkit.http import HttpError
-
         token: str | None = None
         high: str | None = None
         if since is not None:
@@ -308,10 +257,12 @@ class JiraSMBackend(Backend):
             start = datetime.fromisoformat(DEFAULT_SINCE)
         else:
             start, token, high = self._load(cursor)
-        seen: set[tuple[str, str]] = set()
-        while True:
+
+        def fetch(bound: datetime, token: str | None) -> tuple[list[dict[str, Any]], bool, Any]:
+            from cstoolkit.http import HttpError
+
             params: dict[str, Any] = {
-                "jql": self.jql(start),
+                "jql": self.jql(bound),
                 "fields": FIELDS,
                 "expand": "changelog",
                 "maxResults": self.page_size,
@@ -323,54 +274,57 @@ class JiraSMBackend(Backend):
             except HttpError as exc:
                 if exc.status == 410:
                     raise BackendError(
-                        f"{self.label}: GET {SEARCH_PATH}: HTTP 410 Gone: Jira removed this "
+                        f"{self.label}: {SEARCH_GET}: HTTP 410 Gone: Jira removed this "
                         "search endpoint (CHANGE-2046); check base_url points at Jira Cloud"
                     ) from None
                 if exc.status == 400 and token:
-                    token = None  # nextPageToken expired (7 days): walk again from `start`
-                    continue
+                    # nextPageToken expired (7 days): walk again from the bound
+                    return fetch(bound, None)
                 raise
-            issues, token = self._search_page(data)
+            issues, nxt = self._search_page(data)
+            return issues, nxt is not None, nxt
+
+        # Keyset walk: restart the JQL at the last issue's minute when it moved forward (an
+        # issue updated during the walk cannot shift another out of view); inside one minute,
+        # follow nextPageToken.
+        walk: TimeWindowWalk[dict[str, Any]] = TimeWindowWalk(
+            self.guard(SEARCH_GET, "updated"),
+            bound=start,
+            position=token,
+            first_position=None,
+            stamp=lambda raw: self._updated(raw).replace(second=0, microsecond=0),
+            high=high,
+            high_of=lambda raw: iso(self._updated(raw)),
+            key=lambda raw: (str(raw["id"]), str(raw["fields"].get("updated"))),
+        )
+        for step in walk.run(fetch):
             page = Page()
-            for raw in issues:
-                key = (str(raw["id"]), str(raw["fields"].get("updated")))
-                if key in seen:
-                    continue
-                seen.add(key)
+            for raw in step.records:
                 self._add(raw, page)
-                stamp = iso(self._updated(raw))
-                if high is None or stamp > high:
-                    high = stamp
-            if token:
-                # Keyset step: restart the JQL at the last issue's minute when it moved
-                # forward (an issue updated during the walk cannot shift another out of
-                # view); inside one minute, follow nextPageToken.
-                last = self._updated(issues[-1]).replace(second=0, microsecond=0)
-                if last > start:
-                    start, token = last, None
-                page.cursor = self._dump(start, token, high)
-                yield page
-                continue
-            nxt = start
-            newest = parse_time(high) if high else None
-            if newest is not None:
-                nxt = newest - timedelta(minutes=self.overlap)
-            page.cursor = self._dump(nxt, None, None)
+            if step.done:
+                overlap = timedelta(minutes=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=_same)
+                page.cursor = self._dump(nxt, None, None)
+            else:
+                page.cursor = self._dump(step.bound, step.position, step.high)
             yield page
-            return
 
     def _search_page(self, data: Any) -> tuple[list[dict[str, Any]], str | None]:
-        where = f"GET {SEARCH_PATH}"
-        if not isinstance(data, Mapping):
-            raise BackendError(f"{self.label}: {where}: malformed page, expected a JSON object")
+        where = SEARCH_GET
+        data = expect_object(data, self.label, where)
         issues = data.get("issues", [])
         if not isinstance(issues, list):
-            raise BackendError(f"{self.label}: {where}: issues is not a list")
+            raise VendorDataError(self.label, where, "issues is not a list")
         for n, issue in enumerate(issues):
             if not isinstance(issue, dict) or issue.get("id") is None:
-                raise BackendError(f"{self.label}: {where}: issues[{n}] has no id")
+                raise VendorDataError(self.label, where, f"issues[{n}] has no id")
             if not isinstance(issue.get("fields"), dict):
-                raise BackendError(f"{self.label}: {where}: issues[{n}].fields is missing")
+                raise VendorDataError(
+                    self.label,
+                    where,
+                    f"issues[{n}].fields is missing",
+                    record=f"issue {issue['id']}",
+                )
         token = data.get("nextPageToken")
         if data.get("isLast") is True or not issues:
             token = None  # JRACLOUD-92184: the last page may omit the key entirely
@@ -378,9 +332,11 @@ class JiraSMBackend(Backend):
 
     def _updated(self, raw: Mapping[str, Any]) -> datetime:
         fields = raw["fields"]
-        stamp = parse_time(fields.get("updated")) or parse_time(fields.get("created"))
-        if stamp is None:
-            raise BackendError(f"{self.label}: issue {raw.get('id')}: no updated time")
+        try:
+            stamp = time_field(fields, "updated", required=False) or time_field(fields, "created")
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, SEARCH_GET, "issue", raw) from None
+        assert stamp is not None
         return stamp
 
     def _add(self, raw: dict[str, Any], page: Page) -> None:
@@ -392,10 +348,8 @@ class JiraSMBackend(Backend):
             if self.want_slas:
                 raw["jsm_sla"] = self._slas(ext)
             page.events.extend(self._events(ticket, raw, histories, comments))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BackendError(
-                f"{self.label}: GET {SEARCH_PATH}: issue {raw.get('key') or ext}: malformed ({exc})"
-            ) from None
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, SEARCH_GET, "issue", raw) from None
         page.tickets.append(ticket)
         for person, role in (
             (raw["fields"].get("reporter"), Role.REQUESTER),
@@ -429,9 +383,8 @@ class JiraSMBackend(Backend):
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
         f = raw["fields"]
-        created = parse_time(f.get("created"))
-        if created is None:
-            raise ValueError("no created")
+        created = time_field(f, "created")
+        assert created is not None
         updated = self._updated(raw)
         status = self._status(f.get("status"))
         prio = f.get("priority") if isinstance(f.get("priority"), Mapping) else {}
@@ -458,7 +411,9 @@ class JiraSMBackend(Backend):
             tags=[str(label) for label in f.get("labels") or []],
             created_at=created,
             updated_at=max(updated, created),
-            solved_at=parse_time(f.get("resolutiondate")) if status.is_resolved else None,
+            solved_at=time_field(f, "resolutiondate", required=False)
+            if status.is_resolved
+            else None,
             custom_fields=custom,
             raw=raw,
         )
@@ -473,37 +428,36 @@ class JiraSMBackend(Backend):
             return histories
         # The search expands only the most recent histories: read the whole changelog.
         path = f"/rest/api/3/issue/{raw['id']}/changelog"
-        out: list[Mapping[str, Any]] = []
-        start = 0
-        while True:
+
+        def fetch(start: int) -> tuple[list[Mapping[str, Any]], bool]:
             data = self.http.get_json(path, params={"startAt": start, "maxResults": 100})
-            values = (data or {}).get("values") if isinstance(data, Mapping) else None
+            values = data.get("values") if isinstance(data, Mapping) else None
             if not isinstance(values, list):
-                raise BackendError(f"{self.label}: GET {path}: values is not a list")
-            out.extend(v for v in values if isinstance(v, Mapping))
-            if data.get("isLast", True) or not values:
-                return out
-            start += len(values)
+                raise VendorDataError(self.label, f"GET {path}", "values is not a list")
+            return [v for v in values if isinstance(v, Mapping)], not data.get("isLast", True)
+
+        return [
+            h for page in offset_walk(fetch, self.guard(f"GET {path}", "startAt")) for h in page
+        ]
 
     def _service_desk_pages(self, path: str, params: dict[str, Any]) -> list[Mapping[str, Any]]:
         from cstoolkit.http import HttpError
 
-        out: list[Mapping[str, Any]] = []
-        start = 0
-        while True:
-            try:
-                data = self.http.get_json(path, params={**params, "start": start, "limit": 100})
-            except HttpError as exc:
-                if exc.status == 404:
-                    return []  # not a service desk request (a plain Jira issue)
-                raise
+        def fetch(start: int) -> tuple[list[Mapping[str, Any]], bool]:
+            data = self.http.get_json(path, params={**params, "start": start, "limit": 100})
             values = data.get("values") if isinstance(data, Mapping) else None
             if not isinstance(values, list):
-                raise BackendError(f"{self.label}: GET {path}: values is not a list")
-            out.extend(v for v in values if isinstance(v, Mapping))
-            if data.get("isLastPage", True) or not values:
-                return out
-            start += len(values)
+                raise VendorDataError(self.label, f"GET {path}", "values is not a list")
+            return [v for v in values if isinstance(v, Mapping)], not data.get("isLastPage", True)
+
+        try:
+            return [
+                v for page in offset_walk(fetch, self.guard(f"GET {path}", "start")) for v in page
+            ]
+        except HttpError as exc:
+            if exc.status == 404:
+                return []  # not a service desk request (a plain Jira issue)
+            raise
 
     def _comments(self, ext: str) -> list[Mapping[str, Any]]:
         return self._service_desk_pages(
@@ -524,19 +478,10 @@ class JiraSMBackend(Backend):
     ) -> list[Event]:
         tid = ticket.id
         reporter = bare_id(ticket.requester_id) if ticket.requester_id else None
-        events = [
-            Event(
-                id=f"{self.instance}:issue-{ticket.external_id}-created",
-                ticket_id=tid,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"issue-{ticket.external_id}-created")]
         for c in comments:
             author = (c.get("author") or {}).get("accountId")
-            at = parse_time(c.get("created")) or ticket.created_at
+            at = time_field(c, "created", required=False) or ticket.created_at
             events.append(
                 Event(
                     id=f"{self.instance}:c{c['id']}",
@@ -551,7 +496,7 @@ class JiraSMBackend(Backend):
                 )
             )
         for h in histories:
-            at = parse_time(h.get("created")) or ticket.created_at
+            at = time_field(h, "created", required=False) or ticket.created_at
             author = (h.get("author") or {}).get("accountId")
             role = Role.REQUESTER if author and author == reporter else Role.AGENT
             for n, item in enumerate(h.get("items") or []):
@@ -601,16 +546,9 @@ class JiraSMBackend(Backend):
     # -- writes --------------------------------------------------------------------------------
 
     def _get(self, ext: str) -> dict[str, Any] | None:
-        from cstoolkit.http import HttpError
-
         path = f"/rest/api/3/issue/{ext}"
-        try:
-            data = self.http.get_json(path, params={"fields": FIELDS + ",*navigable"})
-        except HttpError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if (
+        data = self.get_or_none(path, params={"fields": FIELDS + ",*navigable"})
+        if data is not None and (
             not isinstance(data, dict)
             or data.get("id") is None
             or not isinstance(data.get("fields"), dict)
@@ -622,16 +560,11 @@ class JiraSMBackend(Backend):
         raw = self._get(bare_id(external_id))
         if raw is None:
             return None
-        try:
-            return self._ticket(raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BackendError(f"{self.label}: issue {external_id}: {exc}") from None
+        return self.map_record(self._ticket, raw, "GET /rest/api/3/issue/{id}", "issue")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: issue {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "issue")
         f = current["fields"]
         changed = False
         if changes.group_id is not None:
@@ -710,19 +643,16 @@ class JiraSMBackend(Backend):
         )
 
     def create(self, ticket: NewTicket) -> str:
-        if ticket.marker:
-            found = self.find_by_marker(ticket.marker)
-            if found is not None:
-                return found
         labels = list(ticket.tags)
         if ticket.marker:
             labels.append(marker_label(ticket.marker))
-        cfg = self.config
-        try:
-            if cfg.get("servicedesk_id") and cfg.get("request_type_id"):
+        opts = self.options
+
+        def post() -> str:
+            if opts.servicedesk_id and opts.request_type_id:
                 body: dict[str, Any] = {
-                    "serviceDeskId": str(cfg["servicedesk_id"]),
-                    "requestTypeId": str(cfg["request_type_id"]),
+                    "serviceDeskId": str(opts.servicedesk_id),
+                    "requestTypeId": str(opts.request_type_id),
                     "requestFieldValues": {
                         "summary": ticket.subject,
                         "description": ticket.description or ticket.subject,
@@ -737,31 +667,23 @@ class JiraSMBackend(Backend):
                 fields: dict[str, Any] = {
                     "project": {"key": self.project},
                     "summary": ticket.subject,
-                    "issuetype": {"name": str(cfg.get("issue_type") or "Task")},
+                    "issuetype": {"name": opts.issue_type or "Task"},
                     "description": adf(ticket.description or ticket.subject),
                     "labels": labels,
                     "priority": {"name": PRIORITY_TO_VENDOR.get(str(ticket.priority), "Medium")},
                 }
                 data = self.http.json("POST", "/rest/api/3/issue", json={"fields": fields})
                 ext = (data or {}).get("id") if isinstance(data, Mapping) else None
-        except BackendError:
-            if ticket.marker:
-                found = self.find_by_marker(ticket.marker)
-                if found is not None:
-                    return found
-            raise
-        if not ext:
-            raise BackendError(f"{self.label}: create: no issue id in the answer")
-        if ticket.marker and self.state is not None:
-            markers = dict(self.state.get(MARKERS_KEY, {}) or {})
-            markers[ticket.marker] = str(ext)
-            self.state.set(MARKERS_KEY, markers)
-        return str(ext)
+            if not ext:
+                raise BackendError(f"{self.label}: create: no issue id in the answer")
+            return str(ext)
+
+        return self.create_once(ticket.marker, post)
 
     def find_by_marker(self, marker: str) -> str | None:
-        known = (self.state.get(MARKERS_KEY, {}) or {}) if self.state is not None else {}
-        if marker in known and self._get(str(known[marker])) is not None:
-            return str(known[marker])
+        known = self.remembered_marker(marker)
+        if known and self._get(known) is not None:
+            return known
         label = marker_label(marker)
         data = self.http.get_json(
             SEARCH_PATH,
@@ -776,4 +698,4 @@ class JiraSMBackend(Backend):
         return str(min(hits)) if hits else None
 
 
-__all__ = ["JiraSMBackend", "adf_text", "marker_label"]
+__all__ = ["JiraSMBackend", "JiraSMSettings", "adf_text", "marker_label"]

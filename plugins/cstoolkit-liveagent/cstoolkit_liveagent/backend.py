@@ -21,11 +21,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, ConfigError, CstError
-from cstoolkit.http import HttpStats, http_settings
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    VendorDataError,
+    expect_list,
+    id_field,
+    local_text,
+    page_walk,
+    parse_time,
+    rewind,
+    setting,
+    time_field,
+)
+from cstoolkit.errors import BackendError, ConfigError
+from cstoolkit.http import check_base_url
 from cstoolkit.model import (
     Channel,
     Event,
@@ -43,22 +59,16 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
-    merge_mapping,
 )
 
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
-
 TICKETS_PATH = "/tickets"
+TICKETS_GET = f"GET {TICKETS_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01 00:00:00"
-MARKERS_KEY = "markers"
 FMT = "%Y-%m-%d %H:%M:%S"
 
 #: LiveAgent status codes -> model status (X deleted and B spam are reported as deleted).
@@ -96,24 +106,23 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
 GONE = {"X", "B"}
 
 
-class LiveAgentBackend(Backend):
+class LiveAgentSettings(HttpBackendSettings):
+    api_key: str = setting(secret=True, help="API v3 key (sent as apikey).")
+    per_page: int = setting(100, minimum=1, help="Tickets per page (_perPage).")
+    overlap_seconds: int = setting(300, minimum=0, help="Seconds re-read on the next run.")
+    timezone: str = setting("UTC", help="Time zone of the account's API dates (IANA).")
+    messages: bool = setting(True, help="Pull messages as events.")
+    priority_tag_prefix: str = setting(
+        "priority-",
+        help="LiveAgent has no priority: a tag PREFIX+low|normal|high|urgent carries it.",
+    )
+    department_id: str | None = setting(help="Department of created tickets.")
+    recipient: str | None = setting(help="Mailbox address created tickets are sent to.")
+
+
+class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
     name: ClassVar[str] = "liveagent"
     description: ClassVar[str] = "LiveAgent API v3: date_changed sync, messages as events."
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("api_key", required=True, secret=True, help="API v3 key (sent as apikey)."),
-        Setting("per_page", "int", default=100, help="Tickets per page (_perPage)."),
-        Setting("overlap_seconds", "int", default=300, help="Seconds re-read on the next run."),
-        Setting("timezone", default="UTC", help="Time zone of the account's API dates (IANA)."),
-        Setting("messages", "bool", default=True, help="Pull messages as events."),
-        Setting(
-            "priority_tag_prefix",
-            default="priority-",
-            help="LiveAgent has no priority: a tag PREFIX+low|normal|high|urgent carries it.",
-        ),
-        Setting("department_id", help="Department of created tickets."),
-        Setting("recipient", help="Mailbox address created tickets are sent to."),
-        *http_settings(),
-    )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
     )
@@ -122,144 +131,75 @@ class LiveAgentBackend(Backend):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         super().__init__(instance, config, state)
-        self.label = f"liveagent instance {instance!r}"
-        cfg = self.config
-        if not cfg.get("base_url"):
-            raise ConfigError(f"backends.{instance}: set base_url (https://ACCOUNT.ladesk.com)")
-        if not cfg.get("api_key"):
-            raise ConfigError(f"backends.{instance}: set api_key")
+        opts = self.options
+        if not opts.base_url:
+            raise ConfigError("set base_url (https://ACCOUNT.ladesk.com)", field=self.settings_path)
         try:
-            self.tz = ZoneInfo(str(cfg.get("timezone") or "UTC"))
+            self.tz = ZoneInfo(opts.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"backends.{instance}.timezone is not an IANA zone") from None
-        self.per_page = int(cfg.get("per_page") or 100)
-        self.overlap = max(0, int(cfg.get("overlap_seconds") or 0))
-        self.want_messages = cfg.get("messages", True) is not False
-        self.prefix = str(cfg.get("priority_tag_prefix") or "priority-")
-        table = cfg.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = merge_mapping(
-            DEFAULT_STATUS_MAP,
-            table.get("statuses"),
-            Status,
-            "mapping.statuses",
-            f"backends.{instance}",
-        )
-        self.channel_map = merge_mapping(
-            DEFAULT_CHANNEL_MAP,
-            table.get("channels"),
-            Channel,
-            "mapping.channels",
-            f"backends.{instance}",
-        )
-        self.departments = self._filters(cfg.get("filters"))
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
+            raise ConfigError(
+                "is not an IANA zone", field=f"{self.settings_path}.timezone"
+            ) from None
+        self.per_page = opts.per_page
+        self.overlap = opts.overlap_seconds
+        self.want_messages = opts.messages
+        self.prefix = opts.priority_tag_prefix or "priority-"
+        self.status_map = self.mapping_table("statuses", DEFAULT_STATUS_MAP, Status)
+        self.channel_map = self.mapping_table("channels", DEFAULT_CHANNEL_MAP, Channel)
+        self.departments = self.filter_values(
+            {"group": "department"}, "LiveAgent (department id)", single=True
+        ).get("department", [])
         self._agents: set[str] | None = None
 
-    def __repr__(self) -> str:
-        return f"<LiveAgentBackend {self.instance} {self.config.get('base_url')}>"
+    def api_base_url(self) -> str | None:
+        base = check_base_url(str(self.options.base_url), self.label)
+        return base if base.endswith("/api/v3") else base + "/api/v3"
 
-    def _filters(self, value: Any) -> list[str]:
-        if not value:
-            return []
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"backends.{self.instance}.filters must be a table")
-        out: list[str] = []
-        for key, wanted in value.items():
-            if key != "group":
-                raise ConfigError(
-                    f"backends.{self.instance}.filters.{key}: LiveAgent filters by group "
-                    "(department id) only"
-                )
-            out.extend(str(v) for v in (wanted if isinstance(wanted, list) else [wanted]))
-        if len(out) > 1:
-            raise ConfigError(
-                f"backends.{self.instance}.filters.group: one department per instance"
-            )
-        return out
-
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient, check_base_url
-
-            base = check_base_url(str(self.config["base_url"]), self.label)
-            if not base.endswith("/api/v3"):
-                base += "/api/v3"
-            key = str(self.config["api_key"])
-            self._http = HttpClient.from_settings(
-                {**self.config, "base_url": base},
-                label=self.label,
-                default_base_url=None,
-                headers={"apikey": key},
-                secrets=[key],
-                stats=self.stats,
-                auth_hint="the api_key setting",
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_auth(self) -> HttpAuth:
+        key = self.options.api_key
+        return HttpAuth(headers={"apikey": key}, secrets=[key], hint="the api_key setting")
 
     def check(self) -> CheckResult:
-        try:
-            self.http.get_json("/ping")
-        except CstError as exc:
-            return CheckResult(False, str(exc))
-        return CheckResult(True, "the API key is accepted (/ping)")
+        return self.live_check("/ping", lambda _data: "the API key is accepted (/ping)")
 
     # -- time ----------------------------------------------------------------------------------
 
     def _utc(self, text: Any) -> datetime | None:
-        if text in (None, ""):
-            return None
-        local = datetime.strptime(str(text), FMT).replace(tzinfo=self.tz)
-        return local.astimezone(UTC)
+        return parse_time(text, tz=self.tz)
 
     def _local(self, value: datetime) -> str:
-        return value.astimezone(self.tz).strftime(FMT)
+        return local_text(value, self.tz, FMT)
 
     # -- pull ----------------------------------------------------------------------------------
 
     def _load(self, cursor: str) -> tuple[str, int, str | None]:
+        data = self.load_cursor(cursor, CURSOR_VERSION)
         try:
-            data = json.loads(cursor)
-            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+            if data is None:
                 raise ValueError("version")
             since = str(data["since"])
             datetime.strptime(since, FMT)
             page = int(data.get("page") or 1)
             high = data.get("high")
         except (ValueError, KeyError, TypeError) as exc:
-            raise BackendError(
-                f"{self.label}: unreadable cursor ({type(exc).__name__}); "
-                "run `cst sync pull --full`"
-            ) from None
+            raise self.unreadable_cursor(type(exc).__name__) from None
         return since, page, (str(high) if high else None)
 
-    @staticmethod
-    def _dump(since: str, page: int, high: str | None) -> str:
-        return json.dumps(
-            {"v": CURSOR_VERSION, "since": since, "page": page, "high": high},
-            separators=(",", ":"),
-        )
+    def _dump(self, since: str, page: int, high: str | None) -> str:
+        return self.dump_cursor(CURSOR_VERSION, since=since, page=page, high=high)
 
     def pull(
         self, cursor: str | None, *, full: bool = False, since: datetime | None = None
     ) -> Iterator[Page]:
-        high: str | None
+        high: str | None = None
         if since is not None:
-            bound, page_no, high = self._local(since), 1, None
+            bound, page_no = self._local(since), 1
         elif full or not cursor:
-            bound, page_no, high = DEFAULT_SINCE, 1, None
+            bound, page_no = DEFAULT_SINCE, 1
         else:
             bound, page_no, high = self._load(cursor)
-        seen: set[tuple[str, str]] = set()
-        while True:
+
+        def fetch(bound: str, page_no: int) -> tuple[list[dict[str, Any]], bool, int]:
             filters: list[list[str]] = [["date_changed", "D>=", bound]]
             if self.departments:
                 filters.append(["departmentid", "E", self.departments[0]])
@@ -271,58 +211,58 @@ class LiveAgentBackend(Backend):
                 "_perPage": self.per_page,
             }
             items = self._list(self.http.get_json(TICKETS_PATH, params=params), TICKETS_PATH)
-            if not items:
-                nxt = bound
-                newest = self._utc(high) if high else None
-                if newest is not None:
-                    nxt = self._local(newest - timedelta(seconds=self.overlap))
+            return items, True, page_no + 1  # the listing ends at an empty page
+
+        walk: TimeWindowWalk[dict[str, Any]] = TimeWindowWalk(
+            self.guard(TICKETS_GET, "date_changed"),
+            bound=bound,
+            position=page_no,
+            first_position=1,
+            stamp=lambda raw: str(raw["date_changed"]),
+            high=high,
+        )
+        for step in walk.run(fetch):
+            if step.done:
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=self._utc, render=self._local)
                 yield Page(cursor=self._dump(nxt, 1, None))
                 return
             page = Page()
-            fresh = []
-            for raw in items:
-                key = (str(raw["id"]), str(raw["date_changed"]))
-                if key not in seen:
-                    seen.add(key)
-                    fresh.append(raw)
-                if high is None or key[1] > high:
-                    high = key[1]
-            self._fill(fresh, page)
-            last = str(items[-1]["date_changed"])
-            if last > bound:
-                bound, page_no = last, 1
-            else:
-                page_no += 1
-            page.cursor = self._dump(bound, page_no, high)
+            self._fill(step.records, page)
+            page.cursor = self._dump(step.bound, step.position, step.high)
             yield page
 
     def _list(self, data: Any, path: str) -> list[dict[str, Any]]:
-        if not isinstance(data, list):
-            raise BackendError(f"{self.label}: GET {path}: malformed page, expected a JSON array")
-        for n, item in enumerate(data):
+        where = f"GET {path}"
+        items = expect_list(data, self.label, where)
+        for n, item in enumerate(items):
             if not isinstance(item, dict) or item.get("id") is None:
-                raise BackendError(f"{self.label}: GET {path}: [{n}] has no id")
+                raise VendorDataError(self.label, where, f"[{n}] has no id")
             if path == TICKETS_PATH:
                 try:
                     datetime.strptime(str(item.get("date_changed")), FMT)
                 except ValueError:
-                    raise BackendError(
-                        f"{self.label}: GET {path}: [{n}].date_changed is not YYYY-MM-DD HH:MM:SS"
+                    raise VendorDataError(
+                        self.label,
+                        where,
+                        f"[{n}].date_changed is not YYYY-MM-DD HH:MM:SS",
+                        record=f"ticket {item['id']}",
                     ) from None
-        return data
+        return items
+
+    def _pages(self, path: str) -> Iterator[list[dict[str, Any]]]:
+        """``_page=1, 2, ...`` of 100 until a short page."""
+
+        def fetch(page_no: int) -> tuple[list[dict[str, Any]], bool]:
+            data = self.http.get_json(path, params={"_page": page_no, "_perPage": 100})
+            items = self._list(data, path)
+            return items, len(items) >= 100
+
+        return page_walk(fetch, self.guard(f"GET {path}", "_page"))
 
     def _agent_ids(self) -> set[str]:
         if self._agents is None:
-            agents: set[str] = set()
-            page = 1
-            while True:
-                data = self.http.get_json("/agents", params={"_page": page, "_perPage": 100})
-                items = self._list(data, "/agents")
-                agents.update(str(a["id"]) for a in items)
-                if len(items) < 100:
-                    break
-                page += 1
-            self._agents = agents
+            self._agents = {str(a["id"]) for items in self._pages("/agents") for a in items}
         return self._agents
 
     def _fill(self, items: list[dict[str, Any]], page: Page) -> None:
@@ -336,10 +276,8 @@ class LiveAgentBackend(Backend):
                 page.tickets.append(ticket)
                 if self.want_messages:
                     page.events.extend(self._events(ticket, self._messages(ext)))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise BackendError(
-                    f"{self.label}: GET {TICKETS_PATH}: ticket {ext}: malformed ({exc})"
-                ) from None
+            except MAPPING_ERRORS as exc:
+                raise self.malformed(exc, TICKETS_GET, "ticket", raw) from None
             owner = raw.get("owner_contactid")
             if owner:
                 page.people.append(
@@ -354,26 +292,16 @@ class LiveAgentBackend(Backend):
                 )
 
     def _messages(self, ext: str) -> list[Mapping[str, Any]]:
-        path = f"/tickets/{ext}/messages"
-        out: list[Mapping[str, Any]] = []
-        page = 1
-        while True:
-            data = self.http.get_json(path, params={"_page": page, "_perPage": 100})
-            items = self._list(data, path)
-            out.extend(items)
-            if len(items) < 100:
-                return out
-            page += 1
+        return [m for items in self._pages(f"/tickets/{ext}/messages") for m in items]
 
     def _q(self, value: Any) -> str | None:
         return None if value in (None, "") else f"{self.instance}:{value}"
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
-        ext = str(raw["id"])
-        created = self._utc(raw.get("date_created"))
-        if created is None:
-            raise ValueError("no date_created")
-        updated = self._utc(raw.get("date_changed")) or created
+        ext = id_field(raw)
+        created = time_field(raw, "date_created", tz=self.tz)
+        assert created is not None
+        updated = time_field(raw, "date_changed", required=False, tz=self.tz) or created
         status = Status(self.status_map.get(str(raw.get("status")), "open"))
         tags = [str(t) for t in raw.get("tags") or []]
         priority = Priority.NORMAL
@@ -395,21 +323,14 @@ class LiveAgentBackend(Backend):
             tags=tags,
             created_at=created,
             updated_at=max(updated, created),
-            solved_at=self._utc(raw.get("date_resolved")) if status.is_resolved else None,
+            solved_at=time_field(raw, "date_resolved", required=False, tz=self.tz)
+            if status.is_resolved
+            else None,
             raw=raw,
         )
 
     def _events(self, ticket: Ticket, groups: list[Mapping[str, Any]]) -> list[Event]:
-        events = [
-            Event(
-                id=f"{self.instance}:ticket-{ticket.external_id}-created",
-                ticket_id=ticket.id,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"ticket-{ticket.external_id}-created")]
         agents = self._agent_ids()
         for group in groups:
             private = str(group.get("type")) == "I"
@@ -443,16 +364,9 @@ class LiveAgentBackend(Backend):
     # -- writes --------------------------------------------------------------------------------
 
     def _get(self, ext: str) -> dict[str, Any] | None:
-        from cstoolkit.http import HttpError
-
         path = f"/tickets/{ext}"
-        try:
-            data = self.http.get_json(path)
-        except HttpError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if not isinstance(data, dict) or data.get("id") is None:
+        data = self.get_or_none(path)
+        if data is not None and (not isinstance(data, dict) or data.get("id") is None):
             raise BackendError(f"{self.label}: GET {path}: malformed ticket (no id)")
         return data
 
@@ -460,21 +374,16 @@ class LiveAgentBackend(Backend):
         raw = self._get(bare_id(external_id))
         if raw is None or str(raw.get("status")) in GONE:
             return None
-        try:
-            return self._ticket(raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BackendError(f"{self.label}: ticket {external_id}: {exc}") from None
+        return self.map_record(self._ticket, raw, "GET /tickets/{id}", "ticket")
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: ticket {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "ticket")
         body: dict[str, Any] = {}
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: ticket {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"ticket {ext}: status"
+            )
             have = self.status_map.get(str(current.get("status")))
             if have != self.status_map.get(want):
                 body["status"] = want
@@ -523,30 +432,27 @@ class LiveAgentBackend(Backend):
             "useridentifier": ticket.requester_email,
             "subject": ticket.subject,
             "message": ticket.description or ticket.subject,
-            "departmentid": self.config.get("department_id")
+            "departmentid": self.options.department_id
             or (self.departments[0] if self.departments else "default"),
             "status": STATUS_TO_VENDOR.get(str(ticket.status), "N"),
             "tags": tags,
         }
-        if self.config.get("recipient"):
-            body["recipient"] = self.config["recipient"]
+        if self.options.recipient:
+            body["recipient"] = self.options.recipient
         data = self.http.json("POST", TICKETS_PATH, json=body)
         if not isinstance(data, Mapping) or data.get("id") is None:
             raise BackendError(f"{self.label}: POST {TICKETS_PATH}: no ticket id returned")
         ext = str(data["id"])
-        if ticket.marker and self.state is not None:
-            markers = dict(self.state.get(MARKERS_KEY, {}) or {})
-            markers[ticket.marker] = ext
-            self.state.set(MARKERS_KEY, markers)
+        self.remember_marker(ticket.marker, ext)
         return ext
 
     def find_by_marker(self, marker: str) -> str | None:
         """Markers are remembered in the instance state only (see docs: a crash between the
         create and saving the marker can leave a duplicate)."""
-        known = (self.state.get(MARKERS_KEY, {}) or {}) if self.state is not None else {}
-        if marker in known and self._get(str(known[marker])) is not None:
-            return str(known[marker])
+        known = self.remembered_marker(marker)
+        if known and self._get(known) is not None:
+            return known
         return None
 
 
-__all__ = ["LiveAgentBackend"]
+__all__ = ["LiveAgentBackend", "LiveAgentSettings"]

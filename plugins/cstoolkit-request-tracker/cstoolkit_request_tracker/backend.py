@@ -29,10 +29,22 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from cstoolkit.backends import (
+    EPOCH_PREFIX,
+    MAPPING_ERRORS,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    VendorDataError,
+    page_walk,
+    setting,
+)
+from cstoolkit.backends import parse_time as vendor_time
 from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
-from cstoolkit.http import HttpStats, check_base_url, http_settings
+from cstoolkit.http import check_base_url
 from cstoolkit.model import (
     Channel,
     Event,
@@ -51,16 +63,11 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
 )
-
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
 
 log = logging.getLogger("cstoolkit_request_tracker")
 
@@ -113,14 +120,14 @@ def priority_of(value: Any) -> Priority:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """RT's ``2026-11-22T07:37:12Z`` (UTC, whole seconds); the epoch means "not set"."""
-    if not value or not isinstance(value, str) or value.startswith("1970-01-01"):
+    """RT's ``2026-11-22T07:37:12Z`` (UTC, whole seconds); the epoch means "not set", and
+    anything else that is not a time is read as "not set" too (RT's own leniency)."""
+    if not isinstance(value, str):
         return None
     try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return vendor_time(value, unset=EPOCH_PREFIX)
     except ValueError:
         return None
-    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def sql_time(when: datetime) -> str:
@@ -173,50 +180,43 @@ class _Cursor:
             return None
 
 
-class RequestTrackerBackend(Backend):
+class RequestTrackerSettings(HttpBackendSettings):
+    token: str | None = setting(secret=True, help="RT auth token: Authorization: token <token>.")
+    user: str | None = setting(help="User name for basic auth (with password) instead of a token.")
+    password: str | None = setting(secret=True, help="Password for basic auth (with user).")
+    queue: str = setting("General", help="Queue new tickets are created in.")
+    per_page: int = setting(
+        100, minimum=1, maximum=100, help="Tickets per search page (1-100; RT caps it at 100)."
+    )
+    overlap: int = setting(
+        120,
+        minimum=0,
+        help="Seconds re-read before the saved LastUpdated on the next run (RT stamps have "
+        "1-second precision; repeats are deduplicated by the store).",
+    )
+    events: bool = setting(True, help="Read each ticket's transaction history.")
+    keep_alive: bool = setting(
+        False,
+        help="Reuse connections (HTTP keep-alive). Off by default: RT's standalone "
+        "rt-server (Starlet) can leave a reused connection unanswered.",
+    )
+    bodies: bool = setting(
+        True, help="Read comment and reply bodies (one attachments request per ticket)."
+    )
+    marker_field: str = setting(
+        "cst_marker",
+        help="Ticket custom field holding the mirror marker (else a [cst:...] subject suffix).",
+    )
+    tags_field: str = setting(
+        "cst_tags", help="Multi-value ticket custom field standing in for tags (RT has no tags)."
+    )
+
+
+class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
     name: ClassVar[str] = "request_tracker"
     description: ClassVar[str] = (
         "Request Tracker 5 (REST2): TicketSQL LastUpdated incremental sync, transaction "
         "history, apply and create."
-    )
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("token", secret=True, help="RT auth token: Authorization: token <token>."),
-        Setting("user", help="User name for basic auth (with password) instead of a token."),
-        Setting("password", secret=True, help="Password for basic auth (with user)."),
-        Setting("queue", default="General", help="Queue new tickets are created in."),
-        Setting("per_page", "int", default=100, help="Tickets per search page (1-100)."),
-        Setting(
-            "overlap",
-            "int",
-            default=120,
-            help="Seconds re-read before the saved LastUpdated on the next run (RT stamps have "
-            "1-second precision; repeats are deduplicated by the store).",
-        ),
-        Setting("events", "bool", default=True, help="Read each ticket's transaction history."),
-        Setting(
-            "keep_alive",
-            "bool",
-            default=False,
-            help="Reuse connections (HTTP keep-alive). Off by default: RT's standalone "
-            "rt-server (Starlet) can leave a reused connection unanswered.",
-        ),
-        Setting(
-            "bodies",
-            "bool",
-            default=True,
-            help="Read comment and reply bodies (one attachments request per ticket).",
-        ),
-        Setting(
-            "marker_field",
-            default="cst_marker",
-            help="Ticket custom field holding the mirror marker (else a [cst:...] subject suffix).",
-        ),
-        Setting(
-            "tags_field",
-            default="cst_tags",
-            help="Multi-value ticket custom field standing in for tags (RT has no tags).",
-        ),
-        *http_settings(),
     )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
@@ -224,70 +224,58 @@ class RequestTrackerBackend(Backend):
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
-        self.label = f"request_tracker instance {instance!r}"
-        cfg = self.config
-        if not cfg.get("base_url"):
-            raise ConfigError(f"backends.{instance}.base_url: required (e.g. https://rt.example)")
-        self.base_url = check_base_url(str(cfg["base_url"]), self.label)
-        if not (cfg.get("token") or (cfg.get("user") and cfg.get("password"))):
-            raise ConfigError(f"backends.{instance}: set token, or user and password")
-        self.per_page = int(cfg.get("per_page") or 100)
-        if not 1 <= self.per_page <= 100:
-            raise ConfigError(f"backends.{instance}.per_page: must be 1-100 (RT caps it at 100)")
-        overlap = cfg.get("overlap")
-        self.overlap = max(0, int(120 if overlap is None else overlap))
-        self.events_enabled = cfg.get("events", True) is not False
-        self.bodies = cfg.get("bodies", True) is not False
-        self.queue = str(cfg.get("queue") or "General")
-        marker_field, tags_field = cfg.get("marker_field"), cfg.get("tags_field")
-        self.marker_field = "cst_marker" if marker_field is None else str(marker_field)
-        self.tags_field = "cst_tags" if tags_field is None else str(tags_field)
-        self.queues_filter = self._filters(cfg.get("filters"))
-        mapping = cfg.get("mapping") or {}
+        opts = self.options
+        if not opts.base_url:
+            raise ConfigError(
+                "required (e.g. https://rt.example)", field=f"{self.settings_path}.base_url"
+            )
+        self.site_url = check_base_url(opts.base_url, self.label)
+        if not (opts.token or (opts.user and opts.password)):
+            raise ConfigError("set token, or user and password", field=self.settings_path)
+        self.per_page = opts.per_page
+        self.overlap = opts.overlap
+        self.events_enabled = opts.events
+        self.bodies = opts.bodies
+        self.queue = opts.queue or "General"
+        self.marker_field = opts.marker_field
+        self.tags_field = opts.tags_field
+        self.queues_filter = self.filter_values({"queue": "Queue"}, "Request Tracker").get(
+            "Queue", []
+        )
+        mapping = self.options.mapping or {}
         self.status_map: dict[str, str] = {k: str(v) for k, v in STATUSES.items()}
         self.status_map.update({str(k): str(v) for k, v in (mapping.get("statuses") or {}).items()})
         self.write_status = dict(WRITE_STATUSES)
         for vendor, model in (mapping.get("statuses") or {}).items():
             self.write_status[str(model)] = str(vendor)
-        self.fields_map = {str(k): str(v) for k, v in (mapping.get("fields") or {}).items()}
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
+        self.fields_map = self.field_names()
         self._users: dict[str, str] = {}  # numeric user id -> name
         self._queues: dict[str, str] | None = None  # queue id -> name
         self._marker_cf: bool | None = None
 
     def __repr__(self) -> str:
-        return f"<RequestTrackerBackend {self.instance} {self.base_url}>"
+        return f"<RequestTrackerBackend {self.instance} {self.site_url}>"
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
+    def api_base_url(self) -> str | None:
+        return self.site_url + API
 
-            cfg = self.config
-            headers: dict[str, str] = {}
-            if not cfg.get("keep_alive"):
-                headers["Connection"] = "close"
-            auth: Any = None
-            if cfg.get("token"):
-                headers["Authorization"] = f"token {cfg['token']}"
-                hint = "the token setting"
-            else:
-                auth = (str(cfg["user"]), str(cfg["password"]))
-                hint = "the user and password settings"
-            self._http = HttpClient.from_settings(
-                {**cfg, "base_url": self.base_url + API},
-                label=self.label,
-                default_base_url=self.base_url + API,
-                auth=auth,
-                headers=headers,
-                secrets=[cfg.get("token"), cfg.get("password")],
-                stats=self.stats,
-                auth_hint=hint,
-            )
-        return self._http
+    def http_auth(self) -> HttpAuth:
+        opts = self.options
+        headers: dict[str, str] = {}
+        if not opts.keep_alive:
+            headers["Connection"] = "close"
+        secrets = [opts.token, opts.password]
+        if opts.token:
+            headers["Authorization"] = f"token {opts.token}"
+            return HttpAuth(headers=headers, secrets=secrets, hint="the token setting")
+        return HttpAuth(
+            auth=(str(opts.user), str(opts.password)),
+            headers=headers,
+            secrets=secrets,
+            hint="the user and password settings",
+        )
 
     def _path(self, path: str) -> str:
         """A path under the client's base URL ({base_url}/REST/2.0)."""
@@ -296,34 +284,14 @@ class RequestTrackerBackend(Backend):
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.http.get_json(self._path(path), params=params)
 
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
     def check(self) -> CheckResult:
         try:
             data = self._get("/rt")
         except CstError as exc:
             return CheckResult(False, str(exc))
         if not isinstance(data, Mapping) or "Version" not in data:
-            return CheckResult(False, f"{self.base_url}: answered, but not like RT REST2 /rt")
-        return CheckResult(True, f"{self.base_url}: Request Tracker {data.get('Version')}")
-
-    # -- filters -------------------------------------------------------------------------------
-
-    def _filters(self, value: Any) -> list[str]:
-        if not value:
-            return []
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"backends.{self.instance}.filters: must be a table")
-        for key in value:
-            if key != "queue":
-                raise ConfigError(
-                    f"backends.{self.instance}.filters.{key}: Request Tracker filters by queue only"
-                )
-        wanted = value["queue"]
-        return [str(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
+            return CheckResult(False, f"{self.site_url}: answered, but not like RT REST2 /rt")
+        return CheckResult(True, f"{self.site_url}: Request Tracker {data.get('Version')}")
 
     def _base_query(self) -> str:
         if not self.queues_filter:
@@ -351,16 +319,15 @@ class RequestTrackerBackend(Backend):
                 else:
                     start, skip = last, set(cur.ids)
         groups = self._groups()
-        first = True
-        boundary = sql_time(start) if start is not None else None
-        page_no = 1
-        state = _Cursor(cursor_last(start), sorted(skip))
-        while True:
+        initial = _Cursor(cursor_last(start), sorted(skip))
+
+        def fetch(bound: str | None, page_no: int) -> tuple[list[dict[str, Any]], bool, int]:
+            boundary = sql_time(parse_time(bound) or datetime(1970, 1, 1, tzinfo=UTC))
             query = " AND ".join(
                 q
                 for q in (
                     self._base_query(),
-                    f"LastUpdated >= {sql_quote(boundary)}" if boundary else "",
+                    f"LastUpdated >= {sql_quote(boundary)}" if bound else "",
                 )
                 if q
             )
@@ -374,36 +341,38 @@ class RequestTrackerBackend(Backend):
             }
             data = self._get("/tickets", params)
             items = _items(data, "/tickets", self.label)
-            raws = [self._check_item(i) for i in items]
-            fresh = [r for r in raws if not (r["LastUpdated"] == state.last and r["id"] in skip)]
+            more = bool(data.get("next_page")) or len(items) >= self.per_page
+            return [self._check_item(i) for i in items], more, page_no + 1
+
+        # Keyset walk on LastUpdated: restart at the last stamp read (skipping the ids read at
+        # it), page on while a whole page shares one second.
+        walk: TimeWindowWalk[dict[str, Any]] = TimeWindowWalk(
+            self.guard(f"GET {API}/tickets", "LastUpdated"),
+            bound=initial.last,
+            position=1,
+            first_position=1,
+            stamp=lambda raw: raw["LastUpdated"],
+            accept=lambda raw: not (raw["LastUpdated"] == initial.last and raw["id"] in skip),
+            at_bound=initial.ids,
+        )
+        for n, step in enumerate(walk.run(fetch)):
             page = Page()
-            if first:
+            if n == 0:
                 page.groups.extend(groups)
-                first = False
-            for raw in fresh:
-                self._add_ticket(raw, page)
+            for raw in step.records:
+                try:
+                    self._add_ticket(raw, page)
+                except MAPPING_ERRORS as exc:
+                    raise self.malformed(exc, f"GET {API}/tickets", "ticket", raw) from None
             if self.events_enabled and page.tickets:
                 self._add_events(page)
-            more = bool(data.get("next_page")) or len(items) >= self.per_page
-            if raws:
-                top = raws[-1]["LastUpdated"]
-                at_top = [r["id"] for r in raws if r["LastUpdated"] == top]
-                if top == state.last:
-                    state.ids = sorted(set(state.ids) | set(at_top), key=_num)
-                    page_no += 1  # a whole page inside one second: page on within it
-                else:
-                    state.last, state.ids = top, sorted(set(at_top), key=_num)
-                    page_no = 1
-                skip = set(state.ids)
-                boundary = sql_time(parse_time(top) or datetime(1970, 1, 1, tzinfo=UTC))
-            page.cursor = state.dump()
+            ids = sorted({str(i) for i in step.at_bound}, key=_num)
+            page.cursor = _Cursor(step.bound, ids).dump()
             yield page
-            if not more or not items:
-                return
 
     def _check_item(self, item: Any) -> dict[str, Any]:
         if not isinstance(item, dict) or item.get("id") in (None, ""):
-            raise BackendError(f"{self.label}: GET {API}/tickets: an item without an id")
+            raise VendorDataError(self.label, f"GET {API}/tickets", "an item without an id")
         keep = set(TICKET_FIELDS.split(",")) | {"id", "type"}
         item = {k: _strip_urls(v) for k, v in item.items() if k in keep}
         item["id"] = str(item["id"])
@@ -415,11 +384,15 @@ class RequestTrackerBackend(Backend):
             )
         if isinstance(item.get("Requestor"), list):
             item["Requestor"] = sorted(item["Requestor"], key=lambda r: str(_ref(r) or ""))
-        if parse_time(item.get("LastUpdated")) is None or parse_time(item.get("Created")) is None:
-            raise BackendError(
-                f"{self.label}: GET {API}/tickets: ticket {item['id']} has no valid "
-                "Created/LastUpdated"
-            )
+        for name in ("Created", "LastUpdated"):
+            if parse_time(item.get(name)) is None:
+                raise VendorDataError(
+                    self.label,
+                    f"GET {API}/tickets",
+                    "missing or not a time (a ticket needs a valid Created/LastUpdated)",
+                    record=f"ticket {item['id']}",
+                    field=name,
+                )
         return item
 
     def _groups(self) -> list[Group]:
@@ -527,15 +500,18 @@ class RequestTrackerBackend(Backend):
 
     def _history(self, ext: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         path = f"/ticket/{ext}/history"
-        history: list[dict[str, Any]] = []
-        page_no = 1
-        while True:
+
+        def fetch(page_no: int) -> tuple[list[Any], bool]:
             data = self._get(path, {"fields": HISTORY_FIELDS, "per_page": 100, "page": page_no})
             items = _items(data, path, self.label)
-            history.extend(_strip_urls(i) for i in items if isinstance(i, dict) and i.get("id"))
-            if not data.get("next_page") or not items:
-                break
-            page_no += 1
+            return items, bool(data.get("next_page"))
+
+        history: list[dict[str, Any]] = [
+            _strip_urls(i)
+            for items in page_walk(fetch, self.guard(f"GET {API}{path}", "page"))
+            for i in items
+            if isinstance(i, dict) and i.get("id")
+        ]
         bodies: dict[str, str] = {}
         if self.bodies and any(t.get("Type") in BODY_TYPES for t in history):
             apath = f"/ticket/{ext}/attachments"
@@ -677,13 +653,9 @@ class RequestTrackerBackend(Backend):
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _writable(self) -> None:
-        if self.config.get("read_only"):
-            raise CapabilityError(f"{self.label} is read_only; nothing is written to it")
-
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         """Write only what differs (one GET, one PUT, one POST per comment)."""
-        self._writable()
+        self.writable()
         raw = self._raw_ticket(external_id)
         if raw is None:
             raise BackendError(f"{self.label}: ticket {external_id} not found")
@@ -754,7 +726,7 @@ class RequestTrackerBackend(Backend):
         return ApplyResult(external_id, True, updated, "; ".join(done))
 
     def create(self, ticket: NewTicket) -> str:
-        self._writable()
+        self.writable()
         if ticket.marker:
             existing = self.find_by_marker(ticket.marker)
             if existing is not None:
@@ -858,5 +830,5 @@ def _custom_fields(raw: Mapping[str, Any]) -> dict[str, list[Any]]:
 
 def _items(data: Any, path: str, label: str) -> list[Any]:
     if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
-        raise BackendError(f"{label}: GET {API}{path}: the answer has no items list")
+        raise VendorDataError(label, f"GET {API}{path}", "the answer has no items list")
     return list(data["items"])

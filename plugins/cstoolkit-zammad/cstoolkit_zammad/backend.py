@@ -20,13 +20,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, ConfigError, CstError
-from cstoolkit.http import HttpStats, http_settings
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    TimeWindowWalk,
+    VendorDataError,
+    expect_list,
+    id_field,
+    iso_z,
+    parse_time,
+    rewind,
+    setting,
+    time_field,
+)
+from cstoolkit.errors import BackendError, ConfigError
 from cstoolkit.model import Channel, Event, EventKind, Priority, Role, Status, Ticket, bare_id, now
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
@@ -34,23 +47,17 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
     marker_token,
-    merge_mapping,
 )
 
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
-
 SEARCH_PATH = "/api/v1/tickets/search"
+SEARCH_GET = f"GET {SEARCH_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01T00:00:00.000Z"
-MARKERS_KEY = "markers"
 
 DEFAULT_STATUS_MAP: dict[str, str] = {
     "new": "new",
@@ -88,19 +95,9 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
 _ROLES = {"customer": Role.REQUESTER, "agent": Role.AGENT, "system": Role.SYSTEM}
 
 
-def parse_time(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def zms(value: datetime) -> str:
     """ISO 8601 with milliseconds and ``Z`` (Zammad's own format)."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return iso_z(value, millis=True)
 
 
 def norm(value: Any) -> str:
@@ -115,149 +112,82 @@ def marker_tag(marker: str) -> str:
     return marker_token(marker, length=16)
 
 
-class ZammadBackend(Backend):
+class ZammadSettings(HttpBackendSettings):
+    token: str = setting(secret=True, help="Access token (Token token=...).")
+    per_page: int = setting(100, minimum=1, maximum=500, help="Tickets per search page (1-500).")
+    overlap_seconds: int = setting(
+        300, minimum=0, help="Seconds re-read before the newest updated_at seen, on the next run."
+    )
+    articles: bool = setting(True, help="Pull articles as events.")
+    concurrency: int = setting(4, minimum=1, help="Per-ticket requests in flight.")
+    default_group: str = setting(
+        "Users", help="Group (name) of created tickets (Zammad requires one)."
+    )
+    pending_hours: float = setting(
+        24.0, minimum=0, help="pending_time set when a ticket is moved to a pending state."
+    )
+
+
+class ZammadBackend(HttpBackend[ZammadSettings]):
     name: ClassVar[str] = "zammad"
     description: ClassVar[str] = "Zammad: token auth, updated_at search paging, articles."
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("token", required=True, secret=True, help="Access token (Token token=...)."),
-        Setting("per_page", "int", default=100, help="Tickets per search page (1-500)."),
-        Setting(
-            "overlap_seconds",
-            "int",
-            default=300,
-            help="Seconds re-read before the newest updated_at seen, on the next run.",
-        ),
-        Setting("articles", "bool", default=True, help="Pull articles as events."),
-        Setting("concurrency", "int", default=4, help="Per-ticket requests in flight."),
-        Setting(
-            "default_group",
-            default="Users",
-            help="Group (name) of created tickets (Zammad requires one).",
-        ),
-        Setting(
-            "pending_hours",
-            "float",
-            default=24.0,
-            help="pending_time set when a ticket is moved to a pending state.",
-        ),
-        *http_settings(budget_share=1.0),
-    )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE}
     )
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
-        self.label = f"zammad instance {instance!r}"
-        cfg = self.config
-        if not cfg.get("base_url"):
-            raise ConfigError(f"backends.{instance}: set base_url (your Zammad's address)")
-        if not cfg.get("token"):
-            raise ConfigError(f"backends.{instance}: set token")
-        self.per_page = int(cfg.get("per_page") or 100)
-        if not 1 <= self.per_page <= 500:
-            raise ConfigError(f"backends.{instance}.per_page must be 1-500")
-        self.overlap = max(0, int(cfg.get("overlap_seconds") or 0))
-        self.articles = cfg.get("articles", True) is not False
-        self.concurrency = max(1, int(cfg.get("concurrency") or 1))
-        table = cfg.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"backends.{instance}.mapping must be a table")
-        self.status_map = merge_mapping(
-            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", self.label
-        )
-        self.priority_map = merge_mapping(
-            DEFAULT_PRIORITY_MAP,
-            table.get("priorities"),
-            Priority,
-            "mapping.priorities",
-            self.label,
-        )
+        opts = self.options
+        if not opts.base_url:
+            raise ConfigError("set base_url (your Zammad's address)", field=self.settings_path)
+        self.per_page = opts.per_page
+        self.overlap = opts.overlap_seconds
+        self.articles = opts.articles
+        self.concurrency = opts.concurrency
+        self.status_map = self.mapping_table("statuses", DEFAULT_STATUS_MAP, Status)
+        self.priority_map = self.mapping_table("priorities", DEFAULT_PRIORITY_MAP, Priority)
         self.priority_write = dict(PRIORITY_FALLBACK)
         for vendor, model in DEFAULT_PRIORITY_MAP.items():
             self.priority_write[model] = vendor
-        for vendor, model in (table.get("priorities") or {}).items():
+        for vendor, model in (self.mapping_value("priorities") or {}).items():
             self.priority_write[str(model)] = str(vendor)
-        self.channel_map = merge_mapping(
-            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", self.label
+        self.channel_map = self.mapping_table("channels", DEFAULT_CHANNEL_MAP, Channel)
+        self.groups = self.filter_values({"group": "group"}, "Zammad").get("group", [])
+
+    def http_auth(self) -> HttpAuth:
+        token = self.options.token
+        return HttpAuth(
+            headers={"Authorization": f"Token token={token}"},
+            secrets=[token],
+            hint="the token setting",
         )
-        self.groups = self._filters(cfg.get("filters"))
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
-
-    def __repr__(self) -> str:
-        return f"<ZammadBackend {self.instance} {self.config.get('base_url')}>"
-
-    def _filters(self, value: Any) -> list[str]:
-        if not value:
-            return []
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"backends.{self.instance}.filters must be a table")
-        out: list[str] = []
-        for key, wanted in value.items():
-            if key != "group":
-                raise ConfigError(
-                    f"backends.{self.instance}.filters.{key}: Zammad filters by group only"
-                )
-            out.extend(str(v) for v in (wanted if isinstance(wanted, list) else [wanted]))
-        return out
-
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            token = str(self.config["token"])
-            self._http = HttpClient.from_settings(
-                self.config,
-                label=self.label,
-                default_base_url=None,
-                headers={"Authorization": f"Token token={token}"},
-                secrets=[token],
-                stats=self.stats,
-                auth_hint="the token setting",
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def check(self) -> CheckResult:
-        try:
-            data = self.http.get_json("/api/v1/users/me")
-        except CstError as exc:
-            return CheckResult(False, str(exc))
-        if not isinstance(data, Mapping) or data.get("id") is None:
-            return CheckResult(False, "/api/v1/users/me gave no user")
-        return CheckResult(True, f"authenticated as user {data['id']} ({data.get('login')})")
+        def describe(data: Mapping[str, Any]) -> str | None:
+            if data.get("id") is None:
+                return None
+            return f"authenticated as user {data['id']} ({data.get('login')})"
+
+        return self.live_check("/api/v1/users/me", describe)
 
     # -- pull ----------------------------------------------------------------------------------
 
     def _load(self, cursor: str) -> tuple[str, int, str | None]:
+        data = self.load_cursor(cursor, CURSOR_VERSION)
         try:
-            data = json.loads(cursor)
-            if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+            if data is None:
                 raise ValueError("version")
             since = norm(data["since"])
             page = int(data.get("page") or 1)
             high = data.get("high")
             if page < 1:
                 raise ValueError("page")
+            return since, page, norm(high) if high else None
         except (ValueError, KeyError, TypeError) as exc:
-            raise BackendError(
-                f"{self.label}: unreadable cursor ({type(exc).__name__}); "
-                "run `cst sync pull --full`"
-            ) from None
-        return since, page, norm(high) if high else None
+            raise self.unreadable_cursor(type(exc).__name__) from None
 
-    @staticmethod
-    def _dump(since: str, page: int, high: str | None) -> str:
-        return json.dumps(
-            {"v": CURSOR_VERSION, "since": since, "page": page, "high": high},
-            separators=(",", ":"),
-        )
+    def _dump(self, since: str, page: int, high: str | None) -> str:
+        return self.dump_cursor(CURSOR_VERSION, since=since, page=page, high=high)
 
     def _query(self, since: str) -> str:
         query = f"updated_at:>={since}"
@@ -269,15 +199,15 @@ class ZammadBackend(Backend):
     def pull(
         self, cursor: str | None, *, full: bool = False, since: datetime | None = None
     ) -> Iterator[Page]:
-        high: str | None
+        high: str | None = None
         if since is not None:
-            bound, page_no, high = zms(since), 1, None
+            bound, page_no = zms(since), 1
         elif full or not cursor:
-            bound, page_no, high = DEFAULT_SINCE, 1, None
+            bound, page_no = DEFAULT_SINCE, 1
         else:
             bound, page_no, high = self._load(cursor)
-        seen: set[tuple[str, str]] = set()
-        while True:
+
+        def fetch(bound: str, page_no: int) -> tuple[list[dict[str, Any]], bool, int]:
             params = {
                 "query": self._query(bound),
                 "sort_by": "updated_at",
@@ -286,48 +216,50 @@ class ZammadBackend(Backend):
                 "page": page_no,
                 "per_page": self.per_page,
             }
-            data = self.http.get_json(SEARCH_PATH, params=params)
-            items = self._search_items(data)
-            if not items:
+            items = self._search_items(self.http.get_json(SEARCH_PATH, params=params))
+            return items, True, page_no + 1  # the listing ends at an empty page
+
+        # Keyset-like: restart at the last ticket's updated_at (page 1) after a page that moved
+        # past the bound; page on only while a whole page shares one updated_at.
+        walk: TimeWindowWalk[dict[str, Any]] = TimeWindowWalk(
+            self.guard(SEARCH_GET, "updated_at"),
+            bound=bound,
+            position=page_no,
+            first_position=1,
+            stamp=lambda raw: norm(raw.get("updated_at")),
+            high=high,
+        )
+        for step in walk.run(fetch):
+            if step.done:
                 # Done: the next run re-reads an overlap before the newest change seen (the
                 # search index is eventually consistent).
-                nxt = bound
-                newest = parse_time(high) if high else None
-                if newest is not None:
-                    nxt = zms(newest - timedelta(seconds=self.overlap))
+                overlap = timedelta(seconds=self.overlap)
+                nxt = rewind(step.high, step.bound, overlap, parse=parse_time, render=zms)
                 yield Page(cursor=self._dump(nxt, 1, None))
                 return
-            fresh = []
-            for raw in items:
-                key = (str(raw["id"]), norm(raw.get("updated_at")))
-                if key not in seen:
-                    seen.add(key)
-                    fresh.append(raw)
-                if high is None or key[1] > high:
-                    high = key[1]
-            page = self._page(fresh)
-            last = norm(items[-1].get("updated_at"))
-            if last > bound:
-                bound, page_no = last, 1  # restart at the last ticket's time (inclusive)
-            else:
-                page_no += 1  # a whole page shares one updated_at: page on inside it
-            page.cursor = self._dump(bound, page_no, high)
+            page = self._page(step.records)
+            page.cursor = self._dump(step.bound, step.position, step.high)
             yield page
 
     def _search_items(self, data: Any) -> list[dict[str, Any]]:
-        where = f"GET {SEARCH_PATH}"
         if isinstance(data, Mapping) and "tickets" in data:
-            raise BackendError(
-                f"{self.label}: {where}: got ids without expand=true (a proxy dropped it?)"
+            raise VendorDataError(
+                self.label, SEARCH_GET, "got ids without expand=true (a proxy dropped it?)"
             )
-        if not isinstance(data, list):
-            raise BackendError(f"{self.label}: {where}: malformed page, expected a JSON array")
-        for n, item in enumerate(data):
+        items = expect_list(data, self.label, SEARCH_GET)
+        for n, item in enumerate(items):
             if not isinstance(item, dict) or item.get("id") is None:
-                raise BackendError(f"{self.label}: {where}: [{n}] is not a ticket with an id")
-            if not item.get("updated_at"):
-                raise BackendError(f"{self.label}: {where}: [{n}].updated_at is missing")
-        return data
+                raise VendorDataError(self.label, SEARCH_GET, f"[{n}] is not a ticket with an id")
+            try:
+                norm(item.get("updated_at"))
+            except ValueError:
+                raise VendorDataError(
+                    self.label,
+                    SEARCH_GET,
+                    f"[{n}].updated_at is missing or not a time",
+                    record=f"ticket {item['id']}",
+                ) from None
+        return items
 
     def _page(self, items: list[dict[str, Any]]) -> Page:
         page = Page()
@@ -336,10 +268,8 @@ class ZammadBackend(Backend):
             try:
                 ticket = self._ticket(raw, tags)
                 page.events.extend(self._events(ticket, articles))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise BackendError(
-                    f"{self.label}: GET {SEARCH_PATH}: ticket {raw.get('id')}: malformed ({exc})"
-                ) from None
+            except MAPPING_ERRORS as exc:
+                raise self.malformed(exc, SEARCH_GET, "ticket", raw) from None
             page.tickets.append(ticket)
         return page
 
@@ -362,11 +292,10 @@ class ZammadBackend(Backend):
         return None if value in (None, "") else f"{self.instance}:{value}"
 
     def _ticket(self, raw: dict[str, Any], tags: list[str]) -> Ticket:
-        ext = str(raw["id"])
-        created = parse_time(raw.get("created_at"))
-        if created is None:
-            raise ValueError("no created_at")
-        updated = parse_time(raw.get("updated_at")) or created
+        ext = id_field(raw)
+        created = time_field(raw, "created_at")
+        assert created is not None
+        updated = time_field(raw, "updated_at", required=False) or created
         state = str(raw.get("state") or "")
         status = Status(self.status_map.get(state, "open"))
         priority = Priority(self.priority_map.get(str(raw.get("priority") or ""), "normal"))
@@ -387,21 +316,12 @@ class ZammadBackend(Backend):
             tags=tags,
             created_at=created,
             updated_at=max(updated, created),
-            solved_at=parse_time(raw.get("close_at")) if status.is_resolved else None,
+            solved_at=time_field(raw, "close_at", required=False) if status.is_resolved else None,
             raw=raw,
         )
 
     def _events(self, ticket: Ticket, articles: list[Mapping[str, Any]]) -> list[Event]:
-        events = [
-            Event(
-                id=f"{self.instance}:ticket-{ticket.external_id}-created",
-                ticket_id=ticket.id,
-                kind=EventKind.CREATED,
-                at=ticket.created_at,
-                author_id=ticket.requester_id,
-                author_role=Role.REQUESTER if ticket.requester_id else None,
-            )
-        ]
+        events = [self.created_event(ticket, f"ticket-{ticket.external_id}-created")]
         for art in sorted(articles, key=lambda a: (str(a.get("created_at")), int(a["id"]))):
             sender = str(art.get("sender") or "").lower()
             events.append(
@@ -409,7 +329,7 @@ class ZammadBackend(Backend):
                     id=f"{self.instance}:a{art['id']}",
                     ticket_id=ticket.id,
                     kind=EventKind.COMMENT,
-                    at=parse_time(art.get("created_at")) or ticket.created_at,
+                    at=time_field(art, "created_at", required=False) or ticket.created_at,
                     author_id=self._q(art.get("created_by_id")),
                     author_role=_ROLES.get(sender),
                     public=not bool(art.get("internal")),
@@ -422,16 +342,9 @@ class ZammadBackend(Backend):
     # -- writes --------------------------------------------------------------------------------
 
     def _get(self, ext: str) -> dict[str, Any] | None:
-        from cstoolkit.http import HttpError
-
         path = f"/api/v1/tickets/{ext}"
-        try:
-            data = self.http.get_json(path, params={"expand": "true"})
-        except HttpError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if not isinstance(data, dict) or data.get("id") is None:
+        data = self.get_or_none(path, params={"expand": "true"})
+        if data is not None and (not isinstance(data, dict) or data.get("id") is None):
             raise BackendError(f"{self.label}: GET {path}: malformed ticket (no id)")
         return data
 
@@ -440,10 +353,9 @@ class ZammadBackend(Backend):
         if raw is None:
             return None
         tags, _ = self._extras_tags_only(raw)
-        try:
-            return self._ticket(raw, tags)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BackendError(f"{self.label}: ticket {raw.get('id')}: {exc}") from None
+        return self.map_record(
+            lambda r: self._ticket(r, tags), raw, "GET /api/v1/tickets/{id}", "ticket"
+        )
 
     def _extras_tags_only(self, raw: Mapping[str, Any]) -> tuple[list[str], None]:
         data = self.http.get_json("/api/v1/tags", params={"object": "Ticket", "o_id": raw["id"]})
@@ -454,25 +366,23 @@ class ZammadBackend(Backend):
 
     def apply(self, external_id: str, changes: Changes) -> ApplyResult:
         ext = bare_id(external_id)
-        current = self._get(ext)
-        if current is None:
-            raise BackendError(f"{self.label}: ticket {ext} does not exist")
+        current = self.existing(self._get(ext), ext, "ticket")
         body: dict[str, Any] = {}
         if changes.status is not None:
-            want = STATUS_TO_VENDOR.get(str(changes.status))
-            if want is None:
-                raise BackendError(f"{self.label}: ticket {ext}: unknown status")
+            want = self.converted(
+                STATUS_TO_VENDOR.__getitem__, str(changes.status), f"ticket {ext}: status"
+            )
             if self.status_map.get(str(current.get("state")), "") != self.status_map.get(want):
                 body["state"] = want
                 if want.startswith("pending"):
-                    hours = float(self.config.get("pending_hours") or 24.0)
+                    hours = self.options.pending_hours
                     body["pending_time"] = zms(now() + timedelta(hours=hours))
         if changes.priority is not None:
-            want = self.priority_write.get(str(changes.priority))
-            if want is None:
+            prio = self.priority_write.get(str(changes.priority))
+            if prio is None:
                 raise BackendError(f"{self.label}: ticket {ext}: unknown priority")
-            if current.get("priority") != want:
-                body["priority"] = want
+            if current.get("priority") != prio:
+                body["priority"] = prio
         for key, value in (("owner_id", changes.assignee_id), ("group_id", changes.group_id)):
             if value is not None and str(current.get(key)) != bare_id(value):
                 body[key] = int(bare_id(value)) if bare_id(value).isdigit() else bare_id(value)
@@ -517,16 +427,12 @@ class ZammadBackend(Backend):
         return ApplyResult(ext, True, parse_time((after or {}).get("updated_at")))
 
     def create(self, ticket: NewTicket) -> str:
-        if ticket.marker:
-            found = self.find_by_marker(ticket.marker)
-            if found is not None:
-                return found
         tags = list(ticket.tags)
         if ticket.marker:
             tags.append(marker_tag(ticket.marker))
         payload: dict[str, Any] = {
             "title": ticket.subject,
-            "group": self.config.get("default_group") or "Users",
+            "group": self.options.default_group or "Users",
             "state": STATUS_TO_VENDOR.get(str(ticket.status), "new"),
             "priority": self.priority_write.get(str(ticket.priority), "2 normal"),
             "article": {
@@ -539,27 +445,19 @@ class ZammadBackend(Backend):
         }
         if ticket.requester_email:
             payload["customer_id"] = f"guess:{ticket.requester_email}"
-        try:
+
+        def post() -> str:
             data = self.http.json("POST", "/api/v1/tickets", json=payload)
-        except BackendError:
-            if ticket.marker:
-                found = self.find_by_marker(ticket.marker)
-                if found is not None:
-                    return found
-            raise
-        if not isinstance(data, Mapping) or data.get("id") is None:
-            raise BackendError(f"{self.label}: POST /api/v1/tickets: no ticket id returned")
-        ext = str(data["id"])
-        if ticket.marker and self.state is not None:
-            markers = dict(self.state.get(MARKERS_KEY, {}) or {})
-            markers[ticket.marker] = ext
-            self.state.set(MARKERS_KEY, markers)
-        return ext
+            if not isinstance(data, Mapping) or data.get("id") is None:
+                raise BackendError(f"{self.label}: POST /api/v1/tickets: no ticket id returned")
+            return str(data["id"])
+
+        return self.create_once(ticket.marker, post)
 
     def find_by_marker(self, marker: str) -> str | None:
-        known = (self.state.get(MARKERS_KEY, {}) or {}) if self.state is not None else {}
-        if marker in known and self._get(str(known[marker])) is not None:
-            return str(known[marker])
+        known = self.remembered_marker(marker)
+        if known and self._get(known) is not None:
+            return known
         tag = marker_tag(marker)
         data = self.http.get_json(
             SEARCH_PATH, params={"query": f'tags:"{tag}"', "expand": "true", "per_page": 20}
@@ -569,4 +467,4 @@ class ZammadBackend(Backend):
         return str(min(hits)) if hits else None
 
 
-__all__ = ["ZammadBackend", "marker_tag"]
+__all__ = ["ZammadBackend", "ZammadSettings", "marker_tag"]

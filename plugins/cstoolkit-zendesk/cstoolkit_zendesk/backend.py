@@ -23,10 +23,28 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from cstoolkit.errors import BackendError, CapabilityError, ConfigError, ConflictError, CstError
-from cstoolkit.http import Budget, HttpStats, http_settings
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    CursorPage,
+    FieldError,
+    HttpAuth,
+    HttpBackend,
+    HttpBackendSettings,
+    cursor_walk,
+    field,
+    http_setting,
+    id_field,
+    items_of,
+    list_field,
+    map_field,
+    parse_time,
+    setting,
+    time_field,
+)
+from cstoolkit.errors import BackendError, ConfigError, ConflictError
+from cstoolkit.http import Budget
 from cstoolkit.model import (
     Channel,
     Event,
@@ -47,22 +65,19 @@ from cstoolkit.plugin import (
     TICKETS_READ,
     TICKETS_WRITE,
     ApplyResult,
-    Backend,
     Changes,
     CheckResult,
     NewTicket,
     Page,
-    Setting,
 )
-from cstoolkit_zendesk.mapping import Mapper, fast_time, parse_time, vendor_id, z
-
-if TYPE_CHECKING:
-    from cstoolkit.http import HttpClient
+from cstoolkit_zendesk.mapping import Mapper, vendor_id
 
 log = logging.getLogger("cstoolkit_zendesk")
 
 CURSOR_PATH = "/api/v2/incremental/tickets/cursor.json"
 EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
+CURSOR_GET = f"GET {CURSOR_PATH}"
+EVENTS_GET = f"GET {EVENTS_PATH}"
 INCREMENTAL_PREFIX = "/api/v2/incremental/"
 SIDELOADS = "metric_sets,users,groups,organizations"
 DEFAULT_START = 946684800  # 2000-01-01T00:00:00Z: before any Zendesk account existed
@@ -126,138 +141,114 @@ class _Cursor:
         return cur
 
 
-class ZendeskBackend(Backend):
+class ZendeskSettings(HttpBackendSettings):
+    subdomain: str | None = setting(help="Account name: acme for https://acme.zendesk.com.")
+    email: str | None = setting(help="Agent email for API-token authentication.")
+    token: str | None = setting(
+        secret=True, help="API token (with email): Basic {email}/token:{token}."
+    )
+    oauth_token: str | None = setting(
+        secret=True, help="OAuth access token (instead of email+token)."
+    )
+    page_size: int = setting(1000, minimum=1, maximum=1000, help="Items per export page (1-1000).")
+    plan: str = setting(
+        "team",
+        choices=tuple(PLAN_LIMITS),
+        help="Zendesk plan; sets the account limit unless requests_per_minute is given.",
+    )
+    high_volume: bool = setting(
+        False,
+        help="The High Volume API add-on: incremental exports may use 30 requests/minute.",
+    )
+    export_requests_per_minute: float | None = setting(
+        help="Budget of the incremental export endpoints (default 10, 30 with high_volume)."
+    )
+    events: bool = setting(True, help="Pull ticket events (comments, changes).")
+    events_overlap: int = setting(
+        60,
+        minimum=0,
+        help="Seconds of the event export re-read on the next run (repeats are skipped).",
+    )
+    resolve_authors: bool = setting(
+        True,
+        help="Look up unknown comment authors (users/show_many) to tell agents from requesters.",
+    )
+    budget_share: float = http_setting("budget_share", 0.8)
+
+
+class ZendeskBackend(HttpBackend[ZendeskSettings]):
     name: ClassVar[str] = "zendesk"
     description: ClassVar[str] = (
         "Zendesk Support: cursor-based incremental export, ticket events, safe updates."
     )
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting("subdomain", help="Account name: acme for https://acme.zendesk.com."),
-        Setting("email", help="Agent email for API-token authentication."),
-        Setting("token", secret=True, help="API token (with email): Basic {email}/token:{token}."),
-        Setting("oauth_token", secret=True, help="OAuth access token (instead of email+token)."),
-        Setting("page_size", "int", default=1000, help="Items per export page (1-1000)."),
-        Setting(
-            "plan",
-            default="team",
-            choices=tuple(PLAN_LIMITS),
-            help="Zendesk plan; sets the account limit unless requests_per_minute is given.",
-        ),
-        Setting(
-            "high_volume",
-            "bool",
-            default=False,
-            help="The High Volume API add-on: incremental exports may use 30 requests/minute.",
-        ),
-        Setting(
-            "export_requests_per_minute",
-            "float",
-            help="Budget of the incremental export endpoints (default 10, 30 with high_volume).",
-        ),
-        Setting("events", "bool", default=True, help="Pull ticket events (comments, changes)."),
-        Setting(
-            "events_overlap",
-            "int",
-            default=60,
-            help="Seconds of the event export re-read on the next run (repeats are skipped).",
-        ),
-        Setting(
-            "resolve_authors",
-            "bool",
-            default=True,
-            help="Look up unknown comment authors (users/show_many) to tell agents from "
-            "requesters.",
-        ),
-        *http_settings(budget_share=0.8),
-    )
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE, CONFLICT_CHECK}
     )
+    remember_markers: ClassVar[bool] = False  # the marker travels as the ticket's external_id
 
     def __init__(self, instance: str, config: Mapping[str, Any], state: Any) -> None:
         super().__init__(instance, config, state)
-        self.label = f"zendesk instance {instance!r}"
-        cfg = self.config
-        self.base_url = cfg.get("base_url") or (
-            f"https://{cfg['subdomain']}.zendesk.com" if cfg.get("subdomain") else None
-        )
+        opts = self.options
         if not self.base_url:
             raise ConfigError(f"{self.label}: set subdomain (or base_url)")
-        if not (cfg.get("oauth_token") or (cfg.get("email") and cfg.get("token"))):
+        if not (opts.oauth_token or (opts.email and opts.token)):
             raise ConfigError(f"{self.label}: set email and token, or oauth_token")
-        self.page_size = int(cfg.get("page_size") or 1000)
-        if not 1 <= self.page_size <= 1000:
-            raise ConfigError(f"{self.label}: page_size must be 1-1000")
+        self.page_size = opts.page_size
         self.start = DEFAULT_START
-        self.mapper = Mapper(cfg, self.label)
+        self.mapper = Mapper(self)
         self.plan_field = self.mapper.plan_field
-        self.filters = self._filters(cfg.get("filters"))
-        self.events_enabled = cfg.get("events", True) is not False
-        self.events_overlap = max(0, int(cfg.get("events_overlap") or 0))
-        self.resolve_authors = cfg.get("resolve_authors", True) is not False
-        self.stats = HttpStats()
-        self._http: HttpClient | None = None
+        self.filters = {
+            field: set(values)
+            for field, values in self.filter_values(
+                {"brand": "brand_id", "group": "group_id"}, "Zendesk"
+            ).items()
+        }
         self._agents: set[str] = set()  # every agent/admin seen (few; saved in the state)
         self._requesters: dict[str, None] = {}  # end-users seen, oldest first (bounded)
         self._unresolvable: set[str] = set()
         self._scope: dict[str, bool] = {}  # ticket id -> passes the filters (this run)
         self._agents_saved: set[str] | None = None
 
-    def __repr__(self) -> str:
-        return f"<ZendeskBackend {self.instance} {self.base_url}>"
-
     # -- HTTP ----------------------------------------------------------------------------------
 
-    @property
-    def http(self) -> HttpClient:
-        if self._http is None:
-            from cstoolkit.http import HttpClient
+    def api_base_url(self) -> str | None:
+        opts = self.options
+        if opts.base_url:
+            return opts.base_url
+        return f"https://{opts.subdomain}.zendesk.com" if opts.subdomain else None
 
-            cfg = self.config
-            headers: dict[str, str] = {}
-            auth: Any = None
-            if cfg.get("oauth_token"):
-                headers["Authorization"] = f"Bearer {cfg['oauth_token']}"
-                hint = "the oauth_token setting"
-            else:
-                auth = (f"{cfg['email']}/token", str(cfg["token"]))
-                hint = "the email and token settings"
-            export_rpm = cfg.get("export_requests_per_minute") or (
-                30 if cfg.get("high_volume") else 10
+    def http_auth(self) -> HttpAuth:
+        opts = self.options
+        secrets = [opts.token, opts.oauth_token]
+        if opts.oauth_token:
+            return HttpAuth(
+                headers={"Authorization": f"Bearer {opts.oauth_token}"},
+                secrets=secrets,
+                hint="the oauth_token setting",
             )
-            rpm = cfg.get("requests_per_minute") or PLAN_LIMITS.get(
-                str(cfg.get("plan") or "team"), 200
-            )
-            self._http = HttpClient.from_settings(
-                cfg,
-                label=self.label,
-                default_base_url=self.base_url,
-                auth=auth,
-                headers=headers,
-                secrets=[cfg.get("token"), cfg.get("oauth_token")],
-                requests_per_minute=float(rpm),
-                budgets=[Budget("incremental export", float(export_rpm), INCREMENTAL_PREFIX)],
-                stats=self.stats,
-                auth_hint=hint,
-            )
-        return self._http
+        return HttpAuth(
+            auth=(f"{opts.email}/token", str(opts.token)),
+            secrets=secrets,
+            hint="the email and token settings",
+        )
 
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+    def http_extra(self) -> dict[str, Any]:
+        opts = self.options
+        export_rpm = opts.export_requests_per_minute or (30 if opts.high_volume else 10)
+        rpm = opts.requests_per_minute or PLAN_LIMITS.get(opts.plan, 200)
+        return {
+            "requests_per_minute": float(rpm),
+            "budgets": [Budget("incremental export", float(export_rpm), INCREMENTAL_PREFIX)],
+        }
 
     def check(self) -> CheckResult:
-        try:
-            data = self.http.get_json("/api/v2/users/me.json")
-        except CstError as exc:
-            return CheckResult(False, str(exc))
-        user = (data or {}).get("user") or {}
-        if not user.get("id"):
-            return CheckResult(False, f"{self.base_url}: answered, but as an anonymous user")
-        return CheckResult(
-            True, f"{self.base_url}: authenticated as user {user['id']} ({user.get('role')})"
-        )
+        def describe(data: Mapping[str, Any]) -> str | None:
+            user = data.get("user") or {}
+            if not user.get("id"):
+                return None
+            return f"authenticated as user {user['id']} ({user.get('role')})"
+
+        return self.live_check("/api/v2/users/me.json", describe)
 
     # -- pull ----------------------------------------------------------------------------------
 
@@ -272,47 +263,52 @@ class ZendeskBackend(Backend):
         self._scope.clear()
         self._load_agents()
         yield from self._pull_tickets(cur)
-        if self.events_enabled:
+        if self.options.events:
             yield from self._pull_events(cur)
         self._save_agents()
 
     def _pull_tickets(self, cur: _Cursor) -> Iterator[Page]:
-        while True:
+        def fetch(after: str | None) -> CursorPage[Any, str]:
             params: dict[str, Any] = {"include": SIDELOADS, "per_page": self.page_size}
-            if cur.after:
-                params["cursor"] = cur.after
+            if after:
+                params["cursor"] = after
             else:
                 # Zendesk answers 400 StartTimeTooRecent for the last minute.
                 params["start_time"] = min(cur.start, int(now().timestamp()) - 61)
             data = self.http.get_json(CURSOR_PATH, params=params)
-            tickets = _list(data, "tickets", CURSOR_PATH, self.label, required=True)
-            page = self._ticket_page(data, tickets)
-            after = data.get("after_cursor")
-            if after:
-                cur.after = str(after)
+            tickets = items_of(data, "tickets", self.label, CURSOR_GET, required=True)
+            nxt = data.get("after_cursor")
+            return CursorPage(
+                tickets, str(nxt) if nxt else None, data.get("end_of_stream") is True, data
+            )
+
+        guard = self.guard(CURSOR_GET, "after_cursor")
+        for step in cursor_walk(fetch, guard, start=cur.after):
+            page = self._ticket_page(step.data, step.items)
+            if step.next:
+                cur.after = step.next
             page.cursor = cur.dump()
             yield page
-            if data.get("end_of_stream") is True:
-                return
-            if not after:
-                raise BackendError(
-                    f"{self.label}: GET {CURSOR_PATH}: a page without after_cursor before "
-                    "end_of_stream; cannot continue without losing tickets"
-                )
 
     def _ticket_page(self, data: Mapping[str, Any], tickets: list[Any]) -> Page:
         # The hot path of a large sync: plain dict checks (isinstance(x, Mapping) is an ABC
         # check, ten times slower) and no copies of the decoded JSON, which nobody else holds.
         page = Page()
         metrics = {
-            str(m.get("ticket_id")): m for m in data.get("metric_sets") or [] if type(m) is dict
+            str(m.get("ticket_id")): m
+            for m in _sideload(data, "metric_sets", self.label)
+            if type(m) is dict
         }
-        orgs = {str(o.get("id")): o for o in data.get("organizations") or [] if type(o) is dict}
+        orgs = {
+            str(o.get("id")): o
+            for o in _sideload(data, "organizations", self.label)
+            if type(o) is dict
+        }
         people = page.people
-        for user in data.get("users") or []:
+        for user in _sideload(data, "users", self.label):
             if type(user) is dict and user.get("id") is not None:
-                people.append(self._person(user, orgs))
-        for group in data.get("groups") or []:
+                people.append(self._person_of(user, orgs, CURSOR_GET))
+        for group in _sideload(data, "groups", self.label):
             if type(group) is dict and group.get("id") is not None:
                 page.groups.append(
                     Group(
@@ -325,19 +321,18 @@ class ZendeskBackend(Backend):
                 )
         append = page.tickets.append
         for raw in tickets:
-            if type(raw) is not dict or raw.get("id") is None:
-                raise BackendError(f"{self.label}: GET {CURSOR_PATH}: a ticket without an id")
-            if raw.get("status") == "deleted":
-                page.deleted.append(str(raw["id"]))
-                continue
-            if self.filters and not self._in_scope(raw):
-                continue
             try:
-                append(self._ticket(raw, metrics.get(str(raw["id"]))))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise BackendError(
-                    f"{self.label}: GET {CURSOR_PATH}: ticket {raw.get('id')}: {exc}"
-                ) from None
+                if type(raw) is not dict:
+                    raise TypeError("not an object")
+                ext = id_field(raw)
+                if raw.get("status") == "deleted":
+                    page.deleted.append(ext)
+                    continue
+                if self.filters and not self._in_scope(raw):
+                    continue
+                append(self._ticket(raw, metrics.get(ext)))
+            except MAPPING_ERRORS as exc:
+                raise self.malformed(exc, CURSOR_GET, "ticket", raw) from None
         return page
 
     def _q(self, value: Any) -> str | None:
@@ -346,15 +341,15 @@ class ZendeskBackend(Backend):
     def _ticket(self, raw: dict[str, Any], metric_set: dict[str, Any] | None) -> Ticket:
         get = raw.get
         ext = str(raw["id"])
-        created = fast_time(raw["created_at"])
-        stamp = get("updated_at")
-        updated = fast_time(stamp) if stamp else created
+        created = time_field(raw, "created_at")
+        assert created is not None
+        updated = time_field(raw, "updated_at", required=False) or created
         mapper = self.mapper
         status = mapper.ticket_status(raw)
         solved_at = None
         if metric_set is not None:
-            if status.is_resolved and metric_set.get("solved_at"):
-                solved_at = fast_time(metric_set["solved_at"])
+            if status.is_resolved:
+                solved_at = time_field(metric_set, "solved_at", required=False)
             # Zendesk's own metrics, kept beside (never mixed into) cstoolkit's computation.
             raw["metric_set"] = metric_set
         via = get("via")
@@ -373,17 +368,25 @@ class ZendeskBackend(Backend):
             requester_id=q(get("requester_id")),
             assignee_id=q(get("assignee_id")),
             group_id=q(get("group_id")),
-            tags=[str(t) for t in get("tags") or ()],
+            tags=[str(t) for t in list_field(raw, "tags")],
             created_at=created,
             updated_at=updated if updated >= created else created,
             solved_at=solved_at,
             custom_fields={
                 fields.get(str(f["id"]), str(f["id"])): f.get("value")
-                for f in get("custom_fields") or ()
+                for f in list_field(raw, "custom_fields")
                 if type(f) is dict and "id" in f
             },
             raw=raw,
         )
+
+    def _person_of(
+        self, user: dict[str, Any], orgs: Mapping[str, dict[str, Any]], endpoint: str
+    ) -> Person:
+        try:
+            return self._person(user, orgs)
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, endpoint, "user", user) from None
 
     def _person(self, user: dict[str, Any], orgs: Mapping[str, dict[str, Any]]) -> Person:
         get = user.get
@@ -396,7 +399,7 @@ class ZendeskBackend(Backend):
         if org is not None:
             organization = str(org.get("name") or org.get("id"))
             if self.plan_field:
-                value = (org.get("organization_fields") or {}).get(self.plan_field)
+                value = map_field(org, "organization_fields").get(self.plan_field)
                 plan = None if value is None or value == "" else str(value)
         elif org_id is not None:
             organization = str(org_id)
@@ -421,8 +424,10 @@ class ZendeskBackend(Backend):
         too_recent = int(now().timestamp()) - 60
         if cur.ev_start > too_recent:
             return  # Zendesk leaves the last minute out; nothing can be new yet
+        guard = self.guard(EVENTS_GET, "start_time")
         while True:
             start = cur.ev_start
+            guard.position((start, len(cur.ev_skip)))
             data = self.http.get_json(
                 EVENTS_PATH,
                 params={
@@ -431,31 +436,31 @@ class ZendeskBackend(Backend):
                     "per_page": self.page_size,
                 },
             )
-            items = _list(data, "ticket_events", EVENTS_PATH, self.label, required=True)
+            items = items_of(data, "ticket_events", self.label, EVENTS_GET, required=True)
+            events = [e for e in items if isinstance(e, Mapping)]
+            stamps = {id(e): self._event_stamp(e) for e in events}
             skip = set(cur.ev_skip)
-            fresh = [e for e in items if isinstance(e, Mapping) and str(e.get("id")) not in skip]
+            fresh = [e for e in events if str(e.get("id")) not in skip]
             page = Page()
             self._event_page(fresh, page)
-            end_time = data.get("end_time")
-            stamps = [int(e.get("timestamp") or 0) for e in items if isinstance(e, Mapping)]
-            end = int(end_time) if end_time is not None else max(stamps, default=start)
+            try:
+                end_time = field(data, "end_time", (int, float), required=False)
+            except FieldError as exc:
+                raise self.malformed(exc, EVENTS_GET, "page", data) from None
+            end = int(end_time) if end_time is not None else max(stamps.values(), default=start)
             end = max(end, start)
             done = data.get("end_of_stream") is True
-            if done and self.events_overlap:
+            if done and self.options.events_overlap:
                 # Resume a little earlier next run: events written late inside the last
                 # seconds are picked up; the ones already stored are skipped by id.
-                next_start = max(start, end - self.events_overlap)
+                next_start = max(start, end - self.options.events_overlap)
             else:
                 next_start = end
             keep = {str(i) for i in cur.ev_skip} if next_start == start else set()
-            keep.update(
-                str(e.get("id"))
-                for e in items
-                if isinstance(e, Mapping) and int(e.get("timestamp") or 0) >= next_start
-            )
+            keep.update(str(e.get("id")) for e in events if stamps[id(e)] >= next_start)
             if not done and next_start == start and not fresh:
                 raise BackendError(
-                    f"{self.label}: GET {EVENTS_PATH}: more than {self.page_size} events share "
+                    f"{self.label}: {EVENTS_GET}: more than {self.page_size} events share "
                     f"the second {start}; the time-based export cannot page past it"
                 )
             cur.ev_start = next_start
@@ -465,24 +470,37 @@ class ZendeskBackend(Backend):
             if done:
                 return
 
+    def _event_stamp(self, event: Mapping[str, Any]) -> int:
+        """An event's ``timestamp`` (unix seconds; 0 when absent)."""
+        value = event.get("timestamp")
+        try:
+            if value is None:
+                return 0
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise FieldError("timestamp", f"expected unix seconds, got {value!r:.40}")
+            try:
+                return int(float(value))
+            except (ValueError, OverflowError):
+                raise FieldError("timestamp", f"expected unix seconds, got {value!r:.40}") from None
+        except FieldError as exc:
+            raise self.malformed(exc, EVENTS_GET, "event", event) from None
+
     def _event_page(self, audits: list[Mapping[str, Any]], page: Page) -> None:
         if self.filters:
             audits = self._scoped_audits(audits)
         authors = {
             str(child.get("author_id"))
             for audit in audits
-            for child in audit.get("child_events") or []
-            if isinstance(child, Mapping) and child.get("author_id") is not None
+            for child in _children(audit)
+            if child.get("author_id") is not None
         }
         authors.update(str(a.get("updater_id")) for a in audits if a.get("updater_id") is not None)
         self._learn_roles(authors, page)
         for audit in audits:
             try:
                 page.events.extend(self._events_of(audit))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise BackendError(
-                    f"{self.label}: GET {EVENTS_PATH}: event {audit.get('id')}: {exc}"
-                ) from None
+            except MAPPING_ERRORS as exc:
+                raise self.malformed(exc, EVENTS_GET, "event", audit) from None
 
     def _role(self, author: Any) -> Role | None:
         if author is None:
@@ -495,11 +513,11 @@ class ZendeskBackend(Backend):
         return Role.REQUESTER if key in self._requesters else None
 
     def _events_of(self, audit: Mapping[str, Any]) -> list[Event]:
-        ticket_id = qualify(self.instance, audit["ticket_id"])
-        at = parse_time(audit.get("created_at")) or parse_time(int(audit["timestamp"]))
+        ticket_id = qualify(self.instance, id_field(audit, "ticket_id"))
+        at = time_field(audit, "created_at", required=False) or time_field(audit, "timestamp")
         assert at is not None
         updater = audit.get("updater_id")
-        children = [c for c in audit.get("child_events") or [] if isinstance(c, Mapping)]
+        children = [c for c in list_field(audit, "child_events") if isinstance(c, Mapping)]
         creating = any(c.get("event_type") == "Create" for c in children)
         base = {"audit_id": audit.get("id"), "via": audit.get("via")}
         events: list[Event] = []
@@ -510,7 +528,7 @@ class ZendeskBackend(Backend):
                 author = child.get("author_id", updater)
                 data = {**base, "comment_id": child.get("id")}
                 if child.get("attachments"):
-                    data["attachments"] = len(child["attachments"])
+                    data["attachments"] = len(list_field(child, "attachments"))
                 event_kind = EventKind.COMMENT
                 if creating and not created_done:
                     event_kind, created_done = EventKind.CREATED, True
@@ -519,7 +537,7 @@ class ZendeskBackend(Backend):
                         id=qualify(self.instance, child["id"]),
                         ticket_id=ticket_id,
                         kind=event_kind,
-                        at=parse_time(child.get("created_at")) or at,
+                        at=time_field(child, "created_at", required=False) or at,
                         author_id=self._q(author),
                         author_role=self._role(author),
                         public=bool(child.get("public", True)),
@@ -586,22 +604,6 @@ class ZendeskBackend(Backend):
 
     # -- filters -------------------------------------------------------------------------------
 
-    def _filters(self, value: Any) -> dict[str, set[str]]:
-        """``filters`` -> {"brand_id": {...}, "group_id": {...}} (Zendesk has no mailbox/queue)."""
-        if not value:
-            return {}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{self.label}: filters must be a table")
-        out: dict[str, set[str]] = {}
-        for key, wanted in value.items():
-            if key not in ("brand", "group"):
-                raise ConfigError(
-                    f"{self.label}: filters.{key}: Zendesk can filter by brand and group only"
-                )
-            values = wanted if isinstance(wanted, list) else [wanted]
-            out[f"{key}_id"] = {bare_id(str(v)) for v in values}
-        return out
-
     def _in_scope(self, raw: Mapping[str, Any]) -> bool:
         keep = all(str(raw.get(field)) in wanted for field, wanted in self.filters.items())
         if len(self._scope) >= _ROLE_CACHE_MAX:
@@ -616,7 +618,7 @@ class ZendeskBackend(Backend):
             chunk = unknown[i : i + 100]
             path = "/api/v2/tickets/show_many.json"
             data = self.http.get_json(path, params={"ids": ",".join(chunk)})
-            for raw in _list(data, "tickets", path, self.label):
+            for raw in items_of(data, "tickets", self.label, f"GET {path}"):
                 if isinstance(raw, Mapping):
                     self._in_scope(raw)
             for missing in chunk:
@@ -661,7 +663,7 @@ class ZendeskBackend(Backend):
             and a != "-1"
             and a not in self._unresolvable
         )
-        if not unknown or not self.resolve_authors:
+        if not unknown or not self.options.resolve_authors:
             return
         for i in range(0, len(unknown), 100):
             chunk = unknown[i : i + 100]
@@ -669,23 +671,20 @@ class ZendeskBackend(Backend):
             data = self.http.get_json(
                 path, params={"ids": ",".join(chunk), "include": "organizations"}
             )
+            where = f"GET {path}"
             orgs = {
                 str(o.get("id")): o
-                for o in _list(data, "organizations", path, self.label)
+                for o in items_of(data, "organizations", self.label, where)
                 if type(o) is dict
             }
-            for user in _list(data, "users", path, self.label):
+            for user in items_of(data, "users", self.label, where):
                 if type(user) is dict and user.get("id") is not None:
-                    page.people.append(self._person(user, orgs))
+                    page.people.append(self._person_of(user, orgs, where))
             self._unresolvable.update(
                 a for a in chunk if a not in self._agents and a not in self._requesters
             )
 
     # -- writes --------------------------------------------------------------------------------
-
-    def _writable(self) -> None:
-        if self.config.get("read_only"):
-            raise CapabilityError(f"{self.label} is read_only; nothing is written to it")
 
     def _get_ticket(self, ext: str) -> dict[str, Any]:
         data = self.http.get_json(f"/api/v2/tickets/{ext}.json")
@@ -704,18 +703,11 @@ class ZendeskBackend(Backend):
         """
         from cstoolkit.http import HttpError
 
-        self._writable()
+        self.writable()
         ext = bare_id(external_id)
         current = self._get_ticket(ext)
-        current_updated = parse_time(current.get("updated_at"))
         expected = changes.expected_updated_at
-        if expected is not None and (
-            current_updated is None or int(current_updated.timestamp()) != int(expected.timestamp())
-        ):
-            raise ConflictError(
-                f"{self.label}: ticket {ext} changed since the plan (updated "
-                f"{current.get('updated_at')}, plan made against {z(expected)}); not overwritten"
-            )
+        current_updated = self.check_unchanged(ext, current.get("updated_at"), expected)
         try:
             body = self._diff(current, changes)
         except ValueError as exc:
@@ -761,7 +753,10 @@ class ZendeskBackend(Backend):
             raise
         if raw.get("status") == "deleted":
             return None
-        return self._ticket(raw, None)
+        try:
+            return self._ticket(raw, None)
+        except MAPPING_ERRORS as exc:
+            raise self.malformed(exc, "GET /api/v2/tickets/{id}.json", "ticket", raw) from None
 
     def _diff(self, current: Mapping[str, Any], changes: Changes) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -802,16 +797,11 @@ class ZendeskBackend(Backend):
 
     def create(self, ticket: NewTicket) -> str:
         """POST a ticket whose ``external_id`` is the marker (a crash leaves it findable)."""
-        self._writable()
-        if ticket.marker:
-            found = self.find_by_marker(ticket.marker)
-            if found is not None:
-                return found
-        try:
-            status = self.mapper.vendor_status(str(ticket.status))
-            priority = self.mapper.vendor_priority(str(ticket.priority))
-        except ValueError as exc:
-            raise BackendError(f"{self.label}: cannot create: {exc}") from None
+        self.writable()
+        status = self.converted(self.mapper.vendor_status, str(ticket.status), "cannot create")
+        priority = self.converted(
+            self.mapper.vendor_priority, str(ticket.priority), "cannot create"
+        )
         payload: dict[str, Any] = {
             "subject": ticket.subject,
             "comment": {"body": ticket.description or ticket.subject, "public": True},
@@ -831,25 +821,23 @@ class ZendeskBackend(Backend):
             ]
         if ticket.marker:
             payload["external_id"] = ticket.marker
-        try:
+
+        def post() -> str:
             data = self.http.json("POST", "/api/v2/tickets.json", json={"ticket": payload})
-        except BackendError:
-            # A timeout or 5xx leaves it unknown whether Zendesk created the ticket: look.
-            if ticket.marker:
-                found = self.find_by_marker(ticket.marker)
-                if found is not None:
-                    return found
-            raise
-        created = (data or {}).get("ticket") or {}
-        if created.get("id") is None:
-            raise BackendError(f"{self.label}: POST /api/v2/tickets.json: no ticket id returned")
-        return str(created["id"])
+            created = (data or {}).get("ticket") or {}
+            if created.get("id") is None:
+                raise BackendError(
+                    f"{self.label}: POST /api/v2/tickets.json: no ticket id returned"
+                )
+            return str(created["id"])
+
+        return self.create_once(ticket.marker, post)
 
     def find_by_marker(self, marker: str) -> str | None:
         data = self.http.get_json("/api/v2/tickets.json", params={"external_id": marker})
         found = [
             t
-            for t in _list(data, "tickets", "/api/v2/tickets.json", self.label)
+            for t in items_of(data, "tickets", self.label, "GET /api/v2/tickets.json")
             if isinstance(t, Mapping) and t.get("external_id") == marker and t.get("id")
         ]
         if not found:
@@ -857,18 +845,14 @@ class ZendeskBackend(Backend):
         return str(min(found, key=lambda t: int(t["id"]))["id"])
 
 
-def _list(data: Any, key: str, path: str, label: str, *, required: bool = False) -> list[Any]:
-    if not isinstance(data, Mapping):
-        kind = type(data).__name__
-        raise BackendError(f"{label}: GET {path}: malformed page, expected a JSON object ({kind})")
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise BackendError(f"{label}: GET {path}: malformed page, no {key!r} list")
-        return []
-    if not isinstance(value, list):
-        raise BackendError(f"{label}: GET {path}: {key!r} is not a list")
-    return value
+def _sideload(data: Mapping[str, Any], key: str, label: str) -> list[Any]:
+    """A sideloaded list (users, groups, ...): missing is empty, another type malformed."""
+    return items_of(data, key, label, CURSOR_GET)
+
+
+def _children(audit: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    value = audit.get("child_events")
+    return [c for c in value if isinstance(c, Mapping)] if isinstance(value, list) else []
 
 
 def _tags(value: Any) -> str | None:
@@ -879,4 +863,4 @@ def _tags(value: Any) -> str | None:
     return str(value)
 
 
-__all__ = ["PLAN_LIMITS", "ZendeskBackend"]
+__all__ = ["PLAN_LIMITS", "ZendeskBackend", "ZendeskSettings"]

@@ -7,12 +7,12 @@ cstoolkit.toml merge over the defaults here (docs/backends/zendesk.md lists them
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cstoolkit.errors import ConfigError
 from cstoolkit.model import Channel, Priority, Status, bare_id
-from cstoolkit.plugin import merge_mapping
+
+if TYPE_CHECKING:
+    from cstoolkit.backends import HttpBackend
 
 #: Zendesk status -> model status. ``custom:<custom_status_id>`` keys map custom statuses.
 DEFAULT_STATUS_MAP: dict[str, str] = {
@@ -82,25 +82,13 @@ class Mapper:
     cstoolkit uses); ``mapping.plan_field`` names the organization field holding the plan.
     """
 
-    def __init__(self, config: Mapping[str, Any], label: str) -> None:
-        table = config.get("mapping") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{label}: mapping must be a table")
-        self.status = merge_mapping(
-            DEFAULT_STATUS_MAP, table.get("statuses"), Status, "mapping.statuses", label
-        )
-        self.priority = merge_mapping(
-            DEFAULT_PRIORITY_MAP, table.get("priorities"), Priority, "mapping.priorities", label
-        )
-        self.channel = merge_mapping(
-            DEFAULT_CHANNEL_MAP, table.get("channels"), Channel, "mapping.channels", label
-        )
-        fields = table.get("fields") or {}
-        if not isinstance(fields, Mapping):
-            raise ConfigError(f"{label}: mapping.fields must be a table")
-        self.fields = {str(k): str(v) for k, v in fields.items()}
+    def __init__(self, backend: HttpBackend[Any]) -> None:
+        self.status = backend.mapping_table("statuses", DEFAULT_STATUS_MAP, Status)
+        self.priority = backend.mapping_table("priorities", DEFAULT_PRIORITY_MAP, Priority)
+        self.channel = backend.mapping_table("channels", DEFAULT_CHANNEL_MAP, Channel)
+        self.fields = backend.field_names()
         self.fields_back = {v: k for k, v in self.fields.items()}
-        plan = table.get("plan_field")
+        plan = backend.mapping_value("plan_field")
         self.plan_field = str(plan) if plan else None
         # Lookups straight to enum members (Enum(value) is slow on a million tickets).
         self.status_enum = {k: Status(v) for k, v in self.status.items()}
@@ -126,20 +114,10 @@ class Mapper:
             return None
         return self.status.get(str(vendor), str(vendor))
 
-    def ticket_priority(self, vendor: Any) -> Priority:
-        if vendor is None:
-            return Priority.NORMAL
-        return Priority(self.priority.get(str(vendor), "normal"))
-
     def priority_value(self, vendor: Any) -> str | None:
         if vendor is None:
             return None
         return self.priority.get(str(vendor), str(vendor))
-
-    def ticket_channel(self, raw: Mapping[str, Any]) -> Channel:
-        via = raw.get("via") or {}
-        channel = via.get("channel") if isinstance(via, Mapping) else None
-        return Channel(self.channel.get(str(channel), "other")) if channel else Channel.OTHER
 
     def vendor_status(self, model: str) -> str:
         if model not in STATUS_TO_VENDOR:
@@ -150,32 +128,6 @@ class Mapper:
         if model not in DEFAULT_PRIORITY_MAP:
             raise ValueError(f"priority {model!r} is not one of {', '.join(DEFAULT_PRIORITY_MAP)}")
         return model
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Zendesk's ISO 8601 times (``2011-05-05T10:38:52Z``) as aware UTC datetimes."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def fast_time(value: str) -> datetime:
-    """:func:`parse_time` for the common case (a string; UTC ``Z`` needs no conversion)."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is UTC:
-        return parsed
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def z(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def vendor_id(value: str | int) -> int | str:
