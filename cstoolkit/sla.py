@@ -221,7 +221,8 @@ def parse_policy(
         try:
             when = query.compile(table["when"], where=f"{where}.when")
         except QueryError as exc:
-            raise ConfigError(exc.message) from None
+            fld = f"{where}.when"
+            raise ConfigError(exc.message.removeprefix(f"{fld}: "), field=fld) from None
     order = table.get("order", position)
     if isinstance(order, bool) or not isinstance(order, int):
         raise ConfigError("order must be an integer", field=f"{where}.order")

@@ -73,16 +73,24 @@ BACKEND_KEYS: tuple[Key, ...] = (
     Key(
         "filters",
         "table",
-        keys=tuple(Key(k, "str|list", items=Key(k, "str")) for k in FILTER_KEYS),
+        keys=tuple(
+            Key(k, "str|list", items=Key(k, "str"), help=f"Only this {k} (or these).")
+            for k in FILTER_KEYS
+        ),
+        noun="filter",
         help="Only sync what matches: brand, mailbox, queue, group (a value or a list).",
     ),
     Key(
         "mapping",
         "table",
         keys=(
-            *(Key(k, "table", values=Key(k, "str")) for k in MAPPING_TABLES),
-            Key("plan_field", "str"),
+            *(
+                Key(k, "table", values=Key(k, "str"), help=f"Vendor {k} -> model {k}.")
+                for k in MAPPING_TABLES
+            ),
+            Key("plan_field", "str", help="The organization field holding the plan."),
         ),
+        noun="mapping table",
         help="Vendor values onto the model: statuses, priorities, channels, fields "
         "(vendor -> model) and plan_field.",
     ),
@@ -382,11 +390,18 @@ RUN = Section(
             items=Key(
                 "step",
                 "str|table",
+                noun="step key",
                 keys=(
                     Key("command", required=True, help="A cst command line."),
                     Key("name", help="The step's name (default: its command)."),
-                    Key("timeout", "duration", minimum=1, maximum=7 * _DAY),
-                    Key("needs", "str|list", items=Key("need")),
+                    Key(
+                        "timeout",
+                        "duration",
+                        minimum=1,
+                        maximum=7 * _DAY,
+                        help="This step's timeout (default: [run] timeout).",
+                    ),
+                    Key("needs", "str|list", items=Key("need"), help="Earlier steps it needs."),
                 ),
             ),
             help='Each a cst command line ("sync pull") or a table { command, name, timeout, '

@@ -104,6 +104,8 @@ class Key:
     index_items: bool = True
     #: The message for a value of the wrong type (default: "expected <type>, got <type>").
     expect: str = ""
+    #: How the keys of this ``table`` are called in messages ("unknown filter").
+    noun: str = "setting"
 
     @property
     def setting_type(self) -> str:
@@ -253,7 +255,7 @@ class Walk:
             return self._list(key, value, path)
         if kind == "table":
             if key.keys is not None:
-                return self.table(key.keys, value, path)
+                return self.table(key.keys, value, path, what=key.noun)
             if key.values is not None:
                 return {k: self.value(key.values, v, (*path, k)) for k, v in value.items()}
             return dict(value)
