@@ -7,7 +7,7 @@ module asks each engine, for every part the schema found no error in:
 * each ``[calendars.NAME]``: its hours, days and holiday country (:mod:`cstoolkit.calendars`);
 * each ``[sla.NAME]``: priorities, statuses, metrics and its ``when`` condition
   (:mod:`cstoolkit.sla`);
-* the roster file (:mod:`cstoolkit.triage.roster`), with its groups, tiers and rotas;
+* the roster file (:mod:`cstoolkit.triage.roster`), and the groups its tiers escalate to;
 * each plugin instance, built without a store as ``cst doctor`` builds it (its own checks of
   its settings, and the signing keys of a survey provider that signs links), and the
   ``mapping`` targets of a backend (model values).
@@ -88,9 +88,22 @@ def _roster(config: Config, host: Any, broken: set[str]) -> Iterator[Problem]:
     from cstoolkit.triage.roster import load_from_config
 
     try:
-        load_from_config(config, None)
+        roster = load_from_config(config, None)
     except CstError as exc:
         yield Problem(str(exc), config.label, config.line("roster"), "roster")
+        return
+    if roster is None:
+        return
+    groups = set(roster.groups) | {g for agent in roster.agents for g in agent.groups}
+    for tier, group in sorted(roster.tiers.items()):
+        if group not in groups:
+            yield Problem(
+                f"{roster.source}: tiers: tier {tier} escalates to group {group!r}, which no "
+                "agent is in and groups does not define",
+                config.label,
+                config.line("roster"),
+                "roster",
+            )
 
 
 def _instances(config: Config, host: Any, broken: set[str]) -> Iterator[Problem]:

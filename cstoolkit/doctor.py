@@ -153,9 +153,12 @@ def _instance_check(
         # The instance's own HTTP timeout at most doctor's, and no retries: one try each.
         overrides = {"timeout": bounds.timeout, "max_retry_wait": 0.0}
         obj = build_instance(config, host, section, name, None, overrides=overrides)
+        if not isinstance(obj, Backend):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
+            return Check(label, "ok", "configured")
         try:
-            if not isinstance(obj, Backend):
-                return Check(label, "ok", "configured")
             verdict = obj.check()
         finally:
             obj.close()

@@ -124,6 +124,15 @@ CASES = [
 ]  # fmt: skip
 
 
+def test_a_roster_tier_must_escalate_to_a_roster_group(ws: Path) -> None:
+    (ws / "roster.yaml").write_text(
+        "agents:\n  - id: a1\n    groups: [general]\ntiers:\n  2: tecnical\n"
+    )
+    code, lines, cfg = problems(ws, 'roster = "roster.yaml"\n')
+    assert code == 2
+    assert f"{cfg}:1: error: roster: " in lines[0] and "group 'tecnical'" in lines[0], lines
+
+
 @pytest.mark.parametrize(("extra", "field", "message", "where"), CASES)
 def test_each_problem_is_one_line_naming_file_line_and_key(
     ws: Path, extra: str, field: str, message: str, where: str
