@@ -137,6 +137,8 @@ REFERENCE_VALUES = [
     "frobnicate",
     "store",
     "sync pull --bogus",
+    "report kpi --calendar nowhere",
+    "survey send --survey csat",
 ]
 ODD_STRINGS = [
     "",

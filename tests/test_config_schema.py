@@ -111,6 +111,8 @@ CASES = [
      "sync mirror"),
     ('[run]\nsteps = ["survey send --bogus"]\n', "run.steps[0]", "No such option '--bogus'",
      "--bogus"),
+    ('[run]\nsteps = ["report kpi --calendar madird"]\n', "run.steps[0]",
+     "calendar: no [calendars.madird] (did you mean 'madrid'?)", "--calendar"),
     ('[run]\nsteps = [\n  "status",\n  { command = "frobnicate" },\n]\n', "run.steps[1]",
      "not a command cst run can schedule", "frobnicate"),
     # what only the engines can tell

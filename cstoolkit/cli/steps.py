@@ -4,7 +4,7 @@ The config layer knows which commands ``cst run`` may schedule; only the command
 know their options. Each step is parsed by its click command (no callback runs), so an unknown
 option or a bad value is a config problem of the step's line, and the names a step gives are
 checked: recipe files must exist (relative to the config file, where steps run), backend
-instances and surveys must be configured, a mirror's target must not be read-only.
+instances, surveys and calendars must be configured, a mirror's target must not be read-only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from cstoolkit.config import Config, Problem
+from cstoolkit.config.check import names_of
 from cstoolkit.config.positions import field_name
 from cstoolkit.config.run_plan import command_key
 from cstoolkit.config.schema import did_you_mean
@@ -32,6 +33,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "sync mirror": {"source": "backends", "target": "backends"},
     "survey send": {"survey_name": "surveys"},
     "survey pull": {"survey_name": "surveys"},
+    "report kpi": {"calendar": "calendars"},
 }
 
 
@@ -104,7 +106,7 @@ def _reference(config: Config, kind: str, value: str) -> str | None:
         except OSError:
             pass
         return f"{value}: no such file (steps run in {config.base_dir})"
-    names = list(config.instances(kind))
+    names = names_of(config.data)[kind]
     if value in names:
         return None
     hint = did_you_mean(value, names)
