@@ -91,10 +91,10 @@ class Setting:
             return f"expected {self.type}, got {type(value).__name__}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
-        number = float(value) if isinstance(value, int | float) else None
-        if number is not None and self.minimum is not None and number < self.minimum:
+        number = value if isinstance(value, int | float) else None
+        if self.minimum is not None and number is not None and number < self.minimum:
             return f"must be at least {self.minimum:g}"
-        if number is not None and self.maximum is not None and number > self.maximum:
+        if self.maximum is not None and number is not None and number > self.maximum:
             return f"must be at most {self.maximum:g}"
         return None
 

@@ -26,7 +26,6 @@ from typing import Any
 from cstoolkit.config import Config, check_config
 from cstoolkit.config.requirements import (  # noqa: F401  (the requirement helpers' home)
     Requirement,
-    _compare,
     canonical,
     installed_version,
 )

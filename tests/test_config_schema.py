@@ -12,8 +12,6 @@ import pytest
 
 from cstoolkit import secrets
 from cstoolkit.config import load_config
-from cstoolkit.config.core import SURVEY_KINDS
-from cstoolkit.config.positions import key_lines
 from tests.config_gen import cst
 
 BASE = """\
@@ -219,6 +217,8 @@ def test_literal_secrets_warn_and_unset_references_fail(ws: Path, monkeypatch) -
 
 
 def test_lines_are_found_in_every_toml_form(tmp_path: Path) -> None:
+    from cstoolkit.config.positions import key_lines
+
     text = (
         "# a comment\r\n"
         'surveys.nps = { plugin = "builtin", kind = "nps", channel = "x", '
@@ -241,6 +241,7 @@ def test_lines_are_found_in_every_toml_form(tmp_path: Path) -> None:
 
 
 def test_survey_kinds_are_the_scales_of_messages() -> None:
+    from cstoolkit.config.core import SURVEY_KINDS
     from cstoolkit.messages import SCALES
 
     assert set(SURVEY_KINDS) == set(SCALES)
@@ -259,7 +260,6 @@ def test_plugin_settings_derived_from_the_schema_stay_equal() -> None:
 
 # -- layers ----------------------------------------------------------------------------------
 
-CONFIG_PACKAGE = Path(__file__).resolve().parents[1] / "cstoolkit" / "config"
 #: What the bottom layer may import from cstoolkit (itself aside).
 ALLOWED = {"cstoolkit.errors", "cstoolkit.secrets"}
 #: Until package A's secrets.redact_url lands, store_label and redacted() still use the store's.
@@ -278,8 +278,12 @@ def _imports(path: Path) -> set[tuple[str, str]]:
 
 def test_config_is_the_bottom_layer() -> None:
     """cstoolkit.config imports no engine, store, plugin or command (lazy imports included)."""
+    import cstoolkit.config
+
+    root = Path(cstoolkit.config.__file__)
+    files = sorted(root.parent.glob("*.py")) if root.name == "__init__.py" else [root]
     upward = []
-    for path in sorted(CONFIG_PACKAGE.glob("*.py")):
+    for path in files:
         for module, name in _imports(path):
             if not module.startswith("cstoolkit") or module.startswith("cstoolkit.config"):
                 continue

@@ -22,7 +22,8 @@ def canonical(name: str) -> str:
 
 @dataclass(frozen=True)
 class Requirement:
-    """A distribution name and version specifiers (``cstoolkit-zendesk>=1.2,<2``)."""
+    """A distribution name and version specifiers (``cstoolkit-zendesk>=1.2,<2``), read by
+    ``packaging`` exactly as pip reads them (``~=1.2`` is ``>=1.2,==1.*``)."""
 
     text: str
     name: str
@@ -30,55 +31,41 @@ class Requirement:
 
     @classmethod
     def parse(cls, text: str) -> Requirement:
-        m = _NAME_RE.match(text)
-        if not m:
-            raise ValueError(f"not a requirement: {text!r}")
-        rest = m.group(3).strip()
-        if rest.startswith("@") or ";" in rest:
+        from packaging.requirements import InvalidRequirement
+        from packaging.requirements import Requirement as Parsed
+
+        try:
+            parsed = Parsed(text)
+        except InvalidRequirement:
+            raise ValueError(f"not a requirement: {text!r}") from None
+        if parsed.url or parsed.marker:
             raise ValueError(f"only NAME and version specifiers are supported: {text!r}")
+        # The user's order, for messages; packaging keeps a set.
+        m = _NAME_RE.match(text)
+        rest = m.group(3) if m else ""
         specs = []
         for part in filter(None, (p.strip() for p in rest.split(","))):
             sm = _SPEC_RE.match(part)
             if not sm:
                 raise ValueError(f"bad version specifier {part!r} in {text!r}")
             specs.append((sm.group(1), sm.group(2)))
-        return cls(text.strip(), m.group(1), tuple(specs))
+        return cls(text.strip(), parsed.name, tuple(specs))
 
     @property
     def key(self) -> str:
         return canonical(self.name)
 
     def allows(self, version: str) -> bool:
+        """Whether an installed ``version`` meets the specifiers (pre-releases count, as for
+        ``pip check``); a version packaging cannot read meets none but an empty set."""
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        spec = SpecifierSet(",".join(op + v for op, v in self.specifiers))
         try:
-            from packaging.specifiers import InvalidSpecifier, SpecifierSet
-            from packaging.version import InvalidVersion, Version
-        except ImportError:  # pragma: no cover - packaging is nearly always there
-            return all(_compare(version, op, v) for op, v in self.specifiers)
-        try:
-            spec = SpecifierSet(",".join(op + v for op, v in self.specifiers))
             return spec.contains(Version(version), prereleases=True)
-        except (InvalidSpecifier, InvalidVersion):
-            return all(_compare(version, op, v) for op, v in self.specifiers)
-
-
-def _version_key(text: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.+-]", text))
-
-
-def _compare(have: str, op: str, want: str) -> bool:
-    a, b = _version_key(have), _version_key(want.replace(".*", ""))
-    width = max(len(a), len(b))
-    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
-    return {
-        "==": a == b,
-        "===": have == want,
-        "!=": a != b,
-        ">=": a >= b,
-        "<=": a <= b,
-        ">": a > b,
-        "<": a < b,
-        "~=": a >= b,
-    }[op]
+        except InvalidVersion:
+            return not self.specifiers
 
 
 def installed_version(name: str) -> str | None:
