@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+from cstoolkit.config.core import BACKEND_KEYS, MAPPING_TABLES
+from cstoolkit.config.core import FILTER_KEYS as _FILTER_KEYS
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import Event, Group, Person, Ticket
 from cstoolkit.plugin_settings import (
@@ -55,33 +57,15 @@ KNOWN_CAPABILITIES = frozenset(
 
 # -- settings schema (cstoolkit.plugin_settings; re-exported here, where API 1.0 named them) --
 
-# Settings every backend instance accepts, whatever its plugin.
-COMMON_BACKEND_SETTINGS: tuple[Setting, ...] = (
-    Setting("plugin", required=True, help="The backend plugin this instance uses."),
-    Setting("read_only", "bool", default=False, help="Never write anything to this instance."),
-    Setting(
-        "start_date",
-        "str",
-        help="First-run start date (ISO 8601 date or time, UTC if no zone): a pull without a "
-        "saved cursor reads tickets updated since then (Backend.pull(since=...)).",
-    ),
-    Setting(
-        "filters",
-        "table",
-        help="Only sync what matches: keys brand, mailbox, queue, group (a value or a list); "
-        "each plugin documents which keys its vendor supports.",
-    ),
-    Setting(
-        "mapping",
-        "table",
-        help="Vendor values onto the model: tables statuses, priorities, channels, fields "
-        "(vendor -> model) and plan_field; unmapped values use the plugin's defaults.",
-    ),
+# Settings every backend instance accepts, whatever its plugin (declared by the config schema).
+COMMON_BACKEND_SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(k.name, k.setting_type, required=k.required, default=k.default, help=k.help)
+    for k in BACKEND_KEYS
 )
 #: Keys of the common ``filters`` table (a plugin refuses keys its vendor cannot filter on).
-FILTER_KEYS = ("brand", "mailbox", "queue", "group")
+FILTER_KEYS = _FILTER_KEYS
 #: Tables of the common ``mapping`` table.
-MAPPING_KEYS = ("statuses", "priorities", "channels", "fields", "plan_field")
+MAPPING_KEYS = (*MAPPING_TABLES, "plan_field")
 
 
 # -- plugin base -------------------------------------------------------------------------------

@@ -8,31 +8,30 @@ upgrade that replaced the environment (``pipx upgrade`` / a new venv), ``cst plu
 installs every recorded requirement again.
 
 ``required_plugins = ["cstoolkit-zendesk>=1.2"]`` at the top of cstoolkit.toml names the
-distributions a configuration needs; every command that loads the file checks them first and
-stops with one line naming the file, the line and the missing or too-old distribution.
+distributions a configuration needs; the config schema checks them
+(:mod:`cstoolkit.config.requirements`) whenever a command loads the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cstoolkit.config import Config, check_config
+from cstoolkit.config.requirements import (  # noqa: F401  (the requirement helpers' home)
+    Requirement,
+    canonical,
+    installed_version,
+)
 from cstoolkit.errors import ConfigError, CstError, UsageError
 
-if TYPE_CHECKING:
-    from cstoolkit.config import Config
-
 RECORD_NAME = "plugins.json"
-_NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
-_SPEC_RE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*([A-Za-z0-9.*+!_-]+)\s*$")
 
 
 class PipError(CstError):
@@ -52,113 +51,30 @@ def run_pip(args: Sequence[str]) -> None:
         raise PipError(f"pip {' '.join(args[:1])} failed: {last}")
 
 
-# -- requirements ----------------------------------------------------------------------------
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalised distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A distribution name and version specifiers (``cstoolkit-zendesk>=1.2,<2``), read by
-    ``packaging`` exactly as pip reads them (``~=1.2`` is ``>=1.2,==1.*``)."""
-
-    text: str
-    name: str
-    specifiers: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def parse(cls, text: str) -> Requirement:
-        from packaging.requirements import InvalidRequirement
-        from packaging.requirements import Requirement as Parsed
-
-        try:
-            parsed = Parsed(text)
-        except InvalidRequirement:
-            raise ValueError(f"not a requirement: {text!r}") from None
-        if parsed.url or parsed.marker:
-            raise ValueError(f"only NAME and version specifiers are supported: {text!r}")
-        # The user's order, for messages; packaging keeps a set.
-        m = _NAME_RE.match(text)
-        rest = m.group(3) if m else ""
-        specs = []
-        for part in filter(None, (p.strip() for p in rest.split(","))):
-            sm = _SPEC_RE.match(part)
-            if not sm:
-                raise ValueError(f"bad version specifier {part!r} in {text!r}")
-            specs.append((sm.group(1), sm.group(2)))
-        return cls(text.strip(), parsed.name, tuple(specs))
-
-    @property
-    def key(self) -> str:
-        return canonical(self.name)
-
-    def allows(self, version: str) -> bool:
-        """Whether an installed ``version`` meets the specifiers (pre-releases count, as for
-        ``pip check``); a version packaging cannot read meets none but an empty set."""
-        from packaging.specifiers import SpecifierSet
-        from packaging.version import InvalidVersion, Version
-
-        spec = SpecifierSet(",".join(op + v for op, v in self.specifiers))
-        try:
-            return spec.contains(Version(version), prereleases=True)
-        except InvalidVersion:
-            return not self.specifiers
-
-
-def installed_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 # -- required_plugins in cstoolkit.toml ------------------------------------------------------
 
 
 def required_plugin_problems(config: Config) -> list[tuple[str, int | None]]:
     """(message, line) for each unmet or malformed ``required_plugins`` entry."""
-    from cstoolkit.config import locate
-
-    raw = config.data.get("required_plugins")
-    if raw is None:
+    if "required_plugins" not in config.data:
         return []
-    line = locate(config.text, [], "required_plugins")
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        return [('must be a list of requirement strings, e.g. ["cstoolkit-zendesk>=1.2"]', line)]
-    problems = []
-    for text in raw:
-        try:
-            req = Requirement.parse(text)
-        except ValueError as exc:
-            problems.append((str(exc), line))
-            continue
-        have = installed_version(req.name)
-        if have is None:
-            problems.append(
-                (f"{req.name} is not installed (run: cst plugins install '{req.text}')", line)
-            )
-        elif not req.allows(have):
-            problems.append(
-                (
-                    f"{req.name} {have} is installed but {req.text} is required "
-                    f"(run: cst plugins install '{req.text}')",
-                    line,
-                )
-            )
-    return problems
+    return [
+        (p.message, p.line)
+        for p in check_config(_only(config, "required_plugins"), None)
+        if p.severity == "error"
+    ]
 
 
 def check_required_plugins(config: Config) -> None:
     """Raise a one-line ConfigError (exit 2) for the first unmet ``required_plugins`` entry."""
-    if "required_plugins" not in config.data:
-        return
     problems = required_plugin_problems(config)
     if problems:
         message, line = problems[0]
         raise ConfigError(message, path=config.label, line=line, field="required_plugins")
+
+
+def _only(config: Config, key: str) -> Config:
+    return replace(config, data={key: config.data[key]})
 
 
 # -- the record of installed plugins ---------------------------------------------------------

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cstoolkit.config import build_instance, load_config
+from cstoolkit.config import load_config
 from cstoolkit.host import Host
+from cstoolkit.instances import build_instance
 from cstoolkit.sample import SampleSpec, generate_file
 from cstoolkit.store import open_store
 from cstoolkit.sync import PullSummary, pull

@@ -46,13 +46,13 @@ Business-time arithmetic is :class:`cstoolkit.calendars.Calendar`'s (the one cal
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
+from cstoolkit.config.types import parse_duration as parse_span
 from cstoolkit.errors import ConfigError, QueryError
 from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
 
@@ -83,8 +83,6 @@ _RESOLVED = frozenset({Status.SOLVED.value, Status.CLOSED.value})
 _POLICY_KEYS = frozenset(
     {"order", "when", "calendar", "business_hours", "paused_in", "description", *METRICS}
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 # -- policies ----------------------------------------------------------------------------------
@@ -124,15 +122,11 @@ class SlaPolicy:
 
 def parse_duration(value: object, where: str) -> int:
     """``"30m"``, ``"4h"``, ``"2d"`` (24 h), ``"90s"``; a bare number is minutes."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a duration such as 4h, got {value!r}", field=where)
-    if isinstance(value, int | float):
-        seconds = float(value) * 60
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "m"]
-    else:
-        raise ConfigError(f"expected a duration such as 30m, 4h or 2d, got {value!r}", field=where)
-    if seconds <= 0:
+    try:
+        seconds = parse_span(value, unit="m")
+    except ValueError as exc:
+        raise ConfigError(str(exc), field=where) from None
+    if round(seconds) <= 0:
         raise ConfigError(f"a target must be positive, got {value!r}", field=where)
     return round(seconds)
 
@@ -227,7 +221,8 @@ def parse_policy(
         try:
             when = query.compile(table["when"], where=f"{where}.when")
         except QueryError as exc:
-            raise ConfigError(exc.message) from None
+            fld = f"{where}.when"
+            raise ConfigError(exc.message.removeprefix(f"{fld}: "), field=fld) from None
     order = table.get("order", position)
     if isinstance(order, bool) or not isinstance(order, int):
         raise ConfigError("order must be an integer", field=f"{where}.order")
@@ -249,10 +244,7 @@ def load_policies(config: Config | Mapping[str, Any]) -> list[SlaPolicy]:
     ``config`` is a :class:`~cstoolkit.config.Config` or its data mapping. Errors name the file
     and line where they can.
     """
-    from cstoolkit.config import locate
-
     data = config if isinstance(config, Mapping) else config.data
-    text = "" if isinstance(config, Mapping) else config.text
     label = None if isinstance(config, Mapping) else config.label
     tables = data.get("sla") or {}
     if not isinstance(tables, Mapping):
@@ -265,16 +257,13 @@ def load_policies(config: Config | Mapping[str, Any]) -> list[SlaPolicy]:
         try:
             out.append(parse_policy(name, table, calendars=calendars, position=position))
         except ConfigError as exc:
-            if label is None:
+            if isinstance(config, Mapping):
                 raise
-            key = (exc.field or "").split(".")
-            line = None
-            if len(key) >= 3:
-                line = locate(text, ["sla", name], key[2])
+            key = (exc.field or "").split(".")[2:3]
             raise ConfigError(
                 exc.bare_message,
                 path=label,
-                line=line or locate(text, ["sla", name]),
+                line=config.line("sla", name, *key),
                 field=exc.field,
             ) from None
     out.sort(key=lambda p: p.order)

@@ -19,13 +19,13 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from cstoolkit.config import types as config_types
 from cstoolkit.errors import CapabilityError, ConfigError, CstError, UsageError
 from cstoolkit.model import now
 from cstoolkit.plugin import TICKETS_READ, Backend, Page
@@ -86,29 +86,14 @@ class PullSummary:
 
 # -- times -----------------------------------------------------------------------------------
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def parse_when(text: str, *, what: str = "--since", at: datetime | None = None) -> datetime:
     """Parse ``--since`` / ``start_date``: an ISO 8601 date or time (UTC unless it says
     otherwise) or a span ago (``90m``, ``12h``, ``7d``, ``2w``). Raises ValueError."""
-    m = _RELATIVE.match(text)
-    if m:
-        return (at or now()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"{what}: {text!r} is not an ISO 8601 date or time (2024-05-01, "
-            "2024-05-01T08:00:00Z) nor a span ago (12h, 7d, 2w)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return config_types.parse_when(text, at=at or now())
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def parse_since(text: str) -> datetime:

@@ -30,18 +30,31 @@ def cst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def quickstart_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("qs")
     proc = subprocess.run(
         [sys.executable, "-m", "cstoolkit", "quickstart", "--dir", str(root), "--tickets", "400"],
         capture_output=True,
         text=True,
-        env={**os.environ, "HOME": str(root), "XDG_CONFIG_HOME": str(root / ".config")},
+        env={
+            **os.environ,
+            "HOME": str(root),
+            "XDG_CONFIG_HOME": str(root / ".config"),
+            "CSTOOLKIT_KEYS_FILE": str(root / "keys.json"),
+        },
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "400 sample tickets generated" in proc.stdout
     return root
+
+
+@pytest.fixture
+def workspace(quickstart_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The quickstart workspace, with the keys file its survey signing key is in (every command
+    checks that the config's secret references resolve)."""
+    monkeypatch.setenv("CSTOOLKIT_KEYS_FILE", str(quickstart_root / "keys.json"))
+    return quickstart_root
 
 
 def test_quickstart_creates_a_working_workspace(workspace: Path) -> None:

@@ -242,6 +242,6 @@ def test_check_store_table_for_postgresql(tmp_path: Path) -> None:
     (problem,) = check_config(load_config(cfg), Host().load())
     assert problem.field == "store.url" and "postgresql://" in problem.message
     cfg.write_text('[store]\nurl = "postgresql://cst@db/support"\npassword = "env:PGPW"\n')
-    config = load_config(cfg)
+    config = load_config(cfg, env={"PGPW": "from-the-environment"})  # references must resolve
     assert check_config(config, Host().load()) == []
     assert config.store_label == "postgresql://cst@db/support"

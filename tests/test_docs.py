@@ -42,3 +42,12 @@ def test_every_exit_code_is_documented() -> None:
     walk(CstError)
     for code in codes:
         assert f"| {code} |" in text, f"exit code {code} missing from docs/exit-codes.md"
+
+
+def test_the_configuration_reference_is_made_from_the_schema() -> None:
+    """docs/configuration.md holds the reference tables exactly as the schema renders them
+    (regenerate: python -m cstoolkit.config.reference docs/configuration.md)."""
+    from cstoolkit.config.reference import BEGIN, END, render
+
+    text = (DOCS / "configuration.md").read_text()
+    assert text[text.index(BEGIN) : text.index(END) + len(END)] == render()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from cstoolkit.config import Config
+    from cstoolkit.config import Config, Problem
     from cstoolkit.host import Host
     from cstoolkit.store import Store
 
@@ -25,13 +25,40 @@ class App:
         self._store: Store | None = None
 
     @cached_property
-    def config(self) -> Config:
+    def unchecked_config(self) -> Config:
+        """The config as read (invalid TOML still fails): for the commands that report its
+        problems themselves (``config check``, ``config path``, ``doctor``)."""
         from cstoolkit.config import find_config, load_config
-        from cstoolkit.plugin_install import check_required_plugins
 
-        config = load_config(find_config(self.config_path))
-        check_required_plugins(config)  # required_plugins: a clear error before anything runs
+        return load_config(find_config(self.config_path))
+
+    @cached_property
+    def config(self) -> Config:
+        """The config, checked: any error stops the command (exit 2) before it does anything."""
+        from cstoolkit.errors import ConfigError
+
+        config = self.unchecked_config
+        errors = [p for p in self.config_problems() if p.severity == "error"]
+        if len(errors) == 1:
+            p = errors[0]
+            raise ConfigError(p.message, path=p.path, line=p.line, field=p.field)
+        if errors:
+            for p in errors:
+                click.echo(str(p), err=True)
+            raise ConfigError(
+                f"{len(errors)} errors in the configuration (listed above)", path=config.label
+            )
         return config
+
+    def config_problems(self) -> list[Problem]:
+        """Every problem of the config: the schema's, the engines' and the [run] steps'."""
+        from cstoolkit.checks import config_problems
+        from cstoolkit.cli.steps import step_problems
+
+        config = self.unchecked_config
+        if config.path is None:
+            return []
+        return config_problems(config, _LazyHost(self)) + step_problems(config)
 
     @cached_property
     def host(self) -> Host:
@@ -44,11 +71,13 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = self.config.open_store()
+            from cstoolkit.store.configured import open_configured
+
+            self._store = open_configured(self.config)
         return self._store
 
     def backend(self, name: str) -> Any:
-        from cstoolkit.config import build_instance
+        from cstoolkit.instances import build_instance
 
         return build_instance(self.config, self.host, "backends", name, self.store)
 
@@ -64,6 +93,16 @@ class App:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+class _LazyHost:
+    """The App's plugin host, loaded only when a plugin instance is checked."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def get(self, kind: str, name: str) -> Any:
+        return self._app.host.get(kind, name)
 
 
 pass_app = click.make_pass_decorator(App)

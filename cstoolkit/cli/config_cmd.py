@@ -18,16 +18,20 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def show(app: App, as_json: bool) -> None:
-    """The configuration in effect, with every secret value masked."""
+    """The configuration in effect, with every secret value masked.
+
+    Shown even when it has problems (`cst config check` lists them), to help find them.
+    """
     from cstoolkit.config import redacted
     from cstoolkit.output import write_json
 
-    data = redacted(app.config, app.host)
+    config = app.unchecked_config
+    data = redacted(config, app.host)
     if as_json:
-        write_json({"path": app.config.label, "store": app.config.store_label, "config": data})
+        write_json({"path": config.label, "store": config.store_label, "config": data})
         return
-    click.echo(f"# {app.config.label}")
-    click.echo(f"# store: {app.config.store_label}")
+    click.echo(f"# {config.label}")
+    click.echo(f"# store: {config.store_label}")
     click.echo(_toml(data))
 
 
@@ -57,26 +61,29 @@ def _toml(data: dict, prefix: str = "") -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @pass_app
 def check(app: App, as_json: bool) -> None:
-    """Report every problem with its file, line and field; exit 2 if there is an error."""
-    from cstoolkit.config import check_config
+    """Report every problem with its file, line and field; exit 2 if there is an error.
+
+    The same checks run whenever a command loads the file (and in `cst doctor`).
+    """
     from cstoolkit.output import write_json
 
-    problems = check_config(app.config, app.host)
+    config = app.unchecked_config
+    problems = app.config_problems()
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
-        write_json({"path": app.config.label, "problems": [p.as_dict() for p in problems]})
+        write_json({"path": config.label, "problems": [p.as_dict() for p in problems]})
     else:
         for p in problems:
             echo(str(p))
         if not problems:
-            app.say(f"{app.config.label}: ok")
+            app.say(f"{config.label}: ok")
     if errors:
-        raise ConfigError(f"{len(errors)} error(s) in {app.config.label}")
+        raise ConfigError(f"{len(errors)} error(s) in {config.label}")
 
 
 @config.command("path")
 @pass_app
 def path(app: App) -> None:
     """Print the path of the config file in use (and of the store)."""
-    click.echo(app.config.label)
-    click.echo(app.config.store_label)
+    click.echo(app.unchecked_config.label)
+    click.echo(app.unchecked_config.store_label)

@@ -74,8 +74,9 @@ def migrate(app: App, dry_run: bool, as_json: bool) -> None:
     """
     from cstoolkit.ops.retention import migration_status
     from cstoolkit.output import write_json
+    from cstoolkit.store.configured import open_configured
 
-    db = app.config.open_store(migrate=False)
+    db = open_configured(app.config, migrate=False)
     try:
         status = migration_status(db)
         applied = []

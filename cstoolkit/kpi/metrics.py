@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -31,10 +30,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from cstoolkit.config import section_values
+from cstoolkit.config.types import parse_duration
 from cstoolkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from cstoolkit.calendars import BusinessClock, Calendar
+    from cstoolkit.config import Config
     from cstoolkit.store import Store
 
 __all__ = [
@@ -52,26 +54,13 @@ __all__ = [
 
 # -- durations in config and options -------------------------------------------------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.I)
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def parse_seconds(value: object, where: str, *, default_unit: str = "s") -> float:
     """``"30m"`` -> 1800.0; numbers are in ``default_unit``. Raises ConfigError naming ``where``."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a duration such as 30m, got {value!r}", field=where)
-    if isinstance(value, int | float):
-        seconds = float(value) * _UNITS[default_unit]
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(
-                f"bad duration {value!r} (use a number with s, m, h, d or w: 30m)", field=where
-            )
-        seconds = float(m.group(1)) * _UNITS[(m.group(2) or default_unit).lower()]
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ConfigError(f"duration must be positive, got {value!r}", field=where)
-    return seconds
+    try:
+        return parse_duration(value, unit=default_unit)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field=where) from None
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -94,33 +83,6 @@ class CostSettings:
     @property
     def configured(self) -> bool:
         return self.agent_hour is not None or self.monthly_team is not None
-
-
-COST_KEYS = frozenset({"currency", "agent_hour", "monthly_team", "hours_per_agent_day"})
-KPI_KEYS = frozenset(
-    {
-        "calendar",
-        "timezone",
-        "period_days",
-        "csat_good_min",
-        "nps_promoter_min",
-        "nps_detractor_max",
-        "ces_agree_min",
-        "ces_headline",
-        "backlog_buckets",
-        "agent_tiers",
-        "jobs",
-    }
-)
-
-
-def _number(table: Mapping[str, Any], key: str, where: str, default: Any) -> Any:
-    value = table.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"expected a number, got {value!r}", field=f"{where}.{key}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -147,71 +109,31 @@ class KpiSettings:
     costs: CostSettings = field(default_factory=CostSettings)
 
     @classmethod
-    def from_config(cls, data: Mapping[str, Any] | None) -> KpiSettings:
-        """Read ``[kpi]`` and ``[costs]`` from a config's data; ConfigError names the field."""
-        data = data or {}
-        kpi = data.get("kpi") or {}
-        costs = data.get("costs") or {}
-        if not isinstance(kpi, Mapping):
-            raise ConfigError("must be a table", field="kpi")
-        if not isinstance(costs, Mapping):
-            raise ConfigError("must be a table", field="costs")
-        for section, table, known in (("kpi", kpi, KPI_KEYS), ("costs", costs, COST_KEYS)):
-            for key in table:
-                if key not in known:
-                    import difflib
-
-                    close = difflib.get_close_matches(key, sorted(known), n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ConfigError(
-                        f"unknown setting{hint}; known: {', '.join(sorted(known))}",
-                        field=f"{section}.{key}",
-                    )
-        headline = str(kpi.get("ces_headline", "average"))
-        if headline not in ("average", "agree_pct"):
-            raise ConfigError("must be 'average' or 'agree_pct'", field="kpi.ces_headline")
+    def from_config(cls, data: Config | Mapping[str, Any] | None) -> KpiSettings:
+        """Read ``[kpi]`` and ``[costs]`` (checked by the config schema, cstoolkit.config.core);
+        a ConfigError names the field of the first problem."""
+        source = data if data is not None else {}
+        kpi = section_values("kpi", source)
+        costs = section_values("costs", source)
         buckets = kpi.get("backlog_buckets")
-        edges: tuple[float, ...] = cls.backlog_buckets
-        if buckets is not None:
-            if not isinstance(buckets, list) or not buckets:
-                raise ConfigError(
-                    "must be a list of ages such as ['1d', '7d']", field="kpi.backlog_buckets"
-                )
-            edges = tuple(
-                sorted(parse_seconds(b, "kpi.backlog_buckets", default_unit="h") for b in buckets)
-            )
-        tiers = kpi.get("agent_tiers") or {}
-        if not isinstance(tiers, Mapping) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in tiers.values()
-        ):
-            raise ConfigError("must be a table of agent id -> tier number", field="kpi.agent_tiers")
-        for key in ("calendar", "timezone"):
-            if kpi.get(key) is not None and not isinstance(kpi.get(key), str):
-                raise ConfigError("must be a string", field=f"kpi.{key}")
-        cost = CostSettings(
-            currency=str(costs.get("currency", "EUR")),
-            agent_hour=_number(costs, "agent_hour", "costs", None),
-            monthly_team=_number(costs, "monthly_team", "costs", None),
-            hours_per_agent_day=float(_number(costs, "hours_per_agent_day", "costs", 8.0)),
-        )
-        if cost.agent_hour is not None and cost.monthly_team is not None:
-            raise ConfigError("set agent_hour or monthly_team, not both", field="costs")
-        period = _number(kpi, "period_days", "kpi", 30)
-        if int(period) < 1:
-            raise ConfigError("must be at least 1", field="kpi.period_days")
         return cls(
             calendar=kpi.get("calendar"),
             timezone=kpi.get("timezone"),
-            period_days=int(period),
-            csat_good_min=int(_number(kpi, "csat_good_min", "kpi", 4)),
-            nps_promoter_min=int(_number(kpi, "nps_promoter_min", "kpi", 9)),
-            nps_detractor_max=int(_number(kpi, "nps_detractor_max", "kpi", 6)),
-            ces_agree_min=int(_number(kpi, "ces_agree_min", "kpi", 5)),
-            ces_headline=headline,
-            backlog_buckets=edges,
-            agent_tiers=dict(tiers),
-            jobs=int(_number(kpi, "jobs", "kpi", 0)),
-            costs=cost,
+            period_days=kpi["period_days"],
+            csat_good_min=kpi["csat_good_min"],
+            nps_promoter_min=kpi["nps_promoter_min"],
+            nps_detractor_max=kpi["nps_detractor_max"],
+            ces_agree_min=kpi["ces_agree_min"],
+            ces_headline=kpi["ces_headline"],
+            backlog_buckets=tuple(sorted(buckets)) if buckets else cls.backlog_buckets,
+            agent_tiers=dict(kpi["agent_tiers"]),
+            jobs=kpi["jobs"],
+            costs=CostSettings(
+                currency=costs["currency"],
+                agent_hour=costs.get("agent_hour"),
+                monthly_team=costs.get("monthly_team"),
+                hours_per_agent_day=costs["hours_per_agent_day"],
+            ),
         )
 
 

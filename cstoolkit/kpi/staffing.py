@@ -18,16 +18,17 @@ hour x handle time in hours) and ``N`` agents:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.errors import ConfigError, UsageError
-from cstoolkit.kpi.metrics import parse_seconds
+from cstoolkit.config import section_values
+from cstoolkit.config import types as config_types
+from cstoolkit.errors import UsageError
 
 if TYPE_CHECKING:
+    from cstoolkit.config import Config
     from cstoolkit.store import Store
 
 __all__ = [
@@ -41,19 +42,15 @@ __all__ = [
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+(?:\.\d+)?)\s*(s|m)?\s*$")
 _MAX_AGENTS = 1_000_000
 
 
 def parse_target(text: str) -> tuple[float, float]:
     """``"80/20"`` -> (0.8, 20.0): 80% of contacts answered within 20 seconds."""
-    m = _TARGET.match(str(text))
-    if not m:
-        raise UsageError(f"bad service-level target {text!r} (expected PERCENT/SECONDS: 80/20)")
-    pct, secs = float(m.group(1)), float(m.group(2)) * (60 if m.group(3) == "m" else 1)
-    if not 0 < pct <= 100 or secs < 0:
-        raise UsageError(f"bad service-level target {text!r} (percent in (0, 100], seconds >= 0)")
-    return pct / 100.0, secs
+    try:
+        return config_types.parse_target(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _ceil(x: float) -> int:
@@ -177,10 +174,6 @@ def required_agents(
 
 # -- settings and the plan from a store ----------------------------------------------------------
 
-STAFFING_KEYS = frozenset(
-    {"target", "max_occupancy", "shrinkage", "interval", "aht", "handle_time_field"}
-)
-
 
 @dataclass(frozen=True)
 class StaffingSettings:
@@ -195,45 +188,20 @@ class StaffingSettings:
     handle_time_field: str | None = None  # custom field holding measured handle seconds
 
     @classmethod
-    def from_config(cls, data: Mapping[str, Any] | None) -> StaffingSettings:
-        table = (data or {}).get("staffing") or {}
-        if not isinstance(table, Mapping):
-            raise ConfigError("must be a table", field="staffing")
-        for key in table:
-            if key not in STAFFING_KEYS:
-                raise ConfigError(
-                    f"unknown setting (known: {', '.join(sorted(STAFFING_KEYS))})",
-                    field=f"staffing.{key}",
-                )
-        sl, answer = cls.service_level, cls.answer_seconds
-        if "target" in table:
-            try:
-                sl, answer = parse_target(str(table["target"]))
-            except UsageError as exc:
-                raise ConfigError(str(exc), field="staffing.target") from None
-        out = cls(
-            service_level=sl,
-            answer_seconds=answer,
-            max_occupancy=float(table.get("max_occupancy", cls.max_occupancy)),
-            shrinkage=float(table.get("shrinkage", cls.shrinkage)),
-            interval_seconds=parse_seconds(
-                table.get("interval", "30m"), "staffing.interval", default_unit="m"
-            ),
-            aht_seconds=parse_seconds(table["aht"], "staffing.aht") if "aht" in table else None,
-            handle_time_field=str(table["handle_time_field"])
-            if table.get("handle_time_field")
-            else None,
+    def from_config(cls, data: Config | Mapping[str, Any] | None) -> StaffingSettings:
+        """Read ``[staffing]`` (checked by the config schema, cstoolkit.config.core); a
+        ConfigError names the field of the first problem."""
+        table = section_values("staffing", data if data is not None else {})
+        service_level, answer_seconds = table["target"]
+        return cls(
+            service_level=service_level,
+            answer_seconds=answer_seconds,
+            max_occupancy=table["max_occupancy"],
+            shrinkage=table["shrinkage"],
+            interval_seconds=table["interval"],
+            aht_seconds=table.get("aht"),
+            handle_time_field=table.get("handle_time_field") or None,
         )
-        try:
-            _check(out.shrinkage, out.max_occupancy, out.service_level)
-        except UsageError as exc:
-            raise ConfigError(str(exc), field="staffing") from None
-        if 86400 % int(out.interval_seconds) or out.interval_seconds < 300:
-            raise ConfigError(
-                "interval must divide a day and be at least 5m (15m, 30m, 1h)",
-                field="staffing.interval",
-            )
-        return out
 
 
 DEFAULT_AHT = 300.0

@@ -9,7 +9,8 @@ holds the lock ``run`` (renewed while it lasts) and stops starting steps when ``
 is spent; the step running at that moment is killed.
 
 Dry runs (``--dry-run``) follow :data:`MODES`: every step is run in its dry-run form, run as is
-when it changes nothing, or skipped when it has no dry-run form.
+when it changes nothing, or skipped when it has no dry-run form. The plan itself (``[run]``
+checked, :class:`Step`, :data:`MODES`) is read by :mod:`cstoolkit.config.run_plan`.
 """
 
 from __future__ import annotations
@@ -30,75 +31,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.errors import ConfigError, CstError
+from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the config layer)
+    ADD_DRY_RUN,
+    AS_IS,
+    DEFAULT_STEP_TIMEOUT,
+    DROP_APPLY,
+    MODES,
+    SKIP,
+    RunPlan,
+    Step,
+    command_key,
+    dry_run_args,
+    load_plan,
+)
 from cstoolkit.model import now
-from cstoolkit.ops import parse_span
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
     from cstoolkit.store.base import Store
 
 LOCK_NAME = "run"
-DEFAULT_STEP_TIMEOUT = 30 * 60.0
 KILL_GRACE = 5.0
 STDERR_TAIL_LINES = 20
 STDERR_TAIL_CHARS = 4000
 
-# How each schedulable command is run by ``cst run --dry-run``.
-ADD_DRY_RUN = "add --dry-run"  # scheduled command that acts unless --dry-run
-DROP_APPLY = "drop --apply"  # changes tickets only on request: a dry run without --apply
-AS_IS = "as is"  # reads only (may write the file it is told to with --out)
-SKIP = "skip"  # no dry-run form: not run in a dry run (outcome "skipped")
-
-MODES: dict[str, str] = {
-    "sync pull": SKIP,
-    "sync push": SKIP,  # "sync push --list" reads only: run as is
-    "sync mirror": DROP_APPLY,
-    "triage run": DROP_APPLY,
-    "triage apply": SKIP,
-    "triage revert": ADD_DRY_RUN,
-    "triage backtest": AS_IS,
-    "survey send": ADD_DRY_RUN,
-    "survey pull": SKIP,
-    "survey import": SKIP,
-    "survey responses": AS_IS,
-    "survey optouts": AS_IS,
-    "report kpi": AS_IS,
-    "report staffing": AS_IS,
-    "tickets list": AS_IS,
-    "tickets show": AS_IS,
-    "recipe check": AS_IS,
-    "recipe test": AS_IS,
-    "recipe graph": AS_IS,
-    "config check": AS_IS,
-    "config show": AS_IS,
-    "plugins list": AS_IS,
-    "doctor": AS_IS,
-    "status": AS_IS,
-    "locks list": AS_IS,
-    "store prune": ADD_DRY_RUN,
-    "store migrate": ADD_DRY_RUN,
-    "store backup": AS_IS,
-}
-
 OK, FAILED, TIMEOUT, SKIPPED, BUSY = "ok", "failed", "timeout", "skipped", "busy"
-
-
-@dataclass
-class Step:
-    name: str
-    command: str
-    args: list[str]
-    timeout: float = DEFAULT_STEP_TIMEOUT
-    needs: list[str] = field(default_factory=list)
-    #: the full argv (tests may give any program; by default built by :func:`argv_for`)
-    argv: list[str] | None = None
-
-
-@dataclass
-class RunPlan:
-    steps: list[Step]
-    max_runtime: float | None = None
 
 
 @dataclass
@@ -167,119 +124,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # -- config ----------------------------------------------------------------------------------
-
-
-def command_key(args: list[str]) -> str | None:
-    """The MODES key of a step's arguments (``sync pull``, ``status``), None if unknown."""
-    words = [a for a in args[:2] if not a.startswith("-")]
-    for n in (2, 1):
-        key = " ".join(words[:n])
-        if len(words) >= n and key in MODES:
-            return key
-    return None
-
-
-def load_plan(config: Config) -> RunPlan:
-    """The ``[run]`` table as steps; a ConfigError naming the file, line and field otherwise."""
-    from cstoolkit.config import locate
-
-    section = config.data.get("run")
-    label = config.label
-
-    def fail(message: str, fld: str, key: str | None = None) -> ConfigError:
-        line = locate(config.text, ["run"], key) if config.text else None
-        return ConfigError(message, path=label, line=line, field=fld)
-
-    if section is None:
-        raise ConfigError(
-            'no [run] table: name the steps, e.g. steps = ["sync pull", "survey send"]',
-            path=label,
-            field="run",
-        )
-    if not isinstance(section, dict):
-        raise fail("must be a table", "run")
-    unknown = set(section) - {"steps", "timeout", "max_runtime"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise fail("unknown setting (known: steps, timeout, max_runtime)", f"run.{key}", key)
-
-    def span(value: Any, fld: str, key: str) -> float:
-        try:
-            return parse_span(value, fld).total_seconds()
-        except CstError as exc:
-            raise fail(str(exc).split(": ", 1)[-1], fld, key) from None
-
-    default_timeout = (
-        span(section["timeout"], "run.timeout", "timeout")
-        if "timeout" in section
-        else DEFAULT_STEP_TIMEOUT
-    )
-    max_runtime = (
-        span(section["max_runtime"], "run.max_runtime", "max_runtime")
-        if "max_runtime" in section
-        else None
-    )
-    raw_steps = section.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise fail("expected a non-empty list of steps", "run.steps", "steps")
-    steps: list[Step] = []
-    names: set[str] = set()
-    for i, item in enumerate(raw_steps):
-        fld = f"run.steps[{i}]"
-        raw = {"command": item} if isinstance(item, str) else item
-        if not isinstance(raw, dict):
-            raise fail("expected a command string or a table with command = ...", fld, "steps")
-        extra = set(raw) - {"command", "name", "timeout", "needs"}
-        if extra:
-            raise fail(
-                f"unknown key {sorted(extra)[0]!r} (known: command, name, timeout, needs)",
-                fld,
-                "steps",
-            )
-        command = raw.get("command")
-        if not isinstance(command, str) or not command.strip():
-            raise fail('command: expected a cst command line such as "sync pull"', fld, "steps")
-        try:
-            args = shlex.split(command)
-        except ValueError as exc:
-            raise fail(f"command: {exc}", fld, "steps") from None
-        if args and args[0] == "cst":
-            args = args[1:]
-        key = command_key(args)
-        if key is None:
-            raise fail(
-                f"command: {command!r} is not a command cst run can schedule "
-                f"(known: {', '.join(sorted(MODES))})",
-                fld,
-                "steps",
-            )
-        name = str(raw.get("name") or command)
-        if name in names:
-            raise fail(f"two steps are named {name!r} (give one a name = ...)", fld, "steps")
-        needs = raw.get("needs", [])
-        if isinstance(needs, str):
-            needs = [needs]
-        if not isinstance(needs, list) or any(n not in names for n in needs):
-            raise fail("needs: expected names of earlier steps", fld, "steps")
-        timeout = span(raw["timeout"], f"{fld}.timeout", "steps") if "timeout" in raw else None
-        steps.append(Step(name, command, args, timeout or default_timeout, list(needs)))
-        names.add(name)
-    return RunPlan(steps, max_runtime)
-
-
-def dry_run_args(args: list[str]) -> tuple[list[str] | None, str]:
-    """The arguments a dry run uses for a step (None: skip it) and the mode applied."""
-    key = command_key(args)
-    mode = MODES.get(key or "", SKIP)
-    if key == "sync push" and "--list" in args:
-        mode = AS_IS
-    if mode == ADD_DRY_RUN:
-        return (args if "--dry-run" in args else [*args, "--dry-run"]), mode
-    if mode == DROP_APPLY:
-        return [a for a in args if a != "--apply"], mode
-    if mode == AS_IS:
-        return args, mode
-    return None, mode
 
 
 def argv_for(config_path: Path | None, args: list[str], root_options: list[str]) -> list[str]:

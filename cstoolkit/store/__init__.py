@@ -6,23 +6,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from cstoolkit.config.types import SCHEMA_NAME
+from cstoolkit.config.types import is_store_url as is_url
 from cstoolkit.store.base import Store, UpsertStats
 from cstoolkit.store.sqlite import SQLiteStore
 
 __all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store",
            "redact_url"]  # fmt: skip
-
-#: A PostgreSQL schema name the store accepts (it is quoted into SQL, so kept plain).
-SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def is_url(target: object) -> bool:
-    """Whether ``target`` names a PostgreSQL store (else it is a SQLite file)."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def redact_url(url: str) -> str:

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cstoolkit.config import Config, build_instance
+from cstoolkit.config import Config
 from cstoolkit.errors import ConfigError, CstError, UsageError
+from cstoolkit.instances import build_instance
 from cstoolkit.messages import SCALES
 from cstoolkit.plugin import SurveyProvider
 from cstoolkit.store import Store

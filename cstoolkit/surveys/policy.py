@@ -15,77 +15,40 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cstoolkit.config import types
+from cstoolkit.config.check import key_values as section_values_of
+from cstoolkit.config.core import SURVEY_POLICY_KEYS
 from cstoolkit.errors import ConfigError
-from cstoolkit.messages import SCALES
 from cstoolkit.model import Event, EventKind, Person, Role, Status, Ticket
 from cstoolkit.plugin import Setting
 
-POLICY_SETTINGS: tuple[Setting, ...] = (
-    Setting("kind", required=True, choices=tuple(SCALES), help="csat (1-5), nps (0-10), ces (1-7)"),
-    Setting("channel", required=True, help="The [channels.NAME] instance that delivers it."),
+POLICY_KEY_NAMES = frozenset(k.name for k in SURVEY_POLICY_KEYS)
+
+#: The policy settings as plugin ``Setting`` tuples (providers list them in their ``settings``);
+#: made from the config schema, where they are declared (cstoolkit.config.core).
+POLICY_SETTINGS: tuple[Setting, ...] = tuple(
     Setting(
-        "channel_for",
-        "table",
-        default={},
-        help='Ticket channel -> channel instance, e.g. {whatsapp = "wa"}; others use `channel`.',
-    ),
-    Setting("enabled", "bool", default=True, help="false: never send this survey."),
-    Setting("delay", default="24h", help="Wait this long after the solve (30m, 24h, 2d)."),
-    Setting("max_age", default="7d", help="Never survey a ticket solved longer ago than this."),
-    Setting(
-        "quiet_hours",
-        default="",
-        help="HH:MM-HH:MM in the requester's time zone during which nothing is sent.",
-    ),
-    Setting("timezone", default="UTC", help="Time zone for requesters that have none."),
-    Setting(
-        "per_cycle",
-        "bool",
-        default=False,
-        help="true: a reopened and solved-again ticket is surveyed again.",
-    ),
-    Setting("fatigue_days", "int", default=14, help="At most one survey per person per N days."),
-    Setting("exclude_tags", "list", default=[], help="Skip tickets with any of these tags."),
-    Setting("exclude_groups", "list", default=[], help="Skip tickets of these groups."),
-    Setting("exclude_channels", "list", default=[], help="Skip tickets from these channels."),
-    Setting("exclude_plans", "list", default=[], help="Skip requesters on these plans."),
-    Setting(
-        "skip_agent_created",
-        "bool",
-        default=True,
-        help="Skip tickets an agent created (and requesters who are agents).",
-    ),
-    Setting("internal_domains", "list", default=[], help="Requesters of these domains are staff."),
-    Setting("sample_rate", "float", default=1.0, help="Share of tickets surveyed (0-1)."),
-    Setting("default_language", default="en", help="Language when the requester has none."),
-    Setting("max_attempts", "int", default=3, help="Give up after this many failed sends."),
+        k.name,
+        k.setting_type,
+        required=k.required,
+        default=k.default,
+        help=k.help,
+        choices=k.choices,
+        minimum=k.minimum,
+        maximum=k.maximum,
+    )
+    for k in SURVEY_POLICY_KEYS
 )
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def parse_duration(value: Any, field_name: str) -> timedelta:
-    """``"24h"`` -> 24 hours; an int is seconds."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a duration such as 24h, got {value!r}", field=field_name)
-    if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ConfigError(
-            f"expected a duration such as 30m, 24h, 7d or 2w, got {value!r}", field=field_name
-        )
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def _clock(text: str, field_name: str) -> time:
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
-    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
-        raise ConfigError(f"expected HH:MM, got {text!r}", field=field_name)
-    hour = int(m.group(1))
-    return time(0, int(m.group(2))) if hour == 24 else time(hour, int(m.group(2)))
+    """``"24h"`` -> 24 hours; a number is seconds."""
+    try:
+        return timedelta(seconds=types.parse_duration(value))
+    except ValueError as exc:
+        raise ConfigError(str(exc), field=field_name) from None
 
 
 def zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -124,61 +87,38 @@ class Policy:
 
     @classmethod
     def from_settings(cls, survey: str, s: dict[str, Any]) -> Policy:
+        """The policy of ``[surveys.NAME]`` from its settings (checked by the config schema;
+        a ConfigError names the field of the first problem)."""
         label = f"surveys.{survey}"
         if not _NAME.match(survey):
             raise ConfigError("survey names may use letters, digits, - and _ only", field=label)
+        keys = {k: s[k] for k in POLICY_KEY_NAMES if k in s}
+        v = section_values_of(SURVEY_POLICY_KEYS, keys, label)
 
-        def strs(key: str) -> frozenset[str]:
-            value = s.get(key) or []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError("expected a list of strings", field=f"{label}.{key}")
-            return frozenset(v.lower() if key != "exclude_groups" else v for v in value)
+        def lower(key: str) -> frozenset[str]:
+            return frozenset(x.lower() for x in v[key])
 
-        quiet = None
-        if s.get("quiet_hours"):
-            start, sep, end = str(s["quiet_hours"]).partition("-")
-            if not sep:
-                raise ConfigError(
-                    f"expected HH:MM-HH:MM, got {s['quiet_hours']!r}",
-                    field=f"{label}.quiet_hours",
-                )
-            quiet = (_clock(start, f"{label}.quiet_hours"), _clock(end, f"{label}.quiet_hours"))
-        try:
-            tz = ZoneInfo(str(s.get("timezone") or "UTC"))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"unknown time zone {s.get('timezone')!r}", field=f"{label}.timezone"
-            ) from None
-        rate = float(s.get("sample_rate", 1.0))
-        if not 0.0 <= rate <= 1.0:
-            raise ConfigError("must be between 0 and 1", field=f"{label}.sample_rate")
-        channel_for = s.get("channel_for") or {}
-        if not all(isinstance(v, str) for v in channel_for.values()):
-            raise ConfigError("values must be channel names", field=f"{label}.channel_for")
-        fatigue_days = int(s.get("fatigue_days") or 0)
-        if fatigue_days < 0:
-            raise ConfigError("must be 0 or more", field=f"{label}.fatigue_days")
         return cls(
             survey=survey,
-            kind=str(s["kind"]),
-            channel=str(s["channel"]),
-            channel_for={str(k).lower(): v for k, v in channel_for.items()},
-            enabled=bool(s.get("enabled", True)),
-            delay=parse_duration(s.get("delay", "24h"), f"{label}.delay"),
-            max_age=parse_duration(s.get("max_age", "7d"), f"{label}.max_age"),
-            quiet=quiet,
-            timezone=tz,
-            per_cycle=bool(s.get("per_cycle", False)),
-            fatigue=timedelta(days=fatigue_days),
-            exclude_tags=strs("exclude_tags"),
-            exclude_groups=strs("exclude_groups"),
-            exclude_channels=strs("exclude_channels"),
-            exclude_plans=strs("exclude_plans"),
-            skip_agent_created=bool(s.get("skip_agent_created", True)),
-            internal_domains=tuple(d.lower().lstrip("@") for d in strs("internal_domains")),
-            sample_rate=rate,
-            default_language=str(s.get("default_language") or "en"),
-            max_attempts=max(1, int(s.get("max_attempts") or 3)),
+            kind=v["kind"],
+            channel=v["channel"],
+            channel_for={str(k).lower(): c for k, c in v["channel_for"].items()},
+            enabled=v["enabled"],
+            delay=timedelta(seconds=v["delay"]),
+            max_age=timedelta(seconds=v["max_age"]),
+            quiet=v["quiet_hours"],
+            timezone=types.parse_timezone(v["timezone"]),
+            per_cycle=v["per_cycle"],
+            fatigue=timedelta(days=v["fatigue_days"]),
+            exclude_tags=lower("exclude_tags"),
+            exclude_groups=frozenset(v["exclude_groups"]),
+            exclude_channels=lower("exclude_channels"),
+            exclude_plans=lower("exclude_plans"),
+            skip_agent_created=v["skip_agent_created"],
+            internal_domains=tuple(d.lower().lstrip("@") for d in v["internal_domains"]),
+            sample_rate=v["sample_rate"],
+            default_language=v["default_language"] or "en",
+            max_attempts=v["max_attempts"],
         )
 
     def channel_for_ticket(self, ticket: Ticket) -> str:

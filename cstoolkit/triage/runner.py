@@ -169,7 +169,7 @@ class Workspace:
     # -- writing --------------------------------------------------------------------------------
 
     def backend_for(self, instance: str) -> Any:
-        from cstoolkit.config import build_instance
+        from cstoolkit.instances import build_instance
 
         if self.host is None:
             raise UsageError("no plugin host")
@@ -177,7 +177,7 @@ class Workspace:
 
     def channel_for(self, name: str) -> Any:
         if name not in self._channels:
-            from cstoolkit.config import build_instance
+            from cstoolkit.instances import build_instance
 
             if self.host is None:
                 raise UsageError("no plugin host")

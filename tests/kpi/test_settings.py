@@ -54,7 +54,10 @@ def test_bad_settings_name_their_field(data: dict, field: str) -> None:  # type:
 
 def test_config_check_reports_them_with_a_line(tmp_path: Path) -> None:
     cfg = tmp_path / "cstoolkit.toml"
-    cfg.write_text('[store]\npath = "x.db"\n\n[kpi]\ncalendar = "a"\ncalender = "b"\n\n[costs]\n')
+    cfg.write_text(
+        '[store]\npath = "x.db"\n\n[kpi]\ncalendar = "a"\ncalender = "b"\n\n[costs]\n'
+        '[calendars.a]\ntimezone = "UTC"\n'  # kpi.calendar must name a calendar
+    )
     problems = check_config(load_config(cfg), Host(entry_points=[]).load())
     assert len(problems) == 1
     p = problems[0]

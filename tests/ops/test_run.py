@@ -18,12 +18,14 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(30)"]
 
 
 def test_failing_middle_step_does_not_stop_later_steps(synced: Workspace) -> None:
+    # A recipe that exists (the config check requires that) but does not load: exit 2.
+    (synced.root / "broken.yaml").write_text("rules: [", "utf-8")
     synced.write_config(
         """
 [run]
 steps = [
   "sync pull",
-  { command = "triage run missing.yaml --apply", name = "triage" },
+  { command = "triage run broken.yaml --apply", name = "triage" },
   "sync push",
   "status --format prometheus --out status.prom",
 ]
@@ -39,7 +41,7 @@ steps = [
         "status --format prometheus --out status.prom": ("ok", 0),
     }
     triage = report["steps"][1]
-    assert "missing.yaml" in triage["stderr_tail"]
+    assert "broken.yaml" in triage["stderr_tail"]
     # relative paths in steps resolve against the config file's directory
     assert (synced.root / "status.prom").read_text().startswith("# HELP cstoolkit_")
     assert report["outcome"] == "failed" and report["exit_code"] == 1
@@ -127,6 +129,7 @@ def test_dry_run_mapping() -> None:
 
 
 def test_dry_run_cli(synced: Workspace) -> None:
+    (synced.root / "nothing.yaml").write_text("rules: [", "utf-8")  # exists, does not load
     synced.write_config(
         '[run]\nsteps = ["sync pull", "triage run nothing.yaml --apply", '
         '"store prune --older-than 30d"]\n'
@@ -137,7 +140,7 @@ def test_dry_run_cli(synced: Workspace) -> None:
     assert steps[0]["outcome"] == "skipped" and steps[0]["dry_run_mode"] == "skip"
     assert steps[1]["command"] == "triage run nothing.yaml"  # --apply dropped
     assert steps[2]["command"].endswith("--dry-run") and steps[2]["outcome"] == "ok"
-    assert code == 1  # the triage step still fails (no such recipe)
+    assert code == 1  # the triage step still fails (the recipe does not load)
     store = synced.store()
     assert store.counts()["tickets"] == 80  # the prune was a dry run
     store.close()
