@@ -39,7 +39,14 @@ def send(
     doubt, 4 when another run holds the lock.
     """
     from cstoolkit.output import render, write_json
-    from cstoolkit.surveys.send import FAILED_NOW, IN_DOUBT_NOW, RECONCILED, SENT, send_surveys
+    from cstoolkit.surveys.send import (
+        FAILED_NOW,
+        FENCED,
+        IN_DOUBT_NOW,
+        RECONCILED,
+        SENT,
+        send_surveys,
+    )
 
     if not app.config.instances("surveys"):
         app.say(f"no [surveys.NAME] configured in {app.config.label}; nothing to do")
@@ -61,7 +68,9 @@ def send(
             report.items
             if dry_run
             else [
-                i for i in report.items if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED)
+                i
+                for i in report.items
+                if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED, FENCED)
             ]
         )
         if shown:
@@ -71,8 +80,9 @@ def send(
         else:
             app.say(
                 f"sent {report.count(SENT)}, failed {report.count(FAILED_NOW)}, "
-                f"in doubt {report.count(IN_DOUBT_NOW)}, reconciled {report.count(RECONCILED)} "
-                f"({report.seconds:.1f}s)"
+                f"in doubt {report.count(IN_DOUBT_NOW)}, reconciled {report.count(RECONCILED)}"
+                + (f", fenced {report.count(FENCED)}" if report.count(FENCED) else "")
+                + f" ({report.seconds:.1f}s)"
             )
         for reason, n in report.skipped.items():
             app.say(f"  not sent: {n} {reason}")
