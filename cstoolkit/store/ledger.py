@@ -265,9 +265,7 @@ class Ledger:
         acting on it; a live owner's reservation is never among these."""
         at = now()
         return [
-            e
-            for e in self.entries(RESERVED)
-            if e.run_id != self.run_id and e.lease_expired(at)
+            e for e in self.entries(RESERVED) if e.run_id != self.run_id and e.lease_expired(at)
         ]
 
 

@@ -117,10 +117,9 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        """1 when a send failed or ended in doubt in this run, else 0 (also: nothing to do)."""
-        bad = (
-            self.count(FAILED_NOW) + self.count(IN_DOUBT_NOW) + self.count(FENCED) + len(self.errors)
-        )
+        """1 when a send failed, ended in doubt or was fenced in this run, else 0 (also:
+        nothing to do)."""
+        bad = sum(self.count(a) for a in (FAILED_NOW, IN_DOUBT_NOW, FENCED)) + len(self.errors)
         return 1 if bad else 0
 
     def as_dict(self, *, all_items: bool | None = None) -> dict[str, Any]:
