@@ -348,6 +348,12 @@ ACTION_COLUMNS = ["action", "source_id", "target_id", "outcome", "changes", "det
 @click.argument("target")
 @click.option("-q", "--query", "query_text", help="Only tickets of SOURCE matching this condition.")
 @click.option("--apply", is_flag=True, help="Create and update in TARGET (default: dry run).")
+@click.option(
+    "--public-comments",
+    is_flag=True,
+    help="Post SOURCE's comments on TARGET as public replies (default: internal notes, so "
+    "TARGET never emails SOURCE's customer).",
+)
 @format_options()
 @pass_app
 def mirror(
@@ -356,6 +362,7 @@ def mirror(
     target: str,
     query_text: str | None,
     apply: bool,
+    public_comments: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -363,8 +370,9 @@ def mirror(
 
     Reads SOURCE from the store (pull it first). A ticket is created in TARGET once, with a
     marker that a re-run finds even after a crash; afterwards its status, priority, tags and
-    public comments follow through the push engine. A ticket mirrored A->B is never mirrored
-    back B->A. Exit 1 when a creation or change failed or conflicted, 4 when the pair is busy.
+    public comments follow through the push engine, as internal notes on TARGET unless
+    --public-comments. A ticket mirrored A->B is never mirrored back B->A. Exit 1 when a
+    creation or change failed or conflicted, 4 when the pair is busy.
     """
     from cstoolkit import mirror as engine
     from cstoolkit.output import render, write_json
@@ -375,8 +383,9 @@ def mirror(
     backend = app.backend(target)
     try:
         summary = engine.mirror(
-            app.store, source, backend, query=node, apply=apply, backend_for=app.backend
-        )
+            app.store, source, backend, query=node, apply=apply, backend_for=app.backend,
+            public_comments=public_comments,
+        )  # fmt: skip
     finally:
         backend.close()
     output = chosen_format(fmt, as_json)

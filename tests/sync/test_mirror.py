@@ -102,7 +102,7 @@ def test_crash_between_create_and_link_is_repaired_by_the_marker(ws: Any, pulled
     wanted = _open_ids(pulled)
     victim = pulled.get_ticket(wanted[0])
     # A dead run reserved the creation, created the copy with its marker, and died.
-    dead = Ledger(pulled, mirror.SCOPE, "dead-run")
+    dead = Ledger(pulled, mirror.SCOPE, "dead-run", lease=0)  # its lease ran out
     key = mirror.create_key(victim.id, "copy")
     dead.reserve(
         key,
@@ -136,7 +136,7 @@ def test_reverse_run_repairs_an_interrupted_creation_before_mirroring_back(
     ws: Any, pulled: Any
 ) -> None:
     victim = pulled.get_ticket(_open_ids(pulled)[0])
-    dead = Ledger(pulled, mirror.SCOPE, "dead-run")
+    dead = Ledger(pulled, mirror.SCOPE, "dead-run", lease=0)  # its lease ran out
     marker = mirror.marker_for(victim.id)
     key = mirror.create_key(victim.id, "copy")
     dead.reserve(key, {"ticket": victim.id, "source": "desk", "target": "copy", "marker": marker})
