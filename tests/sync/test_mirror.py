@@ -250,3 +250,48 @@ def test_target_that_cannot_find_markers_is_refused(ws: Any, pulled: Any) -> Non
         mirror.mirror(pulled, "desk", target, apply=True)
     with pytest.raises(UsageError, match="same instance"):
         mirror.mirror(pulled, "copy", ws.backend("copy"))
+
+
+def _customer_writes(ws: Any, pulled: Any, source_id: str, body: str) -> None:
+    """The customer of ``source_id`` posts a public message on the source system."""
+    original = pulled.get_ticket(source_id)
+    desk = ws.backend("desk")
+    desk.apply(original.external_id, Changes(comments=[Comment(body, public=True)]))
+    assert ws.invoke("sync", "pull", "desk").exit_code == 0
+
+
+def _copy_events(ws: Any, pulled: Any, source_id: str, body: str) -> list[dict[str, Any]]:
+    link = Links(pulled).peer(source_id, "copy")
+    assert link is not None
+    copy = _tickets(ws.root / "copy.jsonl")[link.peer_id.split(":", 1)[1]]
+    return [e for e in copy["events"] if e.get("body") == body]
+
+
+def test_a_customers_public_message_arrives_on_the_copy_as_an_internal_note(
+    ws: Any, pulled: Any
+) -> None:
+    """The second system must never email the first system's customer: mirrored comments
+    are internal notes unless asked otherwise."""
+    source_id = _open_ids(pulled)[0]
+    _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    _customer_writes(ws, pulled, source_id, "Where is my refund?")
+    assert ws.invoke("sync", "pull", "copy").exit_code == 0
+    summary = _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    assert summary.ok and summary.updated == 1, summary.as_dict()
+    (event,) = _copy_events(ws, pulled, source_id, "Where is my refund?")
+    assert event["kind"] == "comment" and event["public"] is False
+
+
+def test_public_comments_on_the_copy_only_when_the_command_asks(ws: Any, pulled: Any) -> None:
+    source_id = _open_ids(pulled)[0]
+    _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    pulled.close()
+    _customer_writes(ws, ws.store(), source_id, "Please call me back")
+    assert ws.invoke("sync", "pull", "copy").exit_code == 0
+    done = ws.run("sync", "mirror", "desk", "copy", "-q", f"id:{source_id}", "--apply",
+                  "--public-comments")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    store = ws.store()
+    (event,) = _copy_events(ws, store, source_id, "Please call me back")
+    assert event["public"] is True
+    store.close()
