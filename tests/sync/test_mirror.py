@@ -295,3 +295,20 @@ def test_public_comments_on_the_copy_only_when_the_command_asks(ws: Any, pulled:
     (event,) = _copy_events(ws, store, source_id, "Please call me back")
     assert event["public"] is True
     store.close()
+
+
+def test_a_creation_reserved_by_a_live_run_is_never_made_twice(ws: Any, pulled: Any) -> None:
+    """Another run (alive: its lease runs; its pair lock may have been released by force) has
+    reserved a creation and not made it yet: this run leaves it alone."""
+    victim = pulled.get_ticket(_open_ids(pulled)[0])
+    live = Ledger(pulled, mirror.SCOPE, "live-run")
+    key = mirror.create_key(victim.id, "copy")
+    marker = mirror.marker_for(victim.id)
+    live.reserve(key, {"ticket": victim.id, "source": "desk", "target": "copy", "marker": marker})
+    summary = _run(ws, pulled, "desk", "copy", query=parse(f"id:{victim.id}"), apply=True)
+    assert summary.created == 0 and summary.recovered == 0
+    assert [a.detail for a in summary.actions] == ["being created by another run"]
+    assert marker not in _markers(ws.root / "copy.jsonl")
+    assert live.confirm(key), "the live run still holds it and may create it"
+    entry = Ledger(pulled, mirror.SCOPE).get(key)
+    assert entry is not None and entry.run_id == "live-run"
