@@ -13,9 +13,16 @@
   not mirrored yet) as planned changes and send them through the push engine (the one write path,
   with its conflict check against the copy's ``updated_at``). Each comment is reserved in the
   ledger (``comment:<event id>><B>``) in the same transaction that plans it, so it is never
-  mirrored twice;
+  mirrored twice. Comments arrive on the copy as **internal notes** (``public_comments=True``
+  asks for public replies): a customer's message copied as a public reply would make the second
+  system email that customer;
 * **linked, and a copy** (its original lives in B): skipped. A ticket mirrored A->B is never
   mirrored back B->A, neither as a new ticket nor its changes.
+
+Reservations carry the ledger's lease: a creation reserved by a live run (even one whose pair
+lock was released by force) is never taken for a dead run's; only an expired one is taken over,
+and the creating run confirms it still holds the reservation right before ``create`` (the
+fencing check). Ids of the planned changes come from the rows just written (``RETURNING``).
 
 Without ``apply`` nothing is written anywhere (no ledger, no link, no planned change): the result
 lists what would be created and updated. ``CSTOOLKIT_TEST_MIRROR_DELAY`` (seconds) makes an
@@ -173,8 +180,11 @@ def mirror(
     backend_for: Callable[[str], Backend] | None = None,
     actor: str = "cst",
     on_action: Callable[[MirrorAction], None] | None = None,
+    public_comments: bool = False,
 ) -> MirrorSummary:
     """Mirror the stored tickets of ``source`` (matching ``query``) into ``target``.
+
+    Comments are posted on the copy as internal notes unless ``public_comments``.
 
     ``backend_for(instance)`` builds backends for the push engine and for repairing crashed
     creations of the other direction (default: ``target`` itself for its own instance).
@@ -196,12 +206,12 @@ def mirror(
     if query is not None and not items:
         raise NotFoundError(f"no ticket of {source!r} matches the query")
     if not apply:
-        _Run(store, source, target, summary, None, on_action).plan_all(items)
+        _Run(store, source, target, summary, None, on_action, public_comments).plan_all(items)
         return summary
     with locks_mod.hold(store, lock_name(source, target.instance)):
         ledger = Ledger(store, SCOPE, summary.run_id)
         summary.recovered = _recover(store, ledger, source, target, make)
-        run = _Run(store, source, target, summary, ledger, on_action)
+        run = _Run(store, source, target, summary, ledger, on_action, public_comments)
         run.plan_all(items)
         if run.planned:
             with locks_mod.hold(store, f"push:{target.instance}"):
@@ -218,7 +228,9 @@ def _recover(
     make: Callable[[str], Backend],
 ) -> int:
     """Creations left unfinished by crashed runs of this pair (either direction): link those
-    the marker finds, release the others so they are created again. Runs under the pair lock."""
+    the marker finds, release the others so they are created again. Only reservations whose
+    lease expired are touched (their run stopped renewing them), each taken over atomically
+    first; an in-doubt one is taken as it is (no run holds it)."""
     repaired = 0
     pair = {source, target.instance}
     others: dict[str, Backend] = {}
@@ -230,13 +242,18 @@ def _recover(
                 where, towards = entry.detail.get("source"), entry.detail.get("target")
                 if where not in pair or towards not in pair:
                     continue
+                if state == RESERVED and not (entry.lease_expired() and ledger.take_over(entry)):
+                    continue  # a live run is creating it
                 if towards == target.instance:
                     backend = target
                 else:
                     backend = others.get(towards) or others.setdefault(towards, make(towards))
                 found = backend.find_by_marker(entry.detail["marker"])
                 if found is None:
-                    ledger.fail(entry.key, "not found by marker after an interrupted run")
+                    if state == IN_DOUBT:
+                        ledger.release(entry.key)
+                    else:
+                        ledger.fail(entry.key, "not found by marker after an interrupted run")
                     continue
                 with store.transaction():
                     ledger.commit(entry.key, provider_ref=str(found), recovered=True)
@@ -259,8 +276,10 @@ class _Run:
         summary: MirrorSummary,
         ledger: Ledger | None,
         on_action: Callable[[MirrorAction], None] | None,
+        public_comments: bool = False,
     ) -> None:
         self.store = store
+        self.public_comments = public_comments
         self.source = source
         self.target = target
         self.summary = summary
@@ -283,6 +302,8 @@ class _Run:
 
     def plan_all(self, items: list[tuple[Ticket, Person | None]]) -> None:
         for ticket, requester in items:
+            if self.ledger is not None:
+                self.ledger.keep_alive()  # the lease of this run's reservations
             try:
                 self._one(ticket, requester)
             except CstError as exc:
@@ -348,6 +369,12 @@ class _Run:
         detail = {"ticket": ticket.id, "source": self.source, "target": tgt, "marker": marker}
         if not self.ledger.reserve(key, detail):
             entry = self.ledger.get(key)
+            if entry is not None and entry.state == RESERVED and entry.run_id != self.ledger.run_id:
+                if not (entry.lease_expired() and self.ledger.take_over(entry)):
+                    self.summary.skipped += 1
+                    self._emit(MirrorAction(SKIP, ticket.id, None, "being created by another run"))
+                    return None
+                entry = self.ledger.get(key)  # ours now: the marker says it was never created
             if entry is not None and entry.state == DONE:
                 # Created once (the ledger says so) but neither linked nor found by its marker
                 # any more: someone removed it on purpose. Never create it twice.
@@ -362,9 +389,15 @@ class _Run:
                 )
                 return None
             # Left by an interrupted run, and the marker is not in the target: never created.
-            self.ledger.fail(key, "not found by marker; creating again")
-            if not self.ledger.reserve(key, detail):
-                raise CstError(f"{key}: taken by another run")
+            if entry is None or entry.run_id != self.ledger.run_id or entry.state != RESERVED:
+                self.ledger.fail(key, "not found by marker; creating again")
+                if not self.ledger.reserve(key, detail):
+                    raise CstError(f"{key}: taken by another run")
+        if not self.ledger.confirm(key):  # the fencing check, right before the creation
+            self.summary.skipped += 1
+            why = f"not created: this run no longer holds it ({self.ledger.holder(key)})"
+            self._emit(MirrorAction(SKIP, ticket.id, None, why, outcome="fenced"))
+            return None
         try:
             external_id = self.target.create(self._new_ticket(ticket, requester, marker))
         except CstError as exc:
@@ -450,17 +483,17 @@ class _Run:
             for key, body in comments:
                 if not self.ledger.reserve(key, {"ticket": ticket.id, "target": copy_id}):
                     continue
+                note = Comment(body, public=self.public_comments)
                 item = push_mod.PlannedChange(
-                    copy_id, Changes(comments=[Comment(body, public=True)]), source, ledger_key=key
+                    copy_id, Changes(comments=[note]), source, ledger_key=key
                 )
                 self._plan(item, action, key, [])
 
     def _plan(
         self, item: push_mod.PlannedChange, action: MirrorAction, key: str | None, tags: list[str]
     ) -> None:
-        push_mod.plan(self.store, [item], run_id=self.summary.run_id)
-        row = self.store.conn.execute("SELECT MAX(id) FROM planned_changes").fetchone()
-        self.planned[int(row[0])] = (action, key, tags)
+        for row_id in push_mod.plan_ids(self.store, [item], self.summary.run_id):
+            self.planned[row_id] = (action, key, tags)
 
     def settle(self, result: push_mod.PushSummary) -> None:
         """Record what the push did: ledger entries, link state, counts."""

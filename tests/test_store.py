@@ -172,10 +172,17 @@ def test_ledger_never_twice_and_in_doubt(store_factory: StoreFactory) -> None:
     assert a.get("t2:cycle1").state == FAILED
     assert b.reserve("t2:cycle1"), "a known failure may be retried"
     assert b.reserve("t3:cycle1")
-    # a crash leaves t2/t3 reserved by run b; the next run sees them as orphans
+    # while run b lives (its lease runs), its reservations are nobody's orphans
     c = Ledger(store, "survey")
+    assert c.orphans() == []
+    # a crash leaves t2/t3 reserved by run b; once its lease ran out, they are orphans
+    with store.transaction() as cur:
+        cur.execute("UPDATE ledger SET lease_expires = 0 WHERE run_id = ?", (b.run_id,))
     assert {e.key for e in c.orphans()} == {"t2:cycle1", "t3:cycle1"}
-    c.mark_in_doubt("t3:cycle1", "sent? no provider lookup")
+    assert not c.mark_in_doubt("t3:cycle1", "not taken over yet: not c's to settle")
+    t3 = c.get("t3:cycle1")
+    assert t3 is not None and c.take_over(t3) and not c.take_over(t3)
+    assert c.mark_in_doubt("t3:cycle1", "sent? no provider lookup")
     assert not c.reserve("t3:cycle1"), "in doubt: never resent blindly"
     assert c.release("t3:cycle1")
     assert c.reserve("t3:cycle1"), "released on purpose: may be sent again"

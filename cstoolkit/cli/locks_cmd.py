@@ -16,14 +16,14 @@ def _state(info: Any) -> str:
     import socket
 
     from cstoolkit.model import now
-    from cstoolkit.store.locks import _pid_alive
+    from cstoolkit.store.locks import pid_alive
 
     if info.expires_at <= now():
         return "expired"
     if info.host == socket.gethostname():
         if info.pid == os.getpid():
             return "held"
-        return "held" if _pid_alive(info.pid) else "holder gone"
+        return "held" if pid_alive(info.pid) else "holder gone"
     return "held (other host)"
 
 

@@ -63,6 +63,10 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
     )
     if as_json:
         write_json(report.as_dict())
+    if report.stopped_by is not None:
+        import signal
+
+        app.say(f"run {report.run_id}: stopped by {signal.Signals(report.stopped_by).name}")
     failed = report.failed
     for r in failed:
         if r.stderr_tail:

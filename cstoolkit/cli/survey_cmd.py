@@ -48,7 +48,14 @@ def send(
     csv one record per survey considered.
     """
     from cstoolkit.output import render, write_json
-    from cstoolkit.surveys.send import FAILED_NOW, IN_DOUBT_NOW, RECONCILED, SENT, send_surveys
+    from cstoolkit.surveys.send import (
+        FAILED_NOW,
+        FENCED,
+        IN_DOUBT_NOW,
+        RECONCILED,
+        SENT,
+        send_surveys,
+    )
 
     fmt = chosen_format(fmt, as_json)
     as_json = fmt == "json"
@@ -76,7 +83,9 @@ def send(
             report.items
             if dry_run
             else [
-                i for i in report.items if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED)
+                i
+                for i in report.items
+                if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED, FENCED)
             ]
         )
         if shown and fmt == "table":
@@ -86,8 +95,9 @@ def send(
         else:
             app.say(
                 f"sent {report.count(SENT)}, failed {report.count(FAILED_NOW)}, "
-                f"in doubt {report.count(IN_DOUBT_NOW)}, reconciled {report.count(RECONCILED)} "
-                f"({report.seconds:.1f}s)"
+                f"in doubt {report.count(IN_DOUBT_NOW)}, reconciled {report.count(RECONCILED)}"
+                + (f", fenced {report.count(FENCED)}" if report.count(FENCED) else "")
+                + f" ({report.seconds:.1f}s)"
             )
         for reason, n in report.skipped.items():
             app.say(f"  not sent: {n} {reason}")

@@ -275,16 +275,30 @@ def _queue_record(entry: Any) -> dict[str, Any]:
 @sync.command("push")
 @click.argument("instances", nargs=-1)
 @click.option("--list", "show_list", is_flag=True, help="Show the queue instead of pushing it.")
+@click.option(
+    "--resend-in-doubt",
+    is_flag=True,
+    help="Queue again the changes in doubt (a pusher died while posting them; check the "
+    "tickets first), then push.",
+)
 @format_options()
 @pass_app
-def push(app: App, instances: tuple[str, ...], show_list: bool, fmt: str, as_json: bool) -> None:
+def push(
+    app: App,
+    instances: tuple[str, ...],
+    show_list: bool,
+    resend_in_doubt: bool,
+    fmt: str,
+    as_json: bool,
+) -> None:
     """Retry planned changes still waiting (pending or failed) for INSTANCES (default: all).
 
     Each change goes through the one write path: a ticket changed upstream since the plan is a
     conflict and is not overwritten; a read_only instance gets nothing. `--list` shows the
-    queue of pending, failed, conflicting and refused changes with their reasons (conflicts
-    and refusals are not retried: plan them again). Exit 1 when any change
-    failed, conflicted or was refused; 4 when an instance is being pushed by another run.
+    queue of pending, claimed, failed, conflicting, refused and in-doubt changes with their
+    reasons (conflicts and refusals are not retried: plan them again; a change in doubt is
+    queued again only with --resend-in-doubt). Exit 1 when any change failed, conflicted, was
+    refused or ended in doubt; 4 when an instance is being pushed by another run.
     """
     from cstoolkit import push as engine
     from cstoolkit.output import render, write_json
@@ -292,7 +306,8 @@ def push(app: App, instances: tuple[str, ...], show_list: bool, fmt: str, as_jso
 
     chosen = list(dict.fromkeys(instances)) or None
     if show_list:
-        shown = (engine.PENDING, engine.FAILED, engine.CONFLICT, engine.REFUSED)
+        shown = (engine.PENDING, engine.CLAIMED, engine.FAILED, engine.CONFLICT,
+                 engine.REFUSED, engine.IN_DOUBT)  # fmt: skip
         queue = list(engine.entries(app.store, states=shown, instances=chosen))
         count = render(
             (_queue_record(e) for e in queue),
@@ -305,7 +320,11 @@ def push(app: App, instances: tuple[str, ...], show_list: bool, fmt: str, as_jso
             app.say("the write queue is empty")
         return
     report = _Reporter(app)
-    waiting = sorted({e.instance for e in engine.entries(app.store, states=engine.RETRYABLE)})
+    if resend_in_doubt:
+        count = engine.resend_in_doubt(app.store, chosen)
+        app.say(f"{count} change(s) in doubt queued again")
+    pushable = (*engine.RETRYABLE, engine.CLAIMED)  # claimed: maybe a dead pusher's
+    waiting = sorted({e.instance for e in engine.entries(app.store, states=pushable)})
     names = [n for n in chosen if n in waiting] if chosen else waiting
     busy: list[str] = []
     with contextlib.ExitStack() as stack:
@@ -320,12 +339,13 @@ def push(app: App, instances: tuple[str, ...], show_list: bool, fmt: str, as_jso
         summary = (
             engine.push(app.store, app.backend, instances=held) if held else engine.PushSummary()
         )
-    for entry in summary.results:
-        if entry.state in (engine.FAILED, engine.CONFLICT, engine.REFUSED):
+    for entry in [*summary.results, *summary.fenced, *summary.in_doubt]:
+        if entry.state in (engine.FAILED, engine.CONFLICT, engine.REFUSED, engine.IN_DOUBT) or (
+            entry in summary.fenced
+        ):
+            state = "fenced" if entry in summary.fenced else entry.state
             report.error(
-                entry.instance,
-                f"push.{entry.state}",
-                f"{entry.ticket_id}: {entry.state}: {entry.reason}",
+                entry.instance, f"push.{state}", f"{entry.ticket_id}: {state}: {entry.reason}"
             )
     report.info(
         None,
@@ -353,6 +373,12 @@ ACTION_COLUMNS = ["action", "source_id", "target_id", "outcome", "changes", "det
 @click.argument("target")
 @click.option("-q", "--query", "query_text", help="Only tickets of SOURCE matching this condition.")
 @click.option("--apply", is_flag=True, help="Create and update in TARGET (default: dry run).")
+@click.option(
+    "--public-comments",
+    is_flag=True,
+    help="Post SOURCE's comments on TARGET as public replies (default: internal notes, so "
+    "TARGET never emails SOURCE's customer).",
+)
 @format_options()
 @pass_app
 def mirror(
@@ -361,6 +387,7 @@ def mirror(
     target: str,
     query_text: str | None,
     apply: bool,
+    public_comments: bool,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -368,8 +395,9 @@ def mirror(
 
     Reads SOURCE from the store (pull it first). A ticket is created in TARGET once, with a
     marker that a re-run finds even after a crash; afterwards its status, priority, tags and
-    public comments follow through the push engine. A ticket mirrored A->B is never mirrored
-    back B->A. Exit 1 when a creation or change failed or conflicted, 4 when the pair is busy.
+    public comments follow through the push engine, as internal notes on TARGET unless
+    --public-comments. A ticket mirrored A->B is never mirrored back B->A. Exit 1 when a
+    creation or change failed or conflicted, 4 when the pair is busy.
     """
     from cstoolkit import mirror as engine
     from cstoolkit.output import render, write_json
@@ -380,8 +408,9 @@ def mirror(
     backend = app.backend(target)
     try:
         summary = engine.mirror(
-            app.store, source, backend, query=node, apply=apply, backend_for=app.backend
-        )
+            app.store, source, backend, query=node, apply=apply, backend_for=app.backend,
+            public_comments=public_comments,
+        )  # fmt: skip
     finally:
         backend.close()
     output = chosen_format(fmt, as_json)

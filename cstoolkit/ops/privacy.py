@@ -28,9 +28,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.model import now
+from cstoolkit.store import audit
 from cstoolkit.store import privacy as sup
-from cstoolkit.store.codec import dumps, to_epoch
+from cstoolkit.store.codec import dumps
 
 if TYPE_CHECKING:
     from cstoolkit.store.base import Store
@@ -155,15 +155,12 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
         )
         report.suppression = hashes[0][:16] if hashes else ""
         report.counts = c
-        cur.execute(
-            "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
-            (
-                to_epoch(now()),
-                actor,
-                "privacy.forget",
-                None,
-                dumps({**report.as_dict(), "pseudonyms": sorted(mapping.values())}),
-            ),
+        audit.write(
+            cur,
+            actor,
+            "privacy.forget",
+            None,
+            {**report.as_dict(), "pseudonyms": sorted(mapping.values())},
         )
     return report
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError, UsageError
 from cstoolkit.model import now
+from cstoolkit.store import audit
 from cstoolkit.store.codec import to_epoch
 from cstoolkit.store.sqlite import SQLiteStore
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from cstoolkit.store.base import Store
 
 _CHUNK = 500
-KEEP_CHANGE_STATES = ("pending", "failed")
+KEEP_CHANGE_STATES = ("pending", "claimed", "failed", "in_doubt")
 
 
 @dataclass
@@ -100,17 +101,8 @@ def prune(store: Store, older_than: timedelta, *, dry_run: bool = False) -> Prun
                 counts[key] = cur.rowcount
         report.counts = counts
         if not dry_run:
-            cur.execute(
-                "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
-                (to_epoch(now()), "cst", "store.prune", None, _dumps(report.as_dict())),
-            )
+            audit.write(cur, "cst", "store.prune", None, report.as_dict())
     return report
-
-
-def _dumps(value: Any) -> str:
-    from cstoolkit.store.codec import dumps
-
-    return dumps(value)
 
 
 def backup(store: Store, target: str | Path) -> dict[str, Any]:

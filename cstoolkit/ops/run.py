@@ -8,6 +8,13 @@ period) and its exit code is the real one. Steps are independent unless one name
 holds the lock ``run`` (renewed while it lasts) and stops starting steps when ``--max-runtime``
 is spent; the step running at that moment is killed.
 
+Steps end with the run: on SIGTERM, SIGINT or SIGHUP the run stops the step in progress (its
+process group: SIGTERM, then SIGKILL after the grace period), starts no further step, records
+the run as ``interrupted`` and exits 128 + the signal's number (143 for SIGTERM). A run killed
+with SIGKILL cannot do that; its step notices instead and ends (:mod:`cstoolkit.ops.lifeline`:
+the kernel's parent-death signal on Linux, and everywhere a pipe whose end closes with the
+parent), so it never holds its lock while the next run starts.
+
 Dry runs (``--dry-run``) follow :data:`MODES`: every step is run in its dry-run form, run as is
 when it changes nothing, or skipped when it has no dry-run form. The plan itself (``[run]``
 checked, :class:`Step`, :data:`MODES`) is read by :mod:`cstoolkit.config.run_plan`.
@@ -23,9 +30,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +53,7 @@ from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the 
     load_plan,
 )
 from cstoolkit.model import now
+from cstoolkit.ops import lifeline
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -56,6 +65,9 @@ STDERR_TAIL_LINES = 20
 STDERR_TAIL_CHARS = 4000
 
 OK, FAILED, TIMEOUT, SKIPPED, BUSY = "ok", "failed", "timeout", "skipped", "busy"
+INTERRUPTED = "interrupted"
+#: Signals that stop a run (and its step in progress) in order.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass
@@ -90,17 +102,23 @@ class RunReport:
     max_runtime: float | None = None
     finished_at: datetime | None = None
     steps: list[StepResult] = field(default_factory=list)
+    #: the signal that stopped the run (SIGTERM, SIGINT, SIGHUP), if one did
+    stopped_by: int | None = None
 
     @property
     def failed(self) -> list[StepResult]:
-        return [s for s in self.steps if s.outcome in (FAILED, TIMEOUT, BUSY)]
+        return [s for s in self.steps if s.outcome in (FAILED, TIMEOUT, BUSY, INTERRUPTED)]
 
     @property
     def exit_code(self) -> int:
+        if self.stopped_by is not None:
+            return 128 + self.stopped_by
         return 1 if self.failed else 0
 
     @property
     def outcome(self) -> str:
+        if self.stopped_by is not None:
+            return INTERRUPTED
         return FAILED if self.failed else OK
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,6 +130,7 @@ class RunReport:
             "max_runtime": self.max_runtime,
             "outcome": self.outcome,
             "exit_code": self.exit_code,
+            "stopped_by": signal.Signals(self.stopped_by).name if self.stopped_by else None,
             "seconds": round((self.finished_at - self.started_at).total_seconds(), 3)
             if self.finished_at
             else None,
@@ -192,6 +211,34 @@ def _kill(proc: subprocess.Popen[bytes], grace: float) -> None:
             continue
 
 
+class _Stop:
+    """A signal handler that remembers the first stop signal (the run loop polls it)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: Any = None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[_Stop]:
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_step(
     argv: list[str],
     *,
@@ -200,35 +247,50 @@ def run_step(
     env: dict[str, str] | None = None,
     tick: Callable[[], None] | None = None,
     grace: float = KILL_GRACE,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[int | None, bool, float, str]:
-    """Run one step: (exit code, timed out, seconds, redacted stderr tail)."""
+    """Run one step: (exit code, timed out, seconds, redacted stderr tail).
+
+    The step is killed (its process group) when ``timeout`` passes or ``stop()`` turns true;
+    it ends by itself if this process dies (:mod:`cstoolkit.ops.lifeline`).
+    """
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="cst-run-") as tmp:
-        err_path = Path(tmp) / "stderr"
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                cwd=str(cwd) if cwd else None,
-                env=env,
-                start_new_session=True,
-            )
-            timed_out = False
-            while True:
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    timed_out = True
-                    _kill(proc, grace)
-                    break
+    options, lifeline_fd = lifeline.spawn_options(env)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cst-run-") as tmp:
+            err_path = Path(tmp) / "stderr"
+            with open(err_path, "wb") as err:
                 try:
-                    proc.wait(timeout=min(1.0, left))
-                    break
-                except subprocess.TimeoutExpired:
-                    if tick is not None:
-                        tick()
-        return proc.returncode, timed_out, time.monotonic() - started, _tail(err_path)
+                    proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                        cwd=str(cwd) if cwd else None,
+                        start_new_session=True,
+                        **options,
+                    )
+                finally:
+                    lifeline.close_read_end(options)
+                timed_out = False
+                while True:
+                    left = timeout - (time.monotonic() - started)
+                    if left <= 0:
+                        timed_out = True
+                        _kill(proc, grace)
+                        break
+                    if stop is not None and stop():
+                        _kill(proc, grace)
+                        break
+                    try:
+                        proc.wait(timeout=min(0.25, left))
+                        break
+                    except subprocess.TimeoutExpired:
+                        if tick is not None:
+                            tick()
+            return proc.returncode, timed_out, time.monotonic() - started, _tail(err_path)
+    finally:
+        os.close(lifeline_fd)  # the step sees EOF only now, after it ended
 
 
 def execute(
@@ -249,7 +311,7 @@ def execute(
 
     limit = max_runtime if max_runtime is not None else plan.max_runtime
     report = RunReport(uuid.uuid4().hex, now(), dry_run=dry_run, max_runtime=limit)
-    with locks.hold(store, LOCK_NAME) as lease:
+    with _stop_on_signals() as stop, locks.hold(store, LOCK_NAME) as lease:
         _record_start(store, report)
         last_renew = time.monotonic()
 
@@ -262,13 +324,16 @@ def execute(
         started = time.monotonic()
         try:
             for step in plan.steps:
+                if stop.requested():
+                    break
                 result = _one(
                     step, report, started, limit, dry_run, config_path, cwd, root_options,
-                    env, tick, grace,
+                    env, tick, grace, stop.requested,
                 )  # fmt: skip
                 report.steps.append(result)
                 if on_step is not None:
                     on_step(result)
+            report.stopped_by = stop.signum
         finally:
             report.finished_at = now()
             _record_finish(store, report)
@@ -287,6 +352,7 @@ def _one(
     env: dict[str, str] | None,
     tick: Callable[[], None],
     grace: float,
+    stop: Callable[[], bool] | None = None,
 ) -> StepResult:
     result = StepResult(step.name, step.command, SKIPPED)
     broken = [r.name for r in report.steps if r.name in step.needs and r.outcome != OK]
@@ -314,13 +380,15 @@ def _one(
         result.command = shlex.join(args)
     try:
         code, timed_out, seconds, tail = run_step(
-            argv, timeout=timeout, cwd=cwd, env=env, tick=tick, grace=grace
+            argv, timeout=timeout, cwd=cwd, env=env, tick=tick, grace=grace, stop=stop
         )
     except OSError as exc:
         result.outcome, result.reason = FAILED, f"cannot start: {exc}"
         return result
     result.exit_code, result.seconds, result.stderr_tail = code, seconds, tail
-    if timed_out:
+    if stop is not None and stop() and not timed_out:
+        result.outcome, result.reason = INTERRUPTED, "the run was stopped by a signal"
+    elif timed_out:
         result.outcome = TIMEOUT
         result.reason = (
             f"killed: max runtime {limit:g}s reached"
@@ -340,6 +408,8 @@ def _record_start(store: Store, report: RunReport) -> None:
     from cstoolkit.store.codec import to_epoch
 
     with store.transaction() as cur:
+        # Under the run lock: a run still "running" was killed (SIGKILL, power loss).
+        cur.execute("UPDATE ops_runs SET outcome = ? WHERE outcome = ?", ("killed", "running"))
         cur.execute(
             "INSERT INTO ops_runs (run_id, started_at, dry_run, outcome) VALUES (?, ?, ?, ?)",
             (report.run_id, to_epoch(report.started_at), int(report.dry_run), "running"),

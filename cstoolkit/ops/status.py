@@ -12,12 +12,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.model import now
+from cstoolkit.store import planned
 from cstoolkit.store.codec import from_epoch, to_epoch
 
 if TYPE_CHECKING:
     from cstoolkit.store.base import Store
 
-QUEUE_STATES = ("pending", "failed", "conflict", "refused")
+QUEUE_STATES = ("pending", "claimed", "failed", "conflict", "refused", "in_doubt")
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -41,13 +42,7 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
         ).fetchall()
     )
     names |= set(tickets)
-    queue: dict[str, dict[str, int]] = {}
-    for inst, state, n in conn.execute(
-        "SELECT instance, state, COUNT(*) FROM planned_changes "
-        f"WHERE state IN ({','.join('?' * len(QUEUE_STATES))}) GROUP BY instance, state",
-        QUEUE_STATES,
-    ):
-        queue.setdefault(inst, {})[state] = int(n)
+    queue = planned.counts_by_instance(store, QUEUE_STATES)
     names |= set(queue)
     rows = []
     for name in sorted(names):
@@ -77,8 +72,8 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
                 "rate_limit_wait_seconds": float(stats.get("seconds_waited_rate_limit") or 0),
                 "requests": int(stats.get("requests") or 0),
                 "retries": int(stats.get("retries") or 0),
-                "push_queue": sum(q.get(s, 0) for s in ("pending", "failed")),
-                "push_blocked": sum(q.get(s, 0) for s in ("conflict", "refused")),
+                "push_queue": sum(q.get(s, 0) for s in ("pending", "claimed", "failed")),
+                "push_blocked": sum(q.get(s, 0) for s in ("conflict", "refused", "in_doubt")),
             }
         )
     surveys = status_summary(store)

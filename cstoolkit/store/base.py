@@ -14,7 +14,6 @@ any point resumes exactly after the last committed page.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -162,9 +161,20 @@ class Store:
 
     # -- transactions --------------------------------------------------------------------------
 
+    def _begin_shared(self, cur: Any) -> None:
+        """Start a write transaction that does not take the store-wide write lock, for
+        statements whose row locks alone keep writers apart (*dialect*; by default the same
+        as :meth:`_begin`, SQLite having one writer at a time anyway)."""
+        self._begin(cur)
+
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A write transaction; nested calls join the outer one."""
+    def transaction(self, *, shared: bool = False) -> Iterator[Any]:
+        """A write transaction; nested calls join the outer one.
+
+        ``shared=True`` skips the store-wide write lock where the dialect has row locks
+        (PostgreSQL): only for statements that lock the rows they change (``FOR UPDATE SKIP
+        LOCKED``) and read nothing else, such as claiming pending writes.
+        """
         with self._lock:
             cur = self.conn.cursor()
             if self._depth:
@@ -176,7 +186,7 @@ class Store:
                 return
             self._depth = 1
             try:
-                self._begin(cur)
+                (self._begin_shared if shared else self._begin)(cur)
             except BaseException:
                 self._depth = 0
                 raise
@@ -456,29 +466,15 @@ class Store:
     # -- audit log and plugin state ------------------------------------------------------------
 
     def audit(self, actor: str, action: str, target: str | None, details: dict[str, Any]) -> None:
-        with self.transaction() as cur:
-            cur.execute(
-                "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
-                (codec.to_epoch(now()), actor, action, target, codec.dumps(details)),
-            )
+        """Add an audit log entry (:mod:`cstoolkit.store.audit` is the one writer)."""
+        from cstoolkit.store import audit
+
+        audit.record(self, actor, action, target, details)
 
     def audit_entries(self, target: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, at, actor, action, target, details FROM audit_log"
-        params: tuple[Any, ...] = ()
-        if target is not None:
-            sql += " WHERE target = ?"
-            params = (target,)
-        return [
-            {
-                "id": r[0],
-                "at": codec.from_epoch(r[1]),
-                "actor": r[2],
-                "action": r[3],
-                "target": r[4],
-                "details": json.loads(r[5]),
-            }
-            for r in self.conn.execute(sql + " ORDER BY id", params)
-        ]
+        from cstoolkit.store import audit
+
+        return audit.entries(self, target)
 
     def kv(self, instance: str) -> KeyValue:
         return KeyValue(self, instance)

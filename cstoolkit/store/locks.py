@@ -46,14 +46,21 @@ class LockInfo:
         }
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs (a zombie, dead but not yet reaped by
+    its new parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != b"Z"
 
 
 class Lock:
@@ -74,7 +81,7 @@ class Lock:
             ).fetchone()
             if row is not None:
                 holder, host, pid, expires = row
-                stale = expires <= stamp or (host == self.host and not _pid_alive(pid))
+                stale = expires <= stamp or (host == self.host and not pid_alive(pid))
                 if not stale:
                     until = from_epoch(expires)
                     raise BusyError(

@@ -8,8 +8,11 @@ Consistency across hosts follows SQLite's model on purpose: every write transact
 one transaction-scoped advisory lock of the store (``pg_advisory_xact_lock``), so writers are
 serialized exactly as ``BEGIN IMMEDIATE`` serializes them in SQLite, and the read-then-write steps
 of the ledger, the run locks and the sync cursors cannot interleave between two hosts. Readers
-never wait. The lock is released by PostgreSQL at commit, at rollback, and when a crashed
-client's connection goes away, so no crash can leave it held.
+never wait. One kind of write skips that lock (``transaction(shared=True)``): claiming pending
+writes, which locks exactly the rows it takes with ``FOR UPDATE SKIP LOCKED``, so two pushers
+claim disjoint rows in parallel and neither waits for a long sync transaction. The lock is
+released by PostgreSQL at commit, at rollback, and when a crashed client's connection goes away,
+so no crash can leave it held.
 
 Text columns are created ``COLLATE "C"`` so ordering and comparisons are byte-wise, as in
 SQLite, whatever the database's default collation.
@@ -225,6 +228,9 @@ class PostgresStore(Store):
     def _begin(self, cur: _Cursor) -> None:
         cur.execute("BEGIN")
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (self._lock_key,))
+
+    def _begin_shared(self, cur: _Cursor) -> None:
+        cur.execute("BEGIN")
 
     def _table_names(self) -> set[str]:
         rows = self.conn.execute(

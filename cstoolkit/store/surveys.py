@@ -390,3 +390,10 @@ def answer_by_external_id(store: Store, survey: str, external_id: str) -> bool:
         "SELECT 1 FROM survey_answers WHERE survey = ? AND external_id = ?", (survey, external_id)
     ).fetchone()
     return row is not None
+
+
+def totals(store: Store) -> tuple[int, int]:
+    """(answers, opt-outs) in the store, for ``cst status``."""
+    answered = int(store.conn.execute("SELECT COUNT(*) FROM survey_answers").fetchone()[0])
+    optouts = int(store.conn.execute("SELECT COUNT(*) FROM survey_optouts").fetchone()[0])
+    return answered, optouts

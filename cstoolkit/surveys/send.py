@@ -11,9 +11,13 @@ limit). Each survey to send goes through the idempotence ledger (scope ``survey`
       -> mark_in_doubt                                      unknown, and the channel cannot tell
 
 The ledger's primary key decides between two concurrent runs; the ``survey:send`` lock keeps
-runs apart and lets a run reconcile the entries a crashed run left ``reserved``: through the
-channel's ``lookup`` when it is ``idempotent`` (outbox, webhook, Twilio), else ``in_doubt`` —
-reported on every run, resent only with ``--resend-in-doubt``.
+runs apart. A reservation carries a lease its run renews while it works; a run reconciles only
+the reservations whose lease expired (their owner died), after taking each over atomically:
+through the channel's ``lookup`` when it is ``idempotent`` (outbox, webhook, Twilio), else
+``in_doubt`` — reported on every run, resent only with ``--resend-in-doubt``. Right before each
+send the owner confirms it still holds the reservation (the fencing check,
+:meth:`Ledger.confirm`); if it does not, it sends nothing and reports the item ``fenced``. So
+neither a forced lock release nor a second host makes a live run's survey sendable twice.
 """
 
 from __future__ import annotations
@@ -21,9 +25,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,8 +41,23 @@ from cstoolkit.plugin import Channel, SurveyProvider
 from cstoolkit.secrets import REDACTOR
 from cstoolkit.store import Store
 from cstoolkit.store import surveys as db
-from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, RESERVED, Entry, Ledger
+from cstoolkit.store.ledger import DONE, IN_DOUBT, RESERVED, Entry, Ledger
 from cstoolkit.surveys import policy as pol
+from cstoolkit.surveys.outcome import (
+    FAILED_NOW,
+    FENCED,
+    IN_DOUBT_NOW,
+    LATER,
+    RECONCILED,
+    SENT,
+    SKIPPED,
+    WOULD_SEND,
+    Item,
+    SendReport,
+    in_doubt_entries,
+    iter_actions,
+    status_summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,91 +65,12 @@ LOCK_NAME = "survey:send"
 SCOPE = db.SCOPE
 _RENEW_EVERY = 60.0
 PERMANENT = "permanent: "
-
-# Item actions
-WOULD_SEND = "would_send"
-SENT = "sent"
-FAILED_NOW = "failed"
-IN_DOUBT_NOW = "in_doubt"
-RECONCILED = "reconciled"
-SKIPPED = "skipped"
-LATER = "later"
-
-
-@dataclass
-class Item:
-    """One survey decision or delivery, as reported by ``cst survey send``."""
-
-    survey: str
-    ticket: str
-    action: str
-    reason: str = ""
-    requester: str | None = None
-    address: str | None = None
-    channel: str | None = None
-    language: str | None = None
-    key: str | None = None
-    provider_ref: str | None = None
-    due_at: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "survey": self.survey,
-            "ticket": self.ticket,
-            "action": self.action,
-            "reason": self.reason,
-            "requester": self.requester,
-            "address": self.address,
-            "channel": self.channel,
-            "language": self.language,
-            "key": self.key,
-            "provider_ref": self.provider_ref,
-            "due_at": self.due_at,
-        }
-
-
-@dataclass
-class SendReport:
-    dry_run: bool
-    run_id: str
-    surveys: list[str] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    in_doubt: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, action: str) -> int:
-        return sum(1 for i in self.items if i.action == action)
-
-    @property
-    def skipped(self) -> dict[str, int]:
-        counts = Counter(i.reason for i in self.items if i.action in (SKIPPED, LATER))
-        return dict(counts.most_common())
-
-    @property
-    def exit_code(self) -> int:
-        """1 when a send failed or ended in doubt in this run, else 0 (also: nothing to do)."""
-        bad = self.count(FAILED_NOW) + self.count(IN_DOUBT_NOW) + len(self.errors)
-        return 1 if bad else 0
-
-    def as_dict(self, *, all_items: bool | None = None) -> dict[str, Any]:
-        show_all = self.dry_run if all_items is None else all_items
-        items = [i.as_dict() for i in self.items if show_all or i.action not in (SKIPPED, LATER)]
-        return {
-            "dry_run": self.dry_run,
-            "run_id": self.run_id,
-            "surveys": self.surveys,
-            "would_send": self.count(WOULD_SEND),
-            "sent": self.count(SENT),
-            "reconciled": self.count(RECONCILED),
-            "failed": self.count(FAILED_NOW),
-            "in_doubt_new": self.count(IN_DOUBT_NOW),
-            "in_doubt": self.in_doubt,
-            "skipped": self.skipped,
-            "errors": self.errors,
-            "items": items,
-            "seconds": round(self.seconds, 3),
-        }
+TEST_SEND_DELAY_ENV = "CSTOOLKIT_TEST_SEND_DELAY"
+__all__ = [
+    "FAILED_NOW", "FENCED", "IN_DOUBT_NOW", "LATER", "RECONCILED", "SENT", "SKIPPED",
+    "WOULD_SEND", "Item", "SendReport", "in_doubt_entries", "iter_actions", "load_surveys",
+    "recipient_for", "send_surveys", "status_summary",
+]  # fmt: skip
 
 
 def recipient_for(person: Person) -> Recipient:
@@ -242,6 +181,7 @@ class _Engine:
             self.on_item(item)
 
     def tick(self) -> None:
+        self.ledger.keep_alive()
         if self.lock is not None and time.monotonic() - self._renewed > _RENEW_EVERY:
             self.lock.renew()
             self._renewed = time.monotonic()
@@ -323,15 +263,18 @@ class _Engine:
     # -- reconciliation ------------------------------------------------------------------------
 
     def reconcile(self) -> None:
+        """Settle reservations whose owner stopped renewing them (lease expired); a live
+        owner's reservation is never touched, whatever happened to the run lock."""
         for entry in self.ledger.orphans():
             self.tick()
-            self._reconcile_one(entry)
+            if self.ledger.take_over(entry):  # False: its owner renewed it, or another run won
+                self._reconcile_one(entry)
 
     def _reconcile_one(self, entry: Entry) -> None:
         row = db.get_offer(self.store, entry.key)
         survey, ticket_id = pol.split_key(entry.key)
         item = Item(survey, ticket_id, RECONCILED, key=entry.key)
-        dead = f"run {entry.run_id[:8]} stopped between send and commit"
+        dead = f"run {entry.run_id[:8]} stopped between send and commit (its lease expired)"
         if row is None:
             self.ledger.mark_in_doubt(entry.key, f"{dead}; no offer record")
             item.action, item.reason = IN_DOUBT_NOW, f"{dead}; no offer record"
@@ -565,6 +508,13 @@ class _Engine:
                     item.reason = "an earlier attempt was delivered after all"
                     self.add(item)
                     return
+        if _send_delay():
+            time.sleep(_send_delay())
+        if not self.ledger.confirm(offer.key):  # the fencing check: still ours, lease extended
+            item.action = FENCED
+            item.reason = f"not sent: this run no longer holds it ({self.ledger.holder(offer.key)})"
+            self.add(item)
+            return
         try:
             result = channel.send(message)
         except Exception as exc:  # an exception is an unknown outcome, never a known failure
@@ -607,25 +557,15 @@ class _Engine:
         self.add(item)
 
 
-def in_doubt_entries(store: Store, names: set[str] | None = None) -> list[dict[str, Any]]:
-    out = []
-    for row in db.offers(store, IN_DOUBT):
-        if names is not None and row.survey not in names:
-            continue
-        entry = Ledger(store, SCOPE).get(row.key)
-        out.append(
-            {
-                "key": row.key,
-                "survey": row.survey,
-                "ticket": row.ticket_id,
-                "requester": row.requester_id,
-                "address": row.address,
-                "channel": row.channel,
-                "reserved_at": entry.reserved_at if entry else row.offered_at,
-                "why": entry.detail.get("in_doubt", "") if entry else "",
-            }
-        )
-    return out
+def _send_delay() -> float:
+    """``CSTOOLKIT_TEST_SEND_DELAY`` (seconds): a pause between reserve and the fencing check,
+    for crash tests only (a run that stalls longer than its lease)."""
+    import os
+
+    try:
+        return max(0.0, float(os.environ.get(TEST_SEND_DELAY_ENV) or 0))
+    except ValueError:
+        return 0.0
 
 
 def send_surveys(
@@ -643,8 +583,8 @@ def send_surveys(
 ) -> SendReport:
     """Send every due survey (or, with ``dry_run``, say what would be sent and why not).
 
-    ``use_lock=False`` is for tests that prove the ledger alone prevents duplicates: it also
-    skips reconciliation, which is only safe while holding the lock.
+    ``use_lock=False`` is for tests that prove the ledger alone prevents duplicates (the
+    reconciliation is safe without the lock: it only takes reservations whose lease expired).
     """
     import uuid
 
@@ -665,7 +605,7 @@ def send_surveys(
     try:
         with lock_cm as lock:
             engine.lock = lock
-            if not dry_run and use_lock:
+            if not dry_run:
                 engine.reconcile()
             if resend_in_doubt and not dry_run:
                 engine.release_in_doubt(names)
@@ -678,24 +618,3 @@ def send_surveys(
     for name, why in engine.channels.stopped.items():
         report.errors.append(f"channel {name} stopped: {why}")
     return report
-
-
-def status_summary(store: Store) -> dict[str, Any]:
-    """Survey ledger counts and in-doubt entries, for ``cst status``."""
-    counts = dict(
-        store.conn.execute(
-            "SELECT state, COUNT(*) FROM ledger WHERE scope = ? GROUP BY state", (SCOPE,)
-        ).fetchall()
-    )
-    answered = int(store.conn.execute("SELECT COUNT(*) FROM survey_answers").fetchone()[0])
-    optouts = int(store.conn.execute("SELECT COUNT(*) FROM survey_optouts").fetchone()[0])
-    return {
-        "offers": {s: int(counts.get(s, 0)) for s in (DONE, RESERVED, FAILED, IN_DOUBT)},
-        "answers": answered,
-        "opt_outs": optouts,
-        "in_doubt": in_doubt_entries(store),
-    }
-
-
-def iter_actions(report: SendReport, *actions: str) -> Iterator[Item]:
-    return (i for i in report.items if i.action in actions)

@@ -900,7 +900,13 @@ def apply_plan(
     push_mod.plan(store, items, run_id=run_id)
     summary = push_mod.push(store, backend_for, run_id=run_id, actor=actor)
     report.push = summary
-    outcome = {e.ticket_id: e.state for e in summary.results}
+    # What the queue says, not only this push: another pusher may hold some of these changes
+    # (still "claimed": treated like "failed", their keys stay reserved).
+    settled = (push_mod.APPLIED, push_mod.UNCHANGED, push_mod.CONFLICT, push_mod.REFUSED)
+    outcome = {
+        e.ticket_id: e.state if e.state in settled else push_mod.FAILED
+        for e in push_mod.entries(store, run_id=run_id)
+    }
     bad = {push_mod.CONFLICT, push_mod.REFUSED}
     for tp in plan.tickets:
         state = outcome.get(tp.ticket_id, push_mod.UNCHANGED)
@@ -970,6 +976,13 @@ def _notify(
                 short=n.text[:160],
                 data={"ticket_id": tp.ticket_id, "ledger_key": n.ledger_key},
             )
+            if not ledger.confirm(n.ledger_key):  # the fencing check, right before the send
+                report.notification_errors.append(
+                    f"{tp.ticket_id}: notify via {n.channel}: not sent, the reservation is no "
+                    f"longer this run's ({ledger.holder(n.ledger_key)})"
+                )
+                keys.remove(n.ledger_key)
+                continue
             result = channel.send(message)
         except Exception as exc:
             report.notification_errors.append(f"{tp.ticket_id}: notify via {n.channel}: {exc}")

@@ -20,7 +20,7 @@ from cstoolkit.messages import DeliveryResult, Message
 from cstoolkit.model import now
 from cstoolkit.plugin import Channel
 from cstoolkit.store import open_store
-from cstoolkit.store.ledger import DONE, IN_DOUBT, Ledger
+from cstoolkit.store.ledger import DONE, IN_DOUBT, TEST_LEASE_ENV, Ledger
 from cstoolkit.surveys.send import send_surveys
 
 from .helpers import make_workspace, simple_desk
@@ -41,8 +41,11 @@ def _eligible(ws: Any) -> set[str]:
     return {i.address for i in dry.items if i.action == "would_send"}  # type: ignore[misc]
 
 
-def test_kill_9_mid_run_then_rerun_sends_each_survey_once(tmp_path: Path) -> None:
+def test_kill_9_mid_run_then_rerun_sends_each_survey_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require_aiosmtpd()
+    monkeypatch.setenv(TEST_LEASE_ENV, "1")  # the dead run's reservation is reconciled after it
     simple_desk(tmp_path / "helpdesk.jsonl", N, now())
     handler = Handler(delay=0.15)  # a slow server: the run is still going when we kill it
     with SMTPServer(handler) as server:
@@ -67,7 +70,7 @@ def test_kill_9_mid_run_then_rerun_sends_each_survey_once(tmp_path: Path) -> Non
         assert proc.returncode == -signal.SIGKILL
         first_batch = len(handler.messages)
         assert 6 <= first_batch < N, "the kill must land in the middle of the run"
-        time.sleep(0.3)  # let the server finish the DATA that was in flight, if any
+        time.sleep(1.5)  # the DATA in flight (if any) finishes and the dead run's lease ends
         handler.delay = 0.0
         before = len(handler.messages)
         rerun = ws.cst("survey", "send", "--json", timeout=120)

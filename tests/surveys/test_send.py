@@ -211,7 +211,7 @@ def test_orphans_are_reconciled_through_the_outbox_lookup(tmp_path: Path) -> Non
     assert sent.count("sent") == 3
     with store.transaction() as cur:
         cur.execute(
-            "UPDATE ledger SET state = ?, run_id = ? WHERE key IN (?, ?)",
+            "UPDATE ledger SET state = ?, run_id = ?, lease_expires = 0 WHERE key IN (?, ?)",
             (RESERVED, dead.run_id, "csat/demo:1", "csat/demo:2"),
         )
         cur.execute("DELETE FROM events WHERE kind = ?", (str(EventKind.SURVEY_OFFERED),))

@@ -102,7 +102,7 @@ def test_crash_between_create_and_link_is_repaired_by_the_marker(ws: Any, pulled
     wanted = _open_ids(pulled)
     victim = pulled.get_ticket(wanted[0])
     # A dead run reserved the creation, created the copy with its marker, and died.
-    dead = Ledger(pulled, mirror.SCOPE, "dead-run")
+    dead = Ledger(pulled, mirror.SCOPE, "dead-run", lease=0)  # its lease ran out
     key = mirror.create_key(victim.id, "copy")
     dead.reserve(
         key,
@@ -136,7 +136,7 @@ def test_reverse_run_repairs_an_interrupted_creation_before_mirroring_back(
     ws: Any, pulled: Any
 ) -> None:
     victim = pulled.get_ticket(_open_ids(pulled)[0])
-    dead = Ledger(pulled, mirror.SCOPE, "dead-run")
+    dead = Ledger(pulled, mirror.SCOPE, "dead-run", lease=0)  # its lease ran out
     marker = mirror.marker_for(victim.id)
     key = mirror.create_key(victim.id, "copy")
     dead.reserve(key, {"ticket": victim.id, "source": "desk", "target": "copy", "marker": marker})
@@ -250,3 +250,65 @@ def test_target_that_cannot_find_markers_is_refused(ws: Any, pulled: Any) -> Non
         mirror.mirror(pulled, "desk", target, apply=True)
     with pytest.raises(UsageError, match="same instance"):
         mirror.mirror(pulled, "copy", ws.backend("copy"))
+
+
+def _customer_writes(ws: Any, pulled: Any, source_id: str, body: str) -> None:
+    """The customer of ``source_id`` posts a public message on the source system."""
+    original = pulled.get_ticket(source_id)
+    desk = ws.backend("desk")
+    desk.apply(original.external_id, Changes(comments=[Comment(body, public=True)]))
+    assert ws.invoke("sync", "pull", "desk").exit_code == 0
+
+
+def _copy_events(ws: Any, pulled: Any, source_id: str, body: str) -> list[dict[str, Any]]:
+    link = Links(pulled).peer(source_id, "copy")
+    assert link is not None
+    copy = _tickets(ws.root / "copy.jsonl")[link.peer_id.split(":", 1)[1]]
+    return [e for e in copy["events"] if e.get("body") == body]
+
+
+def test_a_customers_public_message_arrives_on_the_copy_as_an_internal_note(
+    ws: Any, pulled: Any
+) -> None:
+    """The second system must never email the first system's customer: mirrored comments
+    are internal notes unless asked otherwise."""
+    source_id = _open_ids(pulled)[0]
+    _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    _customer_writes(ws, pulled, source_id, "Where is my refund?")
+    assert ws.invoke("sync", "pull", "copy").exit_code == 0
+    summary = _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    assert summary.ok and summary.updated == 1, summary.as_dict()
+    (event,) = _copy_events(ws, pulled, source_id, "Where is my refund?")
+    assert event["kind"] == "comment" and event["public"] is False
+
+
+def test_public_comments_on_the_copy_only_when_the_command_asks(ws: Any, pulled: Any) -> None:
+    source_id = _open_ids(pulled)[0]
+    _run(ws, pulled, "desk", "copy", query=parse(f"id:{source_id}"), apply=True)
+    pulled.close()
+    _customer_writes(ws, ws.store(), source_id, "Please call me back")
+    assert ws.invoke("sync", "pull", "copy").exit_code == 0
+    done = ws.run("sync", "mirror", "desk", "copy", "-q", f"id:{source_id}", "--apply",
+                  "--public-comments")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    store = ws.store()
+    (event,) = _copy_events(ws, store, source_id, "Please call me back")
+    assert event["public"] is True
+    store.close()
+
+
+def test_a_creation_reserved_by_a_live_run_is_never_made_twice(ws: Any, pulled: Any) -> None:
+    """Another run (alive: its lease runs; its pair lock may have been released by force) has
+    reserved a creation and not made it yet: this run leaves it alone."""
+    victim = pulled.get_ticket(_open_ids(pulled)[0])
+    live = Ledger(pulled, mirror.SCOPE, "live-run")
+    key = mirror.create_key(victim.id, "copy")
+    marker = mirror.marker_for(victim.id)
+    live.reserve(key, {"ticket": victim.id, "source": "desk", "target": "copy", "marker": marker})
+    summary = _run(ws, pulled, "desk", "copy", query=parse(f"id:{victim.id}"), apply=True)
+    assert summary.created == 0 and summary.recovered == 0
+    assert [a.detail for a in summary.actions] == ["being created by another run"]
+    assert marker not in _markers(ws.root / "copy.jsonl")
+    assert live.confirm(key), "the live run still holds it and may create it"
+    entry = Ledger(pulled, mirror.SCOPE).get(key)
+    assert entry is not None and entry.run_id == "live-run"

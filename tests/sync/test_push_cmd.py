@@ -115,3 +115,31 @@ def test_nothing_to_push_is_success(ws: Any) -> None:
     proc = ws.run("sync", "push")
     assert proc.returncode == 0
     assert "pushed 0 change(s)" in proc.stderr
+
+
+def test_a_comment_a_dead_pusher_was_posting_is_in_doubt_until_resent_on_purpose(
+    ws: Any,
+) -> None:
+    from cstoolkit.store import planned
+
+    store = _synced(ws)
+    ticket = _first(store)
+    push.plan(store, [push.PlannedChange(ticket.id, Changes(comments=[Comment("maybe")]), "t")])
+    # A pusher claimed it, began to send and died; its lease has run out since.
+    (row,) = planned.claim(store, "dead-pusher", 600)
+    assert planned.begin_send(store, row.id, "dead-pusher", 600)
+    with store.transaction() as cur:
+        cur.execute("UPDATE planned_changes SET claim_expires = 0 WHERE id = ?", (row.id,))
+    store.close()
+    first = ws.run("sync", "push", "--json")
+    assert first.returncode == 1, first.stderr
+    assert [e["state"] for e in json.loads(first.stdout)["in_doubt"]] == ["in_doubt"]
+    assert "in_doubt" in first.stderr
+    assert "maybe" not in (ws.root / "desk.jsonl").read_text(), "never posted blindly"
+    listed = json.loads(ws.run("sync", "push", "--list", "--json").stdout)
+    assert [(e["state"], e["ticket_id"]) for e in listed] == [("in_doubt", ticket.id)]
+    assert ws.run("sync", "push").returncode == 0, "in doubt: not pushed again by itself"
+    resent = ws.run("sync", "push", "--resend-in-doubt", "--json")
+    assert resent.returncode == 0, resent.stderr
+    assert json.loads(resent.stdout)["applied"] == 1
+    assert (ws.root / "desk.jsonl").read_text().count('"maybe"') == 1
