@@ -27,16 +27,43 @@ from cstoolkit.config.positions import parse_field
 from cstoolkit.errors import ConfigError, CstError
 
 
-def config_problems(config: Config, host: PluginHost) -> list[Problem]:
-    """The schema's problems, then the engines' for the parts the schema found fine."""
-    problems = check_config(config, host)
+def config_problems(
+    config: Config, host: PluginHost, *, resolve_secrets: bool = True
+) -> list[Problem]:
+    """The schema's problems, then the engines' for the parts the schema found fine.
+
+    ``resolve_secrets=False``: see :func:`cstoolkit.config.check_config`; an instance whose
+    secret references do not resolve here is then not built by the check either.
+    """
+    problems = check_config(config, host, resolve_secrets=resolve_secrets)
     broken = {_prefix(p.field) for p in problems if p.severity == "error" and p.field}
     known = {p.field for p in problems}
+    if not resolve_secrets:
+        broken |= _unresolved_instances(config)
     for check in (_calendars, _sla, _roster, _instances):
         for problem in check(config, host, broken):
             if problem.field not in known or problem.severity != "error":
                 problems.append(problem)
     return problems
+
+
+def _unresolved_instances(config: Config) -> set[str]:
+    """``section.name`` of each instance with an ``env:``/``key:`` reference that does not
+    resolve on this host."""
+    from cstoolkit import secrets
+
+    out = set()
+    for section in INSTANCE_SECTIONS:
+        for name, table in _tables(config, section, set()):
+            for value in _leaves(table):
+                if not (secrets.is_reference(value) and value.startswith(("env:", "key:"))):
+                    continue
+                try:
+                    secrets.resolve(value, field="", env=config.env)
+                except CstError:
+                    out.add(f"{section}.{name}")
+                    break
+    return out
 
 
 def _prefix(field: str) -> str:

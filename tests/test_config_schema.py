@@ -292,3 +292,21 @@ def test_config_is_the_bottom_layer() -> None:
                 continue
             upward.append(f"{path.name}: {module}.{name}")
     assert upward == []
+
+
+def test_a_secret_missing_on_this_host_stops_only_what_uses_it(ws: Path, monkeypatch) -> None:
+    """Hosts of one team may each hold only the secrets of their own jobs: on load a reference
+    that does not resolve here stops nothing; `config check` reports it; the instance that
+    needs it fails with one line naming the setting when a command uses it."""
+    monkeypatch.delenv("CST_UNSET_TOKEN", raising=False)
+    cfg = ws / "cstoolkit.toml"
+    cfg.write_text(
+        BASE + '[channels.hook]\nplugin = "webhook"\nurl = "http://127.0.0.1:9/x"\n'
+        'secret = "env:CST_UNSET_TOKEN"\n'
+    )
+    code, _, stderr = cst("--config", str(cfg), "status")
+    assert code == 0, stderr
+    code, _, stderr = cst("--config", str(cfg), "config", "check")
+    assert code == 2 and "channels.hook.secret: environment variable CST_UNSET_TOKEN" in stderr
+    code, _, stderr = cst("--config", str(cfg), "doctor", "--json")
+    assert code == 1

@@ -38,7 +38,7 @@ class App:
         from cstoolkit.errors import ConfigError
 
         config = self.unchecked_config
-        errors = [p for p in self.config_problems() if p.severity == "error"]
+        errors = [p for p in self.config_problems(resolve_secrets=False) if p.severity == "error"]
         if len(errors) == 1:
             p = errors[0]
             raise ConfigError(p.message, path=p.path, line=p.line, field=p.field)
@@ -50,15 +50,20 @@ class App:
             )
         return config
 
-    def config_problems(self) -> list[Problem]:
-        """Every problem of the config: the schema's, the engines' and the [run] steps'."""
+    def config_problems(self, *, resolve_secrets: bool = True) -> list[Problem]:
+        """Every problem of the config: the schema's, the engines' and the [run] steps'.
+
+        On load (:attr:`config`) secret references are not resolved: see
+        :func:`cstoolkit.config.check_config`."""
         from cstoolkit.checks import config_problems
         from cstoolkit.cli.steps import step_problems
 
         config = self.unchecked_config
         if config.path is None:
             return []
-        return config_problems(config, _LazyHost(self)) + step_problems(config)
+        return config_problems(
+            config, _LazyHost(self), resolve_secrets=resolve_secrets
+        ) + step_problems(config)
 
     @cached_property
     def host(self) -> Host:

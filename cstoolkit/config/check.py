@@ -93,13 +93,15 @@ def secret_resolver(env: Mapping[str, str]) -> Any:
 
 
 class _Checker:
-    def __init__(self, config: Config, host: PluginHost | None) -> None:
+    def __init__(
+        self, config: Config, host: PluginHost | None, *, resolve_secrets: bool = True
+    ) -> None:
         self.config = config
         self.host = host
         self.walk = Walk(
             base_dir=config.base_dir,
             names=names_of(config.data),
-            resolve_secret=secret_resolver(config.env),
+            resolve_secret=secret_resolver(config.env) if resolve_secrets else None,
         )
 
     def problem(self, path: KeyPath, message: str, severity: str = "error") -> None:
@@ -213,9 +215,17 @@ class _Checker:
                     self.problem(where, "expected a secret reference (env:NAME or key:NAME)")
 
 
-def check_config(config: Config, host: PluginHost | None) -> list[Problem]:
-    """Every problem of the file, each with its file, line and field."""
-    checker = _Checker(config, host)
+def check_config(
+    config: Config, host: PluginHost | None, *, resolve_secrets: bool = True
+) -> list[Problem]:
+    """Every problem of the file, each with its file, line and field.
+
+    ``resolve_secrets=False`` (the check every command runs on load) leaves out whether the
+    ``env:``/``key:`` references resolve on this host: a host that runs only some jobs need
+    not hold every instance's secrets, and an instance whose secret is missing fails, naming
+    the setting, when a command uses it. ``cst config check`` and ``cst doctor`` resolve them.
+    """
+    checker = _Checker(config, host, resolve_secrets=resolve_secrets)
     checker.run()
     return to_problems(config, checker.walk.found)
 
