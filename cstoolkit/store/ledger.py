@@ -170,6 +170,27 @@ class Ledger:
             )
             return cur.rowcount == 1
 
+    def abandon(self, key: str, why: str) -> bool:
+        """Give up a reservation whose outcome this run cannot tell: it stays ``reserved`` with
+        its lease expired, so the next run reconciles it (through the channel's lookup) rather
+        than anyone acting on it blindly. Only the holder may (False otherwise)."""
+        stamp = to_epoch(now()) or 0
+        with self.store.transaction() as cur:
+            row = cur.execute(
+                "SELECT detail FROM ledger WHERE scope = ? AND key = ? AND run_id = ? "
+                "AND state = ?",
+                (self.scope, key, self.run_id, RESERVED),
+            ).fetchone()
+            if row is None:
+                return False
+            detail = {**json.loads(row[0]), "abandoned": why}
+            cur.execute(
+                "UPDATE ledger SET lease_expires = ?, updated_at = ?, detail = ? "
+                "WHERE scope = ? AND key = ? AND run_id = ? AND state = ?",
+                (stamp - 1, stamp, dumps(detail), self.scope, key, self.run_id, RESERVED),
+            )
+            return cur.rowcount == 1
+
     def holder(self, key: str) -> str:
         """Why this run no longer holds ``key``, for messages."""
         entry = self.get(key)

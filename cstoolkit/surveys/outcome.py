@@ -23,6 +23,7 @@ FAILED_NOW = "failed"
 IN_DOUBT_NOW = "in_doubt"
 RECONCILED = "reconciled"
 FENCED = "fenced"  # not sent: the reservation was taken over by another run (lease expired)
+UNKNOWN_NOW = "unknown"  # outcome unknown and the lookup failed: the next run reconciles it
 SKIPPED = "skipped"
 LATER = "later"
 
@@ -79,9 +80,10 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        """1 when a send failed, ended in doubt or was fenced in this run, else 0 (also:
+        """1 when a send failed, ended in doubt or unknown or was fenced in this run, else 0 (also:
         nothing to do)."""
-        bad = sum(self.count(a) for a in (FAILED_NOW, IN_DOUBT_NOW, FENCED)) + len(self.errors)
+        bad = sum(self.count(a) for a in (FAILED_NOW, IN_DOUBT_NOW, FENCED, UNKNOWN_NOW))
+        bad += len(self.errors)
         return 1 if bad else 0
 
     def as_dict(self, *, all_items: bool | None = None) -> dict[str, Any]:
@@ -95,6 +97,7 @@ class SendReport:
             "sent": self.count(SENT),
             "reconciled": self.count(RECONCILED),
             "fenced": self.count(FENCED),
+            "unknown": self.count(UNKNOWN_NOW),
             "failed": self.count(FAILED_NOW),
             "in_doubt_new": self.count(IN_DOUBT_NOW),
             "in_doubt": self.in_doubt,

@@ -51,6 +51,7 @@ from cstoolkit.surveys.outcome import (
     RECONCILED,
     SENT,
     SKIPPED,
+    UNKNOWN_NOW,
     WOULD_SEND,
     Item,
     SendReport,
@@ -67,7 +68,7 @@ _RENEW_EVERY = 60.0
 PERMANENT = "permanent: "
 TEST_SEND_DELAY_ENV = "CSTOOLKIT_TEST_SEND_DELAY"
 __all__ = [
-    "FAILED_NOW", "FENCED", "IN_DOUBT_NOW", "LATER", "RECONCILED", "SENT", "SKIPPED",
+    "FAILED_NOW", "FENCED", "IN_DOUBT_NOW", "LATER", "RECONCILED", "SENT", "SKIPPED", "UNKNOWN_NOW",
     "WOULD_SEND", "Item", "SendReport", "in_doubt_entries", "iter_actions", "load_surveys",
     "recipient_for", "send_surveys", "status_summary",
 ]  # fmt: skip
@@ -304,6 +305,7 @@ class _Engine:
             return
         except Exception as exc:
             err = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            self.ledger.abandon(entry.key, f"lookup failed: {err}")  # the next run tries again
             self.report.errors.append(f"{entry.key}: lookup failed, left for the next run: {err}")
             return
         if found is not None and found.ok:
@@ -500,14 +502,22 @@ class _Engine:
             return
         if entry is not None and channel.idempotent:
             # A retry: the earlier attempt may have gone through after all.
-            with contextlib.suppress(NotImplementedError, Exception):
+            try:
                 found = channel.lookup(offer.key, message=message, since=entry.reserved_at)
-                if found is not None and found.ok:
-                    self._commit(row, found.provider_ref, self.clock())
-                    item.action, item.provider_ref = RECONCILED, found.provider_ref
-                    item.reason = "an earlier attempt was delivered after all"
-                    self.add(item)
-                    return
+            except NotImplementedError:
+                found = None  # the provider deduplicates by the idempotency key
+            except Exception as exc:  # cannot tell: try again next run, never send blindly
+                why = REDACTOR.redact(f"lookup before a retry failed: {type(exc).__name__}: {exc}")
+                self.ledger.fail(offer.key, why)
+                item.action, item.reason = FAILED_NOW, why
+                self.add(item)
+                return
+            if found is not None and found.ok:
+                self._commit(row, found.provider_ref, self.clock())
+                item.action, item.provider_ref = RECONCILED, found.provider_ref
+                item.reason = "an earlier attempt was delivered after all"
+                self.add(item)
+                return
         if _send_delay():
             time.sleep(_send_delay())
         if not self.ledger.confirm(offer.key):  # the fencing check: still ours, lease extended
@@ -542,8 +552,19 @@ class _Engine:
             item.action, item.reason = FAILED_NOW, detail
         elif channel.idempotent:
             found = None
-            with contextlib.suppress(NotImplementedError, Exception):
+            try:
                 found = channel.lookup(row.key, message=message, since=row.offered_at)
+            except NotImplementedError:
+                pass  # the provider deduplicates by the idempotency key: resending is safe
+            except Exception as exc:
+                # Neither delivered nor known not to be: the next run reconciles it by lookup.
+                why = REDACTOR.redact(
+                    f"outcome unknown ({detail}) and the lookup failed: {type(exc).__name__}: {exc}"
+                )
+                self.ledger.abandon(row.key, why)
+                item.action, item.reason = UNKNOWN_NOW, f"{why}; reconciled by the next run"
+                self.add(item)
+                return
             if found is not None and found.ok:
                 self._commit(row, found.provider_ref, self.clock())
                 item.action, item.provider_ref = SENT, found.provider_ref

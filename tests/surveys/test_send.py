@@ -317,3 +317,63 @@ def test_quickstart_demo_sends_the_sample_desks_due_surveys_once(tmp_path: Path)
     again = demo(tmp_path, config, store, host)
     assert again.sent == 0 and again.files == first.files
     store.close()
+
+
+class LookupChannel(Channel):
+    """An idempotent channel (it can tell by lookup whether a message arrived, as Twilio's
+    does) whose send can time out after reaching the provider and whose lookup can be down."""
+
+    name: ClassVar[str] = "lookupch"
+    idempotent: ClassVar[bool] = True
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    delivered: ClassVar[list[str]] = []
+    send_times_out: ClassVar[bool] = True
+    lookup_down: ClassVar[bool] = True
+
+    def send(self, message: Message) -> DeliveryResult:
+        LookupChannel.delivered.append(message.idempotency_key)  # it reached the provider
+        if LookupChannel.send_times_out:
+            return DeliveryResult.unknown("read timed out after sending")
+        return DeliveryResult.sent(f"id-{len(LookupChannel.delivered)}")
+
+    def lookup(self, key: str, *, message: Any = None, since: Any = None) -> DeliveryResult | None:
+        if LookupChannel.lookup_down:
+            raise ConnectionError("lookup endpoint unreachable")
+        if key in LookupChannel.delivered:
+            return DeliveryResult.sent(f"found-{key}")
+        return None
+
+
+class LookupPlugin:
+    @hookimpl
+    def register_channels(self, register: Any) -> None:
+        register(LookupChannel)
+
+
+def test_an_unknown_outcome_with_the_lookup_down_is_reconciled_later_never_resent(
+    tmp_path: Path,
+) -> None:
+    """A send that timed out after reaching the provider, and a lookup that fails: the survey
+    is neither failed (which would resend it) nor sent; the next run reconciles it by lookup."""
+    LookupChannel.delivered, LookupChannel.send_times_out, LookupChannel.lookup_down = (
+        [],
+        True,
+        True,
+    )
+    simple_desk(tmp_path / "helpdesk.jsonl", 1, now())
+    ws = make_workspace(tmp_path, channels='[channels.lk]\nplugin = "lookupch"\n', channel="lk")
+    config, host, store = ws.load()
+    host.register_plugin(LookupPlugin(), "lookupch")
+    first = send_surveys(config, host, store)
+    assert first.count("unknown") == 1 and first.exit_code == 1
+    entry = Ledger(store, "survey").get("csat/demo:1")
+    assert entry is not None and entry.state == RESERVED and entry.lease_expired()
+    still_down = send_surveys(config, host, store)  # reconcile's lookup fails again: left
+    assert LookupChannel.delivered == ["csat/demo:1"]
+    assert still_down.errors and "lookup failed" in still_down.errors[0]
+    LookupChannel.lookup_down = False
+    later = send_surveys(config, host, store)
+    assert LookupChannel.delivered == ["csat/demo:1"]  # never sent a second time
+    assert later.count("reconciled") == 1
+    assert Ledger(store, "survey").get("csat/demo:1").state == DONE  # type: ignore[union-attr]
+    store.close()
