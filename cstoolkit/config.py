@@ -138,9 +138,7 @@ class Config:
     def store_label(self) -> str:
         """Where the store is, safe to print (a URL loses its password)."""
         if self.store_url:
-            from cstoolkit.store import redact_url
-
-            return redact_url(self.store_url)
+            return secrets.redact_url(self.store_url)
         return str(self.store_path)
 
     def open_store(self, *, migrate: bool = True) -> Store:
@@ -310,8 +308,6 @@ def _did_you_mean(name: str, choices: list[str]) -> str:
 
 def _store_problems(store: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(key, message, severity) for the [store] table's values."""
-    from urllib.parse import urlsplit
-
     from cstoolkit.store import SCHEMA_NAME, is_url
 
     out: list[tuple[str, str, str]] = []
@@ -323,7 +319,7 @@ def _store_problems(store: dict[str, Any]) -> list[tuple[str, str, str]]:
             if "path" in store:
                 out.append(("path", "set either path (SQLite) or url (PostgreSQL), not both",
                             "error"))  # fmt: skip
-            if urlsplit(url).password is not None:
+            if secrets.url_secrets(url):
                 out.append(("url", "holds a password: move it to store.password as an env: or "
                             "key: reference", "warning"))  # fmt: skip
     password = store.get("password")
@@ -488,7 +484,9 @@ def redacted(config: Config, host: Host) -> dict[str, Any]:
     References (``env:NAME``) are shown, since they are not secrets; a literal value in a secret
     setting, or in a setting of an unknown plugin whose name suggests a secret, is masked.
     """
-    data: dict[str, Any] = {k: v for k, v in config.data.items() if k not in INSTANCE_SECTIONS}
+    data: dict[str, Any] = {
+        k: secrets.redact_value(k, v) for k, v in config.data.items() if k not in INSTANCE_SECTIONS
+    }
     for section in INSTANCE_SECTIONS:
         if section not in config.data:
             continue
@@ -501,20 +499,8 @@ def redacted(config: Config, host: Host) -> dict[str, Any]:
                 secret_names = set()
             table: dict[str, Any] = {"plugin": inst.plugin}
             for key, value in inst.settings.items():
-                looks_secret = re.search(r"token|secret|password|key|credential", key, re.I)
-                hide = (key in secret_names or looks_secret) and not secrets.is_reference(value)
-                table[key] = secrets.MASK if hide else value
+                table[key] = secrets.redact_value(key, value, secret=key in secret_names)
             data[section][inst.name] = table
-    store = data.get("store")
-    if isinstance(store, dict):
-        store = dict(store)
-        if isinstance(store.get("url"), str):
-            from cstoolkit.store import redact_url
-
-            store["url"] = redact_url(store["url"])
-        if "password" in store and not secrets.is_reference(store["password"]):
-            store["password"] = secrets.MASK
-        data["store"] = store
     return data
 
 

@@ -15,7 +15,8 @@ and calls :meth:`HttpClient.get_json` / :meth:`HttpClient.request`. The client:
   ``max_retry_wait`` seconds;
 * maps 401/403 to :class:`~cstoolkit.errors.AuthError` (exit 2) whose message never holds a
   credential, and a malformed JSON body on a 2xx to ``BackendError`` naming the URL path only;
-* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`;
+* never logs headers; every logged line and error goes through
+  :func:`cstoolkit.secrets.redact_text`;
 * counts ``requests``, ``retries`` and ``seconds_waited_rate_limit`` in :class:`HttpStats`.
 
 Sleeping and both clocks are injectable (``sleep``, ``clock``, ``wall``), so tests never wait.
@@ -39,7 +40,7 @@ from urllib.parse import urlsplit
 
 from cstoolkit.errors import AuthError, BackendError, ConfigError
 from cstoolkit.plugin import Setting
-from cstoolkit.secrets import REDACTOR
+from cstoolkit.secrets import REDACTOR, learn_url, redact_quoted, redact_text, redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -363,13 +364,13 @@ def short_body(response: httpx.Response, limit: int = 200) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 3] + "..."
-    return REDACTOR.redact(text)
+    return redact_text(text)
 
 
 def raw_excerpt(response: httpx.Response, limit: int = 500) -> str:
     """The start of a response body as text, redacted (kept on :class:`HttpError`)."""
     text = response.content[:limit].decode("utf-8", "replace")
-    return REDACTOR.redact(text)
+    return redact_text(text)
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -428,6 +429,7 @@ class HttpClient:
         for secret in secrets:
             if secret:
                 REDACTOR.add(secret)
+        learn_url(proxy)  # a proxy URL's password is masked like any other secret
         for name in ("httpx", "httpcore"):  # their INFO/DEBUG lines carry full URLs
             logging.getLogger(name).addFilter(REDACTOR)
         if isinstance(auth, tuple) and len(auth) == 2:
@@ -469,7 +471,16 @@ class HttpClient:
             kwargs["transport"] = transport
         elif proxy:
             kwargs["proxy"] = proxy
-        self._client = httpx.Client(**kwargs)
+        try:
+            self._client = httpx.Client(**kwargs)
+        except (httpx.InvalidURL, ValueError) as exc:
+            if not proxy:
+                raise
+            why = redact_text(redact_quoted(str(exc), proxy))
+            raise ConfigError(
+                f"{label}: proxy {redact_url(proxy)!r} is not a valid URL ({why}); "
+                "percent-encode reserved characters of its password (# ? / @ : % and blanks)"
+            ) from None
 
     @classmethod
     def from_settings(
@@ -595,7 +606,7 @@ class HttpClient:
                 self.stats.add(retries=1, seconds_waited_backoff=seconds)
             log.warning(
                 "%s",
-                REDACTOR.redact(
+                redact_text(
                     f"{self.label}: {where}: {exc.detail}; retry {state.attempt_number} "
                     f"in {seconds:.1f}s"
                 ),
@@ -620,7 +631,7 @@ class HttpClient:
                 )
             else:
                 why = f"gave up after {self.max_attempts} attempts"
-            message = REDACTOR.redact(f"{self.label}: {where}: {exc.detail}; {why}")
+            message = redact_text(f"{self.label}: {where}: {exc.detail}; {why}")
             raise BackendError(message) from None
         return response
 
@@ -712,7 +723,7 @@ class HttpClient:
             ) from None
         elapsed = self.clock() - started
         status = response.status_code
-        log.debug("%s", REDACTOR.redact(f"{self.label}: {where} -> {status} ({elapsed:.3f}s)"))
+        log.debug("%s", redact_text(f"{self.label}: {where} -> {status} ({elapsed:.3f}s)"))
         info = read_rate_limit(response.headers, self.header_rules, self.wall)
         if status == 429:
             self.stats.add(rate_limited=1)
@@ -723,7 +734,7 @@ class HttpClient:
             what = "refused the credentials" if status == 401 else "denied access"
             hint = f"; check {self.auth_hint}" if self.auth_hint else ""
             raise AuthError(
-                REDACTOR.redact(
+                redact_text(
                     f"{self.label}: the server {what} (HTTP {status} on {where}): "
                     f"{short_body(response, 120)}{hint}"
                 )
@@ -732,7 +743,7 @@ class HttpClient:
             if safe:
                 raise _Retry("server", f"HTTP {status}", info.wait)
             raise HttpError(
-                REDACTOR.redact(
+                redact_text(
                     f"{self.label}: {where}: HTTP {status}: {short_body(response)} (not retried: "
                     "the write may have been applied)"
                 ),
@@ -742,7 +753,7 @@ class HttpClient:
             )
         if status >= 400:
             raise HttpError(
-                REDACTOR.redact(f"{self.label}: {where}: HTTP {status}: {short_body(response)}"),
+                redact_text(f"{self.label}: {where}: HTTP {status}: {short_body(response)}"),
                 status=status,
                 path=where,
                 body=raw_excerpt(response),
@@ -760,11 +771,14 @@ def check_base_url(url: str, label: str) -> str:
     parts = urlsplit(str(url).strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
-            f"{label}: base_url {url!r} is not an http(s) URL (e.g. https://acme.example.com "
+            f"{label}: base_url {redact_url(str(url))!r} is not an http(s) URL (e.g. "
+            "https://acme.example.com "
             "or http://127.0.0.1:8080)"
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{label}: base_url {url!r} must not have a query or fragment")
+        raise ConfigError(
+            f"{label}: base_url {redact_url(str(url))!r} must not have a query or fragment"
+        )
     if parts.username or parts.password:
         raise ConfigError(f"{label}: base_url must not carry credentials; use the auth settings")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from cstoolkit.store.base import Store, UpsertStats
 from cstoolkit.store.sqlite import SQLiteStore
 
-__all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store",
-           "redact_url"]  # fmt: skip
+__all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store"]
 
 #: A PostgreSQL schema name the store accepts (it is quoted into SQL, so kept plain).
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -23,17 +21,6 @@ SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 def is_url(target: object) -> bool:
     """Whether ``target`` names a PostgreSQL store (else it is a SQLite file)."""
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def open_store(
