@@ -132,8 +132,11 @@ def _learn_secrets(app: Any) -> None:
         learn_mapping(config.data, config.env)
         learn_url(config.store_url)
     host = _loaded(app, "host")
-    if host is None:
-        return
+    if host is None:  # the plugins say which settings are secret: load them (no instance)
+        try:
+            host = app.host
+        except Exception:  # a broken plugin must not stop the report
+            return
     from cstoolkit.config import INSTANCE_SECTIONS
 
     for section in INSTANCE_SECTIONS:

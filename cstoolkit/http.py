@@ -25,6 +25,7 @@ httpx and tenacity are imported lazily: importing this module (for :data:`HTTP_S
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -447,7 +448,7 @@ class HttpClient:
         ]
         self._blocked_until = 0.0
         self._block_lock = threading.Lock()
-        verify: Any = True
+        verify: Any = default_tls_context()
         if ca_bundle:
             import ssl
 
@@ -764,6 +765,19 @@ class HttpClient:
             with self._block_lock:
                 self._blocked_until = max(self._blocked_until, self.clock() + info.wait)
         return response
+
+
+@functools.cache
+def default_tls_context() -> Any:
+    """The TLS context every client shares (httpx's default trust store): loading the CA
+    bundle takes about 90 ms, which each client, and each proxy transport, paid again."""
+    import httpx
+
+    if hasattr(httpx, "create_ssl_context"):
+        return httpx.create_ssl_context()
+    from httpx import _config  # httpx 0.27
+
+    return _config.create_ssl_context()
 
 
 def check_base_url(url: str, label: str) -> str:

@@ -286,34 +286,50 @@ _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 #: ``scheme://user:`` followed by something other than a port: a password starts here.
 _PASSWORD_STARTS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?!\d*(?:[/?#]|\Z))")
 #: ``name = value`` / ``name: value`` / ``"name": "value"`` (a secret ``name`` is checked in code).
-_ASSIGNMENT = re.compile(
+#: ``name = `` / ``name: `` / ``"name": `` (whether ``name`` is secret is decided in code).
+_ASSIGNED_NAME = re.compile(
     r"""(?P<name>(?<![\w.-])(?P<q>["']?)[A-Za-z_][\w.-]*(?P=q))(?P<sep>[ \t]*[=:][ \t]*)"""
-    r"""(?P<value>"(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?"""
-    r"""|(?:Bearer|Basic|Token|Digest|Negotiate)[ \t]+[^\s&'"]+|[^\s&'"<>]+)""",
+)
+#: The value after a secret name: quoted (to its closing quote), an auth scheme and its
+#: credentials, or a run of non-blanks.
+_ASSIGNED_VALUE = re.compile(
+    r""""(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?"""
+    r"""|(?:Bearer|Basic|Token|Digest|Negotiate)[ \t]+[^\s&'"]+|[^\s&'"<>]+""",
     re.I,
 )
 #: Credentials after an HTTP auth scheme, wherever they appear.
 _SCHEME_CREDENTIALS = re.compile(r"(?<![\w-])(Bearer|Basic|Token)([ \t]+)([A-Za-z0-9._~+/=-]{8,})")
 #: Names whose ``name: value`` form is a header (other names need ``=`` or quotes).
 _HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-
-
-def _assignment(m: re.Match[str]) -> str:
-    name, sep, value = m["name"], m["sep"], m["value"]
-    bare = name.strip("\"'")
-    if not is_secret_name(bare) or value.strip("\"'").startswith(MASK):
-        return m.group(0)
-    if ":" in sep and not (m["q"] or "-" in bare or bare.lower() in _HEADERS):
-        return m.group(0)  # "store.password: a plain password" is a message, not a secret
-    if value[:1] in "\"'":
-        masked = f"{value[0]}{MASK}{value[0]}"
-    else:
-        scheme, space, _ = value.partition(" ")
-        masked = f"{scheme} {MASK}" if space and scheme.lower() in _AUTH_SCHEMES else MASK
-    return f"{name}{sep}{masked}"
-
-
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
+
+
+def _mask_assignments(text: str) -> str:
+    """Values assigned to secret names masked (``token=x``, ``"password": "x"``,
+    ``Authorization: Bearer x``); a name that is not secret never hides what follows it."""
+    out: list[str] = []
+    pos = 0
+    for m in _ASSIGNED_NAME.finditer(text):
+        if m.start() < pos:
+            continue
+        bare = m["name"].strip("\"'")
+        if not is_secret_name(bare):
+            continue
+        if ":" in m["sep"] and not (m["q"] or "-" in bare or bare.lower() in _HEADERS):
+            continue  # "store.password: a plain password" is a message, not a secret
+        value = _ASSIGNED_VALUE.match(text, m.end())
+        if value is None or value.group(0).strip("\"'").startswith(MASK):
+            continue
+        written = value.group(0)
+        if written[:1] in "\"'":
+            masked = f"{written[0]}{MASK}{written[0]}"
+        else:
+            scheme, space, _ = written.partition(" ")
+            masked = f"{scheme} {MASK}" if space and scheme.lower() in _AUTH_SCHEMES else MASK
+        out.append(text[pos : m.end()] + masked)
+        pos = value.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _scheme_credentials(m: re.Match[str]) -> str:
@@ -365,7 +381,7 @@ def redact_text(text: str) -> str:
     text = REDACTOR.known(text)
     if "://" in text:
         text = _redact_urls_in_text(text)
-    text = _ASSIGNMENT.sub(_assignment, text)
+    text = _mask_assignments(text)
     return _SCHEME_CREDENTIALS.sub(_scheme_credentials, text)
 
 

@@ -374,14 +374,17 @@ def run_main(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-@pytest.mark.parametrize("password", TRICKY)
+PLACES = [
+    'url = "postgresql://cst:{raw}@127.0.0.1:9/support"',
+    'url = "postgresql://cst:{enc}@127.0.0.1:9/support"',
+    'url = "postgresql://cst@127.0.0.1:9/support?sslmode=disable&password={enc}"',
+]
+
+
 @pytest.mark.parametrize(
-    "place",
-    [
-        'url = "postgresql://cst:{raw}@127.0.0.1:9/support"',
-        'url = "postgresql://cst:{enc}@127.0.0.1:9/support"',
-        'url = "postgresql://cst@127.0.0.1:9/support?sslmode=disable&password={enc}"',
-    ],
+    ("password", "place"),
+    [(pw, PLACES[i % len(PLACES)]) for i, pw in enumerate(TRICKY)]
+    + [(TRICKY[0], PLACES[1]), (TRICKY[1], PLACES[2])],
 )
 def test_config_show_check_status_doctor_never_print_the_password(
     tmp_path: Path,
@@ -451,14 +454,14 @@ def test_postgresql_status_and_doctor_against_the_real_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ZD_TOKEN", "zd-token-value-1")
-    for password in TRICKY:
+    for password in TRICKY[1:4]:
         for written in (password, quote(password, safe="")):
             store = (
                 f'url = "postgresql://localhost:{written}@127.0.0.1:{pg_server.port}/cst_nosuch'
                 '?hostaddr=127.0.0.1"'
             )
             cfg = _config(tmp_path, store, password)
-            for args in (["status"], ["doctor"], ["tickets", "list", "--json"]):
+            for args in (["status"], ["doctor", "--json"]):
                 code, out, err = run_main("--config", str(cfg), *args, capsys=capsys)
                 assert code in (1, 2), (args, out, err)
                 assert_hidden(password, out + err)
