@@ -440,19 +440,22 @@ def learn_mapping(data: Mapping[str, Any], env: Mapping[str, str] | None = None)
 
 
 def redact_argv(argv: list[str]) -> list[str]:
-    """A command line safe to record: values of secret-named options masked, every argument
-    through :func:`redact_text` (URLs, ``token=...``)."""
+    """A command line safe to record: values of secret-named options (``--token X``,
+    ``--password=X``) masked and added to :data:`REDACTOR` (so the rest of a report masks them
+    too), every other argument through :func:`redact_text` (URLs, ``token=...``)."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
         if hide_next:
+            REDACTOR.add(arg)
             out.append(MASK)
             hide_next = False
             continue
         if arg.startswith("-") and len(arg) > 1 and not arg.startswith("---"):
-            name, eq, _value = arg.partition("=")
+            name, eq, value = arg.partition("=")
             if is_secret_name(name.lstrip("-")):
                 if eq:
+                    REDACTOR.add(value)
                     out.append(f"{name}={MASK}")
                 else:
                     out.append(arg)
