@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from cstoolkit.errors import AuthError, BackendError, ConfigError
 from cstoolkit.plugin import Setting
-from cstoolkit.secrets import REDACTOR, learn_url, redact_quoted, redact_text, redact_url
+from cstoolkit.secrets import REDACTOR, learn_url, redact_echo, redact_text, redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -477,7 +477,7 @@ class HttpClient:
         except (httpx.InvalidURL, ValueError) as exc:
             if not proxy:
                 raise
-            why = redact_text(redact_quoted(str(exc), proxy))
+            why = redact_text(redact_echo(str(exc), proxy))
             raise ConfigError(
                 f"{label}: proxy {redact_url(proxy)!r} is not a valid URL ({why}); "
                 "percent-encode reserved characters of its password (# ? / @ : % and blanks)"

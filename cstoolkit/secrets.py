@@ -250,41 +250,80 @@ def learn_url(url: str | None) -> None:
             REDACTOR.add(value)
 
 
-def redact_quoted(text: str, url: str) -> str:
-    """``text`` (a library's error about ``url``) with every quoted fragment of ``url`` masked
-    that does not also occur outside the URL's secrets.
+def _within_secrets(url: str, spans: list[tuple[int, int]], fragment: str) -> bool:
+    """Whether ``fragment`` occurs in ``url`` only inside its secrets (``spans``)."""
+    start = url.find(fragment)
+    if start < 0:
+        return False
+    while start >= 0:
+        end = start + len(fragment)
+        if all(end <= lo or start >= hi for lo, hi in spans):
+            return False
+        start = url.find(fragment, start + 1)
+    return True
+
+
+def learn_reading(url: str, fields: Mapping[str, object]) -> None:
+    """Add to :data:`REDACTOR` the values another parser read from ``url`` that lie inside its
+    secrets: libpq reads ``postgresql://u:1234/x@h/db`` as port ``1234``, and says so in its
+    errors, unquoted."""
+    spans = _url_spans(url)
+    for value in fields.values():
+        if isinstance(value, str) and value:
+            for form in (value, quote(value, safe="")):
+                if _within_secrets(url, spans, form):
+                    REDACTOR.add(value)
+
+
+def redact_echo(text: str, url: str) -> str:
+    """``text``, a library's error about ``url``, with the pieces of the URL's secrets it
+    echoes masked: a quoted fragment that occurs in the URL only inside its secrets, and any
+    run of :data:`MIN_SECRET_LENGTH` or more characters that is part of a secret.
 
     libpq quotes the piece of a connection string it choked on (``invalid percent-encoded
-    token: "p%zz"``, ``failed to resolve host 'b@h'``): when it reads a password differently
-    than :func:`redact_url` does, that piece can be part of the password.
+    token: "p%zz"``, ``failed to resolve host 'b@h'``); when it reads a raw password
+    differently than :func:`redact_url` does, that piece can be a part of the password, or a
+    part of it and of what follows.
     """
     spans = _url_spans(url)
     if not spans:
         return text
 
-    def outside(fragment: str) -> bool:
-        start = url.find(fragment)
-        while start >= 0:
-            end = start + len(fragment)
-            if all(end <= lo or start >= hi for lo, hi in spans):
-                return True
-            start = url.find(fragment, start + 1)
-        return False
-
-    def mask(m: re.Match[str]) -> str:
-        fragment = m.group(2)
-        if fragment and fragment in url and not outside(fragment):
+    def quoted(m: re.Match[str]) -> str:
+        if m.group(2) and _within_secrets(url, spans, m.group(2)):
             return f"{m.group(1)}{MASK}{m.group(1)}"
         return m.group(0)
 
-    return re.sub(r"([\"'])(.*?)\1", mask, text, flags=re.S)
+    text = re.sub(r"([\"'])(.*?)\1", quoted, text, flags=re.S)
+    for secret in url_secrets(url):
+        text = _mask_pieces(text, secret)
+    return text
+
+
+def _mask_pieces(text: str, secret: str) -> str:
+    """Every run of at least MIN_SECRET_LENGTH characters of ``text`` found in ``secret``."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        size = 0
+        while i + size < len(text) and text[i : i + size + 1] in secret:
+            size += 1
+        if size >= MIN_SECRET_LENGTH:
+            out.append(MASK)
+            i += size
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 # -- free text ---------------------------------------------------------------------------------
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 #: ``scheme://user:`` followed by something other than a port: a password starts here.
-_PASSWORD_STARTS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?!\d*(?:[/?#]|\Z))")
+_PASSWORD_STARTS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?!\d+(?:[/?#]|\Z))")
 #: ``name = value`` / ``name: value`` / ``"name": "value"`` (a secret ``name`` is checked in code).
 #: ``name = `` / ``name: `` / ``"name": `` (whether ``name`` is secret is decided in code).
 _ASSIGNED_NAME = re.compile(
@@ -344,15 +383,15 @@ def _scheme_credentials(m: re.Match[str]) -> str:
 
 def _redact_urls_in_text(text: str) -> str:
     """Every URL of ``text`` through :func:`redact_url`. A URL ends at a blank, except that a
-    userinfo password may hold blanks: when ``scheme://user:`` has no ``@`` before the next
-    blank, the URL runs on to the last ``@`` of the line that is followed by a host."""
+    userinfo password may hold blanks: after ``scheme://user:``, the URL runs on to the last
+    ``@`` of the line that is followed by a host."""
     out: list[str] = []
     pos = 0
     for m in _URL_IN_TEXT.finditer(text):
         if m.start() < pos:
             continue
         end = m.end()
-        if "@" not in m.group(0) and _PASSWORD_STARTS.match(m.group(0)):
+        if _PASSWORD_STARTS.match(m.group(0)):
             line_end = text.find("\n", end)
             line_end = len(text) if line_end < 0 else line_end
             for at in reversed([i for i in range(end, line_end) if text[i] == "@"]):

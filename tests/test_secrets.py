@@ -431,6 +431,7 @@ def test_postgresql_connection_errors_never_echo_the_password(
     from cstoolkit.errors import StoreError
     from cstoolkit.store import open_store
 
+    REDACTOR._secrets, REDACTOR._pattern = set(), None  # as in a new process
     written = quote(password, safe="") if encoded else password
     url = (
         f"postgresql://localhost:{written}@127.0.0.1:{pg_server.port}/cst_nosuch"
@@ -466,3 +467,13 @@ def test_postgresql_status_and_doctor_against_the_real_server(
                 assert code in (1, 2), (args, out, err)
                 assert_hidden(password, out + err)
                 assert "error" in err or "fail" in out + err
+
+
+def test_a_store_url_whose_password_is_not_utf8_is_a_store_error(tmp_path: Path) -> None:
+    """``%e9`` decodes to a byte that is not UTF-8: a clear store error, not an internal one."""
+    from cstoolkit.errors import StoreError
+    from cstoolkit.store import open_store
+
+    with pytest.raises(StoreError, match="cannot open the store") as caught:
+        open_store("postgresql://cst:ab%e9cd-secret@127.0.0.1:9/support")
+    assert "ab%e9cd-secret" not in str(caught.value) and "cd-secret" not in str(caught.value)
