@@ -59,13 +59,11 @@ class Redactor(logging.Filter):
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        """Learn a secret value (values under 4 characters would mangle ordinary text)."""
+        """Learn a secret value in every form of :func:`secret_forms` (values under 4
+        characters are not learnt: they would mangle ordinary text)."""
         if not value or not isinstance(value, str):
             return
-        forms = {value, quote(value, safe=""), quote_plus(value, safe=""), unquote(value)}
-        with contextlib.suppress(ValueError):
-            forms.add(unquote_plus(value))
-        added = {f for f in forms if len(f) >= MIN_SECRET_LENGTH} - self._secrets
+        added = {f for f in secret_forms(value) if len(f) >= MIN_SECRET_LENGTH} - self._secrets
         if added:
             self._secrets |= added
             self._pattern = None
@@ -93,6 +91,18 @@ class Redactor(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
+
+
+def secret_forms(value: str) -> list[str]:
+    """The forms a secret takes in text: as is, percent-encoded (``quote``, ``quote_plus``),
+    percent-decoded (a URL's password is written encoded), and JSON-escaped (``\\uXXXX`` or
+    not, ``\\/`` or not), so an error body or a JSON document echoing it is masked too."""
+    forms = [value, quote(value, safe=""), quote_plus(value, safe=""), unquote(value)]
+    with contextlib.suppress(ValueError):
+        forms.append(unquote_plus(value))
+    for escaped in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
+        forms += [escaped, escaped.replace("/", "\\/")]
+    return list(dict.fromkeys(forms))
 
 
 #: Values shorter than this are not masked as known secrets (they would mangle ordinary text).

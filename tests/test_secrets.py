@@ -72,10 +72,11 @@ def _fresh_redactor() -> Iterator[None]:
 
 
 def forms(password: str) -> list[str]:
-    """The password as written, percent-encoded and percent-decoded (what may leak)."""
+    """The password as written, percent-encoded, percent-decoded and JSON-escaped."""
     from urllib.parse import unquote
 
-    return list(dict.fromkeys([password, quote(password, safe=""), unquote(password)]))
+    escaped = json.dumps(password)[1:-1]
+    return list(dict.fromkeys([password, quote(password, safe=""), unquote(password), escaped]))
 
 
 def assert_hidden(password: str, shown: str, kept: str = "") -> None:
