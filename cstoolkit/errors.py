@@ -9,6 +9,7 @@ for the user and the process exit code documented in docs/exit-codes.md:
 2   usage or configuration error (bad file, bad token, unknown plugin)
 3   a query the user asked matched nothing
 4   busy: another run holds the lock
+70  internal error: a bug in cst or a plugin (EX_SOFTWARE); a crash report was written
 ==  ==========================================================
 """
 
@@ -19,6 +20,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_MATCH = 3
 EXIT_BUSY = 4
+#: An unexpected exception: a bug, not a failed operation (``EX_SOFTWARE`` of sysexits.h).
+EXIT_INTERNAL = 70
 
 
 class CstError(Exception):

@@ -22,8 +22,9 @@ and calls :meth:`HttpClient.get_json` / :meth:`HttpClient.request`. The client:
   been applied) when the retries run out;
 * sends JSON (``json=``), exact bytes (``content=``, e.g. a signed webhook body) or a form
   (``data=``);
-* never logs headers; every logged line and error goes through :data:`cstoolkit.secrets.REDACTOR`
-  (the client's secrets also in their JSON-escaped and URL-encoded forms);
+* never logs headers; every logged line and error goes through
+  :func:`cstoolkit.secrets.redact_text` (the client's secrets also in their JSON-escaped and
+  URL-encoded forms);
 * counts ``requests``, ``retries`` and ``seconds_waited_rate_limit`` in :class:`HttpStats`.
 
 Sleeping and both clocks are injectable (``sleep``, ``clock``, ``wall``), so tests never wait.
@@ -32,6 +33,7 @@ httpx and tenacity are imported lazily: importing this module (for :data:`HTTP_S
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -54,10 +56,9 @@ from cstoolkit.http_errors import (  # the error table; re-exported for plugins
     parse_error_body,
     parse_error_data,  # noqa: F401
     register_error_shape,  # noqa: F401
-    secret_forms,
 )
 from cstoolkit.plugin import Setting
-from cstoolkit.secrets import REDACTOR
+from cstoolkit.secrets import REDACTOR, learn_url, redact_echo, redact_text, redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -509,8 +510,8 @@ class HttpClient:
         self.rng = rng or random.Random()
         for secret in secrets:
             if secret:
-                for form in secret_forms(secret):  # as is, JSON-escaped, URL-encoded
-                    REDACTOR.add(form)
+                REDACTOR.add(secret)  # every form: as is, JSON-escaped, URL-encoded
+        learn_url(proxy)  # a proxy URL's password is masked like any other secret
         for name in ("httpx", "httpcore"):  # their INFO/DEBUG lines carry full URLs
             logging.getLogger(name).addFilter(REDACTOR)
         if isinstance(auth, tuple) and len(auth) == 2:
@@ -528,7 +529,7 @@ class HttpClient:
         ]
         self._blocked_until = 0.0
         self._block_lock = threading.Lock()
-        verify: Any = True
+        verify: Any = default_tls_context()
         if ca_bundle:
             import ssl
 
@@ -552,7 +553,16 @@ class HttpClient:
             kwargs["transport"] = transport
         elif proxy:
             kwargs["proxy"] = proxy
-        self._client = httpx.Client(**kwargs)
+        try:
+            self._client = httpx.Client(**kwargs)
+        except (httpx.InvalidURL, ValueError) as exc:
+            if not proxy:
+                raise
+            why = redact_text(redact_echo(str(exc), proxy))
+            raise ConfigError(
+                f"{label}: proxy {redact_url(proxy)!r} is not a valid URL ({why}); "
+                "percent-encode reserved characters of its password (# ? / @ : % and blanks)"
+            ) from None
 
     @classmethod
     def from_settings(
@@ -696,7 +706,7 @@ class HttpClient:
                 self.stats.add(retries=1, seconds_waited_backoff=seconds)
             log.warning(
                 "%s",
-                REDACTOR.redact(
+                redact_text(
                     f"{self.label}: {where}: {exc.detail}; retry {state.attempt_number} "
                     f"in {seconds:.1f}s"
                 ),
@@ -817,7 +827,7 @@ class HttpClient:
             ) from None
         elapsed = self.clock() - started
         status = response.status_code
-        log.debug("%s", REDACTOR.redact(f"{self.label}: {where} -> {status} ({elapsed:.3f}s)"))
+        log.debug("%s", redact_text(f"{self.label}: {where} -> {status} ({elapsed:.3f}s)"))
         info = read_rate_limit(response.headers, self.header_rules, self.wall)
         if status == 429:
             self.stats.add(rate_limited=1)
@@ -828,7 +838,7 @@ class HttpClient:
             what = "refused the credentials" if status == 401 else "denied access"
             hint = f"; check {self.auth_hint}" if self.auth_hint else ""
             raise AuthError(
-                REDACTOR.redact(
+                redact_text(
                     f"{self.label}: the server {what} (HTTP {status} on {where}): "
                     f"{short_body(response, 120)}{hint}"
                 )
@@ -860,16 +870,32 @@ class HttpClient:
         return response
 
 
+@functools.cache
+def default_tls_context() -> Any:
+    """The TLS context every client shares (httpx's default trust store): loading the CA
+    bundle takes about 90 ms, which each client, and each proxy transport, paid again."""
+    import httpx
+
+    if hasattr(httpx, "create_ssl_context"):
+        return httpx.create_ssl_context()
+    from httpx import _config  # httpx 0.27
+
+    return _config.create_ssl_context()
+
+
 def check_base_url(url: str, label: str) -> str:
     """Validate a base URL (http or https, a host, no query) and drop a trailing slash."""
     parts = urlsplit(str(url).strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
-            f"{label}: base_url {url!r} is not an http(s) URL (e.g. https://acme.example.com "
+            f"{label}: base_url {redact_url(str(url))!r} is not an http(s) URL (e.g. "
+            "https://acme.example.com "
             "or http://127.0.0.1:8080)"
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{label}: base_url {url!r} must not have a query or fragment")
+        raise ConfigError(
+            f"{label}: base_url {redact_url(str(url))!r} must not have a query or fragment"
+        )
     if parts.username or parts.password:
         raise ConfigError(f"{label}: base_url must not carry credentials; use the auth settings")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

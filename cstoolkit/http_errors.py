@@ -247,18 +247,6 @@ def excerpt(content: bytes | str | None, limit: int = EXCERPT_LIMIT) -> str:
     return _cut(REDACTOR.redact(text), limit)
 
 
-def secret_forms(secret: str) -> list[str]:
-    """A secret as a body may carry it: as is, JSON-escaped (``\\uXXXX``, ``\\/``) and
-    URL-encoded, so a vendor echoing it back in any of these forms is redacted too."""
-    import urllib.parse
-
-    forms = [secret]
-    for escaped in (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
-        forms += [escaped, escaped.replace("/", "\\/")]
-    forms += [urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret, safe="")]
-    return list(dict.fromkeys(forms))
-
-
 def _decode(content: bytes | str | None) -> str:
     if content is None:
         return ""

@@ -1,6 +1,8 @@
 """Logging set-up: human lines on a terminal, JSON lines for cron (``--log-format json``).
 
-Every handler carries the secrets redactor, so a resolved secret never reaches a log.
+Every handler carries the secrets redactor (:data:`cstoolkit.secrets.REDACTOR`, a filter that
+runs :func:`cstoolkit.secrets.redact_text` over each record's message and traceback), so a
+secret never reaches a log.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from cstoolkit.secrets import REDACTOR
+from cstoolkit.secrets import REDACTOR, redact_text
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,8 +26,10 @@ class JsonFormatter(logging.Formatter):
         for key in ("instance", "event"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -1,21 +1,39 @@
-"""Secret references and the keys file.
+"""Secret references, the keys file, and the one redaction mechanism.
 
 A secret setting in cstoolkit.toml holds a *reference*, resolved only when a plugin instance is
 built: ``env:NAME`` (an environment variable), ``key:NAME`` (the 0600 keys file managed by
 ``cst keys``), or ``keyring:SERVICE/NAME`` (the system keyring, when the ``keyring`` package is
-installed). Every resolved value is added to :data:`REDACTOR`, which scrubs it from log records
-and error messages.
+installed). Every resolved value is added to :data:`REDACTOR`.
+
+Redaction happens here and nowhere else (docs/security.md, "Secrets"):
+
+* :func:`redact_url` masks the password of one URL-shaped value wherever it can sit: the
+  userinfo (raw or percent-encoded, whatever characters it holds), secret-named query
+  parameters, and libpq ``key=value`` connection strings;
+* :func:`redact_text` masks free text: every known secret value (:data:`REDACTOR`, also in its
+  percent-encoded and decoded forms), every URL in it (:func:`redact_url`), ``token=...``-shaped
+  assignments and ``Authorization: Bearer ...`` credentials;
+* :func:`redact_value` is what ``cst config show`` prints for one setting;
+* :func:`redact_argv` masks a command line (crash reports).
+
+Everything errs on the side of hiding: when a URL is ambiguous (a raw ``@`` in the password
+and another in the query), more is masked rather than less.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from cstoolkit.errors import ConfigError
 
@@ -28,30 +46,473 @@ def is_reference(value: object) -> bool:
 
 
 class Redactor(logging.Filter):
-    """Replaces every known secret value with ``***`` in text and log records."""
+    """The known secret values, masked in text and log records.
+
+    Every value :func:`resolve` returns is added, with its percent-encoded and decoded forms
+    (a password shows up encoded in a URL). As a :class:`logging.Filter` it runs
+    :func:`redact_text` over the message and the traceback of every record it sees.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        if value and len(value) >= 4:  # masking 1-3 characters would mangle ordinary text
-            self._secrets.add(value)
+        """Learn a secret value in every form of :func:`secret_forms` (values under 4
+        characters are not learnt: they would mangle ordinary text)."""
+        if not value or not isinstance(value, str):
+            return
+        added = {f for f in secret_forms(value) if len(f) >= MIN_SECRET_LENGTH} - self._secrets
+        if added:
+            self._secrets |= added
+            self._pattern = None
+
+    def known(self, text: str) -> str:
+        """``text`` with every known secret value masked (nothing else)."""
+        if not self._secrets:
+            return text
+        if self._pattern is None:
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return self._pattern.sub(MASK, text)
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        """``text`` with the values this redactor knows and every secret-shaped part masked
+        (:func:`redact_text` is this, for :data:`REDACTOR`; plugins call ``REDACTOR.redact``)."""
+        if not text:
+            return text
+        text = self.known(text)
+        if "://" in text:
+            text = _redact_urls_in_text(text)
+        text = _mask_assignments(text)
+        return _SCHEME_CREDENTIALS.sub(_scheme_credentials, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
+def secret_forms(value: str) -> list[str]:
+    """The forms a secret takes in text: as is, percent-encoded (``quote``, ``quote_plus``),
+    percent-decoded (a URL's password is written encoded), and JSON-escaped (``\\uXXXX`` or
+    not, ``\\/`` or not), so an error body or a JSON document echoing it is masked too."""
+    forms = [value, quote(value, safe=""), quote_plus(value, safe=""), unquote(value)]
+    with contextlib.suppress(ValueError):
+        forms.append(unquote_plus(value))
+    for escaped in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
+        forms += [escaped, escaped.replace("/", "\\/")]
+    return list(dict.fromkeys(forms))
+
+
+#: Values shorter than this are not masked as known secrets (they would mangle ordinary text).
+MIN_SECRET_LENGTH = 4
+
 REDACTOR = Redactor()
+
+
+# -- what is secret ----------------------------------------------------------------------------
+
+#: Words that make a name (setting, query parameter, libpq keyword, option, header) secret.
+_SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "passphrase", "pass", "pwd", "pw", "secret", "secrets", "token",
+        "tokens", "credential", "credentials", "apikey", "auth", "authorization", "cookie", "sig",
+        "key", "keys", "privatekey",
+    }
+)  # fmt: skip
+#: Substrings that make a name secret wherever they sit (``sslpassword``, ``authtoken``).
+_SECRET_PARTS = ("password", "passwd", "secret", "token", "apikey", "credential")
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting, parameter, option or header called ``name`` holds a secret.
+
+    ``password``, ``sslpassword``, ``api_key``, ``X-Api-Key``, ``access_token``, ``clientSecret``,
+    ``Authorization``, ``--token``: yes. ``token_url`` too (erring on the side of hiding);
+    ``email``, ``base_url``, ``host``: no.
+    """
+    lowered = name.lower()
+    if any(part in lowered.replace("_", "").replace("-", "") for part in _SECRET_PARTS):
+        return True
+    return any(word.lower() in _SECRET_WORDS for word in _WORDS.findall(name))
+
+
+# -- URLs and connection strings ---------------------------------------------------------------
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: What may follow the ``@`` of a userinfo up to the path: hosts (names, IPv4, [IPv6], %-encoded
+#: socket directories), ports, and libpq's comma-separated host lists.
+_HOSTPART = re.compile(r"(?:\[[^\]\s/?#@]*\]|[^/?#@\s\"'<>\\\[\]`])*")
+#: A query parameter starts at ``&`` followed by ``name=``.
+_PARAM_START = re.compile(r"&(?=[^&=#\s]+=)")
+#: libpq ``keyword = value``: a value is single-quoted (``\'`` and ``\\`` escaped; unterminated
+#: runs to the end) or a run of non-blanks in which a backslash escapes the next character.
+_CONNINFO_PAIR = re.compile(
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<eq>\s*=\s*)"
+    r"(?P<value>'(?:\\.|[^'\\])*(?:'|\\?\Z)|(?:\\.|[^\s\\])*\\?)",
+    re.S,
+)
+_CONNINFO_START = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def _readings(rest: str) -> list[int]:
+    """Where the userinfo of ``rest`` (a URL after ``scheme://``) may end: each index of an
+    ``@`` that can end it, and -1 for "no userinfo".
+
+    A password written raw may hold ``@ / ? # :``, and libpq, Python and a person read such a
+    URL differently (libpq ends the userinfo at the first ``@``, unless a ``/`` comes before
+    it; a person means the last ``@``). Every ``@`` followed by something that can be a host
+    list is a possible end (the last ``@`` when none is); "no userinfo" is possible when there
+    is no ``@`` or a ``/`` comes first. Masking what every reading calls secret never leaks.
+    """
+    ats = [i for i, ch in enumerate(rest) if ch == "@"]
+    ends = [
+        at for at in ats if _HOSTPART.fullmatch(re.split(r"[/?#]", rest[at + 1 :], maxsplit=1)[0])
+    ]
+    if ats and not ends:
+        ends = [ats[-1]]
+    slash = rest.find("/")
+    if not ats or 0 <= slash < ats[0]:
+        ends.append(-1)
+    return ends
+
+
+def _query_spans(url: str, start: int) -> list[tuple[int, int]]:
+    """The values of the secret-named parameters of the query that starts at ``start``.
+
+    A value runs to the next ``&name=`` (so a raw ``&`` or ``#`` inside it stays masked)."""
+    spans: list[tuple[int, int]] = []
+    query = url[start:]
+    bounds = [0] + [m.start() + 1 for m in _PARAM_START.finditer(query)] + [len(query) + 1]
+    for lo, hi in itertools.pairwise(bounds):
+        name, eq, value = query[lo : hi - 1].partition("=")
+        if eq and value and is_secret_name(unquote_plus(name)):
+            spans.append((start + lo + len(name) + 1, start + hi - 1))
+    return spans
+
+
+def _url_spans(url: str) -> list[tuple[int, int]]:
+    """(start, end) of every secret in one URL or libpq connection string, merged."""
+    spans: list[tuple[int, int]] = []
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        if _CONNINFO_START.match(url):
+            for m in _CONNINFO_PAIR.finditer(url):
+                if is_secret_name(m["key"]) and m["value"]:
+                    spans.append(m.span("value"))
+        return spans
+    base = scheme.end()
+    rest = url[base:]
+    for at in _readings(rest):
+        if at >= 0:
+            colon = rest.find(":", 0, at)
+            if 0 <= colon < at - 1:
+                spans.append((base + colon + 1, base + at))
+        question = rest.find("?", at + 1)
+        if question >= 0:
+            spans.extend(_query_spans(url, base + question + 1))
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    for lo, hi in reversed(spans):
+        text = text[:lo] + MASK + text[hi:]
+    return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` with every secret it holds replaced by ``***``; the rest kept as written.
+
+    A URL (``postgresql://user:p@ss@host:5432/db?sslpassword=x``, a proxy
+    ``http://user:pw@proxy:3128``) loses its userinfo password and the values of its
+    secret-named query parameters; a libpq connection string (``host=db password='a b'``) the
+    values of its secret keywords. Any other value is returned as it is.
+    """
+    return _mask_spans(url, _url_spans(url)) if isinstance(url, str) else url
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret values one URL or connection string holds, as written and decoded."""
+    out: list[str] = []
+    for lo, hi in _url_spans(url):
+        raw = url[lo:hi]
+        out.append(raw)
+        if raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
+            raw = raw[1:-1]
+        out.append(re.sub(r"\\(.)", r"\1", raw, flags=re.S))
+        out.append(unquote(raw))
+    return [v for v in dict.fromkeys(out) if v]
+
+
+def learn_url(url: str | None) -> None:
+    """Add the secrets a URL holds to :data:`REDACTOR` (before it is handed to a library whose
+    errors may quote it)."""
+    if url:
+        for value in url_secrets(str(url)):
+            REDACTOR.add(value)
+
+
+def _within_secrets(url: str, spans: list[tuple[int, int]], fragment: str) -> bool:
+    """Whether ``fragment`` occurs in ``url`` only inside its secrets (``spans``)."""
+    start = url.find(fragment)
+    if start < 0:
+        return False
+    while start >= 0:
+        end = start + len(fragment)
+        if all(end <= lo or start >= hi for lo, hi in spans):
+            return False
+        start = url.find(fragment, start + 1)
+    return True
+
+
+def learn_reading(url: str, fields: Mapping[str, object]) -> None:
+    """Add to :data:`REDACTOR` the values another parser read from ``url`` that lie inside its
+    secrets: libpq reads ``postgresql://u:1234/x@h/db`` as port ``1234``, and says so in its
+    errors, unquoted."""
+    spans = _url_spans(url)
+    for value in fields.values():
+        if isinstance(value, str) and value:
+            for form in (value, quote(value, safe="")):
+                if _within_secrets(url, spans, form):
+                    REDACTOR.add(value)
+
+
+def redact_echo(text: str, url: str) -> str:
+    """``text``, a library's error about ``url``, with the pieces of the URL's secrets it
+    echoes masked: a quoted fragment that occurs in the URL only inside its secrets, and any
+    run of :data:`MIN_SECRET_LENGTH` or more characters that is part of a secret.
+
+    libpq quotes the piece of a connection string it choked on (``invalid percent-encoded
+    token: "p%zz"``, ``failed to resolve host 'b@h'``); when it reads a raw password
+    differently than :func:`redact_url` does, that piece can be a part of the password, or a
+    part of it and of what follows.
+    """
+    spans = _url_spans(url)
+    if not spans:
+        return text
+
+    def quoted(m: re.Match[str]) -> str:
+        if m.group(2) and _within_secrets(url, spans, m.group(2)):
+            return f"{m.group(1)}{MASK}{m.group(1)}"
+        return m.group(0)
+
+    text = re.sub(r"([\"'])(.*?)\1", quoted, text, flags=re.S)
+    for secret in url_secrets(url):
+        text = _mask_pieces(text, secret)
+    return text
+
+
+def _mask_pieces(text: str, secret: str) -> str:
+    """Every run of at least MIN_SECRET_LENGTH characters of ``text`` found in ``secret``."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        size = 0
+        while i + size < len(text) and text[i : i + size + 1] in secret:
+            size += 1
+        if size >= MIN_SECRET_LENGTH:
+            out.append(MASK)
+            i += size
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+# -- free text ---------------------------------------------------------------------------------
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+#: ``scheme://user:`` followed by something other than a port: a password starts here.
+_PASSWORD_STARTS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?!\d+(?:[/?#]|\Z))")
+#: ``name = value`` / ``name: value`` / ``"name": "value"`` (a secret ``name`` is checked in code).
+#: ``name = `` / ``name: `` / ``"name": `` (whether ``name`` is secret is decided in code).
+_ASSIGNED_NAME = re.compile(
+    r"""(?P<name>(?<![\w.-])(?P<q>["']?)[A-Za-z_][\w.-]*(?P=q))(?P<sep>[ \t]*[=:][ \t]*)"""
+)
+#: The value after a secret name: quoted (to its closing quote), an auth scheme and its
+#: credentials, or a run of non-blanks.
+_ASSIGNED_VALUE = re.compile(
+    r""""(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?"""
+    r"""|(?:Bearer|Basic|Token|Digest|Negotiate)[ \t]+[^\s&'"]+|[^\s&'"<>]+""",
+    re.I,
+)
+#: Credentials after an HTTP auth scheme, wherever they appear.
+_SCHEME_CREDENTIALS = re.compile(r"(?<![\w-])(Bearer|Basic|Token)([ \t]+)([A-Za-z0-9._~+/=-]{8,})")
+#: Names whose ``name: value`` form is a header (other names need ``=`` or quotes).
+_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
+
+
+def _mask_assignments(text: str) -> str:
+    """Values assigned to secret names masked (``token=x``, ``"password": "x"``,
+    ``Authorization: Bearer x``); a name that is not secret never hides what follows it."""
+    out: list[str] = []
+    pos = 0
+    for m in _ASSIGNED_NAME.finditer(text):
+        if m.start() < pos:
+            continue
+        bare = m["name"].strip("\"'")
+        if not is_secret_name(bare):
+            continue
+        if ":" in m["sep"] and not (m["q"] or "-" in bare or bare.lower() in _HEADERS):
+            continue  # "store.password: a plain password" is a message, not a secret
+        value = _ASSIGNED_VALUE.match(text, m.end())
+        if value is None or value.group(0).strip("\"'").startswith(MASK):
+            continue
+        written = value.group(0)
+        if written[:1] in "\"'":
+            masked = f"{written[0]}{MASK}{written[0]}"
+        else:
+            scheme, space, _ = written.partition(" ")
+            masked = f"{scheme} {MASK}" if space and scheme.lower() in _AUTH_SCHEMES else MASK
+        out.append(text[pos : m.end()] + masked)
+        pos = value.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _scheme_credentials(m: re.Match[str]) -> str:
+    token = m.group(3)
+    if token == MASK or not (
+        re.search(r"[0-9._~+/=-]", token)
+        or (re.search(r"[a-z]", token) and re.search(r"[A-Z]", token[1:]))
+    ):
+        return m.group(0)  # "Basic authentication" is prose
+    return f"{m.group(1)}{m.group(2)}{MASK}"
+
+
+def _redact_urls_in_text(text: str) -> str:
+    """Every URL of ``text`` through :func:`redact_url`. A URL ends at a blank, except that a
+    userinfo password may hold blanks: after ``scheme://user:``, the URL runs on to the last
+    ``@`` of the line that is followed by a host."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL_IN_TEXT.finditer(text):
+        if m.start() < pos:
+            continue
+        end = m.end()
+        if _PASSWORD_STARTS.match(m.group(0)):
+            line_end = text.find("\n", end)
+            line_end = len(text) if line_end < 0 else line_end
+            for at in reversed([i for i in range(end, line_end) if text[i] == "@"]):
+                host = re.split(r"[/?#\s]", text[at + 1 : line_end], maxsplit=1)[0]
+                if host and _HOSTPART.fullmatch(host):
+                    blank = re.compile(r"\s").search(text, at)
+                    end = blank.start() if blank else len(text)
+                    break
+        out.append(text[pos : m.start()])
+        out.append(redact_url(text[m.start() : end]))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def redact_text(text: str) -> str:
+    """Free text (a message, a log line, a traceback, a step's stderr) with secrets masked.
+
+    Masks every value :data:`REDACTOR` knows, the secrets of every URL in the text
+    (:func:`redact_url`), values assigned to secret names (``token=...``, ``password='...'``,
+    ``"api_key": "..."``, ``Authorization: Bearer ...``) and credentials after ``Bearer`` or
+    ``Basic``.
+    """
+    return REDACTOR.redact(text)
+
+
+def redact_value(name: str, value: Any, *, secret: bool = False) -> Any:
+    """A setting as ``cst config show`` prints it.
+
+    A reference (``env:NAME``) is shown: it is not the secret. A setting declared ``secret`` is
+    masked whole; a string (or table) under a secret-looking ``name`` is masked; any other
+    string goes through :func:`redact_text` (URLs lose their passwords); tables and lists are
+    walked, so ``headers = {Authorization = "..."}`` is masked too.
+    """
+    if is_reference(value):
+        return value
+    if secret or (is_secret_name(name) and isinstance(value, str | dict | list)):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(name, v) for v in value]
+    return value
+
+
+def learn_value(value: Any, env: Mapping[str, str] | None = None) -> None:
+    """Add a secret setting's value to :data:`REDACTOR` without using it: a literal, an
+    ``env:`` or ``key:`` reference resolved where it can be (a keyring is never asked), every
+    string of a table or list, and the secrets of a URL."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            learn_value(item, env)
+    elif isinstance(value, list):
+        for item in value:
+            learn_value(item, env)
+    elif isinstance(value, str):
+        if not is_reference(value):
+            REDACTOR.add(value)
+            learn_url(value)
+        elif not value.startswith("keyring:"):
+            with contextlib.suppress(ConfigError, OSError):
+                learn_url(resolve(value, field="-", env=env))
+
+
+def learn_mapping(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    """Add every secret a config mapping holds to :data:`REDACTOR` (for crash reports): the
+    values under secret-looking names (:func:`learn_value`) and the secrets of every URL."""
+    for key, value in data.items():
+        if is_secret_name(str(key)):
+            learn_value(value, env)
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Mapping):
+                learn_mapping(item, env)
+            elif isinstance(item, str):
+                learn_url(item)
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """A command line safe to record: values of secret-named options (``--token X``,
+    ``--password=X``) masked and added to :data:`REDACTOR` (so the rest of a report masks them
+    too), every other argument through :func:`redact_text` (URLs, ``token=...``)."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            REDACTOR.add(arg)
+            out.append(MASK)
+            hide_next = False
+            continue
+        if arg.startswith("-") and len(arg) > 1 and not arg.startswith("---"):
+            name, eq, value = arg.partition("=")
+            if is_secret_name(name.lstrip("-")):
+                if eq:
+                    REDACTOR.add(value)
+                    out.append(f"{name}={MASK}")
+                else:
+                    out.append(arg)
+                    hide_next = True
+                continue
+        out.append(redact_text(arg))
+    return out
 
 
 def keys_path(env: Mapping[str, str] | None = None) -> Path:

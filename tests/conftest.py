@@ -22,12 +22,14 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))  # crash reports
     monkeypatch.setenv("CSTOOLKIT_KEYS_FILE", str(home / "keys.json"))
     for var in (
         "CSTOOLKIT_CONFIG",
         "CSTOOLKIT_LOAD_PLUGINS",
         "CSTOOLKIT_DISABLE_PLUGINS",
         "CSTOOLKIT_STRICT_PLUGINS",
+        "CSTOOLKIT_CRASH_DIR",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 
 from cstoolkit import hookspecs
-from cstoolkit.errors import CstError
+from cstoolkit.errors import EXIT_INTERNAL, CstError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -32,7 +32,7 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
 
 def test_every_exit_code_is_documented() -> None:
     text = (DOCS / "exit-codes.md").read_text()
-    codes = {0, 1, 2, 3, 4}
+    codes = {0, 1, 2, 3, 4, EXIT_INTERNAL}
 
     def walk(cls: type) -> None:
         codes.add(cls.exit_code)

@@ -28,8 +28,8 @@ from cstoolkit.http import (
     parse_error_data,
     register_error_shape,
 )
-from cstoolkit.http_errors import SUMMARY_LIMIT, excerpt, secret_forms
-from cstoolkit.secrets import REDACTOR
+from cstoolkit.http_errors import SUMMARY_LIMIT, excerpt
+from cstoolkit.secrets import REDACTOR, secret_forms
 
 BASE = "https://vendor.example"
 SECRET = 'sk-planted-Zq8\u00e9/x"9'  # a quote, a slash and non-ASCII: escaped in JSON bodies

@@ -9,6 +9,7 @@ only; a command neither built in nor announced triggers a full plugin load and t
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -191,34 +192,44 @@ def cli(
     report KPIs. Start with `cst quickstart`.
 
     Exit codes: 0 ok, 1 an operation failed, 2 usage or config error, 3 nothing matched,
-    4 busy (another run holds the lock).
+    4 busy (another run holds the lock), 70 internal error (a bug; a crash report is written).
     """
     from cstoolkit.cli.app import App
     from cstoolkit.logs import setup
 
+    global _current_app
     setup(verbose, quiet, log_format)
-    ctx.obj = App(config_path=config_path, verbose=verbose, quiet=quiet)
+    ctx.obj = _current_app = App(config_path=config_path, verbose=verbose, quiet=quiet)
     ctx.call_on_close(ctx.obj.close)
 
 
+#: The App of the command being run, kept for the crash report of an unexpected exception.
+_current_app: Any = None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: maps CstError to its one-line message and exit code."""
-    from cstoolkit.errors import CstError
+    """Console-script entry point: maps CstError to its one-line message and exit code, and an
+    unexpected exception to one line naming its crash report (exit 70, docs/exit-codes.md)."""
+    from cstoolkit.errors import EXIT_INTERNAL, CstError
+    from cstoolkit.secrets import redact_text
 
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rv = cli.main(args=argv, prog_name="cst", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="cst", standalone_mode=False)
     except CstError as exc:
-        from cstoolkit.secrets import REDACTOR
-
-        click.echo(f"error: {REDACTOR.redact(str(exc))}", err=True)
+        click.echo(f"error: {redact_text(str(exc))}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {redact_text(exc.hint)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)  # a usage error may quote the value given to an option
+        click.echo(redact_text(shown.getvalue()), err=True, nl=False)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -232,11 +243,9 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:
-        if "-v" in sys.argv or "--verbose" in sys.argv or "-vv" in sys.argv:
-            raise
-        from cstoolkit.secrets import REDACTOR
+        from cstoolkit import crash
 
-        detail = REDACTOR.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
-        click.echo(f"error: internal error: {detail} (run with -v for the traceback)", err=True)
-        sys.exit(1)
+        verbose = any(a == "--verbose" or re.fullmatch(r"-v+", a) for a in args)
+        click.echo(crash.report(exc, args, _current_app, verbose=verbose), err=True)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -23,16 +23,13 @@ Problem = Callable[..., None]
 
 def _store_rules(v: dict[str, Any], problem: Problem) -> None:
     if v.get("url") not in (None, BAD):
-        from urllib.parse import urlsplit
+        from cstoolkit import secrets
 
         if v.get("path") is not None:
             problem("path", "set either path (SQLite) or url (PostgreSQL), not both")
-        try:
-            has_password = urlsplit(v["url"]).password is not None
-        except ValueError:
-            problem("url", "is not a valid URL")
-            return
-        if has_password:
+        # Not parsed here: libpq reads URLs its own way (a raw '#' in a password is fine for
+        # it); one it cannot read fails, masked, when the store is opened.
+        if secrets.url_secrets(v["url"]):
             problem(
                 "url",
                 "holds a password: move it to store.password as an env: or key: reference",

@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from cstoolkit import secrets
 from cstoolkit.config.positions import Path as KeyPath
 from cstoolkit.config.positions import field_name, key_lines, line_of
 from cstoolkit.config.types import is_store_url
@@ -147,9 +148,7 @@ class Config:
     def store_label(self) -> str:
         """Where the store is, safe to print (a URL loses its password)."""
         if self.store_url:
-            from cstoolkit.store import redact_url  # (moves to cstoolkit.secrets: package A)
-
-            return redact_url(self.store_url)
+            return secrets.redact_url(self.store_url)
         return str(self.store_path)
 
     def instances(self, section: str) -> dict[str, InstanceConfig]:

@@ -5,7 +5,6 @@ it (secrets masked). Building the instance itself (plugin class, state area in t
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cstoolkit import secrets
@@ -53,7 +52,9 @@ def redacted(config: Config, host: PluginHost) -> dict[str, Any]:
     References (``env:NAME``) are shown, since they are not secrets; a literal value in a secret
     setting, or in a setting of an unknown plugin whose name suggests a secret, is masked.
     """
-    data: dict[str, Any] = {k: v for k, v in config.data.items() if k not in INSTANCE_SECTIONS}
+    data: dict[str, Any] = {
+        k: secrets.redact_value(k, v) for k, v in config.data.items() if k not in INSTANCE_SECTIONS
+    }
     for section in INSTANCE_SECTIONS:
         if section not in config.data:
             continue
@@ -66,18 +67,6 @@ def redacted(config: Config, host: PluginHost) -> dict[str, Any]:
                 secret_names = set()
             table: dict[str, Any] = {"plugin": inst.plugin}
             for key, value in inst.settings.items():
-                looks_secret = re.search(r"token|secret|password|key|credential", key, re.I)
-                hide = (key in secret_names or looks_secret) and not secrets.is_reference(value)
-                table[key] = secrets.MASK if hide else value
+                table[key] = secrets.redact_value(key, value, secret=key in secret_names)
             data[section][inst.name] = table
-    store = data.get("store")
-    if isinstance(store, dict):
-        store = dict(store)
-        if isinstance(store.get("url"), str):
-            from cstoolkit.store import redact_url  # (moves to cstoolkit.secrets: package A)
-
-            store["url"] = redact_url(store["url"])
-        if "password" in store and not secrets.is_reference(store["password"]):
-            store["password"] = secrets.MASK
-        data["store"] = store
     return data

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -52,6 +51,7 @@ from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the 
     dry_run_args,
     load_plan,
 )
+from cstoolkit.errors import EXIT_INTERNAL
 from cstoolkit.model import now
 from cstoolkit.ops import lifeline
 
@@ -155,24 +155,6 @@ def argv_for(config_path: Path | None, args: list[str], root_options: list[str])
 # -- running ---------------------------------------------------------------------------------
 
 
-_SECRETISH = re.compile(
-    r"(?i)\b(authorization|token|password|passwd|api[_-]?key|secret)(\s*[:=]\s*)"
-    r"(?:bearer\s+|basic\s+)?[^\s,;'\"]+|\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"
-)
-
-
-def redact(text: str) -> str:
-    """Known secret values (REDACTOR) and anything that looks like ``token=...`` masked."""
-    from cstoolkit.secrets import REDACTOR
-
-    def mask(m: re.Match[str]) -> str:
-        if m.group(1):
-            return f"{m.group(1)}{m.group(2)}***"
-        return f"{m.group(3)}{m.group(4)}***"
-
-    return _SECRETISH.sub(mask, REDACTOR.redact(text))
-
-
 def learn_secrets(config: Config, host: Any) -> None:
     """Resolve every configured instance's secret settings so REDACTOR masks their values in
     the steps' stderr (a step's own messages are redacted by the step too)."""
@@ -197,7 +179,9 @@ def _tail(path: Path) -> str:
     except OSError:
         return ""
     lines = text.splitlines()[-STDERR_TAIL_LINES:]
-    return redact("\n".join(lines))[-STDERR_TAIL_CHARS:]
+    from cstoolkit.secrets import redact_text
+
+    return redact_text("\n".join(lines))[-STDERR_TAIL_CHARS:]
 
 
 def _kill(proc: subprocess.Popen[bytes], grace: float) -> None:
@@ -399,9 +383,21 @@ def _one(
         result.outcome = OK
     elif code == 4:
         result.outcome, result.reason = BUSY, "another run held the lock this step needs"
+    elif code == EXIT_INTERNAL:
+        result.outcome, result.reason = FAILED, internal_error_reason(tail)
     else:
         result.outcome, result.reason = FAILED, f"exit code {code}"
     return result
+
+
+def internal_error_reason(stderr_tail: str) -> str:
+    """The reason of a step that ended in an internal error (exit 70): a bug in cst or a
+    plugin, not a failed operation; names the step's crash report when its stderr did."""
+    from cstoolkit.crash import REPORT_LINE
+
+    found = REPORT_LINE.findall(stderr_tail)
+    where = f"; crash report: {found[-1]}" if found else ""
+    return f"internal error (exit {EXIT_INTERNAL}: a bug, not a failed operation){where}"
 
 
 def _record_start(store: Store, report: RunReport) -> None:

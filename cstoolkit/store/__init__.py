@@ -7,26 +7,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from cstoolkit.config.types import SCHEMA_NAME
 from cstoolkit.config.types import is_store_url as is_url
 from cstoolkit.store.base import Store, UpsertStats
 from cstoolkit.store.sqlite import SQLiteStore
 
-__all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store",
-           "redact_url"]  # fmt: skip
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+__all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store"]
 
 
 def open_store(

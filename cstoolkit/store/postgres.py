@@ -20,17 +20,27 @@ SQLite, whatever the database's default collation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from cstoolkit.errors import StoreError
-from cstoolkit.store import SCHEMA_NAME, redact_url
+from cstoolkit.secrets import (
+    REDACTOR,
+    learn_reading,
+    learn_url,
+    redact_echo,
+    redact_text,
+    redact_url,
+)
+from cstoolkit.store import SCHEMA_NAME
 from cstoolkit.store.base import Store
 
 try:  # an optional dependency: pip install 'cstoolkit[postgres]'
     import psycopg
+    import psycopg.conninfo
     from psycopg.adapt import Dumper, Loader
 except ImportError:  # pragma: no cover - exercised where psycopg is absent
     psycopg = None  # type: ignore[assignment]
@@ -206,14 +216,20 @@ class PostgresStore(Store):
         self.url = url
         self.schema = schema
         self.label = redact_url(url) + (f" (schema {schema})" if schema != "public" else "")
+        learn_url(url)  # libpq's errors may quote a piece of the URL
+        with contextlib.suppress(psycopg.Error, ValueError):  # and pieces read as other fields
+            learn_reading(url, psycopg.conninfo.conninfo_to_dict(url))
+        if password:
+            REDACTOR.add(password)
         self.IntegrityError = psycopg.errors.IntegrityError
         extra: dict[str, Any] = {"connect_timeout": connect_timeout}
         if password is not None:
             extra["password"] = password
         try:
             raw = psycopg.connect(url, autocommit=True, **extra)
-        except psycopg.Error as exc:
-            raise StoreError(f"{self.label}: cannot open the store: {_one_line(exc)}") from None
+        except (psycopg.Error, ValueError) as exc:  # ValueError: bytes that are not UTF-8
+            why = _one_line(redact_echo(redact_text(str(exc)), url))
+            raise StoreError(f"{self.label}: cannot open the store: {why}") from None
         _adapters(raw)
         self.conn = _Connection(raw)
         if schema != "public":
@@ -245,11 +261,11 @@ class PostgresStore(Store):
         cur._raw.execute(_JSON_EXTRACT)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _lost(exc: BaseException) -> StoreError:
     """A connection-level failure (server gone, connection closed, timeout) as a store error:
     one line, exit 1; the transaction it interrupted was not committed."""
-    return StoreError(f"PostgreSQL store: {_one_line(exc)}")
+    return StoreError(f"PostgreSQL store: {_one_line(redact_text(str(exc)))}")
