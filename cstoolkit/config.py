@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit import secrets
 from cstoolkit.errors import ConfigError, PluginError
 from cstoolkit.plugin import COMMON_BACKEND_SETTINGS, PluginBase, Setting
+from cstoolkit.textfiles import read_text
 
 if TYPE_CHECKING:
     from cstoolkit.host import Host
@@ -222,7 +223,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     if path is None:
         return Config(path=None, env=env)
     try:
-        text = path.read_text("utf-8")
+        text = read_text(path)  # strict UTF-8, size-bounded (cstoolkit.textfiles)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cstoolkit import query
-from cstoolkit.triage.loader import Problem, RecipeError, load
+from cstoolkit.textfiles import FileError, Problem, load_yaml
 from cstoolkit.triage.recipe import Env, Recipe, parse
 
 _CHANGE = ("changed", "changed_from", "changed_to")
@@ -29,7 +29,7 @@ def check_file(path: str | Path, env: Env | None = None) -> tuple[Recipe | None,
     """Check a recipe; a roster file (``agents:``) or a recipe test file (``*.test.yaml``) found
     among the files is checked as what it is, so ``cst recipe check recipes/*.yaml`` works."""
     try:
-        doc = load(path)
+        doc = load_yaml(path)
         if str(path).endswith((".test.yaml", ".test.yml")):
             from cstoolkit.triage.testing import run_tests
 
@@ -40,7 +40,7 @@ def check_file(path: str | Path, env: Env | None = None) -> tuple[Recipe | None,
 
             parse_roster(doc)
             return None, []
-    except RecipeError as exc:
+    except FileError as exc:
         return None, [
             Problem(exc.path or str(path), exc.line or 1, exc.column or 1, exc.bare_message)
         ]

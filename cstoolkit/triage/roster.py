@@ -40,7 +40,7 @@ from typing import Any
 from cstoolkit.calendars import WEEKDAYS, Calendar, parse_calendar
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import Person
-from cstoolkit.triage.loader import Doc, RecipeError, load
+from cstoolkit.textfiles import Doc, FileError, load_yaml
 
 #: The capacity key a channel falls back to when the agent's capacity does not name it.
 LIVE_CHANNELS = frozenset({"chat", "whatsapp", "phone", "sms", "social"})
@@ -443,7 +443,7 @@ def parse_roster(doc: Doc) -> Roster:
 
 
 def load_roster(path: str | Path) -> Roster:
-    return parse_roster(load(path))
+    return parse_roster(load_yaml(path))
 
 
 def roster_from_people(people: Iterable[Person]) -> Roster:
@@ -503,5 +503,5 @@ def load_from_config(config: Any, store: Any = None) -> Roster | None:
         return roster_from_people(codec.row_person(r) for r in rows)
     try:
         return load_roster(config.resolve_path(value))
-    except RecipeError:
+    except FileError:
         raise

@@ -31,9 +31,9 @@ from typing import Any
 
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import Channel, Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.textfiles import Doc, FileError, load_yaml
 from cstoolkit.triage import engine
 from cstoolkit.triage.assign import AssignState
-from cstoolkit.triage.loader import Doc, RecipeError, load
 from cstoolkit.triage.recipe import Env, Recipe, load_recipe
 from cstoolkit.triage.roster import Roster, load_roster
 
@@ -133,7 +133,7 @@ def run_tests(
     from cstoolkit.calendars import load_calendars
 
     test_path = tests_path_for(path)
-    doc = load(test_path)
+    doc = load_yaml(test_path)
     data = doc.data
     if not isinstance(data, Mapping):
         raise doc.error((), "a recipe test file is a mapping with cases: [...]")
@@ -458,7 +458,7 @@ def format_report(report: RecipeTestReport) -> list[str]:
 
 __all__ = [
     "CaseResult",
-    "RecipeError",
+    "FileError",
     "RecipeTestReport",
     "format_report",
     "run_tests",
