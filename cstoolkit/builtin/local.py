@@ -142,7 +142,8 @@ def _show(value: Any) -> str:
 def _one_id(value: Any, what: str) -> str:
     """One id: a text or a whole number (never a list, an object or true/false)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        kind = {list: "a list", dict: "an object"}.get(type(value), _show(value))
+        kinds: dict[type, str] = {list: "a list", dict: "an object"}
+        kind = kinds.get(type(value), _show(value))
         raise ValueError(f"{what}: expected one id (a text or a number), got {kind}")
     text = str(value)
     if not text.strip() or len(text) > _MAX_ID:
