@@ -98,9 +98,9 @@ def bare_id(value: str | int) -> str:
     return text.split(":", 1)[1] if ":" in text else text
 
 
-#: The instants cst accepts from files people write and from queries: from EARLIEST up to, not
-#: including, LATEST (docs/security.md). Outside them date arithmetic overflows (year 0,
-#: year 10000) or a calendar walk would take ages; no helpdesk holds such a ticket.
+#: The instants cst accepts from files people write and from queries: EARLIEST to LATEST, both
+#: included (docs/security.md). Outside them date arithmetic overflows (year 0, year 10000) or
+#: a calendar walk would take ages; no helpdesk holds such a ticket.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -113,9 +113,9 @@ def utc(value: datetime) -> datetime:
     try:
         out = value.astimezone(UTC)
     except OverflowError:
-        out = EARLIEST if value.year < 2000 else LATEST
-    if not EARLIEST <= out < LATEST:
-        raise ValueError(f"{value.isoformat()} is out of range (years 1900 to 9998)")
+        out = None
+    if out is None or not EARLIEST <= out <= LATEST:
+        raise ValueError(f"{value.isoformat()} is out of range (1900-01-01 to 9999-01-01)")
     return out
 
 

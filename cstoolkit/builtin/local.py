@@ -128,7 +128,7 @@ def _utc_time(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        if parsed.tzinfo is UTC and EARLIEST <= parsed < LATEST:
+        if parsed.tzinfo is UTC and EARLIEST <= parsed <= LATEST:
             return parsed
     return None
 
