@@ -215,7 +215,7 @@ def _run_case(
         ledger_seen=lambda key: key in done or any(key.startswith(d) for d in done),
     )
     planner = engine.Planner([recipe], ctx)
-    tp = planner.plan_ticket(ticket, requester)
+    tp = planner.plan_ticket_safely(ticket, requester)
     result.plan = tp
     expect = case.get("expect")
     if not isinstance(expect, Mapping):
