@@ -60,7 +60,8 @@ class TemplateError(ConfigError):
     the template when known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message + (f" (template line {line})" if line else ""))
+        self.bare_message = message
         self.line = line
 
 

@@ -272,7 +272,9 @@ class TemplateSet:
             )
         except templating.TemplateError as exc:
             raise ConfigError(
-                f"template error: {exc.message}", path=str(path) if path else None, line=exc.line
+                f"template error: {exc.bare_message}",
+                path=str(path) if path else None,
+                line=exc.line,
             ) from None
         self._cache[cache_key] = (tmpl, path)
         return self._cache[cache_key]
@@ -306,6 +308,6 @@ class TemplateSet:
             except templating.TemplateError as exc:
                 where = str(path) if path else f"built-in {part}.{lang}"
                 line = f":{exc.line}" if exc.line and path else ""
-                raise ConfigError(f"template error in {where}{line}: {exc.message}") from None
+                raise ConfigError(f"template error in {where}{line}: {exc.bare_message}") from None
         subject = " ".join(out["subject"].split())
         return Rendered(subject, out["text"], out["html"], out["short"].strip())

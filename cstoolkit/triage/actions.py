@@ -133,8 +133,7 @@ def _template(args: Any, key: str = "template") -> Any:
             unknown = templating.undeclared(text, TEMPLATE_NAMES)
             templating.compile_template(text)
         except templating.TemplateError as exc:
-            where = f" (template line {exc.line})" if exc.line else ""
-            raise ArgError(f"{exc.message}{where}", prefix + at) from None
+            raise ArgError(exc.message, prefix + at) from None
         if unknown:
             import difflib
 
