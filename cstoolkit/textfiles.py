@@ -21,6 +21,7 @@ of a local helpdesk file. So every one of them gets the same guarantees (docs/se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,18 +163,65 @@ class Doc:
     def error(self, at: Path_, message: str, *, key: bool = False) -> FileError:
         return self.problem(at, message, key=key).error()
 
+    def field_error(self, field: str | None, message: str, base: Path_ = ()) -> FileError:
+        """An error at a dotted field (``agents[0].shift``, as ConfigError names fields),
+        placed under ``base``: the message names the field, the position is where it is."""
+        at = (*base, *field_path(field or ""))
+        shown = f"{field}: " if field else ""
+        return self.error(at, shown + message)
+
+
+def field_path(field: str) -> Path_:
+    """``"agents[0].shift.start"`` -> ``("agents", 0, "shift", "start")``."""
+    out: list[str | int] = []
+    for part in field.split("."):
+        name, _, rest = part.partition("[")
+        if name:
+            out.append(name)
+        for index in rest.replace("]", "").split("[") if rest else ():
+            out.append(int(index) if index.isdigit() else index)
+    return tuple(out)
+
 
 def load_yaml(path: str | Path, *, limit: int = MAX_TEXT_BYTES) -> Doc:
     """Read and parse one YAML file people write (see the module docstring for the limits)."""
     return loads_yaml(read_text(path, limit=limit), str(path))
 
 
+@functools.cache
+def _loader_class() -> Any:
+    """PyYAML's safe loader (in C when available), reading ``13:00`` as the text it looks like.
+
+    YAML 1.1 reads an unquoted ``13:00`` as the number 780 (base 60), which no one writing a
+    shift or an office hour means; YAML 1.2 dropped that rule, and so does cst.
+    """
+    import re
+
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # PyYAML's own int and float patterns without their base-60 alternatives
+    patterns = {
+        "tag:yaml.org,2002:int": re.compile(
+            r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+        ),
+        "tag:yaml.org,2002:float": re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+            r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+    }
+    resolvers = {
+        first: [(tag, patterns.get(tag, regexp)) for tag, regexp in entries]
+        for first, entries in base.yaml_implicit_resolvers.items()
+    }
+    return type("Loader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
 def loads_yaml(text: str, path: str = "<yaml>") -> Doc:
     """Parse one YAML document; any problem is a :class:`FileError` at its position."""
     import yaml
 
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_cls(text)
+    loader = _loader_class()(text)
     try:
         try:
             node = loader.get_single_node()
