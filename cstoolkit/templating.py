@@ -420,10 +420,12 @@ def _abs_int(value: Any) -> int:
 
 def _counted(iterable: Any, budget: _Budget) -> Iterator[Any]:
     limit = budget.limits.loops
+    paid = isinstance(iterable, range)  # range() counted its items when it was called
     for item in iterable:
-        budget.loops += 1
-        if budget.loops > limit:
-            _refuse(f"loops ran more than {limit:,} times")
+        if not paid:
+            budget.loops += 1
+            if budget.loops > limit:
+                _refuse(f"loops ran more than {limit:,} times")
         budget.tick()
         yield item
 

@@ -135,7 +135,7 @@ def queries() -> st.SearchStrategy[str]:
 
 def query_texts() -> st.SearchStrategy[str]:
     """Queries from the grammar, and random text over the language's own characters."""
-    alphabet = st.sampled_from(list("()-:~<>=\"', .\\abcdefghst0129ORNOTAND") + ["é", "\x00"])
+    alphabet = st.sampled_from([*"()-:~<>=\"', .\\abcdefghst0129ORNOTAND", "é", "\x00"])
     return st.one_of(queries(), st.text(alphabet, max_size=60), st.text(max_size=30))
 
 

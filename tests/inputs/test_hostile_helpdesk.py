@@ -38,11 +38,10 @@ def _json(record: Any) -> bytes:
 
 @given(records=st.lists(helpdesk_records(), min_size=1, max_size=3))
 def test_generated_lines_pull_or_fail_naming_file_and_line(
-    cst: Callable[..., Outcome], tmp_path_factory: pytest.TempPathFactory, records: list[Any]
+    cst: Callable[..., Outcome], tmp_path: Path, records: list[Any]
 ) -> None:
-    tmp = tmp_path_factory.mktemp("desk")
-    config = _workspace(tmp, [_json(GOOD), *(_json(r) for r in records)])
-    out = cst("--config", str(config), "sync", "pull")
+    config = _workspace(tmp_path, [_json(GOOD), *(_json(r) for r in records)])
+    out = cst("--config", str(config), "sync", "pull", "--full")  # one store for every example
     assert_clean(out)
     if out.exit_code == 2:
         assert "helpdesk.jsonl:" in out.stderr, out
@@ -60,22 +59,23 @@ def test_generated_lines_pull_or_fail_naming_file_and_line(
     )
 )
 def test_raw_bytes_pull_or_fail_naming_file_and_line(
-    cst: Callable[..., Outcome], tmp_path_factory: pytest.TempPathFactory, raw: bytes
+    cst: Callable[..., Outcome], tmp_path: Path, raw: bytes
 ) -> None:
     raw = raw.replace(b"\n", b" ")
-    tmp = tmp_path_factory.mktemp("desk")
-    config = _workspace(tmp, [_json(GOOD), raw])
-    out = cst("--config", str(config), "sync", "pull")
+    config = _workspace(tmp_path, [_json(GOOD), raw])
+    out = cst("--config", str(config), "sync", "pull", "--full")
     assert_clean(out)
     if out.exit_code == 2 and raw.strip():
-        assert f"{tmp / 'helpdesk.jsonl'}:2:" in out.stderr, out
+        assert f"{tmp_path / 'helpdesk.jsonl'}:2:" in out.stderr, out
 
 
 @pytest.mark.parametrize(
     ("record", "message"),
     [
-        ({**GOOD, "requester": ["c1", "c2"]}, "requester: expected one id (a text or a number), got a list"),
-        ({**GOOD, "assignee": {"id": "a1"}}, "assignee: expected one id (a text or a number), got an object"),
+        ({**GOOD, "requester": ["c1", "c2"]},
+         "requester: expected one id (a text or a number), got a list"),
+        ({**GOOD, "assignee": {"id": "a1"}},
+         "assignee: expected one id (a text or a number), got an object"),
         ({**GOOD, "group": True}, "group: expected one id"),
         ({**GOOD, "id": ["1"]}, "id: expected one id"),
         ({**GOOD, "events": [{"kind": "comment", "at": "2026-02-01T10:00:00Z", "author": ["a"]}]},
