@@ -532,10 +532,14 @@ def _parse_datetime(raw: str) -> datetime:
 
 def _number(spec: FieldSpec, value: int | float) -> int | float:
     """A number within what conditions compare (finite, at most MAX_NUMBER either way)."""
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise QueryError(f"{spec.name} takes a finite number, not {value!r}")
     if abs(value) > MAX_NUMBER:
-        raise QueryError(f"{spec.name}: the number {value:.6g} is out of range (at most 10^15)")
+        if isinstance(value, float):
+            shown = f"{value:.6g}"
+        else:  # str() of a huge int is slow, or refused past 4,300 digits
+            shown = str(value) if abs(value) < 10**18 else "with more than 18 digits"
+        raise QueryError(f"{spec.name}: the number {shown} is out of range (at most 10^15)")
     return value
 
 

@@ -156,8 +156,24 @@ def templates() -> st.SearchStrategy[Any]:
     return st.one_of(text, st.dictionaries(st.sampled_from(["en", "es", "x"]), text, max_size=2))
 
 
+#: Conditions that broke naive code before: absolute dates in recipe check, numbers past
+#: what SQLite binds, nesting past the recursion limit.
+TRICKY_CONDITIONS = (
+    {"created": date(2026, 2, 14)},
+    "created>2026-01-01 created<2026-02-01",
+    {"created_at": {"between": [date(2026, 1, 1), date(2026, 2, 1)]}},
+    {"custom.seats": 10**30},
+    {"custom.seats": {"gt": 2**63}},
+    {"hours_since_created": {"gt": 10**400}},
+    "created:9999-12-31",
+    "(" * 200 + "status:open" + ")" * 200,
+    "- " * 300 + "status:open",
+)
+
+
 def conditions() -> st.SearchStrategy[Any]:
     leaf = st.one_of(
+        st.sampled_from(TRICKY_CONDITIONS),
         queries(),
         st.dictionaries(st.sampled_from(QUERY_FIELDS), values(), min_size=1, max_size=2),
         st.fixed_dictionaries(
@@ -212,6 +228,31 @@ def actions() -> st.SearchStrategy[Any]:
     return st.one_of(one, scalars())
 
 
+def plausible_recipes() -> st.SearchStrategy[Any]:
+    """A recipe that is right in every part but one condition, so the hostile part reaches
+    the deeper code (analysis in recipe check, SQL and evaluation in triage run)."""
+    when = st.one_of(
+        st.sampled_from(TRICKY_CONDITIONS),
+        queries(),
+        st.dictionaries(st.sampled_from(QUERY_FIELDS[:20]), scalars(), min_size=1, max_size=2),
+    )
+    rule = st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["one", "two"]),
+            "when": when,
+            "then": st.sampled_from([[{"add_tags": ["gen"]}], [{"set": {"priority": "high"}}]]),
+        },
+        optional={"stop": st.booleans()},
+    )
+    return st.fixed_dictionaries(
+        {
+            "name": st.just("gen"),
+            "rules": st.lists(rule, min_size=1, max_size=2, unique_by=lambda r: r["name"]),
+        },
+        optional={"query": st.one_of(st.sampled_from(TRICKY_CONDITIONS), queries())},
+    )
+
+
 def recipes() -> st.SearchStrategy[Any]:
     """A recipe document: plausible structure, hostile values."""
     rule = st.fixed_dictionaries(
@@ -233,7 +274,10 @@ def recipes() -> st.SearchStrategy[Any]:
             "description": scalars(),
         },
     )
-    return st.one_of(recipe, values())
+    # mostly plausible recipes with one hostile condition, then hostile structure, then junk
+    return st.sampled_from([0, 0, 0, 1, 1, 2]).flatmap(
+        lambda pick: (plausible_recipes(), recipe, values())[pick]
+    )
 
 
 # -- roster and recipe test files -------------------------------------------------------------

@@ -11,9 +11,6 @@ import pytest
 import yaml
 from hypothesis import given
 
-from cstoolkit.textfiles import FileError, loads_yaml
-from cstoolkit.triage.roster import parse_roster
-
 from .conftest import Outcome, Workspace, assert_clean
 from .strategies import recipe_tests, rosters
 
@@ -92,6 +89,9 @@ def test_generated_recipe_test_files_run_or_fail_in_one_line(
     ],
 )  # fmt: skip
 def test_roster_values_out_of_range_name_the_field(text: str, where: str, message: str) -> None:
+    from cstoolkit.textfiles import FileError, loads_yaml
+    from cstoolkit.triage.roster import parse_roster
+
     with pytest.raises(FileError) as err:
         parse_roster(loads_yaml(text, "roster.yaml"))
     assert str(err.value).startswith(f"roster.yaml:{where}: "), str(err.value)
@@ -99,6 +99,7 @@ def test_roster_values_out_of_range_name_the_field(text: str, where: str, messag
 
 
 def test_calendar_values_in_a_recipe_test_file_name_the_field(tmp_path: Path) -> None:
+    from cstoolkit.textfiles import FileError
     from cstoolkit.triage.testing import run_tests
 
     (tmp_path / "r.yaml").write_text("rules: [{name: a, then: []}]\n")
