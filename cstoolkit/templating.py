@@ -201,6 +201,11 @@ def _check_str_method(name: str, s: str, args: tuple[Any, ...], kwargs: Mapping[
 # -- filters -----------------------------------------------------------------------------------
 
 
+_CHECKED_FILTERS = frozenset(
+    ("center", "indent", "replace", "join", "format", "batch", "slice", "wordwrap", "sum")
+)
+
+
 def _filter_checks(name: str, bound: Mapping[str, Any]) -> None:
     """Checks a built-in filter's arguments before it runs (``bound``: its named arguments)."""
     value = bound.get("value", bound.get("s"))
@@ -241,6 +246,9 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     # function they wrap does not: skip it to read the arguments by name.
     skip = int(hasattr(func, "jinja_pass_arg") and "jinja_pass_arg" not in vars(inner))
 
+    if name not in _CHECKED_FILTERS:
+        signature = None  # nothing to check before it runs: no need to read its arguments
+
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         budget = _budget()
@@ -273,7 +281,7 @@ def _format_datetime(value: Any, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
 
 
 @functools.cache
-def _classes() -> tuple[type, type]:
+def _classes() -> tuple[Any, Any]:
     """The sandbox's environment and code generator classes (jinja2 is imported lazily)."""
     from jinja2 import nodes
     from jinja2.compiler import CodeGenerator
@@ -283,15 +291,18 @@ def _classes() -> tuple[type, type]:
         SandboxedEscapeFormatter,
         SandboxedFormatter,
     )
-    from jinja2.utils import pass_eval_context
+    from jinja2.utils import pass_context
     from jinja2.visitor import NodeTransformer
     from markupsafe import Markup
 
-    def hook(name: str, *args: Any) -> nodes.Call:
-        return nodes.Call(nodes.EnvironmentAttribute(name), list(args), [], None, None)
+    def hook(name: str, arg: Any) -> nodes.Filter:
+        # A filter node compiles to a direct call of the function (no sandbox call on the
+        # way); the hooks take the context, so jinja2 never evaluates them while compiling.
+        return nodes.Filter(arg, name, [], [], None, None)
 
     class Guard(NodeTransformer):
-        """Routes loops, ``~`` and output through the environment's counters."""
+        """Routes loops, ``~`` and output through the render's counters (the ``cst_*``
+        filters, which a template may name too: they only count)."""
 
         def visit_For(self, node: nodes.For) -> nodes.Node:
             self.generic_visit(node)
@@ -300,7 +311,7 @@ def _classes() -> tuple[type, type]:
 
         def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
             self.generic_visit(node)
-            return hook("cst_concat", *node.nodes)
+            return hook("cst_concat", nodes.Tuple(list(node.nodes), "load"))
 
         def visit_Output(self, node: nodes.Output) -> nodes.Node:
             self.generic_visit(node)
@@ -330,6 +341,7 @@ def _classes() -> tuple[type, type]:
 
     class Sandbox(ImmutableSandboxedEnvironment):
         code_generator_class = Generator
+        cst_hooks: dict[str, Any]  # the Guard's counters, as filters (set below)
         intercepted_binops = frozenset({"*", "**", "+", "-", "%", "/", "//"})
         intercepted_unops = frozenset({"-", "+"})
 
@@ -358,8 +370,6 @@ def _classes() -> tuple[type, type]:
             budget = _budget()
             budget.tick()
             owner = getattr(__obj, "__self__", None)
-            if owner is __self and getattr(__obj, "__name__", "").startswith("cst_"):
-                return super().call(__context, __obj, *args, **kwargs)  # the Guard's hooks
             if isinstance(owner, str) and inspect.isbuiltin(__obj):
                 _check_str_method(__obj.__name__, owner, args, kwargs)
             elif inspect.isbuiltin(__obj):  # int.to_bytes(10**9), dict.fromkeys(...): sizes
@@ -391,26 +401,26 @@ def _classes() -> tuple[type, type]:
 
             return functools.update_wrapper(checked, value)
 
-        # the hooks the Guard routes to (environment attributes, never template names)
+    @pass_context
+    def cst_loop(context: Any, iterable: Any) -> Iterator[Any]:
+        return _counted(iterable, _budget())
 
-        def cst_loop(self, iterable: Any) -> Iterator[Any]:
-            return _counted(iterable, _budget())
+    @pass_context
+    def cst_concat(context: Any, parts: tuple[Any, ...]) -> Any:
+        _budget().tick()
+        _joined_size(parts, "")
+        return (markup_join if context.eval_ctx.autoescape else str_join)(parts)
 
-        @pass_eval_context
-        def cst_concat(self, eval_ctx: Any, *parts: Any) -> Any:
-            budget = _budget()
-            budget.tick()
-            _joined_size(parts, "")
-            return (markup_join if eval_ctx.autoescape else str_join)(parts)
+    @pass_context
+    def cst_emit(context: Any, value: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        budget.emitted += len(value) if isinstance(value, str) else len(str(value))
+        if budget.emitted > budget.limits.emitted:
+            _refuse(f"produced more than {budget.limits.emitted:,} characters")
+        return value
 
-        def cst_emit(self, value: Any) -> Any:
-            budget = _budget()
-            budget.tick()
-            budget.emitted += len(value) if isinstance(value, str) else len(str(value))
-            if budget.emitted > budget.limits.emitted:
-                _refuse(f"produced more than {budget.limits.emitted:,} characters")
-            return value
-
+    Sandbox.cst_hooks = {"cst_loop": cst_loop, "cst_concat": cst_concat, "cst_emit": cst_emit}
     return Sandbox, Generator
 
 
@@ -483,6 +493,7 @@ def environment(
     )
     env.filters = {name: _guard_filter(name, f) for name, f in env.filters.items()}
     env.filters["datetime"] = _guard_filter("datetime", _format_datetime)
+    env.filters.update(sandbox_class.cst_hooks)
     env.globals = {k: v for k, v in env.globals.items() if k not in ("lipsum", "range")}
     env.globals["range"] = _range
     return env

@@ -141,6 +141,8 @@ def _show(value: Any) -> str:
 
 def _one_id(value: Any, what: str) -> str:
     """One id: a text or a whole number (never a list, an object or true/false)."""
+    if type(value) is str and 0 < len(value) <= _MAX_ID and not value.isspace():
+        return value  # the common case, first
     if isinstance(value, bool) or not isinstance(value, str | int):
         kinds: dict[type, str] = {list: "a list", dict: "an object"}
         kind = kinds.get(type(value), _show(value))
@@ -153,8 +155,8 @@ def _one_id(value: Any, what: str) -> str:
 
 def _text(value: Any, what: str) -> str | None:
     """An optional text (numbers are taken as text; lists and objects are refused)."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"{what}: expected a text, got {_show(value)}")
     return str(value)
