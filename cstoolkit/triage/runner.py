@@ -238,13 +238,15 @@ def write_plan(plan: engine.Plan, path: str | Path) -> None:
 
 
 def read_plan(path: str | Path) -> engine.Plan:
+    from cstoolkit.textfiles import read_text
+
     p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such plan file")
+    text = read_text(p, limit=1 << 30)  # strict UTF-8; a plan is as large as its run
     try:
-        data = json.loads(p.read_text("utf-8"))
-        return engine.Plan.from_dict(data)
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such plan file") from None
-    except (ValueError, KeyError, TypeError) as exc:
+        return engine.Plan.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ConfigError(f"not a triage plan: {exc}", path=str(p)) from None
 
 
