@@ -529,7 +529,9 @@ class _Scope:
             previous = signal.getitimer(signal.ITIMER_REAL)
             if previous == (0.0, 0.0):  # never take over a timer someone else set
                 self.handler = signal.signal(signal.SIGALRM, self._expired)
-                signal.setitimer(signal.ITIMER_REAL, self.limits.seconds)
+                # then again every 50 ms: an exception raised where Python ignores it (a
+                # garbage-collector or __del__ callback) is raised once more, elsewhere
+                signal.setitimer(signal.ITIMER_REAL, self.limits.seconds, 0.05)
                 self.timer = True
         return budget
 
