@@ -250,23 +250,32 @@ def parse_calendar(name: str, table: Mapping[str, Any], where: str | None = None
     week: list[tuple[Interval, ...]] = [() for _ in range(7)]
     for key, spec in hours.items():
         fld = f"{where}.hours.{key}"
-        intervals = parse_hours(str(spec), fld)
+        if not isinstance(spec, str):
+            raise ConfigError(f"expected HH:MM-HH:MM or closed, got {spec!r}", field=fld)
+        intervals = parse_hours(spec, fld)
         for d in _days(str(key), fld):
             week[d] = intervals
     dates = set()
-    for raw in table.get("holidays", []) or []:
+    listed = table.get("holidays", []) or []
+    if not isinstance(listed, list | tuple):
+        raise ConfigError("holidays is a list of dates", field=f"{where}.holidays")
+    for raw in listed:
         try:
-            dates.add(raw if isinstance(raw, date) else date.fromisoformat(str(raw)))
+            day = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
         except ValueError:
             raise ConfigError(f"bad holiday date {raw!r}", field=f"{where}.holidays") from None
+        dates.add(day.date() if isinstance(day, datetime) else day)
     country = table.get("holidays_country")
     subdiv = table.get("holidays_subdivision")
+    for key, value in (("holidays_country", country), ("holidays_subdivision", subdiv)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"expected a code such as ES, got {value!r}", field=f"{where}.{key}")
     if country is not None:
         import holidays
 
         try:
             holidays.country_holidays(str(country), subdiv=subdiv, years=2000)
-        except (NotImplementedError, KeyError) as exc:
+        except (NotImplementedError, KeyError, ValueError, TypeError) as exc:
             raise ConfigError(
                 f"unknown holidays country/subdivision {country!r}/{subdiv!r}: {exc}",
                 field=f"{where}.holidays_country",
@@ -284,6 +293,8 @@ def parse_calendar(name: str, table: Mapping[str, Any], where: str | None = None
 def load_calendars(tables: Mapping[str, Any] | None) -> dict[str, Calendar]:
     """Every ``[calendars.NAME]`` table, plus the built-in ``24x7``."""
     out = {"24x7": ALWAYS}
+    if tables is not None and not isinstance(tables, Mapping):
+        raise ConfigError("must be tables [calendars.NAME]", field="calendars")
     for name, table in (tables or {}).items():
         if not isinstance(table, Mapping):
             raise ConfigError("must be a table", field=f"calendars.{name}")

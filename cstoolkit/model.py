@@ -98,11 +98,25 @@ def bare_id(value: str | int) -> str:
     return text.split(":", 1)[1] if ":" in text else text
 
 
+#: The instants cst accepts from files people write and from queries: EARLIEST to LATEST, both
+#: included (docs/security.md). Outside them date arithmetic overflows (year 0, year 10000) or
+#: a calendar walk would take ages; no helpdesk holds such a ticket.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def utc(value: datetime) -> datetime:
-    """Normalise an aware datetime to UTC; refuse naive ones (their zone is unknowable)."""
+    """Normalise an aware datetime to UTC; refuse naive ones (their zone is unknowable) and
+    ones outside :data:`EARLIEST` .. :data:`LATEST` (ValueError)."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} (a time zone is required)")
-    return value.astimezone(UTC)
+    try:
+        out = value.astimezone(UTC)
+    except OverflowError:
+        out = None
+    if out is None or not EARLIEST <= out <= LATEST:
+        raise ValueError(f"{value.isoformat()} is out of range (1900-01-01 to 9999-01-01)")
+    return out
 
 
 @dataclass(slots=True)

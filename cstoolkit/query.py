@@ -32,13 +32,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from cstoolkit.errors import QueryError
-from cstoolkit.model import Channel, Person, Priority, Status, Ticket
+from cstoolkit.model import EARLIEST, LATEST, Channel, Person, Priority, Status, Ticket, utc
 from cstoolkit.model import now as _utcnow
 
 __all__ = [
     "ALIASES",
     "FIELDS",
     "KINDS",
+    "MAX_AGE_HOURS",
+    "MAX_DEPTH",
+    "MAX_NUMBER",
+    "MAX_QUERY_LENGTH",
     "MAX_REGEX_INPUT",
     "NAMESPACES",
     "OPERATORS",
@@ -105,6 +109,16 @@ _CASE_INSENSITIVE = frozenset({"text", "string"})
 #: Regexes are matched against at most this many leading characters of a value.
 MAX_REGEX_INPUT: Final = 100_000
 _MAX_PATTERN = 1_000
+
+# Limits on what a query may ask (docs/security.md, "Files people write"): a query string's
+# length; how deeply parentheses, NOT and recipe groups nest; the size of a number and of an
+# age. Dates lie between model.EARLIEST and model.LATEST (1900-01-01 to 9999-01-01). Past them the
+# parser would recurse without bound, SQLite could not bind the number or the date arithmetic
+# would overflow; each is a one-line QueryError naming where it was written instead.
+MAX_QUERY_LENGTH: Final = 10_000
+MAX_DEPTH: Final = 32
+MAX_NUMBER: Final = 10**15
+MAX_AGE_HOURS: Final = 100 * 8766  # a century
 
 # -- the tree ----------------------------------------------------------------------------------
 
@@ -474,15 +488,38 @@ def _age_value(raw: str) -> int | float | None:
     if m is None:
         return None
     mul, div = _UNIT_HOURS[m.group(2)]
-    return _tidy(float(m.group(1)) * mul / div)
+    hours = float(m.group(1)) * mul / div
+    if not hours <= MAX_AGE_HOURS:  # also inf and nan
+        raise QueryError(f"age '{raw.strip()}' is out of range (at most 100 years)")
+    return _tidy(hours)
+
+
+def _in_range(value: datetime, raw: object) -> datetime:
+    """``value`` in UTC, or a QueryError when it lies outside the years cst accepts."""
+    try:
+        return utc(value)
+    except ValueError:
+        shown = raw.isoformat() if isinstance(raw, date) else raw
+        raise QueryError(
+            f"date '{shown}' is out of range ({EARLIEST.date()} to {LATEST.date()})"
+        ) from None
+
+
+def _day_start(day: date, raw: object) -> datetime:
+    """Midnight UTC starting ``day``; the whole day must lie in range (it may end a window)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if not EARLIEST <= start < LATEST:
+        shown = raw.isoformat() if isinstance(raw, date) else raw
+        last = (LATEST - timedelta(days=1)).date()
+        raise QueryError(f"date '{shown}' is out of range ({EARLIEST.date()} to {last})")
+    return start
 
 
 def _parse_datetime(raw: str) -> datetime:
     text = raw.strip()
     try:
         if _DATE_ONLY.fullmatch(text):
-            d = date.fromisoformat(text)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+            return _day_start(date.fromisoformat(text), raw)
         value = datetime.fromisoformat(text)
     except ValueError:
         raise QueryError(
@@ -490,7 +527,20 @@ def _parse_datetime(raw: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise QueryError(f"'{raw}' has no time zone (add Z or +hh:mm)")
-    return value.astimezone(UTC)
+    return _in_range(value, raw)
+
+
+def _number(spec: FieldSpec, value: int | float) -> int | float:
+    """A number within what conditions compare (finite, at most MAX_NUMBER either way)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"{spec.name} takes a finite number, not {value!r}")
+    if abs(value) > MAX_NUMBER:
+        if isinstance(value, float):
+            shown = f"{value:.6g}"
+        else:  # str() of a huge int is slow, or refused past 4,300 digits
+            shown = str(value) if abs(value) < 10**18 else "with more than 18 digits"
+        raise QueryError(f"{spec.name}: the number {shown} is out of range (at most 10^15)")
+    return value
 
 
 def _scalar(spec: FieldSpec, op: str, value: object) -> object:
@@ -520,25 +570,23 @@ def _scalar(spec: FieldSpec, op: str, value: object) -> object:
         if isinstance(value, bool):
             raise QueryError(f"{spec.name} takes a number, not {value!r}")
         if isinstance(value, int | float):
-            if not math.isfinite(value):
-                raise QueryError(f"{spec.name} takes a finite number, not {value!r}")
-            return value
+            return _number(spec, value)
         if isinstance(value, str):
             if spec.unit == "hours":
                 hours = _age_value(value)
                 if hours is not None:
                     return hours
             if _NUMBER.fullmatch(value.strip()):
-                return _tidy(float(value))
+                return _number(spec, _tidy(float(value)))
         unit = " or an age like 7d, 12h, 30m" if spec.unit == "hours" else ""
         raise QueryError(f"{spec.name} takes a number{unit}, not {value!r}")
     if kind == "datetime":
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise QueryError(f"{value.isoformat()} has no time zone (add Z or +hh:mm)")
-            return value.astimezone(UTC)
+            return _in_range(value, value)
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return _day_start(value, value)
         if isinstance(value, str):
             if _age_value(value) is not None:
                 raise QueryError(
@@ -550,10 +598,10 @@ def _scalar(spec: FieldSpec, op: str, value: object) -> object:
     # any: JSON scalars; dates become ISO strings (custom values arrive as JSON)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise QueryError(f"{spec.name} takes a finite number, not {value!r}")
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | str):
         return value
+    if isinstance(value, int | float):
+        return _number(spec, value)
     raise QueryError(f"{spec.name} takes a text, number or true/false value, not {value!r}")
 
 
@@ -913,6 +961,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _Lexer(text).tokens()
         self.k = 0
+        self.depth = 0  # open parentheses and NOTs around the current token
 
     @property
     def tok(self) -> _Token:
@@ -966,29 +1015,42 @@ class _Parser:
 
     def unary(self) -> Node:
         tok = self.tok
+        if tok.kind in ("NOT", "-", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _fail(tok.col, f"nested deeper than {MAX_DEPTH} levels (parentheses, NOT)")
+            try:
+                return self._nested(tok)
+            finally:
+                self.depth -= 1
+        if tok.kind == "TERM":
+            self.advance()
+            return _term_node(tok)
+        raise _fail(tok.col, f"unexpected {self.describe(tok)}")
+
+    def _nested(self, tok: _Token) -> Node:
         if tok.kind in ("NOT", "-"):
             self.advance()
             if self.tok.kind in ("OR", "AND", ")", "END"):
                 found = self.describe(self.tok)
                 raise _fail(self.tok.col, f"expected a condition after '{tok.kind}', got {found}")
             return Not(self.unary())
-        if tok.kind == "(":
-            self.advance()
-            node = self.or_expr()
-            if self.tok.kind != ")":
-                raise _fail(tok.col, "'(' is never closed")
-            self.advance()
-            return node
-        if tok.kind == "TERM":
-            self.advance()
-            return _term_node(tok)
-        raise _fail(tok.col, f"unexpected {self.describe(tok)}")
+        self.advance()
+        node = self.or_expr()
+        if self.tok.kind != ")":
+            raise _fail(tok.col, "'(' is never closed")
+        self.advance()
+        return node
 
 
 def parse(text: str) -> Node:
     """Parse a query string; a malformed one raises a one-line :class:`QueryError`."""
     if not isinstance(text, str):
         raise QueryError(f"a query is a string, not {type(text).__name__}")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise _fail(
+            MAX_QUERY_LENGTH + 1, f"the query is longer than {MAX_QUERY_LENGTH:,} characters"
+        )
     return _Parser(text).parse()
 
 
@@ -1090,7 +1152,9 @@ def from_dict(obj: Mapping[str, object]) -> Node:
     return _compile(obj, "condition")
 
 
-def _compile(obj: object, path: str) -> Node:
+def _compile(obj: object, path: str, depth: int = 0) -> Node:
+    if depth > MAX_DEPTH:
+        raise QueryError(f"{path}: conditions nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, All | Any | Not | Cond):
         return obj
     if isinstance(obj, str):
@@ -1103,7 +1167,7 @@ def _compile(obj: object, path: str) -> Node:
     if isinstance(obj, list | tuple):
         if not obj:
             raise QueryError(f"{path}: empty list of conditions")
-        nodes = tuple(_compile(x, f"{path}[{i}]") for i, x in enumerate(obj))
+        nodes = tuple(_compile(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(obj))
         return nodes[0] if len(nodes) == 1 else All(nodes)
     if not isinstance(obj, Mapping):
         raise QueryError(f"{path}: expected a condition (mapping or query string), got {obj!r}")
@@ -1117,11 +1181,11 @@ def _compile(obj: object, path: str) -> Node:
         key = group[0]
         body = obj[key]
         if key == "not":
-            return Not(_compile(body, f"{path}.not"))
+            return Not(_compile(body, f"{path}.not", depth + 1))
         items = body if isinstance(body, list | tuple) else [body]
         if not items:
             raise QueryError(f"{path}.{key}: needs at least one condition")
-        nodes = tuple(_compile(x, f"{path}.{key}[{i}]") for i, x in enumerate(items))
+        nodes = tuple(_compile(x, f"{path}.{key}[{i}]", depth + 1) for i, x in enumerate(items))
         return All(nodes) if key == "all" else Any(nodes)
     try:
         if "field" in keys or "op" in keys:
@@ -1165,7 +1229,7 @@ def _shorthand(name: str, value: object) -> Node:
     if isinstance(value, date) and not isinstance(value, datetime):
         absolute = TIME_ALIASES[name][0] if name in TIME_ALIASES else name
         if field_spec(absolute).kind == "datetime":
-            return _day(absolute, datetime(value.year, value.month, value.day, tzinfo=UTC))
+            return _day(absolute, _day_start(value, value))
     spec = field_spec(_resolve_name(name, "is", value))
     return cond(name, "contains" if spec.kind == "tags" else "is", value)
 

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 from cstoolkit.errors import BackendError, ConfigError, ConflictError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.model import (
+    EARLIEST,
+    LATEST,
     Channel,
     Event,
     EventKind,
@@ -51,8 +53,10 @@ from cstoolkit.plugin import (
     Page,
     Setting,
 )
+from cstoolkit.textfiles import FileError, decode
 
 _CHECK_BYTES = 4096  # bytes at the head and before the cursor that must be unchanged
+_MAX_ID = 200  # characters of one id (docs/security.md)
 _MARKER_KEY = "marker"
 _PERSON_FIELDS = (
     "id",
@@ -94,19 +98,27 @@ def _z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class HelpdeskFileError(FileError, BackendError):
+    """A line of the helpdesk file that cannot be read: ``file:line: field: problem``.
+
+    The file is one people (or their export scripts) write, so it exits 2 like any such file;
+    it is also a BackendError, which is what callers of a backend expect."""
+
+
 def parse_time(value: Any, what: str) -> datetime:
     if not isinstance(value, str):
-        raise ValueError(f"{what}: expected an ISO 8601 time, got {value!r}")
+        raise ValueError(f"{what}: expected an ISO 8601 time, got {_show(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{what}: not an ISO 8601 time: {value!r}") from None
+        raise ValueError(f"{what}: not an ISO 8601 time: {_show(value)}") from None
     tz = parsed.tzinfo
-    if tz is UTC:  # "...Z" parses to the UTC singleton: nothing to convert
-        return parsed
     if tz is None:
-        raise ValueError(f"{what}: time {value!r} has no time zone (add Z for UTC)")
-    return utc(parsed)
+        raise ValueError(f"{what}: time {_show(value)} has no time zone (add Z for UTC)")
+    try:
+        return utc(parsed)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def _utc_time(value: Any) -> datetime | None:
@@ -116,9 +128,38 @@ def _utc_time(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        if parsed.tzinfo is UTC:
+        if parsed.tzinfo is UTC and EARLIEST <= parsed <= LATEST:
             return parsed
     return None
+
+
+def _show(value: Any) -> str:
+    """A value in an error message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_id(value: Any, what: str) -> str:
+    """One id: a text or a whole number (never a list, an object or true/false)."""
+    if type(value) is str and 0 < len(value) <= _MAX_ID and not value.isspace():
+        return value  # the common case, first
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        kinds: dict[type, str] = {list: "a list", dict: "an object"}
+        kind = kinds.get(type(value), _show(value))
+        raise ValueError(f"{what}: expected one id (a text or a number), got {kind}")
+    text = str(value)
+    if not text.strip() or len(text) > _MAX_ID:
+        raise ValueError(f"{what}: an id is 1 to {_MAX_ID} characters, got {_show(value)}")
+    return text
+
+
+def _text(value: Any, what: str) -> str | None:
+    """An optional text (numbers are taken as text; lists and objects are refused)."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{what}: expected a text, got {_show(value)}")
+    return str(value)
 
 
 _KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
@@ -138,7 +179,7 @@ def _enum(cls: Any, value: Any, what: str, default: Any = None) -> Any:
         return cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in cls)
-        raise ValueError(f"{what}: {value!r} is not one of {allowed}") from None
+        raise ValueError(f"{what}: {_show(value)} is not one of {allowed}") from None
 
 
 @dataclass
@@ -265,9 +306,21 @@ class LocalBackend(Backend):
         with open(self.path, "rb") as fh:
             return fh.read(offset).count(b"\n") + 1
 
+    def _decode(self, raw: bytes, offset: int) -> Any:
+        """One line as JSON: strict UTF-8, positions of bad bytes and nesting named."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decode(raw, str(self.path), first_line=self._line_number(offset))
+            raise  # pragma: no cover - decode raised at the bad byte
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+
     def _read_record(self, raw: bytes, page: Page, fh_offset: int) -> None:
         try:
-            rec = json.loads(raw)
+            rec = self._decode(raw, fh_offset)
             if not isinstance(rec, dict):
                 raise ValueError("a line must be a JSON object")
             kind = rec.get("type")
@@ -282,22 +335,25 @@ class LocalBackend(Backend):
             elif kind == "person":
                 page.people.append(self._person(rec))
             elif kind == "group":
+                ext = _one_id(_req(rec, "id"), "id")
                 page.groups.append(
                     Group(
-                        id=qualify(self.instance, _req(rec, "id")),
+                        id=qualify(self.instance, ext),
                         instance=self.instance,
-                        external_id=str(rec["id"]),
-                        name=str(rec.get("name") or rec["id"]),
+                        external_id=ext,
+                        name=_text(rec.get("name"), "name") or ext,
                         raw=rec,
                     )
                 )
             elif kind == "deleted":
-                page.deleted.append(str(_req(rec, "id")))
+                page.deleted.append(_one_id(_req(rec, "id"), "id"))
             else:
-                raise ValueError(f"type: {kind!r} is not one of group, person, ticket, deleted")
-        except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(
+                    f"type: {_show(kind)} is not one of group, person, ticket, deleted"
+                )
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             line = self._line_number(fh_offset)
-            raise BackendError(f"{self.path}:{line}: {exc}") from None
+            raise HelpdeskFileError(str(exc), path=str(self.path), line=line) from None
 
     def _read_filters(self) -> dict[str, frozenset[str]]:
         raw = self.config.get("filters") or {}
@@ -322,58 +378,73 @@ class LocalBackend(Backend):
         return True
 
     def _person(self, rec: dict[str, Any]) -> Person:
-        ext = str(_req(rec, "id"))
+        ext = _one_id(_req(rec, "id"), "id")
+        groups = rec.get("groups") or []
+        if not isinstance(groups, list):
+            raise ValueError("groups: expected a list of group ids")
         return Person(
             id=qualify(self.instance, ext),
             instance=self.instance,
             external_id=ext,
             role=_enum(Role, rec.get("role"), "role", Role.REQUESTER),
-            name=str(rec.get("name") or ""),
-            email=rec.get("email"),
-            organization=rec.get("organization"),
-            plan=rec.get("plan"),
-            language=rec.get("language"),
-            timezone=rec.get("timezone"),
-            groups=[qualify(self.instance, g) for g in rec.get("groups") or []],
+            name=_text(rec.get("name"), "name") or "",
+            email=_text(rec.get("email"), "email"),
+            organization=_text(rec.get("organization"), "organization"),
+            plan=_text(rec.get("plan"), "plan"),
+            language=_text(rec.get("language"), "language"),
+            timezone=_text(rec.get("timezone"), "timezone"),
+            groups=[
+                qualify(self.instance, _one_id(g, f"groups[{i}]")) for i, g in enumerate(groups)
+            ],
             raw={k: v for k, v in rec.items() if k not in _PERSON_FIELDS},
         )
 
-    def _q(self, value: Any) -> str | None:
-        return None if value in (None, "") else qualify(self.instance, value)
+    def _q(self, value: Any, what: str) -> str | None:
+        """A reference to another record (requester, assignee, group, author): one id."""
+        return None if value in (None, "") else qualify(self.instance, _one_id(value, what))
 
     def _ticket(self, rec: dict[str, Any]) -> tuple[Ticket, list[Event]]:
-        ext = str(_req(rec, "id"))
+        ext = _one_id(_req(rec, "id"), "id")
         tid = qualify(self.instance, ext)
         created = parse_time(_req(rec, "created_at"), "created_at")
         tags = rec.get("tags") or []
         if not isinstance(tags, list):
             raise ValueError("tags: expected a list")
+        for i, t in enumerate(tags):
+            if isinstance(t, bool) or not isinstance(t, str | int):
+                raise ValueError(f"tags[{i}]: expected a text, got {_show(t)}")
+        custom = rec.get("custom_fields") or {}
+        if not isinstance(custom, dict):
+            raise ValueError("custom_fields: expected an object")
+        events_raw = rec.get("events") or []
+        if not isinstance(events_raw, list):
+            raise ValueError("events: expected a list")
         ticket = Ticket(
             id=tid,
             instance=self.instance,
             external_id=ext,
-            subject=str(rec.get("subject") or ""),
-            description=str(rec.get("description") or ""),
+            subject=_text(rec.get("subject"), "subject") or "",
+            description=_text(rec.get("description"), "description") or "",
             status=_enum(Status, rec.get("status"), "status", Status.NEW),
             priority=_enum(Priority, rec.get("priority"), "priority", Priority.NORMAL),
             channel=_enum(Channel, rec.get("channel"), "channel", Channel.OTHER),
-            requester_id=self._q(rec.get("requester")),
-            assignee_id=self._q(rec.get("assignee")),
-            group_id=self._q(rec.get("group")),
+            requester_id=self._q(rec.get("requester"), "requester"),
+            assignee_id=self._q(rec.get("assignee"), "assignee"),
+            group_id=self._q(rec.get("group"), "group"),
             tags=[str(t) for t in tags],
             created_at=created,
             updated_at=parse_time(rec.get("updated_at") or rec["created_at"], "updated_at"),
             solved_at=parse_time(rec["solved_at"], "solved_at") if rec.get("solved_at") else None,
-            language=rec.get("language"),
-            custom_fields=dict(rec.get("custom_fields") or {}),
+            language=_text(rec.get("language"), "language"),
+            custom_fields=dict(custom),
             raw={k: v for k, v in rec.items() if k not in _TICKET_FIELDS},
         )
         events = []
         kinds, roles = _KINDS, _ROLES
-        for n, ev in enumerate(rec.get("events") or [], start=1):
+        for n, ev in enumerate(events_raw, start=1):
             if not isinstance(ev, dict):
                 raise ValueError(f"events[{n}]: expected an object")
-            ev_id = str(ev.get("id") or f"{ext}-{n}")
+            ev_id = _one_id(ev["id"], f"events[{n}].id") if ev.get("id") else f"{ext}-{n}"
             # Fast paths first: the error messages (and their f-strings) only when needed.
             kind = ev.get("kind")
             event_kind = kinds.get(kind) if type(kind) is str else None
@@ -392,12 +463,12 @@ class LocalBackend(Backend):
                     ticket_id=tid,
                     kind=event_kind,
                     at=_utc_time(at) or parse_time(at, f"events[{n}].at"),
-                    author_id=self._q(ev.get("author")),
+                    author_id=self._q(ev.get("author"), f"events[{n}].author"),
                     author_role=author_role,
-                    public=ev.get("public"),
-                    body=ev.get("body"),
-                    old=_str_or_none(ev.get("old")),
-                    new=_str_or_none(ev.get("new")),
+                    public=_flag(ev.get("public"), f"events[{n}].public"),
+                    body=_text(ev.get("body"), f"events[{n}].body"),
+                    old=_text(ev.get("old"), f"events[{n}].old"),
+                    new=_text(ev.get("new"), f"events[{n}].new"),
                     data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS}
                     if ev.keys() - _EVENT_FIELD_SET
                     else {},
@@ -439,16 +510,19 @@ class LocalBackend(Backend):
         if not raw.strip():
             return
         try:
-            rec = json.loads(raw)
-        except ValueError:
-            raise BackendError(f"{self.path}:{self._line_number(offset)}: invalid JSON") from None
-        kind = rec.get("type")
-        ext = str(rec.get("id"))
+            rec = self._decode(raw, offset)
+            if not isinstance(rec, dict):
+                raise ValueError("a line must be a JSON object")
+            kind = rec.get("type")
+            ext = _one_id(rec.get("id"), "id") if kind in ("ticket", "deleted", "person") else ""
+        except ValueError as exc:
+            line = self._line_number(offset)
+            raise HelpdeskFileError(str(exc), path=str(self.path), line=line) from None
         if kind == "ticket":
             index.tickets[ext] = offset
             if rec.get(_MARKER_KEY):
                 index.markers[str(rec[_MARKER_KEY])] = ext
-            if ext.isdigit():
+            if ext.isascii() and ext.isdigit() and len(ext) < 19:
                 index.max_id = max(index.max_id, int(ext))
         elif kind == "deleted":
             index.tickets.pop(ext, None)
@@ -612,8 +686,10 @@ def _req(rec: dict[str, Any], key: str) -> Any:
     return value
 
 
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _flag(value: Any, what: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"{what}: expected true or false, got {_show(value)}")
 
 
 def _ext(qualified: str | None) -> str | None:

@@ -65,9 +65,22 @@ def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
     busiest = [f"{k} {v}" for k, v in plan.rule_matches.items() if v]
     if busiest:
         app.say("matches per rule: " + ", ".join(busiest))
+    _show_failed(plan)
 
 
-def _show_report(app: App, report: Any, fmt: str) -> None:
+def _show_failed(plan: Any) -> None:
+    """One line per ticket that failed, then how many (always shown: they make the exit 1)."""
+    failed = plan.failed
+    for tp in failed:
+        click.echo(f"failed {tp.ticket_id}: {'; '.join(tp.errors)}", err=True)
+    if failed:
+        click.echo(
+            f"{len(failed)} of {plan.evaluated} tickets failed (nothing is written to them)",
+            err=True,
+        )
+
+
+def _show_report(app: App, report: Any, fmt: str, *, failed: bool = False) -> None:
     from cstoolkit.output import render, write_json
 
     if fmt == "json":
@@ -75,6 +88,13 @@ def _show_report(app: App, report: Any, fmt: str) -> None:
     elif fmt in ("ndjson", "csv"):
         results = report.push.results if report.push is not None else []
         render((r.as_dict() for r in results), RESULT_COLUMNS, fmt)
+    if failed:  # a saved plan's failed tickets (`triage run` showed them with the plan)
+        for line in report.failed:
+            click.echo(f"failed {line}", err=True)
+        if report.failed:
+            click.echo(
+                f"{len(report.failed)} tickets failed (nothing is written to them)", err=True
+            )
     p = report.push
     if p is not None:
         app.say(
@@ -140,10 +160,16 @@ def run_cmd(
             app.say(f"plan written to {plan_out}")
         if not do_apply:
             _show_plan(app, plan, fmt, "Triage plan (dry run: nothing written)")
+            if fmt == "json":
+                _show_failed(plan)
+            if plan.failed:
+                raise click.exceptions.Exit(1)
             return
         runner.check_max_changes(plan, max_changes)
         if fmt == "table":
             _show_plan(app, plan, fmt, "Triage plan (applying)")
+        else:
+            _show_failed(plan)
         report = runner.apply(ws, plan)
         _show_report(app, report, fmt)
     finally:
@@ -170,7 +196,7 @@ def apply_cmd(app: App, plan_file: str, max_changes: int | None, fmt: str, as_js
     ws = _workspace(app)
     try:
         report = runner.apply(ws, plan, kind="plan-file")
-        _show_report(app, report, fmt)
+        _show_report(app, report, fmt, failed=True)
     finally:
         ws.close()
     if not report.ok:

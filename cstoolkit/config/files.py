@@ -24,6 +24,7 @@ from cstoolkit.config.positions import Path as KeyPath
 from cstoolkit.config.positions import field_name, key_lines, line_of
 from cstoolkit.config.types import is_store_url
 from cstoolkit.errors import ConfigError
+from cstoolkit.textfiles import read_text
 
 CONFIG_NAME = "cstoolkit.toml"
 
@@ -224,7 +225,7 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     if path is None:
         return Config(path=None, env=env)
     try:
-        text = path.read_text("utf-8")
+        text = read_text(path)  # strict UTF-8, size-bounded (cstoolkit.textfiles)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
     except UnicodeDecodeError as exc:

@@ -8,6 +8,7 @@ transaction, so reports and recipes see it.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cstoolkit.config import Config
-from cstoolkit.errors import ConfigError, CstError, UsageError
+from cstoolkit.errors import ConfigError, CstError
 from cstoolkit.instances import build_instance
 from cstoolkit.messages import SCALES
 from cstoolkit.plugin import SurveyProvider
@@ -23,8 +24,11 @@ from cstoolkit.store import Store
 from cstoolkit.store import surveys as db
 from cstoolkit.surveys import policy as pol
 from cstoolkit.surveys.links import Claims, LinkError, peek_offer_key
+from cstoolkit.textfiles import read_text
 
 MAX_COMMENT = 2000
+#: A CSV file of answers to import is refused above this size (docs/security.md).
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 def check_score(kind: str, value: Any) -> int:
@@ -187,12 +191,9 @@ def import_csv(
     result = ImportResult(str(path))
     label = str(path)
     surveys = config.instances("surveys")
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise UsageError(f"{label}: cannot read: {exc.strerror}") from None
+    text = read_text(path, limit=MAX_IMPORT_BYTES)  # strict UTF-8: a bad byte names its line
     parsed: list[_Row] = []
-    with fh:
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip().lower() for h in reader.fieldnames or []]
         reader.fieldnames = header

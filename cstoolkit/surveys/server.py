@@ -149,10 +149,13 @@ class Response:
 
 
 def _render(**ctx: Any) -> bytes:
-    env = templates._env(True)
-    tmpl = env.from_string(_PAGE)
+    from cstoolkit import templating  # the one template sandbox
+
     defaults = {"message": "", "detail": "", "form": None, "error": False, "comment": ""}
-    return tmpl.render(**{**defaults, **ctx}).encode("utf-8")
+    page = templating.render(
+        _PAGE, {**defaults, **ctx}, autoescape=True, strict=True, keep_newline=True
+    )
+    return page.encode("utf-8")
 
 
 def _accept_language(header: str | None) -> str:

@@ -1,8 +1,9 @@
 """Survey message templates (es, en, pt) and response-page strings.
 
 A message has four parts: ``subject``, ``text`` and ``html`` (email) and ``short`` (SMS, chat,
-WhatsApp). Each part is a Jinja2 template rendered in a *sandboxed* environment (user templates
-cannot reach Python internals); HTML parts are autoescaped.
+WhatsApp). Each part is a Jinja2 template rendered in the one template sandbox
+(:mod:`cstoolkit.templating`: no Python internals, limits on time, loops and sizes); HTML parts
+are autoescaped.
 
 Users override any part by putting files in the directory named by the survey's ``templates``
 setting: ``{kind}.{part}.{lang}.j2`` (for one survey kind) or ``{part}.{lang}.j2`` (all kinds),
@@ -14,11 +15,12 @@ docs/surveys.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from cstoolkit import templating
 from cstoolkit.errors import ConfigError
+from cstoolkit.textfiles import read_text
 
 PARTS = ("subject", "text", "html", "short")
 LANGUAGES = ("en", "es", "pt")
@@ -221,16 +223,6 @@ def scale_labels(language: str, kind: str) -> tuple[str, str]:
 # -- rendering ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _env(autoescape: bool) -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(
-        autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True
-    )
-
-
 @dataclass
 class Rendered:
     subject: str
@@ -270,23 +262,24 @@ class TemplateSet:
         cache_key = (kind, part, lang)
         if cache_key in self._cache:
             return self._cache[cache_key]
-        from jinja2 import TemplateSyntaxError
-
-        env = _env(part == "html")
         path = self._user_file(kind, part, lang)
-        source = path.read_text("utf-8") if path else _builtin(lang, part)
+        source = (
+            read_text(path, limit=templating.LIMITS.source * 4) if path else _builtin(lang, part)
+        )
         try:
-            tmpl = env.from_string(source)
-        except TemplateSyntaxError as exc:
+            tmpl = templating.compile_template(
+                source, autoescape=part == "html", strict=True, keep_newline=True
+            )
+        except templating.TemplateError as exc:
             raise ConfigError(
-                f"template error: {exc.message}", path=str(path) if path else None, line=exc.lineno
+                f"template error: {exc.bare_message}",
+                path=str(path) if path else None,
+                line=exc.line,
             ) from None
         self._cache[cache_key] = (tmpl, path)
         return self._cache[cache_key]
 
     def render(self, kind: str, lang: str, context: dict[str, Any]) -> Rendered:
-        from jinja2 import TemplateError
-
         words = _WORDS.get(lang, _WORDS["en"])
         ctx = dict(context)
         name = ctx.get("name") or ""
@@ -311,9 +304,10 @@ class TemplateSet:
         for part in PARTS:
             tmpl, path = self._template(kind, part, lang)
             try:
-                out[part] = tmpl.render(**ctx)
-            except TemplateError as exc:
+                out[part] = templating.render(tmpl, ctx)
+            except templating.TemplateError as exc:
                 where = str(path) if path else f"built-in {part}.{lang}"
-                raise ConfigError(f"template error in {where}: {exc}") from None
+                line = f":{exc.line}" if exc.line and path else ""
+                raise ConfigError(f"template error in {where}{line}: {exc.bare_message}") from None
         subject = " ".join(out["subject"].split())
         return Rendered(subject, out["text"], out["html"], out["short"].strip())

@@ -1,6 +1,6 @@
 """Triage: recipes (ordered if-then rules over tickets), assignment strategies and the roster.
 
-* :mod:`cstoolkit.triage.loader` -- YAML with line/column positions;
+* :mod:`cstoolkit.textfiles` (outside this package) -- YAML with line/column positions;
 * :mod:`cstoolkit.triage.recipe` -- the recipe model, parsed and checked;
 * :mod:`cstoolkit.triage.actions` -- built-in actions and the action protocol for plugins;
 * :mod:`cstoolkit.triage.engine` -- plans a run (dry by default) and applies it through the one

@@ -104,9 +104,18 @@ def _tags(args: Any) -> list[str]:
     return out
 
 
+#: The names a recipe template sees (built by the engine's ``template_context``).
+TEMPLATE_NAMES = (
+    "ticket", "before", "requester", "assignee", "group", "sla", "recipe", "rule", "now",
+)  # fmt: skip
+
+
 def _template(args: Any, key: str = "template") -> Any:
-    """A template: text, a table language -> text, or {template: ...}."""
-    from cstoolkit.triage import templating
+    """A template: text, a table language -> text, or {template: ...}.
+
+    Checked when the recipe is read: syntax, unknown names, and that it compiles within the
+    sandbox's limits (:mod:`cstoolkit.templating`)."""
+    from cstoolkit import templating
 
     value = args.get(key) if isinstance(args, Mapping) and key in args else args
     texts: list[tuple[tuple[str | int, ...], str]] = []
@@ -121,15 +130,16 @@ def _template(args: Any, key: str = "template") -> Any:
         if not text.strip():
             raise ArgError("empty template", prefix + at)
         try:
-            unknown = templating.undeclared(text)
+            unknown = templating.undeclared(text, TEMPLATE_NAMES)
+            templating.compile_template(text)
         except templating.TemplateError as exc:
-            raise ArgError(f"{exc.message} (template line {exc.line})", prefix + at) from None
+            raise ArgError(exc.message, prefix + at) from None
         if unknown:
             import difflib
 
-            close = difflib.get_close_matches(unknown[0], templating.NAMES, n=1)
+            close = difflib.get_close_matches(unknown[0], TEMPLATE_NAMES, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            names = ", ".join(templating.NAMES)
+            names = ", ".join(TEMPLATE_NAMES)
             raise ArgError(
                 f"unknown template variable '{unknown[0]}'{hint}; available: {names}",
                 prefix + at,

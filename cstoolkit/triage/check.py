@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cstoolkit import query
-from cstoolkit.triage.loader import Problem, RecipeError, load
+from cstoolkit.textfiles import FileError, Problem, load_yaml
 from cstoolkit.triage.recipe import Env, Recipe, parse
 
 _CHANGE = ("changed", "changed_from", "changed_to")
@@ -29,7 +30,7 @@ def check_file(path: str | Path, env: Env | None = None) -> tuple[Recipe | None,
     """Check a recipe; a roster file (``agents:``) or a recipe test file (``*.test.yaml``) found
     among the files is checked as what it is, so ``cst recipe check recipes/*.yaml`` works."""
     try:
-        doc = load(path)
+        doc = load_yaml(path)
         if str(path).endswith((".test.yaml", ".test.yml")):
             from cstoolkit.triage.testing import run_tests
 
@@ -40,7 +41,7 @@ def check_file(path: str | Path, env: Env | None = None) -> tuple[Recipe | None,
 
             parse_roster(doc)
             return None, []
-    except RecipeError as exc:
+    except FileError as exc:
         return None, [
             Problem(exc.path or str(path), exc.line or 1, exc.column or 1, exc.bare_message)
         ]
@@ -186,32 +187,37 @@ def _all_numeric(conds: Iterable[query.Cond]) -> bool:
 
 
 def _interval(name: str, conds: Sequence[query.Cond]) -> str | None:
-    lo: Any = -math.inf
-    hi: Any = math.inf
+    """Whether the bounds on one number or date field leave no value (None: unbounded, so
+    numbers and dates are compared only with their own kind)."""
+    lo: Any = None
+    hi: Any = None
     lo_open = hi_open = False
     equal: list[Any] = []
-    for c in conds:
-        v: Any = c.value
-        if c.op in ("gt", "ge"):
-            if v > lo or (v == lo and c.op == "gt"):
-                lo, lo_open = v, c.op == "gt"
-        elif c.op in ("lt", "le"):
-            if v < hi or (v == hi and c.op == "lt"):
-                hi, hi_open = v, c.op == "lt"
-        elif c.op == "between":
-            a, b = _items(v)
-            if a > lo:
-                lo, lo_open = a, False
-            if b < hi:
-                hi, hi_open = b, False
-        elif c.op == "is":
-            equal.append(v)
     try:
-        empty = lo > hi or (lo == hi and (lo_open or hi_open))
+        for c in conds:
+            v: Any = c.value
+            if c.op in ("gt", "ge"):
+                if lo is None or v > lo or (v == lo and c.op == "gt"):
+                    lo, lo_open = v, c.op == "gt"
+            elif c.op in ("lt", "le"):
+                if hi is None or v < hi or (v == hi and c.op == "lt"):
+                    hi, hi_open = v, c.op == "lt"
+            elif c.op == "between":
+                a, b = _items(v)
+                if lo is None or a > lo:
+                    lo, lo_open = a, False
+                if hi is None or b < hi:
+                    hi, hi_open = b, False
+            elif c.op == "is":
+                equal.append(v)
+        empty = (
+            lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_open or hi_open)))
+        )
         for v in equal:
-            if v < lo or v > hi or (v == lo and lo_open) or (v == hi and hi_open):
-                empty = True
-    except TypeError:
+            below = lo is not None and (v < lo or (v == lo and lo_open))
+            above = hi is not None and (v > hi or (v == hi and hi_open))
+            empty = empty or below or above
+    except TypeError:  # values of different kinds (a number and a text): not comparable here
         return None
     if empty:
         return f"no value of '{name}' satisfies {', '.join(_show(c) for c in conds)}"
@@ -239,9 +245,11 @@ def _fake(name: str, value: Any) -> query.Subject:
 
 
 def _show(c: query.Cond) -> str:
-    value = c.value
-    if isinstance(value, tuple):
-        value = "[" + ", ".join(str(v) for v in value) + "]"
+    def one(v: Any) -> str:
+        return v.isoformat() if isinstance(v, datetime) else str(v)
+
+    value: Any = c.value
+    value = "[" + ", ".join(one(v) for v in value) + "]" if isinstance(value, tuple) else one(value)
     return f"{c.op} {value}" if c.op != "exists" else f"exists {str(value).lower()}"
 
 

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit import query
+from cstoolkit import query, templating
 from cstoolkit.errors import CstError
 from cstoolkit.model import Event, Person, Priority, Status, Ticket
 from cstoolkit.plugin import Changes, Comment
 from cstoolkit.triage import fields as fields_mod
-from cstoolkit.triage import templating
 from cstoolkit.triage.assign import AssignState, Request, escalate_target, pick
 from cstoolkit.triage.recipe import ActionCall, Recipe, Rule
 from cstoolkit.triage.roster import Roster, capacity_key
@@ -226,12 +225,18 @@ class Plan:
 
     @property
     def changing(self) -> list[TicketPlan]:
-        return [t for t in self.tickets if t.has_changes() or t.notifications]
+        return [t for t in self.tickets if not t.errors and (t.has_changes() or t.notifications)]
+
+    @property
+    def failed(self) -> list[TicketPlan]:
+        """Tickets with an error: reported one line each, never applied."""
+        return [t for t in self.tickets if t.errors]
 
     def summary(self) -> dict[str, Any]:
         return {
             "evaluated": self.evaluated,
-            "matched": len(self.tickets),
+            "failed": len(self.failed),
+            "matched": sum(1 for t in self.tickets if t.matched),
             "changing": len(self.changing),
             "comments": sum(len(t.comments) for t in self.tickets),
             "notifications": sum(len(t.notifications) for t in self.tickets),
@@ -657,12 +662,12 @@ class _Run:
         try:
             result = call.action.run(call.params, self)
         except (CstError, ValueError) as exc:
-            self.plan.errors.append(f"{tag(recipe, rule)}: {call.name}: {exc}")
+            self.plan.errors.append(f"{_where(recipe, rule, call)}: {one_line(exc)}")
             return
         except Exception as exc:  # a plugin action's bug must not stop the run
-            log.exception("action %s failed", call.name)
+            log.debug("action %s failed on %s", call.name, self.original.id, exc_info=True)
             self.plan.errors.append(
-                f"{tag(recipe, rule)}: {call.name}: {type(exc).__name__}: {exc}"
+                f"{_where(recipe, rule, call)}: {type(exc).__name__}: {one_line(exc)}"
             )
             return
         finally:
@@ -681,6 +686,21 @@ class _Run:
 
 def tag(recipe: Recipe, rule: Rule) -> str:
     return f"{recipe.name}/{rule.name}"
+
+
+def _where(recipe: Recipe, rule: Rule, call: ActionCall) -> str:
+    """``recipes/vip.yaml:12:9: vip/rule: note``: the file, rule and action of a failure."""
+    place = recipe.path
+    if recipe.doc is not None:
+        line, column = recipe.doc.pos(call.at)
+        place = f"{recipe.path}:{line}:{column}"
+    return f"{place}: {tag(recipe, rule)}: {call.name}"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a failing ticket is reported in one line)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 class Planner:
@@ -728,21 +748,48 @@ class Planner:
             run.run_recipe(recipe)
         return run.finish()
 
+    def plan_ticket_safely(self, ticket: Ticket, requester: Person | None) -> TicketPlan:
+        """:meth:`plan_ticket`, where a failure is that ticket's one-line error (its plan then
+        changes nothing): one bad ticket never stops a run over many."""
+        try:
+            return self.plan_ticket(ticket, requester)
+        except Exception as exc:
+            log.debug("planning %s failed", ticket.id, exc_info=True)
+            self.snapshots = [s for s in self.snapshots if s[1] != ticket.id]
+            return failed_plan(ticket, f"{type(exc).__name__}: {one_line(exc)}")
+
     def plan(
         self,
         items: Iterable[tuple[Ticket, Person | None]],
         *,
         keep: Callable[[TicketPlan], bool] | None = None,
     ) -> Plan:
+        """Plan every ticket; a ticket that fails is kept with its error and the run goes on
+        (``Plan.failed`` counts them). Recipe-level problems (an unknown calendar) stop it."""
         out = Plan(recipes=[recipe_info(r) for r in self.recipes], created_at=self.ctx.now)
+        for recipe in self.recipes:
+            self.sources_for(recipe)
         for ticket, requester in items:
             out.evaluated += 1
-            tp = self.plan_ticket(ticket, requester)
-            if (tp.matched or tp.errors) and (keep is None or keep(tp)):
+            tp = self.plan_ticket_safely(ticket, requester)
+            if tp.errors or (tp.matched and (keep is None or keep(tp))):
                 out.tickets.append(tp)
         out.rule_matches = dict(self.rule_matches)
         out.snapshots = list(self.snapshots)
         return out
+
+
+def failed_plan(ticket: Ticket, error: str) -> TicketPlan:
+    """The plan of a ticket that could not be planned: no change, one error."""
+    state = _state(ticket)
+    return TicketPlan(
+        ticket_id=ticket.id,
+        subject=ticket.subject,
+        expected_updated_at=ticket.updated_at,
+        before=state,
+        after=dict(state, tags=list(state["tags"]), custom_fields=dict(state["custom_fields"])),
+        errors=[error],
+    )
 
 
 def recipe_info(recipe: Recipe) -> dict[str, Any]:
@@ -830,10 +877,13 @@ class ApplyReport:
     notifications: dict[str, int] = field(default_factory=dict)
     notification_errors: list[str] = field(default_factory=list)
     snapshots_saved: int = 0
+    failed: list[str] = field(default_factory=list)  # "ticket: error", not applied
 
     @property
     def ok(self) -> bool:
-        return (self.push is None or self.push.ok) and not self.notification_errors
+        return (
+            (self.push is None or self.push.ok) and not self.notification_errors and not self.failed
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -846,6 +896,7 @@ class ApplyReport:
             "notifications": self.notifications,
             "notification_errors": self.notification_errors,
             "snapshots_saved": self.snapshots_saved,
+            "failed": self.failed,
         }
 
 
@@ -872,7 +923,11 @@ def apply_plan(
     db.start_run(store, run_id, kind, plan.recipes)
     reserved: dict[str, list[str]] = {}
     items = []
+    for tp in plan.failed:  # nothing half-written: a ticket that failed gets nothing
+        report.failed.append(f"{tp.ticket_id}: {'; '.join(tp.errors)}")
     for tp in plan.tickets:
+        if tp.errors:
+            continue
         keys = []
         for key in tp.ledger:
             if ledger.reserve(key, {"ticket": tp.ticket_id, "run_id": run_id}):
@@ -909,6 +964,8 @@ def apply_plan(
     }
     bad = {push_mod.CONFLICT, push_mod.REFUSED}
     for tp in plan.tickets:
+        if tp.errors:
+            continue
         state = outcome.get(tp.ticket_id, push_mod.UNCHANGED)
         keys = reserved.get(tp.ticket_id, [])
         if state in bad:
@@ -923,6 +980,7 @@ def apply_plan(
             ledger.commit(key, run_id=run_id)
             report.ledger_committed += 1
     skip = {tid for tid, st in outcome.items() if st in bad | {push_mod.FAILED}}
+    skip |= {tp.ticket_id for tp in plan.failed}
     snaps = [s for s in plan.snapshots if s[1] not in skip]
     report.snapshots_saved = db.save_snapshots(store, snaps)
     last: dict[tuple[str, str], float] = {}

@@ -34,9 +34,9 @@ from typing import Any
 
 from cstoolkit import query
 from cstoolkit.errors import QueryError
+from cstoolkit.textfiles import Doc, FileError, Path_, Problem, load_yaml
 from cstoolkit.triage import actions as actions_mod
 from cstoolkit.triage import fields
-from cstoolkit.triage.loader import Doc, Path_, Problem, RecipeError, load
 
 Node = query.Node
 
@@ -427,12 +427,12 @@ def parse(doc: Doc, env: Env | None = None) -> tuple[Recipe | None, list[Problem
 
 
 def load_recipe(path: str | Path, env: Env | None = None) -> Recipe:
-    """Load and parse a recipe file; the first error is raised as a one-line RecipeError."""
-    doc = load(path)
+    """Load and parse a recipe file; the first error is raised as a one-line FileError."""
+    doc = load_yaml(path)
     recipe, problems = parse(doc, env)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise errors[0].error()
     if recipe is None:  # pragma: no cover - parse always reports why
-        raise RecipeError("not a recipe", path=str(path))
+        raise FileError("not a recipe", path=str(path))
     return recipe

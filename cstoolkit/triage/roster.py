@@ -31,6 +31,7 @@ do).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,8 +40,8 @@ from typing import Any
 
 from cstoolkit.calendars import WEEKDAYS, Calendar, parse_calendar
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Person
-from cstoolkit.triage.loader import Doc, RecipeError, load
+from cstoolkit.model import EARLIEST, LATEST, Person
+from cstoolkit.textfiles import Doc, FileError, field_path, load_yaml
 
 #: The capacity key a channel falls back to when the agent's capacity does not name it.
 LIVE_CHANNELS = frozenset({"chat", "whatsapp", "phone", "sms", "social"})
@@ -249,6 +250,26 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: Bounds on roster values (docs/roster.md, docs/security.md).
+MAX_TIER = 99
+MAX_CAPACITY = 10_000
+MAX_TIME_OFF_DAYS = 3_660  # one range of time off: ten years
+MAX_ROTA_WEEKS = 520
+_HHMM = re.compile(r"([01]?\d|2[0-4]):([0-5]\d)")
+
+
+def _clock(value: Any, where: str) -> str:
+    """A shift's start or end, ``HH:MM`` (``24:00`` ends a day)."""
+    m = _HHMM.fullmatch(value) if isinstance(value, str) else None
+    if m is None or (m.group(1) == "24" and m.group(2) != "00"):
+        raise ConfigError(f"expected a time of day HH:MM, got {value!r}", field=where)
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def _minutes(text: str) -> int:
+    return int(text[:2]) * 60 + int(text[3:5])
+
+
 def _shift_calendar(
     name: str, raw_shift: Any, raw_shifts: Any, tz: str, time_off: Sequence[date], where: str
 ) -> Calendar | None:
@@ -257,20 +278,19 @@ def _shift_calendar(
         if not isinstance(raw_shift, Mapping):
             raise ConfigError("shift is {days: [...], start: HH:MM, end: HH:MM}", field=where)
         days = raw_shift.get("days", list(WEEKDAYS[:5]))
-        start, end = raw_shift.get("start"), raw_shift.get("end")
-        if not isinstance(days, list) or not start or not end:
+        if not isinstance(days, list) or "start" not in raw_shift or "end" not in raw_shift:
             raise ConfigError("shift needs days, start and end", field=where)
+        start = _clock(raw_shift["start"], f"{where}.start")
+        end = _clock(raw_shift["end"], f"{where}.end")
         for d in days:
             if str(d).lower() not in WEEKDAYS:
                 raise ConfigError(
-                    f"unknown day {d!r}{_did_you_mean(str(d), WEEKDAYS)}", field=where
+                    f"unknown day {d!r}{_did_you_mean(str(d), WEEKDAYS)}", field=f"{where}.days"
                 )
         span = f"{start}-{end}"
-        s_min = int(str(start)[:2]) * 60 + int(str(start)[3:5])
-        e_min = int(str(end)[:2]) * 60 + int(str(end)[3:5])
         for d in days:
             day = str(d).lower()
-            if e_min > s_min or str(end) in ("24:00",):
+            if _minutes(end) > _minutes(start) or end == "24:00":
                 hours[day] = span
             else:  # a night shift: until midnight, then on into the next day
                 nxt = WEEKDAYS[(WEEKDAYS.index(day) + 1) % 7]
@@ -280,7 +300,9 @@ def _shift_calendar(
         if not isinstance(raw_shifts, Mapping):
             raise ConfigError("shifts is a table day -> HH:MM-HH:MM", field=where)
         for k, v in raw_shifts.items():
-            hours[str(k)] = str(v)
+            if not isinstance(v, str):
+                raise ConfigError(f"expected HH:MM-HH:MM, got {v!r}", field=f"{where}.{k}")
+            hours[str(k)] = v
     if not hours:
         return None
     table = {"timezone": tz, "hours": hours, "holidays": [d.isoformat() for d in time_off]}
@@ -291,29 +313,79 @@ def _join(a: str | None, b: str) -> str:
     return b if not a else f"{a}, {b}"
 
 
-def _dates(raw: Any, where: str) -> list[date]:
-    out: list[date] = []
-    for item in raw or []:
-        if isinstance(item, date):
-            out.append(item)
-            continue
-        text = str(item)
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        day = value
+    else:
         try:
-            if ".." in text:
-                lo, hi = (date.fromisoformat(p.strip()) for p in text.split("..", 1))
-                if hi < lo:
-                    raise ValueError("range is reversed")
-                d = lo
-                while d <= hi:
-                    out.append(d)
-                    d += timedelta(days=1)
-            else:
-                out.append(date.fromisoformat(text))
+            day = date.fromisoformat(str(value).strip())
         except ValueError as exc:
-            raise ConfigError(
-                f"bad date {text!r} (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD): {exc}", field=where
-            ) from None
+            raise ConfigError(f"bad date {value!r} (YYYY-MM-DD): {exc}", field=where) from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ConfigError(f"date {day} is out of range (years 1900 to 9998)", field=where)
+    return day
+
+
+def _dates(raw: Any, where: str) -> list[date]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "expected a list of dates or ranges (YYYY-MM-DD..YYYY-MM-DD)", field=where
+        )
+    out: list[date] = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if isinstance(item, str) and ".." in item:
+            lo_text, hi_text = item.split("..", 1)
+            lo, hi = _date(lo_text, at), _date(hi_text, at)
+            if hi < lo:
+                raise ConfigError(f"range {item!r} is reversed", field=at)
+            if (hi - lo).days >= MAX_TIME_OFF_DAYS:
+                raise ConfigError(
+                    f"range {item!r} is longer than {MAX_TIME_OFF_DAYS} days", field=at
+                )
+            out.extend(lo + timedelta(days=n) for n in range((hi - lo).days + 1))
+        else:
+            out.append(_date(item, at))
     return out
+
+
+def _whole(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"expected a whole number from {low} to {high}, got {value!r}", field=where
+        )
+    return value
+
+
+def _ident(value: Any, where: str) -> str:
+    """One id or name: a text or a whole number (never a list, a mapping or true/false)."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise ConfigError(f"expected one id (a text or a number), got {value!r}", field=where)
+    return str(value)
+
+
+def _idents(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list, got {value!r}", field=where)
+    return [_ident(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _zone_name(value: Any, where: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ZoneInfo(value)
+    except Exception:  # ValueError, ZoneInfoNotFoundError, OSError on odd names
+        raise ConfigError(f"unknown time zone {value!r}", field=where) from None
+    return value
 
 
 def parse_agent(raw: Mapping[str, Any], default_tz: str, order: int, where: str) -> Agent:
@@ -322,49 +394,71 @@ def parse_agent(raw: Mapping[str, Any], default_tz: str, order: int, where: str)
             raise ConfigError(
                 f"unknown agent key{_did_you_mean(str(key), _AGENT_KEYS)}", field=f"{where}.{key}"
             )
-    agent_id = raw.get("id")
-    if agent_id in (None, ""):
+    if raw.get("id") in (None, ""):
         raise ConfigError("an agent needs an id", field=where)
-    tz = str(raw.get("timezone") or default_tz)
+    agent_id = _ident(raw["id"], f"{where}.id")
+    tz = _zone_name(raw["timezone"], f"{where}.timezone") if raw.get("timezone") else default_tz
     time_off = _dates(raw.get("time_off"), f"{where}.time_off")
     shift = _shift_calendar(
-        str(agent_id), raw.get("shift"), raw.get("shifts"), tz, time_off, f"{where}.shift"
+        agent_id, raw.get("shift"), raw.get("shifts"), tz, time_off, f"{where}.shift"
     )
     if shift is None and time_off:
         shift = _shift_calendar(
-            str(agent_id), None, {"daily": "00:00-24:00"}, tz, time_off, f"{where}.time_off"
+            agent_id, None, {"daily": "00:00-24:00"}, tz, time_off, f"{where}.time_off"
         )
     capacity = raw.get("capacity") or {}
-    if not isinstance(capacity, Mapping) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in capacity.values()
-    ):
+    if not isinstance(capacity, Mapping):
         raise ConfigError("capacity is a table channel -> whole number", field=f"{where}.capacity")
+    for k, v in capacity.items():
+        _whole(v, f"{where}.capacity.{k}", 0, MAX_CAPACITY)
     ids = raw.get("ids") or {}
     if not isinstance(ids, Mapping):
         raise ConfigError("ids is a table instance -> external id", field=f"{where}.ids")
-    tier = raw.get("tier", 1)
-    if isinstance(tier, bool) or not isinstance(tier, int) or tier < 1:
-        raise ConfigError("tier is a whole number from 1", field=f"{where}.tier")
-    langs = raw.get("languages") or []
+    tier = _whole(raw.get("tier", 1), f"{where}.tier", 1, MAX_TIER)
+    name, email = raw.get("name"), raw.get("email")
+    for key, value in (("name", name), ("email", email)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            raise ConfigError(f"expected a text, got {value!r}", field=f"{where}.{key}")
+    active = raw.get("active", True)
+    if not isinstance(active, bool):
+        raise ConfigError(f"active is true or false, not {active!r}", field=f"{where}.active")
     return Agent(
-        id=str(agent_id),
-        name=str(raw.get("name") or agent_id),
-        email=raw.get("email"),
-        ids={str(k): str(v) for k, v in ids.items()},
-        groups=tuple(str(g) for g in raw.get("groups") or []),
+        id=agent_id,
+        name=str(name or agent_id),
+        email=None if email is None else str(email),
+        ids={str(k): _ident(v, f"{where}.ids.{k}") for k, v in ids.items()},
+        groups=tuple(_idents(raw.get("groups"), f"{where}.groups")),
         tier=tier,
-        skills=frozenset(str(s) for s in raw.get("skills") or []),
-        languages=tuple(str(x).lower() for x in langs),
+        skills=frozenset(_idents(raw.get("skills"), f"{where}.skills")),
+        languages=tuple(x.lower() for x in _idents(raw.get("languages"), f"{where}.languages")),
         capacity={str(k): int(v) for k, v in capacity.items()},
         timezone=tz,
         shift=shift,
-        active=bool(raw.get("active", True)),
+        active=active,
         order=order,
     )
 
 
 def parse_roster(doc: Doc) -> Roster:
-    """Build a roster from a loaded YAML document; errors carry file:line:column."""
+    """Build a roster from a loaded YAML document; errors carry file:line:column and field."""
+    try:
+        return _parse_roster(doc)
+    except ConfigError as exc:
+        if isinstance(exc, FileError):
+            raise
+        raise doc.field_error(exc.field, exc.bare_message) from None
+
+
+def _mapping(doc: Doc, data: Mapping[str, Any], key: str, what: str) -> Mapping[Any, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise doc.error((key,), f"{key}: expected {what}")
+    return value
+
+
+def _parse_roster(doc: Doc) -> Roster:
     data = doc.data
     if data is None:
         data = {}
@@ -375,22 +469,21 @@ def parse_roster(doc: Doc) -> Roster:
             raise doc.error(
                 (key,), f"unknown key {key!r}{_did_you_mean(str(key), _TOP_KEYS)}", key=True
             )
-    tz = str(data.get("timezone") or "UTC")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(tz)
-    except Exception:
-        raise doc.error(("timezone",), f"unknown time zone {tz!r}") from None
+    tz = _zone_name(data["timezone"], "timezone") if data.get("timezone") else "UTC"
     groups: dict[str, GroupInfo] = {}
-    for name, raw_info in (data.get("groups") or {}).items():
+    for name, raw_info in _mapping(doc, data, "groups", "a table name -> {tier, ids}").items():
         info = raw_info or {}
+        where = f"groups.{name}"
         if not isinstance(info, Mapping):
             raise doc.error(("groups", name), "a group is {tier: N, ids: {...}}")
+        tier = info.get("tier")
+        ids = info.get("ids") or {}
+        if not isinstance(ids, Mapping):
+            raise ConfigError("ids is a table instance -> external id", field=f"{where}.ids")
         groups[str(name)] = GroupInfo(
             str(name),
-            info.get("tier"),
-            {str(k): str(v) for k, v in (info.get("ids") or {}).items()},
+            None if tier is None else _whole(tier, f"{where}.tier", 1, MAX_TIER),
+            {str(k): _ident(v, f"{where}.ids.{k}") for k, v in ids.items()},
         )
     agents: list[Agent] = []
     raw_agents = data.get("agents") or []
@@ -403,47 +496,37 @@ def parse_roster(doc: Doc) -> Roster:
         try:
             agent = parse_agent(raw, tz, i, f"agents[{i}]")
         except ConfigError as exc:
-            sub = (exc.field or "").split(".")[1:]
-            at: tuple[str | int, ...] = ("agents", i, *sub[:1])
-            unknown_key = exc.bare_message.startswith("unknown agent key")
-            raise doc.error(at, exc.bare_message, key=unknown_key) from None
+            if exc.bare_message.startswith("unknown agent key"):
+                raise doc.error(field_path(exc.field or ""), exc.bare_message, key=True) from None
+            raise
         if agent.id in seen:
             raise doc.error(("agents", i, "id"), f"duplicate agent id {agent.id!r}")
         seen.add(agent.id)
         agents.append(agent)
     tiers: dict[int, str] = {}
-    for k, v in (data.get("tiers") or {}).items():
-        try:
-            tiers[int(k)] = str(v)
-        except (TypeError, ValueError):
-            raise doc.error(("tiers", k), "tiers maps a tier number to a group") from None
+    for k, v in _mapping(doc, data, "tiers", "a table tier number -> group").items():
+        if isinstance(k, bool) or not isinstance(k, int | str) or not str(k).isdigit():
+            raise doc.error(("tiers", k), f"tiers: {k!r} is not a tier number", key=True)
+        tiers[_whole(int(str(k)), f"tiers.{k}", 1, MAX_TIER)] = _ident(v, f"tiers.{k}")
     rotas: dict[str, Rota] = {}
-    for name, raw in (data.get("rotas") or {}).items():
+    for name, raw in _mapping(doc, data, "rotas", "a table name -> {agents, start}").items():
+        where = f"rotas.{name}"
         if not isinstance(raw, Mapping) or not raw.get("agents"):
             raise doc.error(("rotas", name), "a rota needs agents: [...] and start: YYYY-MM-DD")
-        members = [str(a) for a in raw["agents"]]
+        members = _idents(raw["agents"], f"{where}.agents")
         for j, a in enumerate(members):
             if a not in seen:
                 hint = _did_you_mean(a, seen)
                 raise doc.error(("rotas", name, "agents", j), f"unknown agent {a!r}{hint}")
-        start = raw.get("start", date(2024, 1, 1))
-        if not isinstance(start, date):
-            try:
-                start = date.fromisoformat(str(start))
-            except ValueError:
-                raise doc.error(("rotas", name, "start"), "start is a date YYYY-MM-DD") from None
-        rotas[str(name)] = Rota(
-            str(name),
-            tuple(members),
-            start,
-            str(raw.get("timezone") or tz),
-            int(raw.get("weeks", 1)),
-        )
+        start = _date(raw["start"], f"{where}.start") if "start" in raw else date(2024, 1, 1)
+        zone = _zone_name(raw["timezone"], f"{where}.timezone") if raw.get("timezone") else tz
+        weeks = _whole(raw.get("weeks", 1), f"{where}.weeks", 1, MAX_ROTA_WEEKS)
+        rotas[str(name)] = Rota(str(name), tuple(members), start, zone, weeks)
     return Roster(agents, groups, tiers, rotas, source=doc.path)
 
 
 def load_roster(path: str | Path) -> Roster:
-    return parse_roster(load(path))
+    return parse_roster(load_yaml(path))
 
 
 def roster_from_people(people: Iterable[Person]) -> Roster:
@@ -454,16 +537,18 @@ def roster_from_people(people: Iterable[Person]) -> Roster:
         raw = person.raw
         if str(person.role) != "agent":
             continue
+        skills = raw.get("skills") or []
         record = {
             "id": person.external_id,
             "name": person.name,
             "email": person.email,
             "ids": {person.instance: person.external_id},
             "groups": [g.partition(":")[2] or g for g in person.groups],
-            "tier": int(raw.get("tier") or 1),
-            "skills": raw.get("skills") or [],
-            "languages": [s for s in raw.get("skills") or [] if len(str(s)) == 2]
-            or ([person.language] if person.language else []),
+            "tier": raw.get("tier") or 1,
+            "skills": skills,
+            "languages": [s for s in skills if len(str(s)) == 2]
+            if isinstance(skills, list) and any(len(str(s)) == 2 for s in skills)
+            else ([person.language] if person.language else []),
             "capacity": raw.get("capacity") or {},
             "timezone": person.timezone or "UTC",
             "shift": raw.get("shift"),
@@ -503,5 +588,5 @@ def load_from_config(config: Any, store: Any = None) -> Roster | None:
         return roster_from_people(codec.row_person(r) for r in rows)
     try:
         return load_roster(config.resolve_path(value))
-    except RecipeError:
+    except FileError:
         raise

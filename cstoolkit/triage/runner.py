@@ -36,6 +36,8 @@ class Workspace:
     host: Host | None = None
     store: Store | None = None
     _channels: dict[str, Any] = field(default_factory=dict)
+    #: tickets whose selection failed (a condition could not be evaluated): (ticket, error)
+    select_failures: list[tuple[Ticket, str]] = field(default_factory=list)
 
     @cached_property
     def calendars(self) -> dict[str, Any]:
@@ -140,7 +142,13 @@ class Workspace:
         rest = query.All(py_part)
         for ticket, requester in store.select(select_node, at=at):
             extras = fields.Extras(src, ticket, requester)
-            if query.evaluate(rest, query.Subject(ticket, requester, at, extras)):
+            try:
+                chosen = query.evaluate(rest, query.Subject(ticket, requester, at, extras))
+            except Exception as exc:  # this ticket's failure, not the run's
+                error = f"selecting: {type(exc).__name__}: {engine.one_line(exc)}"
+                self.select_failures.append((ticket, error))
+                continue
+            if chosen:
                 yield ticket, requester
         del node
 
@@ -210,7 +218,12 @@ def plan_run(
     when = at or model.now()
     ctx = ws.context(recipes, when)
     planner = engine.Planner(recipes, ctx)
-    return planner.plan(ws.select(recipes, query_text, when))
+    ws.select_failures.clear()
+    plan = planner.plan(ws.select(recipes, query_text, when))
+    for ticket, error in ws.select_failures:
+        plan.evaluated += 1
+        plan.tickets.append(engine.failed_plan(ticket, error))
+    return plan
 
 
 def apply(ws: Workspace, plan: engine.Plan, *, kind: str = "apply") -> engine.ApplyReport:
@@ -225,13 +238,15 @@ def write_plan(plan: engine.Plan, path: str | Path) -> None:
 
 
 def read_plan(path: str | Path) -> engine.Plan:
+    from cstoolkit.textfiles import read_text
+
     p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such plan file")
+    text = read_text(p, limit=1 << 30)  # strict UTF-8; a plan is as large as its run
     try:
-        data = json.loads(p.read_text("utf-8"))
-        return engine.Plan.from_dict(data)
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such plan file") from None
-    except (ValueError, KeyError, TypeError) as exc:
+        return engine.Plan.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ConfigError(f"not a triage plan: {exc}", path=str(p)) from None
 
 

@@ -30,10 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Channel, Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.model import (
+    Channel,
+    Event,
+    EventKind,
+    Person,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    utc,
+)
+from cstoolkit.textfiles import Doc, FileError, load_yaml
 from cstoolkit.triage import engine
 from cstoolkit.triage.assign import AssignState
-from cstoolkit.triage.loader import Doc, RecipeError, load
 from cstoolkit.triage.recipe import Env, Recipe, load_recipe
 from cstoolkit.triage.roster import Roster, load_roster
 
@@ -108,16 +118,35 @@ def tests_path_for(path: str | Path) -> Path:
 
 def _time(value: Any, doc: Doc, at: tuple[Any, ...]) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise doc.error(
-            at, f"not a time: {value!r} (ISO 8601, e.g. 2026-03-02T10:00:00Z)"
-        ) from None
+        parsed = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
+        except ValueError:
+            raise doc.error(
+                at, f"not a time: {value!r} (ISO 8601, e.g. 2026-03-02T10:00:00Z)"
+            ) from None
     if parsed.tzinfo is None:
         raise doc.error(at, f"time {value!r} has no time zone (add Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return utc(parsed)
+    except ValueError as exc:
+        raise doc.error(at, str(exc)) from None
+
+
+def _text(doc: Doc, at: tuple[Any, ...], value: Any, what: str = "a text") -> str:
+    """One value written as text (a number is fine; a list or mapping is not)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise doc.error(at, f"expected {what}, got {value!r}")
+    return str(value)
+
+
+def _typed(
+    doc: Doc, at: tuple[Any, ...], value: Any, kind: type | tuple[type, ...], what: str
+) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise doc.error(at, f"expected {what}, got {value!r}")
+    return value
 
 
 def run_tests(
@@ -133,7 +162,7 @@ def run_tests(
     from cstoolkit.calendars import load_calendars
 
     test_path = tests_path_for(path)
-    doc = load(test_path)
+    doc = load_yaml(test_path)
     data = doc.data
     if not isinstance(data, Mapping):
         raise doc.error((), "a recipe test file is a mapping with cases: [...]")
@@ -141,21 +170,24 @@ def run_tests(
         if key not in _TOP:
             raise doc.error((key,), f"unknown key '{key}'", key=True)
     base = test_path.parent
-    recipe_path = base / str(data.get("recipe") or test_path.name.replace(".test.", "."))
+    recipe_name = data.get("recipe") or test_path.name.replace(".test.", ".")
+    recipe_path = base / _text(doc, ("recipe",), recipe_name, "a file name")
     if data.get("calendars") is not None:
         try:
             calendars = load_calendars(data["calendars"])
         except ConfigError as exc:
-            raise doc.error(("calendars",), exc.message) from None
+            raise doc.field_error(exc.field or "calendars", exc.bare_message) from None
     calendars = dict(calendars or load_calendars(None))
     if data.get("sla") is not None:
+        if not isinstance(data["sla"], Mapping):
+            raise doc.error(("sla",), "sla is a table name -> policy")
         try:
             policies = sla.load_policies({"sla": data["sla"], "calendars": dict(calendars)})
         except ConfigError as exc:
-            raise doc.error(("sla",), exc.message) from None
+            raise doc.field_error(exc.field or "sla", exc.bare_message) from None
     policies = list(policies or [])
     if data.get("roster") is not None:
-        roster = load_roster(base / str(data["roster"]))
+        roster = load_roster(base / _text(doc, ("roster",), data["roster"], "a file name"))
     env = env or Env()
     env = Env(
         actions=env.actions,
@@ -166,7 +198,7 @@ def run_tests(
     )
     recipe = load_recipe(recipe_path, env)
     now = _time(data["now"], doc, ("now",)) if data.get("now") else DEFAULT_NOW
-    instance = str(data.get("instance") or "demo")
+    instance = _text(doc, ("instance",), data.get("instance") or "demo", "an instance name")
     report = RecipeTestReport(str(test_path), str(recipe_path))
     cases = data.get("cases")
     if not isinstance(cases, list) or not cases:
@@ -195,15 +227,18 @@ def _run_case(
     for key in case:
         if key not in _CASE:
             raise doc.error((*at, key), f"unknown key '{key}'", key=True)
-    name = str(case.get("name") or f"case {i + 1}")
+    name = _text(doc, (*at, "name"), case.get("name") or f"case {i + 1}")
     result = CaseResult(name, doc.pos(at)[0])
     when = _time(case["now"], doc, (*at, "now")) if case.get("now") else now
     ticket, requester, events = _fixture(
         doc, (*at, "ticket"), case.get("ticket") or {}, i, instance, when
     )
     state = _state(doc, (*at, "state"), case.get("state") or {}, roster)
-    previous = case.get("previous")
-    done = set(case.get("ledger") or [])
+    previous = _typed(
+        doc, (*at, "previous"), case.get("previous"), Mapping, "a mapping field -> value"
+    )
+    ledger = _typed(doc, (*at, "ledger"), case.get("ledger") or [], list, "a list of ledger keys")
+    done = {_text(doc, (*at, "ledger", n), key) for n, key in enumerate(ledger)}
     ctx = engine.Context(
         now=when,
         calendars=calendars,
@@ -215,7 +250,7 @@ def _run_case(
         ledger_seen=lambda key: key in done or any(key.startswith(d) for d in done),
     )
     planner = engine.Planner([recipe], ctx)
-    tp = planner.plan_ticket(ticket, requester)
+    tp = planner.plan_ticket_safely(ticket, requester)
     result.plan = tp
     expect = case.get("expect")
     if not isinstance(expect, Mapping):
@@ -223,10 +258,27 @@ def _run_case(
     for key in expect:
         if key not in _EXPECT:
             raise doc.error((*at, "expect", key), f"unknown expectation '{key}'", key=True)
+    _check_expect(doc, (*at, "expect"), expect)
     result.failures = _compare(expect, tp, ticket, roster)
     if tp.errors and "errors" not in expect:
         result.failures += [f"error: {e}" for e in tp.errors]
     return result
+
+
+def _check_expect(doc: Doc, at: tuple[Any, ...], expect: Mapping[str, Any]) -> None:
+    """The shape of each expectation (docs/recipes.md#tests), before comparing anything."""
+    lists = {"matched": "a list of rule names"}
+    for key, what in lists.items():
+        _typed(doc, (*at, key), expect.get(key), list, what)
+    _typed(doc, (*at, "changes"), expect.get("changes"), Mapping, "a mapping field -> value")
+    _typed(doc, (*at, "unchanged"), expect.get("unchanged"), bool, "true or false")
+    for key in ("notes", "replies", "notifications", "skipped", "errors"):
+        _typed(doc, (*at, key), expect.get(key), (int, list), "a count or a list of texts")
+    changes = expect.get("changes") or {}
+    tags = changes.get("tags")
+    if isinstance(tags, Mapping):
+        for part in ("add", "remove"):
+            _typed(doc, (*at, "changes", "tags", part), tags.get(part), list, "a list of tags")
 
 
 def _fixture(
@@ -234,7 +286,7 @@ def _fixture(
 ) -> tuple[Ticket, Person | None, list[Event]]:
     if not isinstance(raw, Mapping):
         raise doc.error(at, "ticket is a mapping (subject, status, priority, ...)")
-    ext = str(raw.get("id") or (i + 1))
+    ext = _text(doc, (*at, "id"), raw.get("id") or (i + 1), "one id")
     tid = f"{instance}:{ext}"
     created = (
         _time(raw["created_at"], doc, (*at, "created_at"))
@@ -242,45 +294,56 @@ def _fixture(
         else (now - timedelta(hours=1))
     )
 
-    def q(value: Any) -> str | None:
+    def q(value: Any, key: tuple[Any, ...]) -> str | None:
         if value in (None, ""):
             return None
-        text = str(value)
+        text = _text(doc, key, value, "one id")
         return text if ":" in text else f"{instance}:{text}"
 
-    try:
-        status = Status(raw.get("status", "new"))
-        priority = Priority(raw.get("priority", "normal"))
-        channel = Channel(raw.get("channel", "email"))
-    except ValueError as exc:
-        raise doc.error(at, str(exc)) from None
+    def enum(
+        cls: Any, key: str, default: str, where: tuple[Any, ...], src: Mapping[str, Any]
+    ) -> Any:
+        value = src.get(key, default)
+        try:
+            return cls(value)
+        except (ValueError, TypeError):
+            allowed = ", ".join(m.value for m in cls)
+            raise doc.error((*where, key), f"{key}: {value!r} is not one of {allowed}") from None
+
+    status = enum(Status, "status", "new", at, raw)
+    priority = enum(Priority, "priority", "normal", at, raw)
+    channel = enum(Channel, "channel", "email", at, raw)
     events: list[Event] = []
-    req_raw = raw.get("requester") or {}
+    req_raw = _typed(doc, (*at, "requester"), raw.get("requester") or {}, Mapping, "a mapping")
     requester = None
     if req_raw:
+        r_at = (*at, "requester")
+        rid = _text(doc, (*r_at, "id"), req_raw.get("id", "c" + ext), "one id")
+        texts = {
+            k: None if req_raw.get(k) is None else _text(doc, (*r_at, k), req_raw[k])
+            for k in ("name", "email", "organization", "plan", "language")
+        }
         requester = Person(
-            id=f"{instance}:{req_raw.get('id', 'c' + ext)}",
+            id=f"{instance}:{rid}",
             instance=instance,
-            external_id=str(req_raw.get("id", "c" + ext)),
+            external_id=rid,
             role=Role.REQUESTER,
-            name=str(req_raw.get("name", "")),
-            email=req_raw.get("email"),
-            organization=req_raw.get("organization"),
-            plan=req_raw.get("plan"),
-            language=req_raw.get("language"),
+            name=texts["name"] or "",
+            email=texts["email"],
+            organization=texts["organization"],
+            plan=texts["plan"],
+            language=texts["language"],
         )
     raw_events = raw.get("events")
     if raw_events is None:
         raw_events = [{"kind": "created", "at": created, "role": "requester", "public": True}]
+    _typed(doc, (*at, "events"), raw_events, list, "a list of events")
     for n, ev in enumerate(raw_events):
         where = (*at, "events", n)
         if not isinstance(ev, Mapping):
             raise doc.error(where, "an event is a mapping (kind, at, role, ...)")
-        try:
-            kind = EventKind(ev.get("kind", "comment"))
-            role = Role(ev["role"]) if ev.get("role") else None
-        except ValueError as exc:
-            raise doc.error(where, str(exc)) from None
+        kind = enum(EventKind, "kind", "comment", where, ev)
+        role = enum(Role, "role", "", where, ev) if ev.get("role") else None
         author = ev.get("author")
         if author is None and role == Role.REQUESTER and requester is not None:
             author = requester.id
@@ -290,13 +353,21 @@ def _fixture(
                 ticket_id=tid,
                 kind=kind,
                 at=_time(ev.get("at", created), doc, (*where, "at")),
-                author_id=q(author),
+                author_id=q(author, (*where, "author")),
                 author_role=role,
-                public=ev.get("public", True if kind == EventKind.CREATED else None),
-                body=ev.get("body"),
-                old=None if ev.get("old") is None else str(ev["old"]),
-                new=None if ev.get("new") is None else str(ev["new"]),
-                data=dict(ev.get("data") or {}),
+                public=_typed(
+                    doc,
+                    (*where, "public"),
+                    ev.get("public", True if kind == EventKind.CREATED else None),
+                    bool,
+                    "true or false",
+                ),
+                body=None if ev.get("body") is None else _text(doc, (*where, "body"), ev["body"]),
+                old=None if ev.get("old") is None else _text(doc, (*where, "old"), ev["old"]),
+                new=None if ev.get("new") is None else _text(doc, (*where, "new"), ev["new"]),
+                data=dict(
+                    _typed(doc, (*where, "data"), ev.get("data") or {}, Mapping, "a mapping")
+                ),
             )
         )
     updated = (
@@ -305,24 +376,30 @@ def _fixture(
         else max([created, *(e.at for e in events)])
     )
     solved = _time(raw["solved_at"], doc, (*at, "solved_at")) if raw.get("solved_at") else None
+    tags = _typed(doc, (*at, "tags"), raw.get("tags") or [], list, "a list of tags")
+    custom = _typed(
+        doc, (*at, "custom_fields"), raw.get("custom_fields") or {}, Mapping, "a mapping"
+    )
+    language = raw.get("language")
     ticket = Ticket(
         id=tid,
         instance=instance,
         external_id=ext,
-        subject=str(raw.get("subject", "")),
-        description=str(raw.get("description", "")),
+        subject=_text(doc, (*at, "subject"), raw.get("subject", "")),
+        description=_text(doc, (*at, "description"), raw.get("description", "")),
         status=status,
         created_at=created,
         updated_at=updated,
         priority=priority,
         channel=channel,
         requester_id=requester.id if requester else None,
-        assignee_id=q(raw.get("assignee")),
-        group_id=q(raw.get("group")),
-        tags=[str(t) for t in raw.get("tags") or []],
+        assignee_id=q(raw.get("assignee"), (*at, "assignee")),
+        group_id=q(raw.get("group"), (*at, "group")),
+        tags=[_text(doc, (*at, "tags", n), t, "a tag") for n, t in enumerate(tags)],
         solved_at=solved,
-        language=raw.get("language") or (requester.language if requester else None),
-        custom_fields=dict(raw.get("custom_fields") or {}),
+        language=(None if language is None else _text(doc, (*at, "language"), language))
+        or (requester.language if requester else None),
+        custom_fields={str(k): v for k, v in custom.items()},
     )
     return ticket, requester, events
 
@@ -332,12 +409,23 @@ def _state(doc: Doc, at: tuple[Any, ...], raw: Any, roster: Roster | None) -> As
     state = AssignState()
     if not isinstance(raw, Mapping):
         raise doc.error(at, "state is {loads: {...}, last: {...}}")
-    for agent, per in (raw.get("loads") or {}).items():
-        for key, n in (per or {}).items():
-            state.load[(str(agent), str(key))] = int(n)
-    for agent, per in (raw.get("last") or {}).items():
-        for key, when in (per or {}).items():
-            state.last[(str(agent), str(key))] = _time(when, doc, (*at, "last", agent)).timestamp()
+    for part in ("loads", "last"):
+        table = _typed(doc, (*at, part), raw.get(part) or {}, Mapping, "a mapping agent -> {...}")
+        for agent, per in table.items():
+            where = (*at, part, agent)
+            for key, value in _typed(doc, where, per or {}, Mapping, "a mapping").items():
+                if part == "loads":
+                    if (
+                        isinstance(value, bool)
+                        or not isinstance(value, int)
+                        or not 0 <= value <= 10**6
+                    ):
+                        raise doc.error((*where, key), f"expected a count, got {value!r}")
+                    state.load[(str(agent), str(key))] = value
+                else:
+                    state.last[(str(agent), str(key))] = _time(
+                        value, doc, (*where, key)
+                    ).timestamp()
     return state
 
 
@@ -414,11 +502,8 @@ def _short(name: str, value: Any) -> Any:
 def _compare_tags(want: Any, tp: engine.TicketPlan) -> list[str]:
     if isinstance(want, list):
         got = sorted(tp.after["tags"])
-        return (
-            []
-            if got == sorted(str(t) for t in want)
-            else [f"tags: expected {sorted(want)}, got {got}"]
-        )
+        expected = sorted(str(t) for t in want)
+        return [] if got == expected else [f"tags: expected {expected}, got {got}"]
     if not isinstance(want, Mapping):
         return ["tags: expected {add: [...], remove: [...]} or the full list"]
     fails = []
@@ -458,7 +543,7 @@ def format_report(report: RecipeTestReport) -> list[str]:
 
 __all__ = [
     "CaseResult",
-    "RecipeError",
+    "FileError",
     "RecipeTestReport",
     "format_report",
     "run_tests",

@@ -161,11 +161,11 @@ def test_full_that_fails_midway_reconciles_nothing(ws: Any, pull_json: Any) -> N
     with open(ws.root / "desk.jsonl", "a") as fh:
         fh.write("{broken\n")
     result = ws.invoke("sync", "pull", "desk", "--full", "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a line of a file people write that cannot be read
     summary = pull_json(result)["desk"]
     assert summary["outcome"] == "failed" and "desk.jsonl:" in summary["error"]
     assert (summary["pages"], summary["fetched"]) == (3, 120)  # committed before the error
-    assert not summary["reconciled"] and summary["exit_code"] == 1
+    assert not summary["reconciled"] and summary["exit_code"] == 2
     store = ws.store()
     assert "desk:ghost" in {t.id for t, _ in store.select(instance="desk")}
     store.close()

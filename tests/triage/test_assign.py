@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cstoolkit.textfiles import FileError, loads_yaml
 from cstoolkit.triage import engine
 from cstoolkit.triage.assign import AssignState, Request, pick
-from cstoolkit.triage.loader import RecipeError, loads
 from cstoolkit.triage.recipe import load_recipe
 from cstoolkit.triage.roster import load_roster, parse_roster
 
@@ -49,7 +49,7 @@ def test_roster_example_matches_the_sample_agents(roster) -> None:  # type: igno
 
 
 def test_shifts_time_off_and_night_shifts() -> None:
-    doc = loads(
+    doc = loads_yaml(
         """
 timezone: Europe/Madrid
 agents:
@@ -73,11 +73,11 @@ agents:
 
 
 def test_roster_errors_have_positions() -> None:
-    with pytest.raises(RecipeError) as err:
-        parse_roster(loads("agents:\n  - id: a1\n    skils: [x]\n", "r.yaml"))
+    with pytest.raises(FileError) as err:
+        parse_roster(loads_yaml("agents:\n  - id: a1\n    skils: [x]\n", "r.yaml"))
     assert str(err.value) == "r.yaml:3:5: unknown agent key (did you mean 'skills'?)"
-    with pytest.raises(RecipeError, match=r"r\.yaml:3:16: unknown agent 'a9'"):
-        parse_roster(loads("agents: [{id: a1}]\nrotas:\n  r: {agents: [a9]}\n", "r.yaml"))
+    with pytest.raises(FileError, match=r"r\.yaml:3:16: unknown agent 'a9'"):
+        parse_roster(loads_yaml("agents: [{id: a1}]\nrotas:\n  r: {agents: [a9]}\n", "r.yaml"))
 
 
 def test_round_robin_is_deterministic_and_rotates(roster) -> None:  # type: ignore[no-untyped-def]

@@ -129,4 +129,6 @@ def test_check_collects_every_error_and_knows_other_files(tmp_path: Path) -> Non
     bad_roster = tmp_path / "roster.yaml"
     bad_roster.write_text("agents:\n  - id: a1\n    tier: zero\n")
     _r, problems = check.check_file(bad_roster)
-    assert [(p.line, p.message) for p in problems] == [(3, "tier is a whole number from 1")]
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "agents[0].tier: expected a whole number from 1 to 99, got 'zero'")
+    ]

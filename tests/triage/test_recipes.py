@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from cstoolkit.textfiles import FileError
 from cstoolkit.triage import engine
-from cstoolkit.triage.loader import RecipeError
 from cstoolkit.triage.recipe import load_recipe
 
 from .conftest import event, person, ticket
@@ -241,7 +241,7 @@ def test_ledger_keeps_a_note_from_firing_twice_in_a_cycle(tmp_path: Path) -> Non
             ":2:12:",
             "unknown field 'sla.breachd' (did you mean 'sla.breached'?)",
         ),
-        ("rules: [\n  {when: {status: open}\n", ":3:1:", "invalid YAML"),
+        ("rules: [\n  {when: {status: open}\n", ":2:24:", "invalid YAML"),  # not past the end
         (
             "rules:\n  - when: {subject: {matches: '(a+)+$'}}\n    then: []\n",
             ":2:12:",
@@ -252,7 +252,7 @@ def test_ledger_keeps_a_note_from_firing_twice_in_a_cycle(tmp_path: Path) -> Non
 def test_errors_name_file_line_column(tmp_path: Path, text: str, where: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(RecipeError) as err:
+    with pytest.raises(FileError) as err:
         load_recipe(path)
     line = str(err.value)
     assert line.startswith(f"{path}{where}"), line
@@ -263,7 +263,7 @@ def test_errors_name_file_line_column(tmp_path: Path, text: str, where: str, mes
 
 def test_pathological_regex_cannot_hang(tmp_path: Path) -> None:
     # refused when the recipe is loaded...
-    with pytest.raises(RecipeError, match="catastrophically"):
+    with pytest.raises(FileError, match="catastrophically"):
         recipe(tmp_path, "rules:\n  - when: {subject: {matches: '(x+x+)+y'}}\n    then: []\n")
     # ...and an accepted regex over a huge adversarial subject stays fast (input is capped)
     r = recipe(
@@ -276,7 +276,7 @@ def test_pathological_regex_cannot_hang(tmp_path: Path) -> None:
 
 
 def test_recipes_are_data_not_code(tmp_path: Path) -> None:
-    with pytest.raises(RecipeError):
+    with pytest.raises(FileError):
         recipe(tmp_path, "rules: !!python/object/apply:os.system ['echo hi']\n")
 
 
@@ -354,7 +354,7 @@ def test_a_plugin_adds_an_action(tmp_path: Path) -> None:
         "p/rule 1/shout#0/demo:1/c1"
     ]
     path.write_text("name: p\nrules:\n  - then: [{shout: 3}]\n")
-    with pytest.raises(RecipeError, match=r"p\.yaml:3:13: shout: shout takes a text"):
+    with pytest.raises(FileError, match=r"p\.yaml:3:13: shout: shout takes a text"):
         load_recipe(path, env)
 
 
