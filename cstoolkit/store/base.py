@@ -22,14 +22,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
-from cstoolkit.model import Event, Group, Person, Ticket, now
+from cstoolkit.model import Event, Group, Page, Person, Ticket, now
 from cstoolkit.store import codec
 from cstoolkit.store.kv import KeyValue
 from cstoolkit.store.migrations import MIGRATIONS, Migration
 from cstoolkit.store.privacy import suppress_page
 
 if TYPE_CHECKING:
-    from cstoolkit.plugin import Page
     from cstoolkit.query import Node
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
