@@ -48,7 +48,7 @@ class PruneReport:
 
 def prune(store: Store, older_than: timedelta, *, dry_run: bool = False) -> PruneReport:
     cutoff = now() - older_than
-    stamp = to_epoch(cutoff)
+    stamp = to_epoch(cutoff) or 0
     report = PruneReport(cutoff, dry_run)
     with store.transaction() as tx:
         counts = maintenance.prune(tx, stamp, KEEP_CHANGE_STATES, dry_run=dry_run)

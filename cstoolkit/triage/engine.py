@@ -801,7 +801,7 @@ def store_context(
         entry = ledger.get(key)
         return entry is not None and entry.state != FAILED
 
-    groups = {r[0]: r[1] for r in store.conn.execute("SELECT id, name FROM ticket_groups")}
+    groups = store.group_names()
     return Context(
         now=now,
         calendars=calendars,
