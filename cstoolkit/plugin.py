@@ -23,7 +23,9 @@ from cstoolkit.errors import ConfigError
 # part of the plugin API all the same, re-exported here with the types it holds, as before.
 from cstoolkit.model import Event, Group, Page, Person, Ticket  # noqa: F401
 from cstoolkit.plugin_settings import (
-    _TYPES,  # noqa: F401  (re-exported: API 1.0 named it here)
+    SETTING_TYPES as _TYPES,  # noqa: F401  (API 1.0 named the setting types here)
+)
+from cstoolkit.plugin_settings import (
     PluginSettings,
     Setting,
     SettingsNamespace,

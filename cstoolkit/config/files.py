@@ -172,13 +172,6 @@ class Config:
             )
         return found[name]
 
-    def section(self, name: str) -> dict[str, Any]:
-        """The typed values of a core ``[name]`` table, defaults filled in (ConfigError for the
-        first problem; ``cst config check`` lists them all)."""
-        from cstoolkit.config.check import section_values
-
-        return section_values(name, self)
-
 
 # -- loading ---------------------------------------------------------------------------------
 

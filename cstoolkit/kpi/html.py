@@ -353,7 +353,7 @@ def _panel(title: str, body: str, sub: str = "") -> str:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[str]) -> str:
-    from cstoolkit.kpi.render import _cell
+    from cstoolkit.kpi.render import cell
 
     head = "".join(
         f'<th class="{"n" if c in numeric else ""}">{esc(c.replace("_", " "))}</th>'
@@ -362,7 +362,7 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[s
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{"n" if c in numeric else ""}">{esc(_cell(c, v))}</td>'
+            f'<td class="{"n" if c in numeric else ""}">{esc(cell(c, v))}</td>'
             for c, v in zip(columns, r, strict=True)
         )
         + "</tr>"

@@ -361,7 +361,7 @@ class TableExporter(Exporter):
                     else "right",
                 )
             for r in entry["table"]["rows"][:15]:
-                add_row(t, [_cell(c, v) for c, v in zip(cols, r, strict=True)])
+                add_row(t, [cell(c, v) for c, v in zip(cols, r, strict=True)])
             screen.print(t)
         heat = report.get("heatmap")
         if heat and any(map(any, heat["counts"])):
@@ -427,7 +427,7 @@ class TableExporter(Exporter):
         console.print(t)
 
 
-def _cell(column: str, value: Any) -> str:
+def cell(column: str, value: Any) -> str:
     if value is None:
         return "–"
     if column.endswith("_pct"):
@@ -565,7 +565,7 @@ class MarkdownExporter(Exporter):
             ]
             for r in table["rows"]:
                 lines.append(
-                    _md_row([_cell(c, v) for c, v in zip(table["columns"], r, strict=True)])
+                    _md_row([cell(c, v) for c, v in zip(table["columns"], r, strict=True)])
                 )
         if report.get("groups"):
             names = [

@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.config.check import load_plan  # noqa: F401  (the [run] plan, checked)
 from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the config layer)
     ADD_DRY_RUN,
     AS_IS,
@@ -49,7 +50,6 @@ from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the 
     Step,
     command_key,
     dry_run_args,
-    load_plan,
 )
 from cstoolkit.errors import EXIT_INTERNAL
 from cstoolkit.model import now

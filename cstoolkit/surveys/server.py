@@ -150,7 +150,7 @@ class Response:
 
 
 def _render(**ctx: Any) -> bytes:
-    env = templates._env(True)
+    env = templates.environment(True)
     tmpl = env.from_string(_PAGE)
     defaults = {"message": "", "detail": "", "form": None, "error": False, "comment": ""}
     return tmpl.render(**{**defaults, **ctx}).encode("utf-8")

@@ -222,7 +222,7 @@ def scale_labels(language: str, kind: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _env(autoescape: bool) -> Any:
+def environment(autoescape: bool) -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -272,7 +272,7 @@ class TemplateSet:
             return self._cache[cache_key]
         from jinja2 import TemplateSyntaxError
 
-        env = _env(part == "html")
+        env = environment(part == "html")
         path = self._user_file(kind, part, lang)
         source = path.read_text("utf-8") if path else _builtin(lang, part)
         try:
