@@ -12,9 +12,8 @@ import html
 from collections.abc import Sequence
 from typing import IO, Any
 
-from cstoolkit.kpi.render import (
+from cstoolkit.kpi.formatting import (
     WEEKDAY_NAMES,
-    Exporter,
     details,
     fmt_delta,
     fmt_duration,
@@ -26,6 +25,7 @@ from cstoolkit.kpi.render import (
     vendor_table,
     vendor_title,
 )
+from cstoolkit.kpi.render import Exporter
 
 PALETTE = ("#4f46e5", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#8b5cf6", "#ec4899")
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
