@@ -191,6 +191,22 @@ def test_no_sql_text_outside_the_store() -> None:
     assert found == {}, "SQL text belongs in cstoolkit/store: " + str(found)
 
 
+def test_ids_of_new_rows_come_from_returning() -> None:
+    """No ``lastrowid`` and no ``MAX(id)`` lookup: with two hosts on one PostgreSQL store they
+    find another host's row. (Pruning keeps each instance's latest sync run by ``MAX(id)``: a
+    choice among old rows, not the lookup of a row just written.)"""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if "lastrowid" in line or (
+                re.search(r"MAX\(\s*id\s*\)", line, re.I)
+                and rel != "cstoolkit/store/maintenance.py"
+            ):
+                found.append(f"{rel}:{n}")
+    assert found == []
+
+
 def test_the_allow_lists_only_shrink() -> None:
     """An allowed module that holds no SQL any more must leave the list (so it stays clean)."""
     trees = dict(modules())
