@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cstoolkit.config import INSTANCE_SECTIONS, Config, Problem
+from cstoolkit.config import INSTANCE_SECTIONS, Config, Problem, section_values
 from cstoolkit.config.types import format_duration
 from cstoolkit.errors import ConfigError, CstError
 from cstoolkit.host import Host
@@ -51,7 +51,7 @@ def bounds_for(
 ) -> Bounds:
     """``[doctor]`` (when it is valid), overridden by the command's options."""
     try:
-        table = config.section("doctor")
+        table = section_values("doctor", config)
     except ConfigError:
         table = {}
     return Bounds(

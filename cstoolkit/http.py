@@ -41,21 +41,36 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from cstoolkit.errors import AuthError, BackendError, ConfigError
-from cstoolkit.http_errors import (  # the error table; re-exported for plugins
+from cstoolkit.http_errors import (  # the error table and the errors; re-exported for plugins
     ERROR_SHAPES,  # noqa: F401
+    REQUEST_ID_HEADERS,  # noqa: F401
     ErrorShape,  # noqa: F401
     FieldError,  # noqa: F401
-    VendorError,
-    excerpt,
+    HttpError,
+    RequestInDoubt,
+    RetriesExhausted,
+    VendorError,  # noqa: F401
+    excerpt,  # noqa: F401
     parse_error_body,
     parse_error_data,  # noqa: F401
+    raw_excerpt,
     register_error_shape,  # noqa: F401
+    request_id_of,
+    short_body,
+)
+from cstoolkit.http_limits import (  # re-exported for plugins
+    RATE_LIMIT_HEADERS,  # noqa: F401
+    Budget,
+    HeaderRule,
+    RateLimitInfo,  # noqa: F401
+    TokenBucket,
+    parse_wait,  # noqa: F401
+    read_rate_limit,
+    register_rate_limit_header,  # noqa: F401
 )
 from cstoolkit.plugin import Setting
 from cstoolkit.secrets import REDACTOR, learn_url, redact_echo, redact_text, redact_url
@@ -125,195 +140,6 @@ def http_settings(
 HTTP_SETTINGS: tuple[Setting, ...] = http_settings()
 
 
-# -- rate-limit headers (table-driven) ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderRule:
-    """How to read one rate-limit response header.
-
-    ``kind`` is one of:
-
-    * ``retry_after``: seconds or an HTTP date (RFC 9110 ``Retry-After``);
-    * ``delay``: seconds to wait;
-    * ``reset``: when the window resets: seconds from now, a unix time (s or ms), an ISO 8601
-      time or an HTTP date;
-    * ``remaining``: requests left in the window (an integer);
-    * ``reason``: a text explaining the limit (shown in messages);
-    * ``structured``: ``key=value; key=value`` with ``remaining`` and ``resets`` (seconds).
-    """
-
-    header: str
-    kind: str
-    vendor: str = ""
-
-
-RATE_LIMIT_HEADERS: list[HeaderRule] = [
-    HeaderRule("Retry-After", "retry_after", "standard (RFC 9110); Zendesk, Freshdesk, Jira"),
-    HeaderRule("X-RateLimit-Retry-After", "delay", "Help Scout"),
-    HeaderRule("ratelimit-reset", "delay", "Zendesk (IETF RateLimit draft)"),
-    HeaderRule("X-RateLimit-Reset", "reset", "Jira, GitHub"),
-    HeaderRule("zendesk-ratelimit-tickets-index", "structured", "Zendesk"),
-    HeaderRule("X-Rate-Limit-Remaining", "remaining", "Zendesk"),
-    HeaderRule("ratelimit-remaining", "remaining", "Zendesk (IETF RateLimit draft)"),
-    HeaderRule("X-RateLimit-Remaining", "remaining", "Freshdesk, Jira, GitHub"),
-    HeaderRule("X-RateLimit-Remaining-Minute", "remaining", "Help Scout"),
-    HeaderRule("RateLimit-Reason", "reason", "Jira"),
-]
-"""Rules in priority order: the first header that gives a wait wins. Extend with
-:func:`register_rate_limit_header` (or pass ``header_rules=`` to one client)."""
-
-_KINDS = frozenset({"retry_after", "delay", "reset", "remaining", "reason", "structured"})
-
-
-def register_rate_limit_header(rule: HeaderRule, *, first: bool = False) -> None:
-    """Teach every client a vendor's rate-limit header (idempotent)."""
-    if rule.kind not in _KINDS:
-        raise ValueError(f"unknown header rule kind {rule.kind!r}")
-    if any(r.header.lower() == rule.header.lower() for r in RATE_LIMIT_HEADERS):
-        return
-    if first:
-        RATE_LIMIT_HEADERS.insert(0, rule)
-    else:
-        RATE_LIMIT_HEADERS.append(rule)
-
-
-@dataclass(slots=True)
-class RateLimitInfo:
-    wait: float | None = None
-    remaining: int | None = None
-    reason: str | None = None
-    source: str | None = None  # the header the wait came from
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    import math
-
-    return value if math.isfinite(value) else None
-
-
-def _until(when: datetime, wall: Callable[[], float]) -> float:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - wall())
-
-
-def parse_wait(text: str, kind: str, wall: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait according to one header value of ``kind`` (None if unreadable)."""
-    text = text.strip()
-    if not text:
-        return None
-    if kind == "delay":
-        value = _number(text)
-        return None if value is None else max(0.0, value)
-    if kind == "retry_after":
-        value = _number(text)
-        if value is not None:
-            return max(0.0, value)
-        try:
-            return _until(parsedate_to_datetime(text), wall)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if kind == "reset":
-        value = _number(text)
-        if value is not None:
-            if value > 1e12:  # unix milliseconds
-                return max(0.0, value / 1000.0 - wall())
-            if value > 1e9:  # unix seconds
-                return max(0.0, value - wall())
-            return max(0.0, value)
-        try:
-            return _until(datetime.fromisoformat(text.replace("Z", "+00:00")), wall)
-        except ValueError:
-            pass
-        try:
-            return _until(parsedate_to_datetime(text), wall)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if kind == "structured":
-        parts = dict(p.strip().split("=", 1) for p in text.replace(",", ";").split(";") if "=" in p)
-        resets = _number(parts.get("resets", ""))
-        return None if resets is None else max(0.0, resets)
-    return None
-
-
-def read_rate_limit(
-    headers: Mapping[str, str],
-    rules: Sequence[HeaderRule] | None = None,
-    wall: Callable[[], float] = time.time,
-) -> RateLimitInfo:
-    """What a response's headers say about the rate limit (wait, remaining, reason)."""
-    info = RateLimitInfo()
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for rule in RATE_LIMIT_HEADERS if rules is None else rules:
-        value = lowered.get(rule.header.lower())
-        if value is None:
-            continue
-        if rule.kind == "remaining":
-            if info.remaining is None:
-                number = _number(value)
-                info.remaining = None if number is None else int(number)
-        elif rule.kind == "reason":
-            info.reason = info.reason or value.strip()[:100]
-        else:
-            if rule.kind == "structured" and info.remaining is None:
-                parts = dict(
-                    p.strip().split("=", 1) for p in value.replace(",", ";").split(";") if "=" in p
-                )
-                number = _number(parts.get("remaining", ""))
-                info.remaining = None if number is None else int(number)
-            if info.wait is None:
-                wait = parse_wait(value, rule.kind, wall)
-                if wait is not None:
-                    info.wait = wait
-                    info.source = rule.header
-    return info
-
-
-# -- budgets -----------------------------------------------------------------------------------
-
-
-class TokenBucket:
-    """A thread-safe token bucket: ``per_minute`` tokens a minute, at most ``burst`` saved up.
-
-    :meth:`reserve` takes tokens at once (going into debt if needed) and returns how long the
-    caller must wait, so concurrent callers queue fairly without holding the lock while asleep.
-    """
-
-    def __init__(self, per_minute: float, *, burst: float = 1.0) -> None:
-        if per_minute <= 0:
-            raise ValueError("per_minute must be positive")
-        self.per_minute = float(per_minute)
-        self.rate = self.per_minute / 60.0
-        self.capacity = max(1.0, float(burst))
-        self.tokens = self.capacity
-        self.updated: float | None = None
-        self._lock = threading.Lock()
-
-    def reserve(self, now: float, cost: float = 1.0) -> float:
-        with self._lock:
-            if self.updated is not None:
-                elapsed = max(0.0, now - self.updated)
-                self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-            self.updated = now
-            self.tokens -= cost
-            return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-
-@dataclass(slots=True)
-class Budget:
-    """An endpoint budget: requests whose path starts with ``prefix`` share ``per_minute``."""
-
-    name: str
-    per_minute: float
-    prefix: str
-    burst: float = 1.0
-
-
 # -- stats and errors --------------------------------------------------------------------------
 
 
@@ -343,79 +169,6 @@ class HttpStats:
         }
 
 
-class HttpError(BackendError):
-    """A non-retryable HTTP answer (4xx other than 401/403/429, or 5xx on a write).
-
-    ``vendor`` is the vendor's error body parsed (:class:`VendorError`: message, code, field
-    errors; redacted and bounded); the message names its fields and messages. ``body`` is the
-    start of the raw body (redacted). ``maybe_applied`` is True for a 5xx answer to a write
-    that was not retried: the server may have acted on it. ``request_id`` is the vendor's id
-    of the request when a header gave one (for the vendor's support).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        path: str,
-        body: str = "",
-        vendor: VendorError | None = None,
-        maybe_applied: bool = False,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.path = path
-        self.body = body
-        self.vendor = vendor if vendor is not None else VendorError()
-        self.maybe_applied = maybe_applied
-        self.request_id = request_id
-
-    @property
-    def detail(self) -> str:
-        """``HTTP 422: <the vendor's message and field errors>`` (for delivery outcomes)."""
-        summary = self.vendor.one_line()
-        return f"HTTP {self.status}: {summary}" if summary else f"HTTP {self.status}"
-
-
-class RequestInDoubt(BackendError):
-    """A write timed out or broke after it was sent, and was not sent again.
-
-    The server may have applied it: the caller settles it (a lookup, or ``in_doubt``).
-    """
-
-    maybe_applied = True
-
-
-class RetriesExhausted(BackendError):
-    """A request kept failing in a retryable way until its retries ran out.
-
-    ``kind`` is the last failure: ``rate`` (429), ``server`` (5xx), ``timeout`` or ``network``;
-    ``status`` its HTTP status, if any. ``maybe_applied`` is True when any attempt may have
-    reached the server and been acted on (a 5xx or a timeout after sending); only requests
-    marked idempotent are retried after such an attempt.
-    """
-
-    def __init__(
-        self, message: str, *, kind: str, status: int | None = None, maybe_applied: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-        self.maybe_applied = maybe_applied
-
-
-#: Response headers that carry the vendor's id of a request (kept on :class:`HttpError`).
-REQUEST_ID_HEADERS: list[str] = [
-    "X-Request-Id",
-    "Request-Id",
-    "Twilio-Request-Id",
-    "X-Fb-Trace-Id",
-    "X-Slack-Req-Id",
-]
-
-
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
@@ -435,24 +188,6 @@ class _Retry(Exception):
         self.status = status
         self.sent = sent  # the request may have reached the server and been acted on
         self.planned: float | None = None
-
-
-def short_body(response: httpx.Response, limit: int = 200) -> str:
-    """The vendor's error in one redacted line of at most ``limit`` characters."""
-    return parse_error_body(response.content).one_line(limit)
-
-
-def raw_excerpt(response: httpx.Response, limit: int = 500) -> str:
-    """The start of a response body as text, redacted (kept on :class:`HttpError`)."""
-    return excerpt(response.content, limit)
-
-
-def _request_id(response: httpx.Response) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return REDACTOR.redact(" ".join(value.split()))[:100]
-    return None
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -860,7 +595,7 @@ class HttpClient:
                 body=raw_excerpt(response),
                 vendor=vendor,
                 maybe_applied=status >= 500 and not safe,
-                request_id=_request_id(response),
+                request_id=request_id_of(response),
             )
         spent = info.remaining is not None and info.remaining <= 0
         if spent and info.wait and info.wait <= self.max_retry_wait:

@@ -15,6 +15,9 @@ cut, so no secret survives even in part of a cut; control characters and runs of
 become one space; every text and the whole line have bounded lengths (the constants below).
 
 A plugin teaches every client its vendor's shape with :func:`register_error_shape`.
+
+The errors the HTTP layer raises live here too (:class:`HttpError`, :class:`RequestInDoubt`,
+:class:`RetriesExhausted`), with the helpers that make their text from a response.
 :mod:`cstoolkit.http` re-exports everything here.
 """
 
@@ -24,9 +27,13 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cstoolkit.errors import BackendError
 from cstoolkit.secrets import REDACTOR
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Bytes of a body parsed as JSON; a larger body is summarised from its start as text.
 MAX_PARSED_BODY = 1024 * 1024
@@ -416,3 +423,97 @@ def _clean(value: str, limit: int) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+
+
+# -- the HTTP layer's errors ----------------------------------------------------------------
+
+
+class HttpError(BackendError):
+    """A non-retryable HTTP answer (4xx other than 401/403/429, or 5xx on a write).
+
+    ``vendor`` is the vendor's error body parsed (:class:`VendorError`: message, code, field
+    errors; redacted and bounded); the message names its fields and messages. ``body`` is the
+    start of the raw body (redacted). ``maybe_applied`` is True for a 5xx answer to a write
+    that was not retried: the server may have acted on it. ``request_id`` is the vendor's id
+    of the request when a header gave one (for the vendor's support).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        path: str,
+        body: str = "",
+        vendor: VendorError | None = None,
+        maybe_applied: bool = False,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+        self.body = body
+        self.vendor = vendor if vendor is not None else VendorError()
+        self.maybe_applied = maybe_applied
+        self.request_id = request_id
+
+    @property
+    def detail(self) -> str:
+        """``HTTP 422: <the vendor's message and field errors>`` (for delivery outcomes)."""
+        summary = self.vendor.one_line()
+        return f"HTTP {self.status}: {summary}" if summary else f"HTTP {self.status}"
+
+
+class RequestInDoubt(BackendError):
+    """A write timed out or broke after it was sent, and was not sent again.
+
+    The server may have applied it: the caller settles it (a lookup, or ``in_doubt``).
+    """
+
+    maybe_applied = True
+
+
+class RetriesExhausted(BackendError):
+    """A request kept failing in a retryable way until its retries ran out.
+
+    ``kind`` is the last failure: ``rate`` (429), ``server`` (5xx), ``timeout`` or ``network``;
+    ``status`` its HTTP status, if any. ``maybe_applied`` is True when any attempt may have
+    reached the server and been acted on (a 5xx or a timeout after sending); only requests
+    marked idempotent are retried after such an attempt.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, status: int | None = None, maybe_applied: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.maybe_applied = maybe_applied
+
+
+#: Response headers that carry the vendor's id of a request (kept on :class:`HttpError`).
+REQUEST_ID_HEADERS: list[str] = [
+    "X-Request-Id",
+    "Request-Id",
+    "Twilio-Request-Id",
+    "X-Fb-Trace-Id",
+    "X-Slack-Req-Id",
+]
+
+
+def short_body(response: httpx.Response, limit: int = 200) -> str:
+    """The vendor's error in one redacted line of at most ``limit`` characters."""
+    return parse_error_body(response.content).one_line(limit)
+
+
+def raw_excerpt(response: httpx.Response, limit: int = 500) -> str:
+    """The start of a response body as text, redacted (kept on :class:`HttpError`)."""
+    return excerpt(response.content, limit)
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return REDACTOR.redact(" ".join(value.split()))[:100]
+    return None

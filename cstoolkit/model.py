@@ -197,3 +197,20 @@ class Ticket:
 def now() -> datetime:
     """The current time, aware and in UTC (one place to patch in tests)."""
     return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a pull: what it holds and the opaque cursor that resumes *after* it.
+
+    The sync engine commits the rows and ``cursor`` in one transaction, so a killed run resumes
+    exactly after the last committed page. ``deleted`` lists external ids the vendor reports as
+    deleted (or spam / merged away) in this page.
+    """
+
+    tickets: list[Ticket] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    cursor: str | None = None

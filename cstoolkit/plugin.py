@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from cstoolkit.config.core import BACKEND_KEYS, MAPPING_TABLES
 from cstoolkit.config.core import FILTER_KEYS as _FILTER_KEYS
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Event, Group, Person, Ticket
+
+# ``Page`` lives in the model (the store stores pages without knowing the plugin API); it is
+# part of the plugin API all the same, re-exported here with the types it holds, as before.
+from cstoolkit.model import Event, Group, Page, Person, Ticket  # noqa: F401
 from cstoolkit.plugin_settings import (
-    _TYPES,  # noqa: F401  (re-exported: API 1.0 named it here)
+    SETTING_TYPES as _TYPES,  # noqa: F401  (API 1.0 named the setting types here)
+)
+from cstoolkit.plugin_settings import (
     PluginSettings,
     Setting,
     SettingsNamespace,
@@ -172,23 +177,6 @@ class BackendSettings(PluginSettings):
 
 
 # -- backend protocol --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Page:
-    """One page of a pull: what it holds and the opaque cursor that resumes *after* it.
-
-    The sync engine commits the rows and ``cursor`` in one transaction, so a killed run resumes
-    exactly after the last committed page. ``deleted`` lists external ids the vendor reports as
-    deleted (or spam / merged away) in this page.
-    """
-
-    tickets: list[Ticket] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    people: list[Person] = field(default_factory=list)
-    groups: list[Group] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    cursor: str | None = None
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Self, dataclass_transform
 
 from cstoolkit.errors import ConfigError
 
-_TYPES: dict[str, tuple[type, ...]] = {
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "int": (int,),
     "float": (int, float),
@@ -66,7 +66,7 @@ class Setting:
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not acceptable, or None."""
         number: Any = value
-        allowed = _TYPES.get(self.type)
+        allowed = SETTING_TYPES.get(self.type)
         if allowed is None:
             return f"unknown setting type {self.type!r}"
         if isinstance(value, bool) and self.type in ("int", "float"):

@@ -83,16 +83,8 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
     try:
         backend = build_instance(config, host, "backends", BACKEND, store)
         summary = pull(store, backend)
-        by_status = dict(
-            store.conn.execute(
-                "SELECT status, COUNT(*) FROM tickets WHERE deleted = 0 GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        )
-        by_channel = dict(
-            store.conn.execute(
-                "SELECT channel, COUNT(*) FROM tickets WHERE deleted = 0 GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        )
+        by_status = store.live_ticket_counts("status")
+        by_channel = store.live_ticket_counts("channel")
         stages = _stages(directory, config, store, host)
     finally:
         store.close()

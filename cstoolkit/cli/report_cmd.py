@@ -298,14 +298,13 @@ def staffing(
     now = utcnow()
     until_dt = parse_when(until or "today", zone, now, None)
     since_dt = parse_when(since or "28d", zone, now, until_dt)
-    where, params = "t.deleted = 0", []
-    if query:
-        from cstoolkit import query as q
+    from cstoolkit import query as q
+    from cstoolkit.store.reports import ticket_filter
 
-        compiled = q.to_sql(q.parse(query), now=until_dt, dialect=app.store.dialect)
-        if compiled is None:
-            raise UsageError("this --query cannot be used for staffing (it needs SQL-able fields)")
-        where, params = f"t.deleted = 0 AND ({compiled[0]})", list(compiled[1])
+    found = ticket_filter(app.store, q.parse(query) if query else None, until_dt)
+    if found is None:
+        raise UsageError("this --query cannot be used for staffing (it needs SQL-able fields)")
+    where, params = found
     doc = st.plan_from_store(app.store, settings, since_dt, until_dt, zone, where, params, aht_s)
     _write(app, out_path, lambda out: _print_plan(doc, fmt, out))
 

@@ -68,7 +68,7 @@ class _Reporter:
     def _event(
         self, level: str, instance: str | None, event: str, message: str, fields: dict[str, Any]
     ) -> None:
-        from cstoolkit.output import _plain
+        from cstoolkit.output import plain
         from cstoolkit.secrets import REDACTOR
 
         entry = {
@@ -78,7 +78,7 @@ class _Reporter:
             "event": event,
             "instance": instance,
             "message": REDACTOR.redact(message),
-            **_plain(fields),
+            **plain(fields),
         }
         click.echo(json.dumps(entry, ensure_ascii=False), err=True)
 

@@ -14,7 +14,7 @@ imports no engine and no plugin.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from cstoolkit.config.core import SECTIONS
 from cstoolkit.config.files import Config
 from cstoolkit.config.positions import Path as KeyPath
 from cstoolkit.config.positions import field_name, line_of
+from cstoolkit.config.run_plan import RunPlan, build_plan
 from cstoolkit.config.schema import BAD, Key, Section, Walk, did_you_mean
 from cstoolkit.errors import ConfigError, PluginError
 
@@ -92,7 +93,7 @@ def secret_resolver(env: Mapping[str, str]) -> Any:
     return resolve
 
 
-class _Checker:
+class Checker:
     def __init__(
         self, config: Config, host: PluginHost | None, *, resolve_secrets: bool = True
     ) -> None:
@@ -225,7 +226,7 @@ def check_config(
     not hold every instance's secrets, and an instance whose secret is missing fails, naming
     the setting, when a command uses it. ``cst config check`` and ``cst doctor`` resolve them.
     """
-    checker = _Checker(config, host, resolve_secrets=resolve_secrets)
+    checker = Checker(config, host, resolve_secrets=resolve_secrets)
     checker.run()
     return to_problems(config, checker.walk.found)
 
@@ -295,3 +296,28 @@ def key_values(keys: tuple[Key, ...], table: Mapping[str, Any], label: str) -> d
         path, message = errors[0]
         raise ConfigError(message, field=field_name(path))
     return values
+
+
+# -- the [run] plan ----------------------------------------------------------------------------
+
+
+def load_plan(config: Config) -> RunPlan:
+    """The ``[run]`` table as steps; a ConfigError naming the file, line and field otherwise."""
+    if config.data.get("run") is None:
+        raise ConfigError(
+            'no [run] table: name the steps, e.g. steps = ["sync pull", "survey send"]',
+            path=config.label,
+            field="run",
+        )
+    values = section_values("run", config)
+    return build_plan(values, _raise_first(config))
+
+
+def _raise_first(config: Config) -> Callable[..., None]:
+    def fail(where: tuple[str | int, ...], message: str) -> None:
+        path = ("run", *where)
+        raise ConfigError(
+            message, path=config.label, line=line_of(config.lines, path), field=field_name(path)
+        )
+
+    return fail

@@ -137,14 +137,6 @@ class Config:
             password=str(password) if password is not None else None,
         )
 
-    def open_store(self, *, migrate: bool = True) -> Any:
-        """Open the configured store: :func:`cstoolkit.store.configured.open_configured`, kept
-        here for existing callers (looked up by name: this layer imports no store)."""
-        import importlib
-
-        opener = importlib.import_module("cstoolkit.store.configured").open_configured
-        return opener(self, migrate=migrate)
-
     @property
     def store_label(self) -> str:
         """Where the store is, safe to print (a URL loses its password)."""
@@ -180,13 +172,6 @@ class Config:
                 f"no [{section}.{name}] instance{hint}; configured: {known}", path=self.label
             )
         return found[name]
-
-    def section(self, name: str) -> dict[str, Any]:
-        """The typed values of a core ``[name]`` table, defaults filled in (ConfigError for the
-        first problem; ``cst config check`` lists them all)."""
-        from cstoolkit.config.check import section_values
-
-        return section_values(name, self)
 
 
 # -- loading ---------------------------------------------------------------------------------

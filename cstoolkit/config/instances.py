@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from cstoolkit import secrets
-from cstoolkit.config.check import PluginHost, _Checker, to_problems
+from cstoolkit.config.check import Checker, PluginHost, to_problems
 from cstoolkit.config.core import SECTIONS
 from cstoolkit.config.files import INSTANCE_SECTIONS, Config, InstanceConfig
 from cstoolkit.errors import ConfigError, PluginError
@@ -23,7 +23,7 @@ def instance_settings(config: Config, inst: InstanceConfig, cls: Any) -> dict[st
     defaults.
     """
     section = SECTIONS[inst.section]
-    checker = _Checker(config, None)
+    checker = Checker(config, None)
     table = {"plugin": inst.plugin, **inst.settings}
     checker.instance(section, inst.name, table, cls=cls)
     errors = [p for p in to_problems(config, checker.walk.found) if p.severity == "error"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.config.schema import BAD
 
 if TYPE_CHECKING:
-    from cstoolkit.config.files import Config
+    pass
 
 DEFAULT_STEP_TIMEOUT = 30 * 60.0
 
@@ -157,31 +157,3 @@ def build_plan(values: dict[str, Any], problem: Callable[..., None]) -> RunPlan:
 def plan_rule(values: dict[str, Any], problem: Callable[..., None]) -> None:
     """The rule of the ``[run]`` section: every step must make a plan."""
     build_plan(values, problem)
-
-
-def load_plan(config: Config) -> RunPlan:
-    """The ``[run]`` table as steps; a ConfigError naming the file, line and field otherwise."""
-    from cstoolkit.config.check import section_values
-    from cstoolkit.errors import ConfigError
-
-    if config.data.get("run") is None:
-        raise ConfigError(
-            'no [run] table: name the steps, e.g. steps = ["sync pull", "survey send"]',
-            path=config.label,
-            field="run",
-        )
-    values = section_values("run", config)
-    return build_plan(values, _raise_first(config))
-
-
-def _raise_first(config: Config) -> Callable[..., None]:
-    from cstoolkit.config.positions import field_name, line_of
-    from cstoolkit.errors import ConfigError
-
-    def fail(where: tuple[str | int, ...], message: str) -> None:
-        path = ("run", *where)
-        raise ConfigError(
-            message, path=config.label, line=line_of(config.lines, path), field=field_name(path)
-        )
-
-    return fail

@@ -12,9 +12,8 @@ import html
 from collections.abc import Sequence
 from typing import IO, Any
 
-from cstoolkit.kpi.render import (
+from cstoolkit.kpi.formatting import (
     WEEKDAY_NAMES,
-    Exporter,
     details,
     fmt_delta,
     fmt_duration,
@@ -26,6 +25,7 @@ from cstoolkit.kpi.render import (
     vendor_table,
     vendor_title,
 )
+from cstoolkit.kpi.render import Exporter
 
 PALETTE = ("#4f46e5", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#8b5cf6", "#ec4899")
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
@@ -353,7 +353,7 @@ def _panel(title: str, body: str, sub: str = "") -> str:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[str]) -> str:
-    from cstoolkit.kpi.render import _cell
+    from cstoolkit.kpi.render import cell
 
     head = "".join(
         f'<th class="{"n" if c in numeric else ""}">{esc(c.replace("_", " "))}</th>'
@@ -362,7 +362,7 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[s
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{"n" if c in numeric else ""}">{esc(_cell(c, v))}</td>'
+            f'<td class="{"n" if c in numeric else ""}">{esc(cell(c, v))}</td>'
             for c, v in zip(columns, r, strict=True)
         )
         + "</tr>"

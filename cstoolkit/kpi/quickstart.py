@@ -39,8 +39,8 @@ def demo(config: Config, store: Store, out_dir: Path, host: Host | None = None) 
     write it as HTML to ``out_dir/kpi-report.html`` and return a text summary and that path."""
     from dataclasses import replace
 
+    from cstoolkit.kpi.formatting import fmt_delta, fmt_value, headline, local_range
     from cstoolkit.kpi.html import render_html
-    from cstoolkit.kpi.render import fmt_delta, fmt_value, headline, local_range
     from cstoolkit.kpi.report import KpiOptions, build_report
 
     note = ""

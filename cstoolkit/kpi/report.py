@@ -131,14 +131,9 @@ class KpiOptions:
 
 def local_sql(zone: ZoneClock, col: str) -> str:
     """An SQL expression for ``col`` (unix seconds) as local wall-clock seconds in ``zone``."""
-    offs = [int(o) for o in zone.offsets]
-    starts = [int(s) for s in zone.starts]
-    if len(set(offs)) == 1:
-        return f"({col} + {offs[0]})"
-    whens = " ".join(
-        f"WHEN {col} < {starts[i + 1]} THEN {col} + {offs[i]}" for i in range(len(offs) - 1)
-    )
-    return f"(CASE {whens} ELSE {col} + {offs[-1]} END)"
+    from cstoolkit.store.reports import local_time_sql
+
+    return local_time_sql(col, zone.starts, zone.offsets)
 
 
 def parse_when(value: str | datetime, zone: str, now: datetime, base: datetime | None) -> datetime:
@@ -604,16 +599,13 @@ def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -
 def _names(store: Store) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
     agents: dict[str, str] = {}
     tiers: dict[str, int] = {}
-    for pid, name, tier in store.conn.execute(
-        "SELECT id, name, json_extract(raw, '$.tier') FROM people WHERE role = 'agent'"
-    ):
+    for pid, name, tier in store.agent_tiers():
         agents[pid] = name
         if isinstance(tier, int) and not isinstance(tier, bool):
             tiers[pid] = tier
         elif isinstance(tier, str) and tier.isdigit():
             tiers[pid] = int(tier)
-    groups = dict(store.conn.execute("SELECT id, name FROM ticket_groups").fetchall())
-    return agents, groups, tiers
+    return agents, store.group_names(), tiers
 
 
 def _entry(

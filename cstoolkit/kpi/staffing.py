@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.config import section_values
 from cstoolkit.config import types as config_types
 from cstoolkit.errors import UsageError
+from cstoolkit.store import reports
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -220,15 +221,9 @@ def measured_aht(
         return settings.aht_seconds, "configured"
     if settings.handle_time_field:
         key = settings.handle_time_field.replace('"', "")
-        expr = f"CAST(json_extract(t.custom_fields, '$.\"{key}\"') AS REAL)"
-        row = store.conn.execute(
-            f"SELECT AVG({expr}), COUNT({expr}) FROM tickets t "
-            f"LEFT JOIN people r ON r.id = t.requester_id WHERE ({where}) "
-            f"AND t.solved_at >= ? AND t.solved_at < ? AND {expr} > 0",
-            [*params, int(since), int(until)],
-        ).fetchone()
-        if row and row[1]:
-            return float(row[0]), f"measured (mean of custom.{key} over {row[1]} solved tickets)"
+        mean, n = reports.solved_custom_mean(store, key, where, params, since, until)
+        if mean is not None:
+            return mean, f"measured (mean of custom.{key} over {n} solved tickets)"
     return DEFAULT_AHT, "default (no [staffing] aht or handle_time_field configured)"
 
 
@@ -282,23 +277,21 @@ def plan_from_store(
 ) -> dict[str, Any]:
     """The staffing plan from the store's arrivals in ``[since, until)`` (local ``timezone``)."""
     from cstoolkit.calendars import ZoneClock
-    from cstoolkit.kpi.report import local_sql
 
     lo, hi = since.timestamp(), until.timestamp()
     if hi <= lo:
         raise UsageError("the period is empty (--until must be after --since)")
     zone = ZoneClock(timezone, lo, hi)
-    local = local_sql(zone, "t.created_at")
-    step = int(settings.interval_seconds)
-    sql = (
-        f"SELECT ({local} / 86400 + 3) % 7, ({local} % 86400) / {step}, COUNT(*) FROM tickets t "
-        f"LEFT JOIN people r ON r.id = t.requester_id WHERE ({where}) "
-        "AND t.created_at >= ? AND t.created_at < ? GROUP BY 1, 2"
+    counts = reports.arrivals_by_slot(
+        store,
+        where,
+        params,
+        lo,
+        hi,
+        slot_seconds=int(settings.interval_seconds),
+        starts=zone.starts,
+        offsets=zone.offsets,
     )
-    counts = {
-        (int(wd), int(slot)): int(n)
-        for wd, slot, n in store.conn.execute(sql, [*params, int(lo), int(hi)])
-    }
     first, last = zone.day(lo), zone.day(hi - 1)
     weekday_days = [0] * 7
     for d in range(first, last + 1):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.kpi.scan import TicketFacts
+from cstoolkit.store import reports
 
 if TYPE_CHECKING:
     from cstoolkit.store import Store
@@ -156,14 +157,8 @@ def read_zendesk_metrics(
     the tickets the scan reads for that period, selected by ``where`` (over ``tickets t``,
     ``people r``). Only ``raw`` is read, as text; payloads without a metric set are skipped
     before any JSON is decoded."""
-    join = " LEFT JOIN people r ON r.id = t.requester_id" if "r." in where else ""
-    cur = store.conn.execute(
-        f"SELECT t.id, t.created_at, t.raw FROM tickets t{join} WHERE ({where}) "
-        "AND t.created_at < ? AND (t.updated_at >= ? OR t.status NOT IN ('solved', 'closed'))",
-        [*params, until, since],
-    )
     out: dict[str, VendorTicket] = {}
-    for tid, created, raw in cur:
+    for tid, created, raw in reports.raw_payloads(store, where, params, since, until):
         if not isinstance(raw, str) or _MARKER not in raw:
             continue
         try:

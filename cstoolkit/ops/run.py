@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.config.check import load_plan  # noqa: F401  (the [run] plan, checked)
 from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the config layer)
     ADD_DRY_RUN,
     AS_IS,
@@ -49,7 +50,6 @@ from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the 
     Step,
     command_key,
     dry_run_args,
-    load_plan,
 )
 from cstoolkit.errors import EXIT_INTERNAL
 from cstoolkit.model import now
@@ -401,40 +401,26 @@ def internal_error_reason(stderr_tail: str) -> str:
 
 
 def _record_start(store: Store, report: RunReport) -> None:
-    from cstoolkit.store.codec import to_epoch
+    from cstoolkit.store import runs
 
-    with store.transaction() as cur:
-        # Under the run lock: a run still "running" was killed (SIGKILL, power loss).
-        cur.execute("UPDATE ops_runs SET outcome = ? WHERE outcome = ?", ("killed", "running"))
-        cur.execute(
-            "INSERT INTO ops_runs (run_id, started_at, dry_run, outcome) VALUES (?, ?, ?, ?)",
-            (report.run_id, to_epoch(report.started_at), int(report.dry_run), "running"),
-        )
+    runs.start_ops_run(store, report.run_id, report.started_at, dry_run=report.dry_run)
 
 
 def _record_finish(store: Store, report: RunReport) -> None:
-    from cstoolkit.store.codec import dumps, to_epoch
+    from cstoolkit.store import runs
 
-    with store.transaction() as cur:
-        cur.execute(
-            "UPDATE ops_runs SET finished_at = ?, outcome = ?, exit_code = ?, report = ? "
-            "WHERE run_id = ?",
-            (
-                to_epoch(report.finished_at),
-                report.outcome,
-                report.exit_code,
-                dumps(report.as_dict()),
-                report.run_id,
-            ),
-        )
+    runs.finish_ops_run(
+        store,
+        report.run_id,
+        report.finished_at,
+        report.outcome,
+        report.exit_code,
+        report.as_dict(),
+    )
 
 
 def last_run(store: Store, *, include_dry_runs: bool = False) -> dict[str, Any] | None:
     """The latest finished ``cst run`` (its report), or None."""
-    import json
+    from cstoolkit.store import runs
 
-    sql = "SELECT report FROM ops_runs WHERE finished_at IS NOT NULL"
-    if not include_dry_runs:
-        sql += " AND dry_run = 0"
-    row = store.conn.execute(sql + " ORDER BY started_at DESC, finished_at DESC LIMIT 1").fetchone()
-    return json.loads(row[0]) if row else None
+    return runs.last_ops_report(store, include_dry_runs=include_dry_runs)

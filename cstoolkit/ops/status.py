@@ -7,13 +7,13 @@ Prometheus text exposition format for the node exporter's textfile collector.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.model import now
-from cstoolkit.store import planned
+from cstoolkit.store import planned, runs
 from cstoolkit.store.codec import from_epoch, to_epoch
+from cstoolkit.store.locks import list_locks
 
 if TYPE_CHECKING:
     from cstoolkit.store.base import Store
@@ -32,33 +32,15 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
     from cstoolkit.surveys.send import status_summary
 
     stamp = to_epoch(now()) or 0
-    conn = store.conn
-    names = set(instances or [])
-    names |= {r[0] for r in conn.execute("SELECT DISTINCT instance FROM sync_runs")}
-    names |= {r[0] for r in conn.execute("SELECT instance FROM sync_cursors")}
-    tickets = dict(
-        conn.execute(
-            "SELECT instance, COUNT(*) FROM tickets WHERE deleted = 0 GROUP BY instance"
-        ).fetchall()
-    )
+    names = set(instances or []) | runs.synced_instances(store)
+    tickets = runs.live_tickets_by_instance(store)
     names |= set(tickets)
     queue = planned.counts_by_instance(store, QUEUE_STATES)
     names |= set(queue)
     rows = []
     for name in sorted(names):
-        ok = conn.execute(
-            "SELECT MAX(finished_at) FROM sync_runs WHERE instance = ? AND outcome = 'ok'",
-            (name,),
-        ).fetchone()[0]
-        last = conn.execute(
-            "SELECT outcome, started_at, finished_at, stats FROM sync_runs WHERE instance = ? "
-            "ORDER BY started_at DESC, id DESC LIMIT 1",
-            (name,),
-        ).fetchone()
-        cursor = conn.execute(
-            "SELECT updated_at FROM sync_cursors WHERE instance = ?", (name,)
-        ).fetchone()
-        stats = json.loads(last[3]) if last and last[3] else {}
+        state = runs.sync_state(store, name)
+        ok, stats = state.last_success, state.last_stats
         q = queue.get(name, {})
         rows.append(
             {
@@ -66,9 +48,11 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
                 "tickets": int(tickets.get(name, 0)),
                 "last_success_at": _iso(ok),
                 "lag_seconds": stamp - ok if ok is not None else None,
-                "last_outcome": last[0] if last else None,
-                "last_run_at": _iso(last[1]) if last else None,
-                "cursor_age_seconds": stamp - cursor[0] if cursor else None,
+                "last_outcome": state.last_outcome,
+                "last_run_at": _iso(state.last_started),
+                "cursor_age_seconds": stamp - state.cursor_updated
+                if state.cursor_updated is not None
+                else None,
                 "rate_limit_wait_seconds": float(stats.get("seconds_waited_rate_limit") or 0),
                 "requests": int(stats.get("requests") or 0),
                 "retries": int(stats.get("retries") or 0),
@@ -79,7 +63,7 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
     surveys = status_summary(store)
     offers = surveys["offers"]
     run = last_run(store)
-    held = conn.execute("SELECT name, expires_at FROM locks ORDER BY name").fetchall()
+    held = list_locks(store)
     return {
         "generated_at": _iso(stamp),
         "instances": rows,
@@ -103,7 +87,7 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
                 s["name"] for s in run["steps"] if s["outcome"] in ("failed", "timeout", "busy")
             ],
         },
-        "locks": [{"name": n, "expires_at": _iso(e)} for n, e in held],
+        "locks": [{"name": h.name, "expires_at": _iso(to_epoch(h.expires_at))} for h in held],
     }
 
 

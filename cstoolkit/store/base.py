@@ -22,14 +22,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
-from cstoolkit.model import Event, Group, Person, Ticket, now
+from cstoolkit.model import Event, Group, Page, Person, Ticket, now
 from cstoolkit.store import codec
 from cstoolkit.store.kv import KeyValue
 from cstoolkit.store.migrations import MIGRATIONS, Migration
 from cstoolkit.store.privacy import suppress_page
 
 if TYPE_CHECKING:
-    from cstoolkit.plugin import Page
     from cstoolkit.query import Node
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -373,6 +372,60 @@ class Store:
             f"SELECT {codec.GROUP_COLUMNS} FROM ticket_groups WHERE id = ?", (group_id,)
         ).fetchone()
         return codec.row_group(row) if row else None
+
+    def group_names(self) -> dict[str, str]:
+        """Every stored group's name by id."""
+        return {r[0]: r[1] for r in self.conn.execute("SELECT id, name FROM ticket_groups")}
+
+    def agents(self) -> list[Person]:
+        """Every stored person whose role is agent."""
+        rows = self.conn.execute(
+            f"SELECT {codec.PERSON_COLUMNS} FROM people WHERE role = 'agent'"
+        ).fetchall()
+        return [codec.row_person(r) for r in rows]
+
+    def agent_tiers(self) -> list[tuple[str, str, Any]]:
+        """(id, name, the ``tier`` of the raw payload as stored, or None) of every agent."""
+        rows = self.conn.execute(
+            "SELECT id, name, json_extract(raw, '$.tier') FROM people WHERE role = 'agent'"
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def ticket_ids_by_external_id(self, external_id: str, *, limit: int = 2) -> list[str]:
+        """Ids of live tickets with this external id (any instance), at most ``limit``."""
+        rows = self.conn.execute(
+            "SELECT id FROM tickets WHERE external_id = ? AND deleted = 0 LIMIT ?",
+            (external_id, int(limit)),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def live_ticket_counts(self, by: str) -> dict[str, int]:
+        """Live tickets per value of ``by`` (``status`` or ``channel``), most first."""
+        if by not in ("status", "channel"):
+            raise ValueError(f"cannot count tickets by {by!r}")
+        rows = self.conn.execute(
+            f"SELECT {by}, COUNT(*) FROM tickets WHERE deleted = 0 GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def synced_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Everything a sync writes, in a comparable form (cursors and sync times excluded),
+        for tests that compare two stores."""
+        conn = self.conn
+        return {
+            "tickets": conn.execute(
+                "SELECT id, status, priority, channel, requester_id, assignee_id, group_id, tags, "
+                "created_at, updated_at, solved_at, custom_fields, raw, deleted "
+                "FROM tickets ORDER BY id"
+            ).fetchall(),
+            "tags": conn.execute("SELECT ticket_id, tag FROM ticket_tags ORDER BY 1, 2").fetchall(),
+            "events": conn.execute(
+                "SELECT id, ticket_id, kind, at, author_id, author_role, public, body, old, new, "
+                "data FROM events ORDER BY id"
+            ).fetchall(),
+            "people": conn.execute("SELECT * FROM people ORDER BY id").fetchall(),
+            "groups": conn.execute("SELECT * FROM ticket_groups ORDER BY id").fetchall(),
+        }
 
     def select(
         self,

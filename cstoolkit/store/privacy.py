@@ -19,13 +19,10 @@ import hashlib
 import hmac
 import secrets
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cstoolkit.model import Event, EventKind, Person, Ticket, now
+from cstoolkit.model import Event, EventKind, Page, Person, Ticket, now
 from cstoolkit.store.codec import dumps, to_epoch
-
-if TYPE_CHECKING:
-    from cstoolkit.plugin import Page
 
 SALT_INSTANCE = "_privacy"
 SALT_KEY = "salt"

@@ -41,3 +41,21 @@ class SQLiteStore(Store):
     def _table_names(self) -> set[str]:
         rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {r[0] for r in rows}
+
+    def backup_to(self, path: Path, *, label: str | None = None) -> None:
+        """Copy the live store into a new file ``path`` with SQLite's online backup API and
+        check the copy's integrity (StoreError naming ``label``, by default ``path``, when
+        either fails)."""
+        label = label or str(path)
+        try:
+            out = sqlite3.connect(str(path))
+            try:
+                self.conn.backup(out)
+                out.execute("PRAGMA journal_mode=DELETE")
+                check = out.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                out.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{label}: backup failed: {exc}") from exc
+        if check != "ok":
+            raise StoreError(f"{label}: backup failed its integrity check: {check}")

@@ -166,10 +166,8 @@ def _find_ticket(store: Store, value: str) -> str | None:
     value = value.strip()
     if store.get_ticket(value) is not None:
         return value
-    rows = store.conn.execute(
-        "SELECT id FROM tickets WHERE external_id = ? AND deleted = 0 LIMIT 2", (value,)
-    ).fetchall()
-    return rows[0][0] if len(rows) == 1 else None
+    found = store.ticket_ids_by_external_id(value, limit=2)
+    return found[0] if len(found) == 1 else None
 
 
 def import_csv(

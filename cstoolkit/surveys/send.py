@@ -31,8 +31,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cstoolkit import model
-from cstoolkit.config import Config, build_instance
+from cstoolkit.config import Config
 from cstoolkit.errors import ConfigError, CstError
+from cstoolkit.instances import build_instance
 from cstoolkit.messages import FAILED as R_FAILED
 from cstoolkit.messages import SENT as R_SENT
 from cstoolkit.messages import DeliveryResult, Message, Recipient, SurveyOffer

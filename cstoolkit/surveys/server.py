@@ -43,6 +43,7 @@ from cstoolkit.config import Config
 from cstoolkit.messages import SCALES
 from cstoolkit.store import Store, open_store
 from cstoolkit.store import surveys as db
+from cstoolkit.store.configured import open_configured
 from cstoolkit.surveys import answers, templates
 from cstoolkit.surveys.links import LinkError, peek_offer_key
 
@@ -461,6 +462,6 @@ def make_server(
 
     ``plugins`` is the plugin host; ``host``/``port`` are where to bind (port 0: any free one).
     """
-    store = config.open_store() if store_path is None else open_store(store_path)
+    store = open_configured(config) if store_path is None else open_store(store_path)
     app = SurveyApp(config, plugins, store)
     return SurveyServer(app, host, port, limits or Limits())

@@ -52,21 +52,7 @@ from cstoolkit.store import Store, open_store
 
 def store_snapshot(store: Store) -> dict[str, Any]:
     """Everything a sync writes, in a comparable form (cursors and sync times excluded)."""
-    conn = store.conn
-    return {
-        "tickets": conn.execute(
-            "SELECT id, status, priority, channel, requester_id, assignee_id, group_id, tags, "
-            "created_at, updated_at, solved_at, custom_fields, raw, deleted "
-            "FROM tickets ORDER BY id"
-        ).fetchall(),
-        "tags": conn.execute("SELECT ticket_id, tag FROM ticket_tags ORDER BY 1, 2").fetchall(),
-        "events": conn.execute(
-            "SELECT id, ticket_id, kind, at, author_id, author_role, public, body, old, new, data "
-            "FROM events ORDER BY id"
-        ).fetchall(),
-        "people": conn.execute("SELECT * FROM people ORDER BY id").fetchall(),
-        "groups": conn.execute("SELECT * FROM ticket_groups ORDER BY id").fetchall(),
-    }
+    return store.synced_rows()
 
 
 class BackendBehaviour:

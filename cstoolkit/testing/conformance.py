@@ -27,7 +27,6 @@ import pytest
 from cstoolkit.messages import DeliveryResult, Message, Recipient, SurveyOffer
 from cstoolkit.model import now
 from cstoolkit.plugin import (
-    _TYPES,
     KNOWN_CAPABILITIES,
     MESSAGES_SEND,
     SURVEYS_SEND,
@@ -36,6 +35,7 @@ from cstoolkit.plugin import (
     Setting,
     SurveyProvider,
 )
+from cstoolkit.plugin_settings import SETTING_TYPES
 from cstoolkit.testing.backend_suite import BackendBehaviour
 
 #: The backend suite, published under the name the other suites follow.
@@ -65,7 +65,7 @@ def settings_problems(cls: type[PluginBase]) -> list[str]:
         if spec.name in seen:
             problems.append(f"setting {spec.name!r} declared twice")
         seen.add(spec.name)
-        if spec.type not in _TYPES:
+        if spec.type not in SETTING_TYPES:
             problems.append(f"setting {spec.name!r}: unknown type {spec.type!r}")
             continue
         if spec.default is not None:

@@ -547,9 +547,7 @@ class _Evaluator:
         if name == "group.name":
             if self._group_names is None:
                 store = self.ws._need_store()
-                self._group_names = dict(
-                    store.conn.execute("SELECT id, name FROM ticket_groups").fetchall()
-                )
+                self._group_names = store.group_names()
             names = self._group_names
             return _derive(
                 cols["group"],

@@ -9,14 +9,15 @@ comments, notifications). A dry run prints it; :func:`apply_plan` stores it with
 against ``expected_updated_at``, audit log with old values, failure queue), records the
 non-idempotent actions in the ledger (scope ``triage``) and saves what each recipe saw (for
 ``changed*``) and the assignment state (round robin, rota).
+
+The plan records live in :mod:`cstoolkit.triage.plans`, applying in :mod:`cstoolkit.triage.apply`;
+the names callers use are importable from here as well.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,251 +26,27 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit import query, templating
 from cstoolkit.errors import CstError
 from cstoolkit.model import Event, Person, Priority, Status, Ticket
-from cstoolkit.plugin import Changes, Comment
 from cstoolkit.triage import fields as fields_mod
+from cstoolkit.triage.apply import ApplyReport, apply_plan  # noqa: F401  (re-exported)
 from cstoolkit.triage.assign import AssignState, Request, escalate_target, pick
+from cstoolkit.triage.plans import (
+    LEDGER_SCOPE,
+    Notification,
+    Plan,
+    PlannedComment,
+    TicketPlan,
+    ledger_key,
+)
+from cstoolkit.triage.plans import state as _state
 from cstoolkit.triage.recipe import ActionCall, Recipe, Rule
 from cstoolkit.triage.roster import Roster, capacity_key
 
 if TYPE_CHECKING:
-    from cstoolkit.push import PushSummary
     from cstoolkit.store import Store
 
 log = logging.getLogger(__name__)
 
-LEDGER_SCOPE = "triage"
-PLAN_KIND = "cstoolkit.triage.plan"
-PLAN_VERSION = 1
 _RESOLVED = (Status.SOLVED, Status.CLOSED)
-
-
-def ledger_key(recipe: str, rule: str, action: str, ticket_id: str, cycle: int) -> str:
-    """(recipe, rule, action, ticket, resolution cycle): what a non-idempotent action is for."""
-    return f"{recipe}/{rule}/{action}/{ticket_id}/c{cycle}"
-
-
-# -- plan records ------------------------------------------------------------------------------
-
-
-@dataclass
-class PlannedComment:
-    body: str
-    public: bool
-    ledger_key: str | None = None
-
-
-@dataclass
-class Notification:
-    channel: str
-    to: str
-    subject: str
-    text: str
-    ledger_key: str
-    recipient: dict[str, Any] = field(default_factory=dict)
-
-
-_FIELDS = ("status", "priority", "assignee_id", "group_id")
-
-
-def _state(t: Ticket) -> dict[str, Any]:
-    return {
-        "status": t.status.value,
-        "priority": t.priority.value,
-        "assignee_id": t.assignee_id,
-        "group_id": t.group_id,
-        "tags": list(t.tags),
-        "custom_fields": dict(t.custom_fields),
-    }
-
-
-@dataclass
-class TicketPlan:
-    """What a run does to one ticket."""
-
-    ticket_id: str
-    subject: str
-    expected_updated_at: datetime
-    before: dict[str, Any]
-    after: dict[str, Any]
-    matched: list[str] = field(default_factory=list)  # "recipe/rule"
-    done: list[str] = field(default_factory=list)  # "rule: what the action did"
-    skipped: list[str] = field(default_factory=list)  # "rule: action: why not"
-    errors: list[str] = field(default_factory=list)
-    comments: list[PlannedComment] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-    ledger: list[str] = field(default_factory=list)
-    picks: list[tuple[str, str, float]] = field(default_factory=list)  # agent, capacity key, at
-    rota: list[tuple[str, int, str]] = field(default_factory=list)
-
-    # -- what changes -------------------------------------------------------------------------
-
-    def field_changes(self) -> dict[str, tuple[Any, Any]]:
-        """Each changed field: (old, new). Tags show as ``tags`` with the full lists."""
-        out: dict[str, tuple[Any, Any]] = {}
-        for name in _FIELDS:
-            if self.before.get(name) != self.after.get(name):
-                out[name.removesuffix("_id")] = (self.before.get(name), self.after.get(name))
-        if set(self.before["tags"]) != set(self.after["tags"]):
-            out["tags"] = (self.before["tags"], self.after["tags"])
-        old_cf, new_cf = self.before["custom_fields"], self.after["custom_fields"]
-        for key in sorted(set(old_cf) | set(new_cf)):
-            if old_cf.get(key) != new_cf.get(key):
-                out[f"custom.{key}"] = (old_cf.get(key), new_cf.get(key))
-        return out
-
-    def added_tags(self) -> list[str]:
-        return [t for t in self.after["tags"] if t not in self.before["tags"]]
-
-    def removed_tags(self) -> list[str]:
-        return [t for t in self.before["tags"] if t not in self.after["tags"]]
-
-    def has_changes(self) -> bool:
-        return bool(self.field_changes() or self.comments)
-
-    def changes(self) -> Changes:
-        b, a = self.before, self.after
-        cf = {k: v for k, v in a["custom_fields"].items() if b["custom_fields"].get(k) != v}
-        for k in b["custom_fields"]:
-            if k not in a["custom_fields"]:
-                cf[k] = None
-        return Changes(
-            status=a["status"] if a["status"] != b["status"] else None,
-            priority=a["priority"] if a["priority"] != b["priority"] else None,
-            assignee_id=a["assignee_id"] if a["assignee_id"] != b["assignee_id"] else None,
-            group_id=a["group_id"] if a["group_id"] != b["group_id"] else None,
-            add_tags=self.added_tags(),
-            remove_tags=self.removed_tags(),
-            custom_fields=cf,
-            comments=[Comment(c.body, c.public) for c in self.comments],
-            expected_updated_at=self.expected_updated_at,
-        )
-
-    def old_values(self) -> dict[str, Any]:
-        """The values a revert puts back (only those this plan changes)."""
-        out: dict[str, Any] = {}
-        for name, (old, _new) in self.field_changes().items():
-            if name == "tags":
-                out["tags"] = old
-            elif name.startswith("custom."):
-                out.setdefault("custom_fields", {})[name[7:]] = old
-            else:
-                out[name + ("_id" if name in ("assignee", "group") else "")] = old
-        return out
-
-    def describe_changes(self) -> list[str]:
-        parts = []
-        for name, (old, new) in self.field_changes().items():
-            if name == "tags":
-                plus = " ".join("+" + t for t in self.added_tags())
-                minus = " ".join("-" + t for t in self.removed_tags())
-                parts.append(f"tags {' '.join(p for p in (plus, minus) if p)}")
-            else:
-                parts.append(f"{name}: {old or '-'} -> {new or '-'}")
-        for c in self.comments:
-            first = c.body.strip().splitlines()[0] if c.body.strip() else ""
-            kind = "reply" if c.public else "note"
-            parts.append(f"{kind}: {first[:60]}")
-        for n in self.notifications:
-            parts.append(f"notify {n.to} via {n.channel}")
-        return parts
-
-    # -- (de)serialising ----------------------------------------------------------------------
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ticket_id": self.ticket_id,
-            "subject": self.subject,
-            "expected_updated_at": self.expected_updated_at.isoformat(),
-            "matched": self.matched,
-            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.field_changes().items()},
-            "before": self.before,
-            "after": self.after,
-            "done": self.done,
-            "skipped": self.skipped,
-            "errors": self.errors,
-            "comments": [dataclasses.asdict(c) for c in self.comments],
-            "notifications": [dataclasses.asdict(n) for n in self.notifications],
-            "ledger": self.ledger,
-            "picks": [list(p) for p in self.picks],
-            "rota": [list(r) for r in self.rota],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TicketPlan:
-        return cls(
-            ticket_id=str(data["ticket_id"]),
-            subject=str(data.get("subject", "")),
-            expected_updated_at=datetime.fromisoformat(str(data["expected_updated_at"])),
-            before=dict(data["before"]),
-            after=dict(data["after"]),
-            matched=list(data.get("matched", [])),
-            done=list(data.get("done", [])),
-            skipped=list(data.get("skipped", [])),
-            errors=list(data.get("errors", [])),
-            comments=[PlannedComment(**c) for c in data.get("comments", [])],
-            notifications=[Notification(**n) for n in data.get("notifications", [])],
-            ledger=list(data.get("ledger", [])),
-            picks=[(str(a), str(k), float(t)) for a, k, t in data.get("picks", [])],
-            rota=[(str(r), int(w), str(a)) for r, w, a in data.get("rota", [])],
-        )
-
-
-@dataclass
-class Plan:
-    recipes: list[dict[str, Any]]
-    created_at: datetime
-    tickets: list[TicketPlan] = field(default_factory=list)
-    evaluated: int = 0
-    rule_matches: dict[str, int] = field(default_factory=dict)
-    snapshots: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def changing(self) -> list[TicketPlan]:
-        return [t for t in self.tickets if not t.errors and (t.has_changes() or t.notifications)]
-
-    @property
-    def failed(self) -> list[TicketPlan]:
-        """Tickets with an error: reported one line each, never applied."""
-        return [t for t in self.tickets if t.errors]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "evaluated": self.evaluated,
-            "failed": len(self.failed),
-            "matched": sum(1 for t in self.tickets if t.matched),
-            "changing": len(self.changing),
-            "comments": sum(len(t.comments) for t in self.tickets),
-            "notifications": sum(len(t.notifications) for t in self.tickets),
-            "errors": sum(len(t.errors) for t in self.tickets),
-            "rule_matches": dict(self.rule_matches),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": PLAN_KIND,
-            "version": PLAN_VERSION,
-            "created_at": self.created_at.isoformat(),
-            "recipes": self.recipes,
-            "summary": self.summary(),
-            "tickets": [t.as_dict() for t in self.tickets],
-            "snapshots": [list(s) for s in self.snapshots],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        if data.get("kind") != PLAN_KIND:
-            raise ValueError(f"not a triage plan (kind {data.get('kind')!r})")
-        if data.get("version") != PLAN_VERSION:
-            raise ValueError(f"unsupported plan version {data.get('version')!r}")
-        summary = data.get("summary") or {}
-        return cls(
-            recipes=list(data.get("recipes", [])),
-            created_at=datetime.fromisoformat(str(data["created_at"])),
-            tickets=[TicketPlan.from_dict(t) for t in data.get("tickets", [])],
-            evaluated=int(summary.get("evaluated", 0)),
-            rule_matches=dict(summary.get("rule_matches", {})),
-            snapshots=[(str(r), str(t), dict(s)) for r, t, s in data.get("snapshots", [])],
-        )
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -848,7 +625,7 @@ def store_context(
         entry = ledger.get(key)
         return entry is not None and entry.state != FAILED
 
-    groups = {r[0]: r[1] for r in store.conn.execute("SELECT id, name FROM ticket_groups")}
+    groups = store.group_names()
     return Context(
         now=now,
         calendars=calendars,
@@ -861,206 +638,3 @@ def store_context(
         group_names=groups,
         people=store.person,
     )
-
-
-# -- applying ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ApplyReport:
-    run_id: str | None
-    planned: int = 0
-    push: PushSummary | None = None
-    ledger_committed: int = 0
-    ledger_released: int = 0
-    ledger_refused: list[str] = field(default_factory=list)
-    notifications: dict[str, int] = field(default_factory=dict)
-    notification_errors: list[str] = field(default_factory=list)
-    snapshots_saved: int = 0
-    failed: list[str] = field(default_factory=list)  # "ticket: error", not applied
-
-    @property
-    def ok(self) -> bool:
-        return (
-            (self.push is None or self.push.ok) and not self.notification_errors and not self.failed
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "planned": self.planned,
-            "push": self.push.as_dict() if self.push else None,
-            "ledger_committed": self.ledger_committed,
-            "ledger_released": self.ledger_released,
-            "ledger_refused": self.ledger_refused,
-            "notifications": self.notifications,
-            "notification_errors": self.notification_errors,
-            "snapshots_saved": self.snapshots_saved,
-            "failed": self.failed,
-        }
-
-
-def apply_plan(
-    store: Store,
-    plan: Plan,
-    backend_for: Callable[[str], Any],
-    *,
-    channel_for: Callable[[str], Any] | None = None,
-    kind: str = "apply",
-    actor: str = "cst triage",
-) -> ApplyReport:
-    """Store ``plan`` as planned changes, push them, settle the ledger, send notifications and
-    save recipe and assignment state. Safe to call twice with the same plan: the ledger refuses
-    the non-idempotent actions already done and the backend reports field changes as unchanged.
-    """
-    from cstoolkit import push as push_mod
-    from cstoolkit.store import triage as db
-    from cstoolkit.store.ledger import Ledger
-
-    run_id = uuid.uuid4().hex[:12]
-    report = ApplyReport(run_id=run_id)
-    ledger = Ledger(store, LEDGER_SCOPE, run_id=run_id)
-    db.start_run(store, run_id, kind, plan.recipes)
-    reserved: dict[str, list[str]] = {}
-    items = []
-    for tp in plan.failed:  # nothing half-written: a ticket that failed gets nothing
-        report.failed.append(f"{tp.ticket_id}: {'; '.join(tp.errors)}")
-    for tp in plan.tickets:
-        if tp.errors:
-            continue
-        keys = []
-        for key in tp.ledger:
-            if ledger.reserve(key, {"ticket": tp.ticket_id, "run_id": run_id}):
-                keys.append(key)
-            else:
-                report.ledger_refused.append(key)
-        refused = set(tp.ledger) - set(keys)
-        if refused:  # another run did these already: drop what they carry
-            tp.comments = [c for c in tp.comments if c.ledger_key not in refused]
-            tp.notifications = [n for n in tp.notifications if n.ledger_key not in refused]
-        reserved[tp.ticket_id] = keys
-        changes = tp.changes()
-        if changes.is_empty():
-            continue
-        items.append(
-            push_mod.PlannedChange(
-                ticket_id=tp.ticket_id,
-                changes=changes,
-                source=f"triage:{','.join(r['name'] for r in plan.recipes)}",
-                old_values=tp.old_values(),
-                ledger_key="\n".join(keys) or None,
-            )
-        )
-    report.planned = len(items)
-    push_mod.plan(store, items, run_id=run_id)
-    summary = push_mod.push(store, backend_for, run_id=run_id, actor=actor)
-    report.push = summary
-    # What the queue says, not only this push: another pusher may hold some of these changes
-    # (still "claimed": treated like "failed", their keys stay reserved).
-    settled = (push_mod.APPLIED, push_mod.UNCHANGED, push_mod.CONFLICT, push_mod.REFUSED)
-    outcome = {
-        e.ticket_id: e.state if e.state in settled else push_mod.FAILED
-        for e in push_mod.entries(store, run_id=run_id)
-    }
-    bad = {push_mod.CONFLICT, push_mod.REFUSED}
-    for tp in plan.tickets:
-        if tp.errors:
-            continue
-        state = outcome.get(tp.ticket_id, push_mod.UNCHANGED)
-        keys = reserved.get(tp.ticket_id, [])
-        if state in bad:
-            for key in keys:
-                ledger.fail(key, f"push {state}")
-                report.ledger_released += 1
-            continue
-        if state == push_mod.FAILED:
-            continue  # still queued for `cst sync push`: the keys stay reserved
-        _notify(tp, keys, ledger, channel_for, report)
-        for key in keys:  # what is left: comments and field changes the push settled
-            ledger.commit(key, run_id=run_id)
-            report.ledger_committed += 1
-    skip = {tid for tid, st in outcome.items() if st in bad | {push_mod.FAILED}}
-    skip |= {tp.ticket_id for tp in plan.failed}
-    snaps = [s for s in plan.snapshots if s[1] not in skip]
-    report.snapshots_saved = db.save_snapshots(store, snaps)
-    last: dict[tuple[str, str], float] = {}
-    rota: dict[tuple[str, int], str] = {}
-    for tp in plan.tickets:
-        if tp.ticket_id in skip:
-            continue
-        for agent, key, at in tp.picks:
-            last[(agent, key)] = max(last.get((agent, key), 0.0), at)
-        for r, w, a in tp.rota:
-            rota[(r, w)] = a
-    if last:
-        db.save_last_assignments(store, last)
-    if rota:
-        db.save_rota_owners(store, rota)
-    db.finish_run(store, run_id, report.as_dict())
-    return report
-
-
-def _notify(
-    tp: TicketPlan,
-    keys: list[str],
-    ledger: Any,
-    channel_for: Callable[[str], Any] | None,
-    report: ApplyReport,
-) -> None:
-    from cstoolkit.messages import Message, Recipient
-
-    for n in tp.notifications:
-        if n.ledger_key not in keys:
-            continue
-        if channel_for is None:
-            report.notification_errors.append(f"{tp.ticket_id}: no channels available")
-            ledger.fail(n.ledger_key, "no channel")
-            keys.remove(n.ledger_key)
-            continue
-        try:
-            channel = channel_for(n.channel)
-            r = n.recipient
-            message = Message(
-                idempotency_key=hashlib.sha256(n.ledger_key.encode()).hexdigest()[:32],
-                recipient=Recipient(
-                    id=r.get("id"),
-                    name=r.get("name") or "",
-                    email=r.get("email"),
-                    language=r.get("language"),
-                    handles=dict(r.get("handles") or {}),
-                ),
-                subject=n.subject,
-                text=n.text,
-                short=n.text[:160],
-                data={"ticket_id": tp.ticket_id, "ledger_key": n.ledger_key},
-            )
-            if not ledger.confirm(n.ledger_key):  # the fencing check, right before the send
-                report.notification_errors.append(
-                    f"{tp.ticket_id}: notify via {n.channel}: not sent, the reservation is no "
-                    f"longer this run's ({ledger.holder(n.ledger_key)})"
-                )
-                keys.remove(n.ledger_key)
-                continue
-            result = channel.send(message)
-        except Exception as exc:
-            report.notification_errors.append(f"{tp.ticket_id}: notify via {n.channel}: {exc}")
-            ledger.mark_in_doubt(n.ledger_key, f"{type(exc).__name__}: {exc}")
-            keys.remove(n.ledger_key)
-            report.notifications["in_doubt"] = report.notifications.get("in_doubt", 0) + 1
-            continue
-        outcome = getattr(result, "outcome", "sent")
-        report.notifications[outcome] = report.notifications.get(outcome, 0) + 1
-        if outcome == "sent":
-            ledger.commit(n.ledger_key, getattr(result, "provider_ref", None))
-            report.ledger_committed += 1
-        elif outcome == "failed":
-            ledger.fail(n.ledger_key, getattr(result, "detail", "failed"))
-            report.notification_errors.append(
-                f"{tp.ticket_id}: notify via {n.channel}: {getattr(result, 'detail', '')}"
-            )
-        else:
-            ledger.mark_in_doubt(n.ledger_key, getattr(result, "detail", "unknown"))
-            report.notification_errors.append(
-                f"{tp.ticket_id}: notify via {n.channel}: delivery unknown (in doubt)"
-            )
-        keys.remove(n.ledger_key)

@@ -580,12 +580,7 @@ def load_from_config(config: Any, store: Any = None) -> Roster | None:
     if value == "store":
         if store is None:
             return Roster()
-        from cstoolkit.store import codec
-
-        rows = store.conn.execute(
-            f"SELECT {codec.PERSON_COLUMNS} FROM people WHERE role = 'agent'"
-        ).fetchall()
-        return roster_from_people(codec.row_person(r) for r in rows)
+        return roster_from_people(store.agents())
     try:
         return load_roster(config.resolve_path(value))
     except FileError:
