@@ -11,6 +11,9 @@ how. Under CSTOOLKIT_REQUIRE_SERVERS=1 (CI) ``skip_or_fail`` fails instead of sk
 from __future__ import annotations
 
 import ast
+import functools
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: What every skip reason says before how to enable the test.
 ENABLE = "to enable: "
 SKIPPED_DIRS = {".git", "build", "dist", "node_modules", "__pycache__"}
+#: A quick look before parsing: only files that may call one of them are parsed.
+SKIP_CALL = re.compile(r"skip(if|_or_fail)?\(|importorskip")
 #: Functions whose calls skip: the reason argument's position and keyword.
 SKIPPERS = {"skip": (0, "reason"), "importorskip": (None, "reason"), "skipif": (None, "reason")}
 
@@ -34,15 +39,14 @@ class Skip:
     reason: ast.expr | None
 
 
-def python_files() -> list[Path]:
-    """The repository's Python files, without virtual environments and build output."""
+@functools.cache
+def python_files() -> tuple[Path, ...]:
+    """The repository's Python files; virtual environments and build output are not entered."""
     out = []
-    for path in sorted(ROOT.rglob("*.py")):
-        parts = path.relative_to(ROOT).parts
-        if any(p in SKIPPED_DIRS or p.startswith(".") for p in parts[:-1]):
-            continue
-        out.append(path)
-    return out
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        out += [Path(folder, f) for f in sorted(files) if f.endswith(".py")]
+    return tuple(out)
 
 
 def _name(func: ast.expr) -> str:
@@ -60,9 +64,13 @@ def _text(node: ast.expr | None) -> str | None:
     return None
 
 
+@functools.cache
 def _skips(path: Path, root: Path = ROOT) -> list[Skip]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out = []
+    source = path.read_text(encoding="utf-8")
+    if not SKIP_CALL.search(source):
+        return []
+    tree = ast.parse(source, filename=str(path))
+    out: list[Skip] = []
     helpers = {  # functions whose own body turns its arguments into a reason
         f
         for f in ast.walk(tree)
@@ -86,7 +94,7 @@ def _skips(path: Path, root: Path = ROOT) -> list[Skip]:
         elif name.endswith("skip_or_fail"):  # a plugin's own helper: its reason is built inside
             out.append(Skip(where, name, ast.Constant(ENABLE)))
     for helper in helpers:
-        text = ast.get_source_segment(path.read_text(encoding="utf-8"), helper) or ""
+        text = ast.get_source_segment(source, helper) or ""
         if ENABLE not in text:
             out.append(Skip(f"{path.relative_to(root)}:{helper.lineno}", helper.name, None))
     return out
