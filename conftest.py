@@ -58,21 +58,22 @@ def seeded_random(request: pytest.FixtureRequest) -> random.Random:
     return random.Random(f"{seed}:{request.node.nodeid}")
 
 
+# -- parallel runs (pytest-xdist) ------------------------------------------------------------
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """``-n auto --dist loadgroup`` unless the command line says otherwise.
+    """``-n auto`` (one worker per core) unless the command line gives ``-n``.
 
     Set here rather than in ``addopts`` so that ``-p no:xdist`` still works (an ``-n`` in addopts
-    would then be an unknown option) and a pytest without xdist runs the suite serially.
-    ``loadgroup`` keeps the tests of one ``xdist_group`` (those of a real server that is slow to
-    start) on one worker, so that server starts once.
+    would then be an unknown option) and a pytest without xdist runs the suite in one process.
+    Each worker starts the real servers its tests need (tests/conftest.py): no two share a
+    port, a data directory or a temporary file.
     """
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
     if config.option.numprocesses is None:
         config.option.numprocesses = "auto"
-    if config.option.dist == "no":
-        config.option.dist = "loadgroup"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

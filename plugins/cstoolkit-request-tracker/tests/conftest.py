@@ -6,7 +6,7 @@ by RT_SITE_CONFIG / RT_SITE_CONFIG_DIR, so the system install is never modified)
 auth token and the ``cst_marker`` / ``cst_tags`` custom fields, and stops the server at the end.
 It skips when the Debian packages are absent, saying how to install them, unless
 CSTOOLKIT_REQUIRE_SERVERS=1 (CI): then a missing or broken server is a failure. Under pytest-xdist
-the tests that use it are one ``xdist_group``: one worker runs them all, against one server.
+each worker that runs one of these tests starts its own server (its own port and directory).
 """
 
 from __future__ import annotations
@@ -24,19 +24,10 @@ import rt_server
 
 REQUIRE_ENV = "CSTOOLKIT_REQUIRE_SERVERS"
 HOW = "run .ci/setup-servers (installs Request Tracker 5; the tests start their own server)"
-GROUP = "request-tracker"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server: needs a real server (skipped when absent)")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, every test of the RT server runs on one worker, so it starts once."""
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here) and "rt" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(GROUP))
 
 
 def _skip_or_fail(why: str) -> None:
