@@ -9,6 +9,9 @@ Two profiles, chosen by ``CSTOOLKIT_TEST_PROFILE``:
 Both are deterministic: hypothesis derandomizes its examples and random kill points come from
 :func:`test_seed`, so a failure replays with the same command. ``pytest --hypothesis-profile ci``
 raises the budget of the generated-input tests alone.
+
+Both run in parallel, one pytest-xdist worker per core, unless told otherwise: ``-n 0`` (or
+``-p no:xdist``) runs everything in one process, for debugging; ``-n N`` picks the number.
 """
 
 from __future__ import annotations
@@ -55,12 +58,31 @@ def seeded_random(request: pytest.FixtureRequest) -> random.Random:
     return random.Random(f"{seed}:{request.node.nodeid}")
 
 
+# -- parallel runs (pytest-xdist) ------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-n auto`` (one worker per core) unless the command line gives ``-n``.
+
+    Set here rather than in ``addopts`` so that ``-p no:xdist`` still works (an ``-n`` in addopts
+    would then be an unknown option) and a pytest without xdist runs the suite in one process.
+    Each worker starts the real servers its tests need (tests/conftest.py): no two share a
+    port, a data directory or a temporary file.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is None:
+        config.option.numprocesses = "auto"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``slow`` tests run in CI's profile (or with CSTOOLKIT_SLOW_TESTS=1), not by default."""
     if PROFILE == "ci" or os.environ.get("CSTOOLKIT_SLOW_TESTS"):
         return
     skip = pytest.mark.skip(
-        reason="slow: runs in CI's profile (CSTOOLKIT_TEST_PROFILE=ci or CSTOOLKIT_SLOW_TESTS=1)"
+        reason="slow: runs in CI's profile; "
+        "to enable: CSTOOLKIT_SLOW_TESTS=1 (or CSTOOLKIT_TEST_PROFILE=ci)"
     )
     for item in items:
         if item.get_closest_marker("slow"):

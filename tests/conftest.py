@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from cstoolkit.store import Store, open_store
-from tests.pgserver import PgServer, start_server
+from tests.pgserver import PG_ENABLE, PgServer, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -40,11 +41,13 @@ def require_servers() -> bool:
     return os.environ.get("CSTOOLKIT_REQUIRE_SERVERS", "") not in ("", "0")
 
 
-def skip_or_fail(why: str) -> None:
-    """Skip a test whose real server is missing here; fail under CSTOOLKIT_REQUIRE_SERVERS=1."""
+def skip_or_fail(why: str, enable: str) -> NoReturn:
+    """Skip a test whose server, browser, tool or data is missing here, saying ``why`` and how
+    to ``enable`` it; under CSTOOLKIT_REQUIRE_SERVERS=1 (CI) fail instead."""
+    message = f"{why}; to enable: {enable}"  # what every skip says (tests/test_skip_reasons.py)
     if require_servers():
-        pytest.fail(f"{why} (CSTOOLKIT_REQUIRE_SERVERS=1)", pytrace=False)
-    pytest.skip(why)
+        pytest.fail(f"{message} (CSTOOLKIT_REQUIRE_SERVERS=1 requires it)", pytrace=False)
+    pytest.skip(message)
 
 
 # -- PostgreSQL: one real server per test session, one fresh schema per test -----------------
@@ -52,14 +55,15 @@ def skip_or_fail(why: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server per test process (per xdist worker): its own port and directory."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        skip_or_fail("psycopg is not installed (pip install 'cstoolkit[postgres]')")
+        skip_or_fail("psycopg is not installed", "pip install -e '.[test]'")
     try:
         server = start_server()
     except RuntimeError as exc:
-        skip_or_fail(f"no PostgreSQL server: {exc}")
+        skip_or_fail(f"no PostgreSQL server: {exc}", PG_ENABLE)
     yield server
     server.stop()
 

@@ -36,6 +36,13 @@ def _major(path: str) -> int:
         return 0
 
 
+#: How to get the server the tests start (the message of their skip).
+PG_ENABLE = "apt-get install postgresql (the tests start their own server; nothing to configure)"
+
+#: How many free ports a server start tries before giving up.
+PORT_ATTEMPTS = 5
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +67,11 @@ class PgServer:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
     def start(self) -> None:
+        """initdb, then start on :attr:`port`; on a port taken meanwhile, on another one.
+
+        The port is free when chosen but only bound when the server starts: another process (a
+        parallel test worker) may take it in between, so a start that fails on it is retried.
+        """
         data = self.root / "data"
         init = self._run(
             str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
@@ -67,18 +79,26 @@ class PgServer:
         )  # fmt: skip
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
-        opts = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=100"
-        )
-        started = self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"),
-            "-o", opts, "-w", "-t", "60", "start",
-        )  # fmt: skip
-        if started.returncode != 0:
-            log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
-            raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()} {log[-2000:]}")
+        for attempt in range(PORT_ATTEMPTS):
+            if attempt:
+                self.port = _free_port()
+            log = self.root / f"log.{attempt}"
+            opts = (
+                f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=100"
+            )
+            started = self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(log),
+                "-o", opts, "-w", "-t", "60", "start",
+            )  # fmt: skip
+            if started.returncode == 0:
+                break
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if "already in use" not in text:
+                raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()} {text[-2000:]}")
+        else:
+            raise RuntimeError(f"pg_ctl start failed: {PORT_ATTEMPTS} ports were taken meanwhile")
         created = self._run(
             str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
             "-U", self.user, "cst_test",
@@ -96,7 +116,9 @@ def start_server() -> PgServer:
     """Start a server or raise RuntimeError saying why none could be started."""
     bindir = find_bindir()
     if bindir is None:
-        raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        raise RuntimeError(
+            "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql)"
+        )
     root = Path(tempfile.mkdtemp(prefix="cst-pg-"))
     user = "postgres"
     if os.geteuid() == 0:

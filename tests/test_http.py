@@ -360,19 +360,29 @@ def test_spent_window_holds_the_next_request(respx_mock: respx.Router, t: FakeTi
 
 def test_token_bucket_is_fair_across_threads() -> None:
     bucket = TokenBucket(60)  # one a second
-    waits = sorted(bucket.reserve(0.0) for _ in range(5))
-    assert waits == [0.0, 1.0, 2.0, 3.0, 4.0]
+    waits: list[float] = []
+    threads = [threading.Thread(target=lambda: waits.append(bucket.reserve(0.0))) for _ in range(5)]
+    for thread in threads:  # the clock is given, not read: any interleaving gives the same waits
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(waits) == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 def test_bounded_concurrency_map(t: FakeTime) -> None:
     client = HttpClient("http://127.0.0.1:9", label="t")
     live, peak, lock = [0], [0], threading.Lock()
+    # The first two calls wait for each other: they are in flight together however busy the
+    # machine is (a serial map would break the barrier instead of passing by luck).
+    together = threading.Barrier(2, timeout=60)
 
     def work(n: int) -> int:
         with lock:
             live[0] += 1
             peak[0] = max(peak[0], live[0])
-        time.sleep(0.01)
+        if n < 2:
+            together.wait()
+        time.sleep(0.01)  # more calls pile up: the bound, not the timing, keeps them at 3
         with lock:
             live[0] -= 1
         return n * 2

@@ -2,19 +2,33 @@
 
 Writes take SQLite's write lock up front (``BEGIN IMMEDIATE``), so two processes never
 interleave half of a page and a read-then-write inside one transaction sees no other writer.
+
+Opening a new store races when two processes (two cron jobs) open it at the same moment: both
+switch the file to WAL, and that switch upgrades a read lock to the write lock *without* calling
+SQLite's busy handler (it refuses at once rather than risk a deadlock), so the busy timeout alone
+does not help. :func:`_set_wal` retries the switch with a short, bounded backoff instead.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from pathlib import Path
 
-from cstoolkit.errors import StoreError
+from cstoolkit.errors import BusyError, StoreError
 from cstoolkit.store.base import Store
+
+#: The first and the longest pause between two attempts to switch a new file to WAL (seconds).
+WAL_RETRY_FIRST = 0.005
+WAL_RETRY_MAX = 0.25
 
 
 class SQLiteStore(Store):
-    """A store in one SQLite file (``:memory:`` for a throwaway one)."""
+    """A store in one SQLite file (``:memory:`` for a throwaway one).
+
+    ``timeout`` bounds every wait for another process's lock, the WAL switch included.
+    """
 
     dialect = "sqlite"
     IntegrityError = sqlite3.IntegrityError
@@ -28,11 +42,19 @@ class SQLiteStore(Store):
             self.conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        try:
+            # Explicit, and before any other statement: every lock wait below is bounded by it.
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            _set_wal(self.conn, self.path, timeout)
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException as exc:
+            self.conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+            raise
         self._setup(migrate)
 
     def _begin(self, cur: sqlite3.Cursor) -> None:
@@ -59,3 +81,29 @@ class SQLiteStore(Store):
             raise StoreError(f"{label}: backup failed: {exc}") from exc
         if check != "ok":
             raise StoreError(f"{label}: backup failed its integrity check: {check}")
+
+
+def _set_wal(conn: sqlite3.Connection, path: str, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the lock it needs.
+
+    Retries back off from :data:`WAL_RETRY_FIRST` to :data:`WAL_RETRY_MAX` seconds (with jitter,
+    so racing processes do not retry in step) until ``timeout`` has passed, then raise
+    :class:`BusyError` (exit 4): another process kept the store locked all that time.
+    """
+    deadline = time.monotonic() + timeout
+    pause = WAL_RETRY_FIRST
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BusyError(
+                    f"{path}: cannot open the store: another process kept it locked for "
+                    f"{timeout:g}s ({exc}); try again when that process has finished"
+                ) from exc
+            time.sleep(min(left, pause * random.uniform(0.5, 1.0)))
+            pause = min(pause * 2, WAL_RETRY_MAX)

@@ -72,7 +72,10 @@ class BackendBehaviour:
 
     def change_upstream(self, backend: Backend, external_id: str) -> None:
         """Change a ticket behind the toolkit's back (for conflict tests); skip if impossible."""
-        pytest.skip("this suite subclass cannot change tickets upstream")
+        pytest.skip(
+            "this suite subclass cannot change tickets upstream; "
+            "to enable: override change_upstream() in it"
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -163,7 +166,10 @@ class BackendBehaviour:
         full = open_store(tmp_path / "full.db")
         pages = self._sync(self.make_backend(tmp_path), full)
         if pages < 2:
-            pytest.skip("fixture data fits one page; resume needs at least two")
+            pytest.skip(
+                "fixture data fits one page; resume needs at least two; "
+                "to enable: make make_backend() serve at least two pages"
+            )
         for stop_after in range(1, pages):
             part = open_store(tmp_path / f"part{stop_after}.db")
             self._sync(self.make_backend(tmp_path), part, max_pages=stop_after)
@@ -188,7 +194,10 @@ class BackendBehaviour:
 
     def _require(self, backend: Backend, capability: str) -> None:
         if capability not in backend.capabilities:
-            pytest.skip(f"backend does not declare {capability}")
+            pytest.skip(
+                f"backend does not declare {capability}; "
+                f"to enable: implement it and add {capability!r} to its capabilities"
+            )
 
     def test_apply_is_idempotent(self, tmp_path: Path) -> None:
         backend = self.make_backend(tmp_path)
@@ -250,7 +259,10 @@ class BackendBehaviour:
     def test_every_page_cursor_resumes_without_loss(self, tmp_path: Path) -> None:
         pages = self._pages(self.make_backend(tmp_path))
         if len(pages) < 2:
-            pytest.skip("fixture data fits one page; resume needs at least two")
+            pytest.skip(
+                "fixture data fits one page; resume needs at least two; "
+                "to enable: make make_backend() serve at least two pages"
+            )
         for n, page in enumerate(pages[:-1]):
             if page.cursor is None:
                 continue  # no checkpoint after this page
@@ -302,7 +314,7 @@ class BackendBehaviour:
         try:
             assert backend.fetch(self.missing_id) is None
         except NotImplementedError:
-            pytest.skip("backend does not implement fetch")
+            pytest.skip("backend does not implement fetch; to enable: implement Backend.fetch()")
         finally:
             backend.close()
 
@@ -320,7 +332,9 @@ class BackendBehaviour:
         backend = self.make_backend(tmp_path)
         stats = getattr(backend, "stats", None)
         if stats is None:
-            pytest.skip("backend exposes no stats")
+            pytest.skip(
+                "backend exposes no stats; to enable: give it a `stats` attribute (HttpStats)"
+            )
         self._pages(backend)
         for name in STAT_FIELDS:
             value = getattr(stats, name)

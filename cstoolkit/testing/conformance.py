@@ -159,14 +159,20 @@ class ChannelConformance:
     def test_idempotent_lookup_finds_a_sent_message(self, tmp_path: Path) -> None:
         channel = self.make_channel(tmp_path)
         if not channel.idempotent:
-            pytest.skip("channel is not idempotent")
+            pytest.skip(
+                "channel is not idempotent; to enable: set `idempotent = True` on a channel "
+                "whose provider dedupes by key"
+            )
         message = self.make_message("suite/t2/c1")
         sent_at = now() - timedelta(seconds=5)
         assert channel.send(message).ok
         try:
             found = channel.lookup(message.idempotency_key, message=message, since=sent_at)
         except NotImplementedError:
-            pytest.skip("idempotent through the provider's key, no lookup")
+            pytest.skip(
+                "idempotent through the provider's key, no lookup; "
+                "to enable: implement Channel.lookup()"
+            )
         finally:
             channel.close()
         assert isinstance(found, DeliveryResult) and found.ok
@@ -174,7 +180,10 @@ class ChannelConformance:
     def test_lookup_of_a_never_sent_key_is_none(self, tmp_path: Path) -> None:
         channel = self.make_channel(tmp_path)
         if not channel.idempotent:
-            pytest.skip("channel is not idempotent")
+            pytest.skip(
+                "channel is not idempotent; to enable: set `idempotent = True` on a channel "
+                "whose provider dedupes by key"
+            )
         try:
             found = channel.lookup(
                 "suite/never-sent/c9",
@@ -182,7 +191,7 @@ class ChannelConformance:
                 since=now() - timedelta(minutes=1),
             )
         except NotImplementedError:
-            pytest.skip("no lookup")
+            pytest.skip("no lookup; to enable: implement Channel.lookup()")
         finally:
             channel.close()
         assert found is None

@@ -15,12 +15,11 @@ import pytest
 from cstoolkit.config import Config
 from cstoolkit.kpi.html import PALETTE, render_html
 from cstoolkit.kpi.report import KpiOptions, build_report
-from tests.conftest import require_servers
+from tests import chromium
 from tests.kpi.helpers import PERIOD, L, build_main, config_data
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -36,15 +35,12 @@ FLAGS = [
 
 @pytest.fixture(scope="module", autouse=True)
 def _chromium() -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        if require_servers():
-            pytest.fail(f"chromium not found at {CHROMIUM} (CSTOOLKIT_REQUIRE_SERVERS=1)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    chromium.require()
 
 
 def _browse(page: Path, tmp: Path, shot: Path | None = None) -> str:
     """Load ``page``; return Chromium's log lines about the page (console, network)."""
-    args = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}"]
+    args = [chromium.require(), *FLAGS, f"--user-data-dir={tmp / 'profile'}"]
     if shot is not None:
         args += [f"--screenshot={shot}", "--window-size=1400,3000"]
     else:

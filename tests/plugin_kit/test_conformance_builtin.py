@@ -39,7 +39,9 @@ class TestWebhookChannel(ChannelConformance):
     provider_ref_expected = True  # the key, or the receiver's X-Request-Id
 
     def make_channel(self, tmp_path: Path) -> WebhookChannel:
-        respx = pytest.importorskip("respx")
+        respx = pytest.importorskip(
+            "respx", reason="respx is not installed; to enable: pip install -e '.[test]'"
+        )
         import httpx
 
         router = respx.mock(assert_all_called=False)

@@ -19,7 +19,17 @@ from cstoolkit.model import now
 from cstoolkit.store.kv import MemoryKeyValue
 from cstoolkit.testing import ChannelConformance, SurveyProviderConformance
 
-respx = pytest.importorskip("respx")
+respx = pytest.importorskip(
+    "respx", reason="respx is not installed; to enable: pip install -e '.[test]'"
+)
+
+
+def _plugin(module: str) -> Any:
+    """The first-party plugin's module; skips, saying how to install it, where it is missing."""
+    dist = module.replace("_", "-")
+    return pytest.importorskip(
+        module, reason=f"{dist} is not installed; to enable: pip install -e plugins/{dist}"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -33,14 +43,14 @@ class TestSlackWebhookChannel(ChannelConformance):
     provider_ref_expected = False  # incoming webhooks answer a bare "ok", no message id
 
     def make_channel(self, tmp_path: Path) -> Any:
-        slack = pytest.importorskip("cstoolkit_slack")
+        slack = _plugin("cstoolkit_slack")
         respx.post(self.URL).mock(return_value=httpx.Response(200, text="ok"))
         return slack.SlackWebhookChannel("hook", {"url": self.URL}, MemoryKeyValue())
 
 
 class TestSlackChannel(ChannelConformance):
     def make_channel(self, tmp_path: Path) -> Any:
-        slack = pytest.importorskip("cstoolkit_slack")
+        slack = _plugin("cstoolkit_slack")
         respx.post("https://slack.com/api/chat.postMessage").mock(
             return_value=httpx.Response(200, json={"ok": True, "channel": "D1", "ts": "1.5"})
         )
@@ -50,7 +60,7 @@ class TestSlackChannel(ChannelConformance):
 
 class TestWhatsAppChannel(ChannelConformance):
     def make_channel(self, tmp_path: Path) -> Any:
-        wa = pytest.importorskip("cstoolkit_whatsapp")
+        wa = _plugin("cstoolkit_whatsapp")
         respx.post("https://graph.facebook.com/v21.0/1234567890/messages").mock(
             return_value=httpx.Response(
                 200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.SUITE"}]}
@@ -91,7 +101,7 @@ class TestTwilioSMSChannel(ChannelConformance):
     PATH = "/2010-04-01/Accounts/AC123/Messages.json"
 
     def make_channel(self, tmp_path: Path) -> Any:
-        tw = pytest.importorskip("cstoolkit_twilio_sms")
+        tw = _plugin("cstoolkit_twilio_sms")
         if not hasattr(self, "api"):
             self.api = _TwilioApi()
             respx.route(host="api.twilio.com", path=self.PATH).mock(side_effect=self.api)
@@ -107,7 +117,7 @@ class TestNicereplyProvider(SurveyProviderConformance):
     languages = ("en", "es", "pt")
 
     def make_provider(self, tmp_path: Path) -> Any:
-        nice = pytest.importorskip("cstoolkit_nicereply")
+        nice = _plugin("cstoolkit_nicereply")
         config = {
             "kind": "csat",
             "channel": "mail",

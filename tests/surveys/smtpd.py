@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.conftest import skip_or_fail
 
 
 def have_aiosmtpd() -> bool:
@@ -25,15 +25,8 @@ def have_aiosmtpd() -> bool:
 
 
 def require_aiosmtpd() -> None:
-    from .conftest_helpers import require_or_skip
-
-    require_or_skip(have_aiosmtpd(), "aiosmtpd is not installed (pip install 'cstoolkit[test]')")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    if not have_aiosmtpd():
+        skip_or_fail("aiosmtpd is not installed", "pip install -e '.[test]'")
 
 
 @dataclass
@@ -84,12 +77,30 @@ class Handler:
 
 
 class SMTPServer:
+    """aiosmtpd on 127.0.0.1, on a socket bound before the server starts.
+
+    Binding first (port 0: the kernel picks a free port) and handing the socket to asyncio leaves
+    no moment in which another process, such as a parallel test worker, could take the port.
+    """
+
     def __init__(self, handler: Handler, **kwargs: Any) -> None:
         from aiosmtpd.controller import Controller
 
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+
+        class BoundController(Controller):
+            def _create_server(self) -> Any:
+                return self.loop.create_server(
+                    self._factory_invoker, sock=listening, ssl=self.ssl_context
+                )
+
         self.handler = handler
-        self.port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.port = int(listening.getsockname()[1])
+        # A generous start-up wait: the machine may be busy with other tests.
+        kwargs.setdefault("ready_timeout", 30.0)
+        self.controller = BoundController(handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()
@@ -144,5 +155,5 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
             timeout=60,
         )
     except (OSError, subprocess.CalledProcessError):
-        pytest.skip("openssl cannot make a test certificate here")
+        skip_or_fail("openssl cannot make a test certificate here", "apt-get install openssl")
     return cert, key

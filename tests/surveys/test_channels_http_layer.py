@@ -49,24 +49,40 @@ def _webhook() -> HttpChannel:
 
 
 def _slack() -> HttpChannel:
-    slack = pytest.importorskip("cstoolkit_slack")
+    slack = pytest.importorskip(
+        "cstoolkit_slack",
+        reason="cstoolkit-slack is not installed; "
+        "to enable: pip install -e plugins/cstoolkit-slack",
+    )
     return slack.SlackChannel("slack", {"bot_token": f"xoxb-{PLANTED}"}, MemoryKeyValue())
 
 
 def _slack_hook() -> HttpChannel:
-    slack = pytest.importorskip("cstoolkit_slack")
+    slack = pytest.importorskip(
+        "cstoolkit_slack",
+        reason="cstoolkit-slack is not installed; "
+        "to enable: pip install -e plugins/cstoolkit-slack",
+    )
     url = f"https://hooks.slack.com/services/T0/B0/{PLANTED}"
     return slack.SlackWebhookChannel("hook", {"url": url}, MemoryKeyValue())
 
 
 def _whatsapp() -> HttpChannel:
-    wa = pytest.importorskip("cstoolkit_whatsapp")
+    wa = pytest.importorskip(
+        "cstoolkit_whatsapp",
+        reason="cstoolkit-whatsapp is not installed; "
+        "to enable: pip install -e plugins/cstoolkit-whatsapp",
+    )
     config = {"phone_number_id": "123", "access_token": f"EAAG{PLANTED}"}
     return wa.WhatsAppChannel("wa", config, MemoryKeyValue())
 
 
 def _twilio() -> HttpChannel:
-    tw = pytest.importorskip("cstoolkit_twilio_sms")
+    tw = pytest.importorskip(
+        "cstoolkit_twilio_sms",
+        reason="cstoolkit-twilio-sms is not installed; "
+        "to enable: pip install -e plugins/cstoolkit-twilio-sms",
+    )
     config = {"account_sid": "AC1", "auth_token": PLANTED, "from_number": "+15005550006"}
     return tw.TwilioSMSChannel("sms", config, MemoryKeyValue())
 

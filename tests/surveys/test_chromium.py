@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -20,13 +19,12 @@ from cstoolkit.store import surveys as db
 from cstoolkit.surveys.links import Signer, survey_url
 from cstoolkit.surveys.send import send_surveys
 from cstoolkit.surveys.server import make_server
+from tests import chromium
+from tests.conftest import skip_or_fail
 
-from .conftest_helpers import require_or_skip
 from .helpers import KEY, make_workspace, simple_desk
 
 pytestmark = pytest.mark.server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 class CDP:
@@ -78,12 +76,13 @@ def browser(tmp_path: Path) -> Iterator[CDP]:
         import websocket
     except ImportError:
         websocket = None
-    require_or_skip(Path(CHROMIUM).exists(), "chromium is not installed (apt-get install chromium)")
-    require_or_skip(websocket is not None, "websocket-client is not installed")
+    program = chromium.require()
+    if websocket is None:
+        skip_or_fail("websocket-client is not installed", "pip install -e '.[test]'")
     profile = tmp_path / "profile"
     proc = subprocess.Popen(
         [
-            CHROMIUM,
+            program,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

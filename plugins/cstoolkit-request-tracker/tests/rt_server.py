@@ -88,8 +88,13 @@ class RTServer:
 
 
 def _site_config(workdir: Path, port: int) -> dict[str, str]:
+    """Write the site configuration for ``port``; return the environment that makes RT read it.
+
+    The database copy is made once; a retry on another port rewrites only this file.
+    """
     db = workdir / "rtdb"
-    shutil.copyfile(RT_DB, db)
+    if not db.exists():
+        shutil.copyfile(RT_DB, db)
     confdir = workdir / "RT_SiteConfig.d"
     confdir.mkdir(exist_ok=True)
     site = workdir / "RT_SiteConfig.pm"
@@ -118,10 +123,17 @@ def _site_config(workdir: Path, port: int) -> dict[str, str]:
     return env
 
 
+#: How many free ports a server start tries before giving up.
+PORT_ATTEMPTS = 5
+
+
 def start(workdir: Path, timeout: float = 60.0) -> RTServer:
-    """Copy the database, create the custom fields and a token, start rt-server, wait for it."""
-    port = free_port()
-    env = _site_config(workdir, port)
+    """Copy the database, create the custom fields and a token, start rt-server, wait for it.
+
+    The port is free when chosen but only bound when rt-server starts: another process (a
+    parallel test worker) may take it in between, so a start that fails on it is retried.
+    """
+    env = _site_config(workdir, free_port())
     made = subprocess.run(
         ["perl", f"-I{RT_LIB}", "-MRT", "-e", SETUP_PERL],
         env=env,
@@ -132,23 +144,38 @@ def start(workdir: Path, timeout: float = 60.0) -> RTServer:
     if made.returncode != 0 or not made.stdout.strip():
         raise RuntimeError(f"RT setup failed: {made.stderr.decode(errors='replace')[-800:]}")
     token = made.stdout.decode().strip().splitlines()[-1]
-    log = (workdir / "rt_server.log").open("wb")
-    process = subprocess.Popen(
-        [str(RT_SERVER), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return _serve(workdir, token, timeout)
+        except PortTaken:
+            continue
+    return _serve(workdir, token, timeout)
+
+
+class PortTaken(RuntimeError):
+    """rt-server could not bind its port: another process took it after it was chosen."""
+
+
+def _serve(workdir: Path, token: str, timeout: float) -> RTServer:
+    port = free_port()
+    env = _site_config(workdir, port)
+    logfile = workdir / "rt_server.log"
+    with logfile.open("wb") as log:
+        process = subprocess.Popen(
+            [str(RT_SERVER), "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     server = RTServer(base, token, ROOT_USER, ROOT_PASSWORD, workdir, process)
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"rt-server exited ({process.returncode}): "
-                f"{(workdir / 'rt_server.log').read_text(errors='replace')[-800:]}"
-            )
+            text = logfile.read_text(errors="replace")
+            error = PortTaken if "in use" in text else RuntimeError
+            raise error(f"rt-server exited ({process.returncode}): {text[-800:]}")
         try:
             with urllib.request.urlopen(f"{base}/REST/2.0/rt", timeout=2) as answer:
                 if answer.status:

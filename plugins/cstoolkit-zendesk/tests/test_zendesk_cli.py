@@ -49,7 +49,10 @@ def server() -> Iterator[int]:
 
 def test_invalid_token_exits_2_without_printing_it(server: int, tmp_path: Path) -> None:
     if not any(ep.name == "zendesk" for ep in metadata.entry_points(group="cstoolkit")):
-        pytest.skip("cstoolkit-zendesk is not installed (pip install -e plugins/cstoolkit-zendesk)")
+        pytest.skip(
+            "cstoolkit-zendesk is not installed; "
+            "to enable: pip install -e plugins/cstoolkit-zendesk"
+        )
     config = tmp_path / "cstoolkit.toml"
     config.write_text(
         f'[store]\npath = "store.db"\n\n[backends.zd]\nplugin = "zendesk"\n'

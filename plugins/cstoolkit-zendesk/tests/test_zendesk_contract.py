@@ -1,11 +1,12 @@
 """Contract check: the requests the zendesk plugin sends, against Zendesk's published OpenAPI.
 
-The specs are the shared copies in ``../shared/specs`` (or ``$CSTOOLKIT_SPECS_DIR``): the
+The specs are the shared copies in ``../shared/specs`` beside the checkout (or ``$CSTOOLKIT_SPECS``,
+see :func:`specs_candidates`; without them the tests skip, saying where to put them): the
 incremental split made Prism-ready and the tickets split. A small matcher checks every recorded
 request: the path matches a spec path (the spec writes no ``.json`` suffix; the live API accepts
-both), the method exists there, every query parameter is declared (or listed in AMENDMENTS with
-the vendor documentation that adds it), values fit the declared schema, and the Authorization
-header uses one of the spec's security schemes (HTTP basic ``{email}/token:{token}`` or bearer).
+both), the method exists there, every query parameter is declared (or listed in AMENDMENTS with the
+vendor documentation that adds it), values fit the declared schema, and the Authorization header
+uses one of the spec's security schemes (HTTP basic ``{email}/token:{token}`` or bearer).
 """
 
 from __future__ import annotations
@@ -51,15 +52,42 @@ NOT_IN_SHARED_SPECS = {
 }
 
 
+SPECS_ENV = "CSTOOLKIT_SPECS"
+
+
+def repo_root() -> Path | None:
+    """The checkout this file is in: the nearest directory holding cstoolkit's pyproject.toml."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "cstoolkit").is_dir():
+            return parent
+    return None
+
+
+def specs_candidates() -> list[Path]:
+    """Where the specs are looked for, in order: ``$CSTOOLKIT_SPECS`` alone when it is set;
+    otherwise ``shared/specs`` beside the checkout (``<repo>/../shared/specs``) or beside any
+    directory above it (a git worktree's checkout sits deeper than the clone)."""
+    env = os.environ.get(SPECS_ENV)
+    if env:
+        return [Path(env)]
+    return [p / "shared" / "specs" for p in Path(__file__).resolve().parents[1:]]
+
+
 def specs_dir() -> Path | None:
-    env = os.environ.get("CSTOOLKIT_SPECS_DIR")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    candidates += [p / "shared" / "specs" for p in here.parents]
-    for candidate in candidates:
+    for candidate in specs_candidates():
         if all((candidate / name).is_file() for name in SPEC_FILES):
             return candidate
     return None
+
+
+def where_specs_go() -> tuple[str, str]:
+    """Where the specs were looked for, and how to provide them (for the skip message)."""
+    root = repo_root()
+    beside = root.parent / "shared" / "specs" if root else Path("../shared/specs")
+    where = os.environ.get(SPECS_ENV)
+    looked = f"{SPECS_ENV}={where}" if where else f"{beside} and the directories above"
+    how = f"put {' and '.join(SPEC_FILES)} in {beside}, or set {SPECS_ENV}=/path/to/specs"
+    return looked, how
 
 
 @dataclass
@@ -180,7 +208,8 @@ def check(spec: Spec, request: httpx.Request) -> list[str]:
 def spec() -> Spec:
     directory = specs_dir()
     if directory is None:
-        pytest.skip("shared specs not found (set CSTOOLKIT_SPECS_DIR)")
+        looked, how = where_specs_go()
+        pytest.skip(f"Zendesk's OpenAPI specs not found (looked in {looked}); to enable: {how}")
     return load_spec(directory)
 
 
