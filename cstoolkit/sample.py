@@ -67,6 +67,10 @@ class SampleSpec:
     seed: int = 1
     end: datetime | None = None
     agents: int | None = None
+    #: Add customers' survey answers (CSAT, some NPS) after solves: see :func:`_survey_answers`.
+    #: Off by default, so the default output (and the benchmarks' inputs) stay as they were;
+    #: drawn from their own random stream, so the rest of the file is the same either way.
+    survey_answers: bool = False
 
 
 @dataclass
@@ -952,6 +956,7 @@ class _Context:
     roster: _Roster
     end: int
     iso: _Timestamps
+    surveys: random.Random | None = None
 
 
 def _speed(channel: str) -> str:
@@ -1140,6 +1145,8 @@ def _ticket_record(ctx: _Context, tid: str, created: int, req: _Requester) -> di
     tk.message(created, req.id, _REQUESTER, description, True, kind=_CREATED)
     with contextlib.suppress(_Cutoff):
         _Simulation(ctx, tk, req, channel).run(topic)
+    if ctx.surveys is not None:
+        _survey_answers(ctx.surveys, tk, req, ctx.end, ctx.iso)
 
     resolved = tk.status in (_SOLVED, _CLOSED) and tk.solved_at is not None
     return {
@@ -1161,6 +1168,49 @@ def _ticket_record(ctx: _Context, tid: str, created: int, req: _Requester) -> di
         "custom_fields": {"product": product},
         "events": tk.events,
     }
+
+
+# -- survey answers (SampleSpec.survey_answers) ------------------------------------------------
+
+_SURVEY_DELAY = 24 * _HOUR  # the survey goes out a day after the solve, as quickstart's does
+_P_CSAT_ANSWER = 0.3  # share of solved tickets whose requester answers the CSAT survey
+_P_NPS_ANSWER = 0.35  # of those, the share who also answer the NPS question
+# CSAT 1-5 for a smooth ticket; each bad experience moves weight towards the low scores.
+_CSAT_SCORES = ((5, 0.56), (4, 0.24), (3, 0.09), (2, 0.05), (1, 0.06))
+_CSAT_UNHAPPY = ((5, 0.22), (4, 0.22), (3, 0.2), (2, 0.16), (1, 0.2))
+_NPS_BY_CSAT = {5: (8, 10), 4: (7, 9), 3: (4, 8), 2: (1, 6), 1: (0, 4)}
+
+
+def _survey_answers(
+    rng: random.Random, tk: _Ticket, req: _Requester, end: int, iso: _Timestamps
+) -> None:
+    """Some requesters answer a CSAT survey (and some an NPS question) after the last solve:
+    ``survey_answered`` events whose ``data`` holds the survey's kind and score, as
+    ``cst survey serve`` records them. A reopened or escalated ticket scores lower."""
+    if tk.solved_at is None or rng.random() >= _P_CSAT_ANSWER:
+        return
+    at = tk.solved_at + _SURVEY_DELAY + int(_lognormal(rng, 3 * _HOUR, 1.2))
+    if at > end:
+        return
+    reopened = sum(1 for e in tk.events if e.get("new") == _SOLVED) > 1
+    unhappy = reopened or "escalated" in tk.tags or tk.priority == _URGENT
+    score = _pick(_CSAT_UNHAPPY if unhappy else _CSAT_SCORES, rng.random())
+    answers = [("csat", score)]
+    if rng.random() < _P_NPS_ANSWER:
+        low, high = _NPS_BY_CSAT[score]
+        answers.append(("nps", low + int(rng.random() * (high - low + 1))))
+    for kind, value in answers:
+        event = {
+            "id": f"{tk.tid}-{kind}",
+            "kind": EventKind.SURVEY_ANSWERED.value,
+            "at": iso(at),
+            "author": req.id,
+            "role": _REQUESTER,
+            "data": {"survey": f"sample_{kind}", "kind": kind, "score": value},
+        }
+        # In time order among the ticket's events (ISO 8601 UTC strings sort as times).
+        stamps = [e["at"] for e in tk.events]
+        tk.events.insert(bisect.bisect_right(stamps, event["at"]), event)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -1212,7 +1262,8 @@ def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
     for agent in agents:
         write(agent.record)
     rng = random.Random(f"cst-sample/{spec.seed}/tickets")
-    ctx = _Context(rng, _Roster(agents), end, _Timestamps())
+    surveys = random.Random(f"cst-sample/{spec.seed}/surveys") if spec.survey_answers else None
+    ctx = _Context(rng, _Roster(agents), end, _Timestamps(), surveys)
     customers = _Customers(spec.seed, max(1, spec.tickets // 3))
     people, events = len(agents), 0
     for n, created in enumerate(_arrivals(rng, spec.tickets, start, end), start=1):

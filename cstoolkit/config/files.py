@@ -26,6 +26,8 @@ from cstoolkit.config.types import is_store_url
 from cstoolkit.errors import ConfigError
 
 CONFIG_NAME = "cstoolkit.toml"
+#: The environment variable naming the keys file (see :func:`cstoolkit.secrets.keys_path`).
+KEYS_ENV = "CSTOOLKIT_KEYS_FILE"
 
 #: [section] -> plugin kind of its named instances.
 INSTANCE_SECTIONS: dict[str, str] = {
@@ -243,7 +245,20 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
         ) from None
     config = Config(path=path, text=text, env=env)
     config.data = _interpolate(data, env, config, ())
+    config.env = _with_keys_file(config)
     return config
+
+
+def _with_keys_file(config: Config) -> Mapping[str, str]:
+    """The environment the config's secret references resolve in: ``keys_file`` (relative to
+    the file) is the keys file of its ``key:`` references unless $CSTOOLKIT_KEYS_FILE names
+    another (the environment wins, as it does for the config file itself)."""
+    keys_file = config.data.get("keys_file")
+    if not isinstance(keys_file, str) or not keys_file.strip() or config.env.get(KEYS_ENV):
+        return config.env
+    from collections import ChainMap
+
+    return ChainMap({KEYS_ENV: str(config.resolve_path(keys_file))}, config.env)  # type: ignore[arg-type]
 
 
 def _interpolate(value: Any, env: Mapping[str, str], config: Config, trail: KeyPath) -> Any:
