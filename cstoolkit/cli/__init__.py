@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cstoolkit.__about__ import __version__
+from cstoolkit.cli.base import Group
 
 #: name -> (module, attribute, one-line help shown by ``cst --help`` without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -104,7 +105,7 @@ def _load_announced(value: str) -> Any:
     return obj
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(COMMANDS) | set(self.commands)
         names |= set(_announced())

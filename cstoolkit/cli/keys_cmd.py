@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import NotFoundError, UsageError
 
 
-@click.group()
+@click.group(cls=base.Group)
 def keys() -> None:
     """Manage secrets in the keys file (referenced from config as key:NAME).
 

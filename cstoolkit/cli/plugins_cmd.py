@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def plugins() -> None:
     """List, create, install and restore plugins."""
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.command()
+@click.command(cls=base.Command)
 @click.option(
     "--dir",
     "directory",

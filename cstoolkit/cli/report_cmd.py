@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, format_options, pass_app
 
 BY_CHOICES = ("agent", "group", "channel", "priority", "tier", "instance", "day", "week", "month")
@@ -25,7 +26,7 @@ _EXTENSIONS = {
 }
 
 
-@click.group()
+@click.group(cls=base.Group)
 def report() -> None:
     """KPI reports (`report kpi`) and staffing with Erlang C (`report staffing`)."""
 

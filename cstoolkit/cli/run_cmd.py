@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 from cstoolkit.output import echo
 
 
-@click.command("run")
+@click.command("run", cls=base.Command)
 @click.option("--dry-run", is_flag=True, help="Run every step as a dry run (docs/operations.md).")
 @click.option(
     "--max-runtime",

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def sample() -> None:
     """Generate realistic synthetic helpdesk data."""
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import EXIT_BUSY, EXIT_FAILED, BusyError, CstError
 from cstoolkit.output import echo
 
 
-@click.group()
+@click.group(cls=base.Group)
 def sync() -> None:
     """Pull tickets into the store, push planned changes, mirror between backends."""
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 PLAN_COLUMNS = ["ticket", "subject", "matched", "changes", "skipped", "errors"]
@@ -96,7 +97,7 @@ def _show_report(app: App, report: Any, fmt: str) -> None:
         app.say("nothing to change")
 
 
-@click.group()
+@click.group(cls=base.Group)
 def triage() -> None:
     """Run triage recipes over stored tickets (dry run unless --apply)."""
 
