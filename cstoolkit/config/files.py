@@ -193,30 +193,46 @@ class Config:
 # -- loading ---------------------------------------------------------------------------------
 
 
+#: How the config in use was found (:func:`config_source`).
+EXPLICIT, ENVIRONMENT, WORKSPACE, USER, DEFAULTS = "option", "environment", "workspace", "user", ""
+
+
 def find_config(
     explicit: str | Path | None = None,
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Path | None:
+    return config_source(explicit, env=env, cwd=cwd)[0]
+
+
+def config_source(
+    explicit: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[Path | None, str]:
+    """The config file in lookup order and how it was found: ``--config`` (:data:`EXPLICIT`),
+    ``$CSTOOLKIT_CONFIG`` (:data:`ENVIRONMENT`), ``./cstoolkit.toml`` (:data:`WORKSPACE`), the
+    user config directory (:data:`USER`), or none (:data:`DEFAULTS`)."""
     env = os.environ if env is None else env
     if explicit:
         path = Path(explicit)
         if not path.is_file():
             raise ConfigError("config file not found", path=str(path))
-        return path.resolve()
+        return path.resolve(), EXPLICIT
     if env.get("CSTOOLKIT_CONFIG"):
         path = Path(env["CSTOOLKIT_CONFIG"])
         if not path.is_file():
             raise ConfigError("config file named by CSTOOLKIT_CONFIG not found", path=str(path))
-        return path.resolve()
+        return path.resolve(), ENVIRONMENT
     local = (cwd or Path.cwd()) / CONFIG_NAME
     if local.is_file():
-        return local.resolve()
+        return local.resolve(), WORKSPACE
     from platformdirs import user_config_dir
 
     user = Path(user_config_dir("cstoolkit")) / CONFIG_NAME
-    return user if user.is_file() else None
+    return (user, USER) if user.is_file() else (None, DEFAULTS)
 
 
 def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
