@@ -32,7 +32,7 @@ import os
 import random
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -1246,12 +1246,14 @@ class _Writer:
         self.bytes += len(line) if line.isascii() else len(line.encode())
 
 
-def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
+def generate(
+    spec: SampleSpec, out: IO[str], on_progress: Callable[[int], None] | None = None
+) -> SampleStats:
     """Write the sample helpdesk described by ``spec`` to ``out``, a text stream.
 
     Lines come in the order a reader needs them: groups, agents, then tickets in ``created_at``
     order, each preceded by its requester's ``person`` line the first time that customer
-    appears.
+    appears. ``on_progress(tickets written)`` is called every 1,000 tickets.
     """
     end = _check(spec)
     start = end - spec.days * _DAY
@@ -1275,10 +1277,14 @@ def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
         record = _ticket_record(ctx, str(n), created, req)
         events += len(record["events"])
         write(record)
+        if on_progress is not None and n % 1000 == 0:
+            on_progress(n)
     return SampleStats(spec.tickets, events, people, len(_GROUPS), write.bytes)
 
 
-def generate_file(spec: SampleSpec, path: Path) -> SampleStats:
+def generate_file(
+    spec: SampleSpec, path: Path, on_progress: Callable[[int], None] | None = None
+) -> SampleStats:
     """Write the sample to ``path`` atomically.
 
     The data goes to a temporary file in the same directory, which is flushed, synced and then
@@ -1290,7 +1296,7 @@ def generate_file(spec: SampleSpec, path: Path) -> SampleStats:
     tmp = _create_temp(path)
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            stats = generate(spec, fh)
+            stats = generate(spec, fh, on_progress)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -38,8 +38,48 @@ def _unknown_option(command: click.Command, ctx: click.Context, exc: click.NoSuc
     )
 
 
+def _completer(kind: str) -> Any:
+    """A shell completer of ``kind`` (:mod:`cstoolkit.cli.completion`, imported on a TAB)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from cstoolkit.cli.completion import complete as run
+
+        return run(kind, ctx, incomplete)
+
+    return complete
+
+
+def _add_completers(command: click.Command) -> None:
+    """Backend, survey and calendar names, recipe files and query fields complete alike in
+    every command, by parameter name (the table is in :mod:`cstoolkit.cli.completion`)."""
+    for param in command.params:
+        kind = COMPLETES.get(param.name or "")
+        if kind and getattr(param, "_custom_shell_complete", None) is None:
+            param._custom_shell_complete = _completer(kind)
+
+
+#: parameter name -> what it completes (kept here so no module is imported at start-up).
+COMPLETES = {
+    "instances": "backends",
+    "source": "backends",
+    "target": "backends",
+    "survey_name": "surveys",
+    "calendar": "calendars",
+    "query_text": "query",
+    "query": "query",
+    "recipes": "recipe",
+    "recipe": "recipe",
+    "files": "recipe",
+    "file": "recipe",
+}
+
+
 class Command(click.Command):
-    """A ``cst`` command: a did-you-mean for an unknown option."""
+    """A ``cst`` command: a did-you-mean for an unknown option, completers by parameter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_completers(self)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:

@@ -184,7 +184,11 @@ def kpi(
         vendor_metrics=vendor_metrics,
         vendor_tolerance=tolerance,
     )
-    doc = build_report(app.store, app.config, options, app.host)
+    from cstoolkit import progress
+
+    store = app.store
+    with progress.task("KPI report", quiet=app.quiet):
+        doc = build_report(store, app.config, options, app.host)
     _write(app, out_path, lambda out: exporter.write(doc, out))
 
 

@@ -77,14 +77,18 @@ def send(
         if as_json:
             write_json({"dry_run": dry_run, "surveys": [], "sent": 0, "in_doubt": []})
         return
-    report = send_surveys(
-        app.config,
-        app.host,
-        app.store,
-        survey=survey_name,
-        dry_run=dry_run,
-        resend_in_doubt=resend_in_doubt,
-    )
+    from cstoolkit import progress
+
+    store = app.store
+    with progress.task("surveys" + (" (dry run)" if dry_run else ""), quiet=app.quiet):
+        report = send_surveys(
+            app.config,
+            app.host,
+            store,
+            survey=survey_name,
+            dry_run=dry_run,
+            resend_in_doubt=resend_in_doubt,
+        )
     if as_json:
         write_json(report.as_dict())
     else:

@@ -133,9 +133,12 @@ def run_cmd(
     from cstoolkit.triage import runner
 
     fmt = chosen_format(fmt, as_json)
+    from cstoolkit import progress
+
     ws = _workspace(app)
     try:
-        plan = runner.plan_run(ws, list(recipes), query_text=query_text)
+        with progress.task("triage", quiet=app.quiet):
+            plan = runner.plan_run(ws, list(recipes), query_text=query_text)
         if plan_out:
             runner.write_plan(plan, plan_out)
             app.say(f"plan written to {plan_out}")
@@ -261,13 +264,16 @@ def backtest_cmd(
     fmt = chosen_format(fmt, as_json)
     ws = _workspace(app)
     delay = backtest.parse_since(after) if after not in ("0", "0h") else None
-    result = backtest.run(
-        ws,
-        recipe,
-        since=since,
-        query_text=query_text,
-        sla_sample=sla_sample,
-        after=delay or timedelta(0),
-        end=backtest.parse_until(until) if until else None,
-    )
+    from cstoolkit import progress
+
+    with progress.task("backtest", quiet=app.quiet):
+        result = backtest.run(
+            ws,
+            recipe,
+            since=since,
+            query_text=query_text,
+            sla_sample=sla_sample,
+            after=delay or timedelta(0),
+            end=backtest.parse_until(until) if until else None,
+        )
     backtest.show(result, fmt, say=app.say)
