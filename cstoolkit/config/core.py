@@ -183,7 +183,7 @@ BACKENDS = _instances(
     "backend",
     BACKEND_KEYS,
     "A helpdesk account: an instance of a backend plugin, plus the plugin's own settings.",
-    "backends/",
+    "backends/index.md",
 )
 CHANNELS = _instances(
     "channels",
