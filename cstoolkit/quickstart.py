@@ -1,7 +1,13 @@
 """``cst quickstart``: a workspace that shows the whole product in seconds, with no account.
 
-Safe to re-run: an existing config and helpdesk file are kept (so changes written to the
-helpdesk survive), and the sync is incremental, so a second run adds nothing.
+Safe to re-run: an existing config, helpdesk file and recipes are kept (so changes written to
+them survive), and the sync is incremental, so a second run adds nothing.
+
+Every figure it prints is what a documented command prints when run in the workspace with no
+flags: the generated config holds what those commands need (the business-hours calendar of the
+KPI figures as ``[kpi] calendar``, an SLA policy, costs, the roster the recipes use), and the
+survey signing key is kept in the workspace's own keys file (``keys_file``), never in the
+user's global one unless ``$CSTOOLKIT_KEYS_FILE`` says so.
 """
 
 from __future__ import annotations
@@ -18,9 +24,17 @@ from cstoolkit.store import open_store
 from cstoolkit.sync import PullSummary, pull
 
 BACKEND = "demo"
+#: The business-hours calendar of the sample desk (its office hours in Madrid).
+CALENDAR = "madrid"
+KEYS_FILE = "keys.json"
 CONFIG_TEXT = """\
 # Created by `cst quickstart`. Paths are relative to this file.
 # Reference: docs/configuration.md
+
+# The 0600 file holding this file's key: references (`cst keys set NAME` adds one).
+keys_file = "{keys_file}"
+# Who works on the desk: the agents synced from the sample helpdesk (docs/roster.md).
+roster = "store"
 
 [store]
 path = "cstoolkit.db"
@@ -28,13 +42,35 @@ path = "cstoolkit.db"
 [backends.{backend}]
 plugin = "local"
 path = "helpdesk.jsonl"
+
+# The sample desk's office hours: the KPI report, the recipes and the SLA policy use them.
+[calendars.{calendar}]
+timezone = "Europe/Madrid"
+hours = {{ mon-fri = "09:00-18:00" }}
+holidays_country = "ES"
+
+[kpi]
+calendar = "{calendar}"
+
+# Targets per priority, in business hours of the calendar (docs/sla.md).
+[sla.standard]
+calendar = "{calendar}"
+business_hours = true
+first_reply = {{ urgent = "1h", high = "2h", normal = "4h", low = "8h" }}
+resolution = {{ urgent = "8h", high = "1d", normal = "3d", low = "5d" }}
+
+[costs]
+currency = "EUR"
+agent_hour = 28.5
 """
 
 
-def _config_text() -> str:
+def config_text() -> str:
+    """The cstoolkit.toml quickstart writes into a new workspace."""
     from cstoolkit.surveys.quickstart import CONFIG_SNIPPET
 
-    return CONFIG_TEXT.format(backend=BACKEND) + CONFIG_SNIPPET
+    core = CONFIG_TEXT.format(backend=BACKEND, calendar=CALENDAR, keys_file=KEYS_FILE)
+    return core + CONFIG_SNIPPET
 
 
 @dataclass
@@ -43,8 +79,10 @@ class QuickstartResult:
     config: Path
     helpdesk: Path
     store: Path
+    keys: Path
     created_config: bool
     generated_tickets: int
+    recipes: list[Path]
     sync: PullSummary
     by_status: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
@@ -57,8 +95,10 @@ class QuickstartResult:
             "config": str(self.config),
             "helpdesk": str(self.helpdesk),
             "store": str(self.store),
+            "keys_file": str(self.keys),
             "created_config": self.created_config,
             "generated_tickets": self.generated_tickets,
+            "recipes": [str(p) for p in self.recipes],
             "sync": self.sync.as_dict(),
             "by_status": self.by_status,
             "by_channel": self.by_channel,
@@ -67,18 +107,23 @@ class QuickstartResult:
 
 
 def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> QuickstartResult:
+    from cstoolkit import secrets
+    from cstoolkit.triage.quickstart import install_recipes
+
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "cstoolkit.toml"
     created = not config_path.exists()
     if created:
-        config_path.write_text(_config_text(), "utf-8")
+        config_path.write_text(config_text(), "utf-8")
     config = load_config(config_path)
     inst = config.instance("backends", BACKEND)
     helpdesk = config.resolve_path(str(inst.settings.get("path", "helpdesk.jsonl")))
     generated = 0
     if not helpdesk.exists():
-        generated = generate_file(SampleSpec(tickets=tickets, seed=seed), helpdesk).tickets
+        spec = SampleSpec(tickets=tickets, seed=seed, survey_answers=True)
+        generated = generate_file(spec, helpdesk).tickets
+    recipes = install_recipes(config.base_dir / "recipes")
     store = open_store(config.store_path)
     try:
         backend = build_instance(config, host, "backends", BACKEND, store)
@@ -93,8 +138,10 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
         config=config_path,
         helpdesk=helpdesk,
         store=config.store_path,
+        keys=secrets.keys_path(config.env),
         created_config=created,
         generated_tickets=generated,
+        recipes=recipes,
         sync=summary,
         by_status=by_status,
         by_channel=by_channel,
@@ -115,9 +162,6 @@ def _stages(
     stages["triage"] = (text.splitlines(), plan.summary())
     surveys = survey_demo(directory, config, store, host)
     stages["surveys"] = (surveys.lines(), surveys.as_dict())
-    summary, html = kpi_demo(config, store, directory, host)
-    stages["report"] = (
-        [*summary.splitlines(), f"HTML report: {html}"],
-        {"html": str(html)},
-    )
+    summary, html, figures = kpi_demo(config, store, directory, host)
+    stages["report"] = (summary.splitlines(), {"html": str(html), "figures": figures})
     return stages

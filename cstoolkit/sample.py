@@ -28,6 +28,7 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,11 @@ class SampleSpec:
     seed: int = 1
     end: datetime | None = None
     agents: int | None = None
+    #: Add customers' survey answers (CSAT, some NPS) after solves (see
+    #: :func:`cstoolkit.synthetic.simulation.survey_answers`). Off by default, so the default
+    #: output (and the benchmarks' inputs) stay as they were; drawn from their own random
+    #: stream, so the rest of the file is the same either way.
+    survey_answers: bool = False
 
 
 @dataclass
@@ -109,12 +115,14 @@ class _Writer:
         self.bytes += len(line) if line.isascii() else len(line.encode())
 
 
-def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
+def generate(
+    spec: SampleSpec, out: IO[str], on_progress: Callable[[int], None] | None = None
+) -> SampleStats:
     """Write the sample helpdesk described by ``spec`` to ``out``, a text stream.
 
     Lines come in the order a reader needs them: groups, agents, then tickets in ``created_at``
     order, each preceded by its requester's ``person`` line the first time that customer
-    appears.
+    appears. ``on_progress(tickets written)`` is called every 1,000 tickets.
     """
     end = _check(spec)
     start = end - spec.days * _DAY
@@ -125,7 +133,8 @@ def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
     for agent in agents:
         write(agent.record)
     rng = random.Random(f"cst-sample/{spec.seed}/tickets")
-    ctx = _Context(rng, _Roster(agents), end, _Timestamps())
+    surveys = random.Random(f"cst-sample/{spec.seed}/surveys") if spec.survey_answers else None
+    ctx = _Context(rng, _Roster(agents), end, _Timestamps(), surveys)
     customers = _Customers(spec.seed, max(1, spec.tickets // 3))
     people, events = len(agents), 0
     for n, created in enumerate(_arrivals(rng, spec.tickets, start, end), start=1):
@@ -137,10 +146,14 @@ def generate(spec: SampleSpec, out: IO[str]) -> SampleStats:
         record = _ticket_record(ctx, str(n), created, req)
         events += len(record["events"])
         write(record)
+        if on_progress is not None and n % 1000 == 0:
+            on_progress(n)
     return SampleStats(spec.tickets, events, people, len(_GROUPS), write.bytes)
 
 
-def generate_file(spec: SampleSpec, path: Path) -> SampleStats:
+def generate_file(
+    spec: SampleSpec, path: Path, on_progress: Callable[[int], None] | None = None
+) -> SampleStats:
     """Write the sample to ``path`` atomically.
 
     The data goes to a temporary file in the same directory, which is flushed, synced and then
@@ -152,7 +165,7 @@ def generate_file(spec: SampleSpec, path: Path) -> SampleStats:
     tmp = _create_temp(path)
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            stats = generate(spec, fh)
+            stats = generate(spec, fh, on_progress)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

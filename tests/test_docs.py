@@ -51,3 +51,21 @@ def test_the_configuration_reference_is_made_from_the_schema() -> None:
 
     text = (DOCS / "configuration.md").read_text()
     assert text[text.index(BEGIN) : text.index(END) + len(END)] == render()
+
+
+def test_the_command_reference_is_made_from_the_commands() -> None:
+    """docs/cli.md is exactly what the click commands say (regenerate:
+    python -m cstoolkit.cli.reference docs/cli.md)."""
+    from cstoolkit.cli.reference import render
+
+    assert (DOCS / "cli.md").read_text() == render()
+
+
+def test_every_page_is_in_the_documentation_sites_nav() -> None:
+    """mkdocs.yml lists every page (the strict build in CI also says so)."""
+    import re
+
+    nav = (DOCS.parent / "mkdocs.yml").read_text()
+    listed = set(re.findall(r":\s+([\w/.-]+\.md)\s*$", nav, re.MULTILINE))
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
+    assert pages == listed

@@ -65,6 +65,22 @@ def test_hand_written_file_with_defaults(tmp_path: Path) -> None:
     assert page.events[0].id == "loc:1-1"  # event ids default to <ticket>-<n>
 
 
+def test_an_events_data_object_holds_what_its_own_keys_cannot(tmp_path: Path) -> None:
+    """A survey answer's ``kind`` (csat) cannot be a key of the event (its kind is the event's):
+    it goes in ``data``; other unknown keys join it."""
+    answer = {
+        "kind": "survey_answered",
+        "at": "2026-11-03T10:00:00Z",
+        "author": "c1",
+        "data": {"survey": "csat", "kind": "csat", "score": 4},
+        "channel": "email",
+    }
+    path = tmp_path / "h.jsonl"
+    _write(path, {**TICKET, "events": [*TICKET["events"], answer]})
+    (page,) = list(make_local(path).pull(None))
+    assert page.events[1].data == {"survey": "csat", "kind": "csat", "score": 4, "channel": "email"}
+
+
 def test_later_line_supersedes_and_deleted_lines(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     _write(path, TICKET, {**TICKET, "status": "solved", "updated_at": "2026-11-03T00:00:00Z"})
@@ -88,6 +104,10 @@ def test_later_line_supersedes_and_deleted_lines(tmp_path: Path) -> None:
         (json.dumps({**TICKET, "created_at": "2026-11-02 10:00"}), "has no time zone"),
         (json.dumps({"type": "widget", "id": "9"}), "type: 'widget'"),
         (json.dumps({**TICKET, "id": None}), "id: missing"),
+        (
+            json.dumps({**TICKET, "events": [{**TICKET["events"][0], "data": [1]}]}),
+            "events[1].data: expected an object",
+        ),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:

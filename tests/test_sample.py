@@ -596,3 +596,30 @@ def test_bad_specs_are_usage_errors(spec: SampleSpec, message: str, out: Path) -
     with pytest.raises(UsageError):
         generate_file(spec, out / "x.jsonl")
     assert os.listdir(out) == []
+
+
+# -- survey answers (quickstart's option) ------------------------------------------------------
+
+
+def test_survey_answers_are_added_and_nothing_else_changes(raw: str) -> None:
+    """``survey_answers`` adds CSAT (and some NPS) answers after solves, from their own random
+    stream: every other event, ticket and person is what the default output has."""
+    with_answers = _text(SampleSpec(tickets=N, days=90, seed=1, end=END, survey_answers=True))
+    plain, answered = raw.splitlines(), with_answers.splitlines()
+    assert len(plain) == len(answered)
+    kinds: Counter[str] = Counter()
+    for a, b in zip(plain, answered, strict=True):
+        if a == b:
+            continue
+        ra, rb = json.loads(a), json.loads(b)
+        answers = [e for e in rb["events"] if e["kind"] == "survey_answered"]
+        assert [e for e in rb["events"] if e["kind"] != "survey_answered"] == ra["events"]
+        assert answers and ra["solved_at"] is not None
+        assert [e["at"] for e in rb["events"]] == sorted(e["at"] for e in rb["events"])
+        for e in answers:
+            assert e["at"] > ra["solved_at"] and e["role"] == "requester"
+            low, high = {"csat": (1, 5), "nps": (0, 10)}[e["data"]["kind"]]
+            assert low <= e["data"]["score"] <= high
+            kinds[e["data"]["kind"]] += 1
+    assert kinds["csat"] > N * 0.1 and 0 < kinds["nps"] < kinds["csat"]
+    assert "survey_answered" not in raw  # the default output (the benchmarks' input) has none

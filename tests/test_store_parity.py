@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 from cstoolkit import secrets
 from cstoolkit.cli import cli
-from cstoolkit.quickstart import CONFIG_TEXT
+from cstoolkit.quickstart import config_text
 from cstoolkit.sample import SampleSpec, generate_file
-from cstoolkit.surveys.quickstart import CONFIG_SNIPPET, KEY_NAME
+from cstoolkit.surveys.quickstart import KEY_NAME
 from tests.conftest import PgTarget
 
 #: Touches many sample tickets: a field, tags, a note (ledger) and a custom-field condition.
@@ -71,11 +71,9 @@ class Side:
     def __init__(self, root: Path, store_toml: str) -> None:
         self.root = root
         root.mkdir()
-        text = CONFIG_TEXT.format(backend="demo").replace(
-            '[store]\npath = "cstoolkit.db"\n', store_toml
-        )
+        text = config_text().replace('[store]\npath = "cstoolkit.db"\n', store_toml)
         self.config = root / "cstoolkit.toml"
-        self.config.write_text(text + CONFIG_SNIPPET, "utf-8")
+        self.config.write_text(text, "utf-8")
 
     def cst(self, *args: str) -> Any:
         """(exit code, the JSON output without run-specific values)."""

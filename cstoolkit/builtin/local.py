@@ -93,6 +93,16 @@ _EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", 
 _EVENT_FIELD_SET = frozenset(_EVENT_FIELDS)
 
 
+def _event_data(ev: dict[str, Any], n: int) -> dict[str, Any]:
+    """An event's data: its ``data`` object (where a survey answer's ``kind`` and ``score``
+    go, as ``kind`` is the event's own) plus every other key it has beyond the known ones."""
+    data = ev.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"events[{n}].data: expected an object")
+    extra = {k: v for k, v in ev.items() if k not in _EVENT_FIELD_SET and k != "data"}
+    return {**(data or {}), **extra}
+
+
 def _z(value: datetime) -> str:
     """Format an aware datetime as the file's timestamps are written: ISO 8601 UTC with Z."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -469,9 +479,7 @@ class LocalBackend(Backend):
                     body=_text(ev.get("body"), f"events[{n}].body"),
                     old=_text(ev.get("old"), f"events[{n}].old"),
                     new=_text(ev.get("new"), f"events[{n}].new"),
-                    data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS}
-                    if ev.keys() - _EVENT_FIELD_SET
-                    else {},
+                    data=_event_data(ev, n) if ev.keys() - _EVENT_FIELD_SET else {},
                 )
             )
         return ticket, events

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cstoolkit.__about__ import __version__
+from cstoolkit.cli.base import Group
 
 #: name -> (module, attribute, one-line help shown by ``cst --help`` without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -44,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("cstoolkit.cli.status_cmd", "status", "Sync lag, queues, last run."),
     "store": ("cstoolkit.cli.store_cmd", "store", "Prune, back up and migrate the store."),
     "privacy": ("cstoolkit.cli.privacy_cmd", "privacy", "Forget a person (erasure)."),
+    "completion": (
+        "cstoolkit.cli.completion",
+        "completion",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
 }
 
 
@@ -104,7 +110,7 @@ def _load_announced(value: str) -> Any:
     return obj
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(COMMANDS) | set(self.commands)
         names |= set(_announced())

@@ -23,14 +23,18 @@ class App:
         self.verbose = verbose
         self.quiet = quiet
         self._store: Store | None = None
+        #: How the config was found (cstoolkit.config.files.config_source), once it is read.
+        self.config_source: str | None = None
 
     @cached_property
     def unchecked_config(self) -> Config:
         """The config as read (invalid TOML still fails): for the commands that report its
         problems themselves (``config check``, ``config path``, ``doctor``)."""
-        from cstoolkit.config import find_config, load_config
+        from cstoolkit.config import load_config
+        from cstoolkit.config.files import config_source
 
-        return load_config(find_config(self.config_path))
+        path, self.config_source = config_source(self.config_path)
+        return load_config(path)
 
     @cached_property
     def config(self) -> Config:
@@ -79,7 +83,34 @@ class App:
             from cstoolkit.store.configured import open_configured
 
             self._store = open_configured(self.config)
+            self._say_which_store(self._store)
         return self._store
+
+    def _say_which_store(self, store: Store) -> None:
+        """Name the store on stderr when it is not the workspace's (the config was not found
+        as ./cstoolkit.toml nor named with --config): a default must never be silent. Outside
+        any workspace, an empty store also says how to start."""
+        from cstoolkit.config.files import DEFAULTS, ENVIRONMENT, USER
+
+        config = self.config
+        source = getattr(self, "config_source", None)
+        if source == ENVIRONMENT:
+            self.say(f"store: {config.store_label} (config {config.label}, from $CSTOOLKIT_CONFIG)")
+        elif source == USER:
+            self.say(
+                f"store: {config.store_label} (config {config.label}: "
+                "no cstoolkit.toml in this directory)"
+            )
+        elif source == DEFAULTS:
+            self.say(
+                f"store: {config.store_label} (the default store: no cstoolkit.toml in this "
+                "directory, in $CSTOOLKIT_CONFIG or the user config directory)"
+            )
+            if not store.instances():
+                self.say(
+                    "  it is empty. To start: `cst quickstart` creates a demo workspace (then cd "
+                    "into it); `cst --config FILE ...` uses your configuration."
+                )
 
     def backend(self, name: str) -> Any:
         from cstoolkit.instances import build_instance

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 from cstoolkit.errors import ConfigError
 from cstoolkit.output import echo
 
 
-@click.group()
+@click.group(cls=base.Group)
 def config() -> None:
     """Show and check cstoolkit.toml."""
 

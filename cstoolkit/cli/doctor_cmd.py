@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import EXIT_FAILED
 
@@ -21,7 +22,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command()
+@click.command(cls=base.Command)
 @click.option(
     "--timeout",
     metavar="DURATION",

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 COLUMNS = ["name", "state", "host", "pid", "acquired_at", "expires_at", "holder"]
@@ -27,7 +28,7 @@ def _state(info: Any) -> str:
     return "held (other host)"
 
 
-@click.group()
+@click.group(cls=base.Group)
 def locks() -> None:
     """List run locks and release one whose holder is gone."""
 

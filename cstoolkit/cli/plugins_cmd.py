@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def plugins() -> None:
     """List, create, install and restore plugins."""
 
@@ -90,7 +91,14 @@ def new_plugin(app: App, name: str, kind: str, directory: str) -> None:
 
     target = scaffold.create(name, kind, Path(directory))
     click.echo(str(target))
-    app.say(f"created {kind} plugin in {target}; next: cd {target} && pip install -e '.[test]'")
+    app.say(
+        f"created {kind} plugin in {target}; next (docs/plugins/tutorial.md):\n"
+        f"  cd {target}\n"
+        "  python -m venv .venv && . .venv/bin/activate\n"
+        "  pip install -r requirements-core.txt    # the cstoolkit you run, from where it came\n"
+        "  pip install -e '.[test]'\n"
+        "  pytest"
+    )
 
 
 @plugins.command("install")

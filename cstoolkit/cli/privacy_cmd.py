@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def privacy() -> None:
     """Erasure requests: forget a person in the store and suppress them at ingest."""
 

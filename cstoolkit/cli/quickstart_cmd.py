@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.command()
+@click.command(cls=base.Command)
 @click.option(
     "--dir",
     "directory",
@@ -35,28 +36,44 @@ def quickstart(app: App, directory: Path, tickets: int, as_json: bool) -> None:
         write_json(result.as_dict())
         return
     s = result.sync.stats
-    cfg = shlex.quote(str(result.config))
+    here = _relative(result.directory)
+
+    def rel(path: Path) -> str:
+        try:
+            return str(path.relative_to(result.directory))
+        except ValueError:
+            return str(path)
+
     lines = [
         f"Workspace: {result.directory}",
-        f"  config    {result.config}" + ("  (created)" if result.created_config else "  (kept)"),
-        f"  helpdesk  {result.helpdesk}"
+        f"  config    {rel(result.config)}"
+        + ("  (created)" if result.created_config else "  (kept)"),
+        f"  helpdesk  {rel(result.helpdesk)}"
         + (
             f"  ({result.generated_tickets} sample tickets generated)"
             if result.generated_tickets
             else "  (kept)"
         ),
-        f"  store     {result.store}",
+        f"  store     {rel(result.store)}",
+        f"  keys      {rel(result.keys)}  (secrets of key: references, mode 0600)",
+        f"  recipes   recipes/  ({len(result.recipes)} recipes: cst recipe check recipes/*.yaml)",
         "",
         f"Synced backend {engine.BACKEND!r}: {result.sync.fetched} tickets read, {s.inserted} new, "
         f"{s.updated} updated, {s.unchanged} unchanged ({result.sync.seconds:.1f}s).",
-        "",
-        "Tickets by status:  " + ", ".join(f"{k} {v}" for k, v in result.by_status.items()),
-        "Tickets by channel: " + ", ".join(f"{k} {v}" for k, v in result.by_channel.items()),
         *[line for text, _ in result.stages.values() for line in ["", *text]],
         "",
-        "Try next:",
-        f"  cst --config {cfg} tickets list --query 'status:open priority:urgent'",
-        f"  cst --config {cfg} tickets show {engine.BACKEND}:1",
-        f"  cst --config {cfg} doctor",
+        f"Try next, in the workspace (cd {shlex.quote(here)}):",
+        "  cst tickets list --query 'status:open priority:urgent'",
+        f"  cst tickets show {engine.BACKEND}:1",
+        "  cst report kpi --compare previous",
+        "  cst doctor",
     ]
     click.echo("\n".join(lines))
+
+
+def _relative(directory: Path) -> str:
+    """The workspace as the person would type it from here (absolute when outside)."""
+    import os
+
+    rel = os.path.relpath(directory)
+    return directory.as_posix() if rel.startswith("..") else rel

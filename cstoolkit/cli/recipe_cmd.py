@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, pass_app
 from cstoolkit.output import echo
 
@@ -24,7 +25,7 @@ def _env(app: App) -> Any:
     return ws.env(), ws
 
 
-@click.group()
+@click.group(cls=base.Group)
 def recipe() -> None:
     """Check, draw and test triage recipes."""
 

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, format_options, pass_app
 
 BY_CHOICES = ("agent", "group", "channel", "priority", "tier", "instance", "day", "week", "month")
@@ -25,7 +26,7 @@ _EXTENSIONS = {
 }
 
 
-@click.group()
+@click.group(cls=base.Group)
 def report() -> None:
     """KPI reports (`report kpi`) and staffing with Erlang C (`report staffing`)."""
 
@@ -183,7 +184,11 @@ def kpi(
         vendor_metrics=vendor_metrics,
         vendor_tolerance=tolerance,
     )
-    doc = build_report(app.store, app.config, options, app.host)
+    from cstoolkit import progress
+
+    store = app.store
+    with progress.task("KPI report", quiet=app.quiet):
+        doc = build_report(store, app.config, options, app.host)
     _write(app, out_path, lambda out: exporter.write(doc, out))
 
 

@@ -6,12 +6,18 @@ import sys
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 from cstoolkit.output import echo
 
 
-@click.command("run")
-@click.option("--dry-run", is_flag=True, help="Run every step as a dry run (docs/operations.md).")
+@click.command("run", cls=base.Command)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Preview every step on the current store: each in its dry-run form, or described "
+    "when it has none (docs/operations.md).",
+)
 @click.option(
     "--max-runtime",
     metavar="DURATION",
@@ -26,6 +32,7 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
     every step succeeded (or was skipped by a dry run), 1 when any failed or timed out, 2 for a
     configuration error, 4 when another `cst run` holds the lock.
     """
+    from cstoolkit.cli import steps
     from cstoolkit.ops import parse_span
     from cstoolkit.ops import run as engine
     from cstoolkit.output import write_json
@@ -44,11 +51,20 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
     options += ["-v"] * int(root.get("verbose") or 0)
 
     def show(result: engine.StepResult) -> None:
-        line = f"{result.outcome:>7}  {result.name} ({result.seconds:.1f}s"
+        line = f"{result.outcome:>9}  {result.name} ({result.seconds:.1f}s"
         if result.exit_code is not None:
             line += f", exit {result.exit_code}"
         line += ")" + (f": {result.reason}" if result.reason and result.outcome != "ok" else "")
         app.say(line)
+        if dry_run and result.outcome == engine.OK:
+            # What the step would do: the command run and the first line it said (its
+            # summary: every command says its summary first).
+            said = [
+                x.strip()
+                for x in result.stderr_tail.splitlines()
+                if x.strip() and not x.startswith("store: ")
+            ]
+            app.say(f"           {result.command}" + (f": {said[0]}" if said else ""))
 
     app.say(f"cst run: {len(plan.steps)} step(s)" + (" (dry run)" if dry_run else ""))
     report = engine.execute(
@@ -60,6 +76,7 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
         max_runtime=limit,
         root_options=options,
         on_step=show,
+        describe=lambda step: steps.describe(config, app.store, step.args),
     )
     if as_json:
         write_json(report.as_dict())

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def sample() -> None:
     """Generate realistic synthetic helpdesk data."""
 
@@ -28,9 +29,12 @@ def sample() -> None:
 @pass_app
 def generate(app: App, n_tickets: int, days: int, seed: int, out: Path) -> None:
     """Write a deterministic, realistic helpdesk file (streams: 1,000,000 tickets fit)."""
+    from cstoolkit import progress
     from cstoolkit.sample import SampleSpec, generate_file
 
-    stats = generate_file(SampleSpec(tickets=n_tickets, days=days, seed=seed), out)
+    spec = SampleSpec(tickets=n_tickets, days=days, seed=seed)
+    with progress.task("sample", total=n_tickets, unit="tickets", quiet=app.quiet) as bar:
+        stats = generate_file(spec, out, lambda n: bar.update(completed=n))
     app.say(
         f"wrote {stats.tickets} tickets, {stats.events} events, {stats.people} people, "
         f"{stats.groups} groups to {out} ({stats.bytes / 1e6:.1f} MB)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 TABLE_COLUMNS = ["instance", "tickets", "last_success_at", "lag", "cursor_age", "last_outcome",
@@ -14,7 +15,7 @@ RECORD_COLUMNS = ["instance", "tickets", "last_success_at", "lag_seconds", "curs
                   "push_queue", "push_blocked"]  # fmt: skip
 
 
-@click.command("status")
+@click.command("status", cls=base.Command)
 @format_options(extra=("prometheus",))
 @click.option(
     "--out",

@@ -60,7 +60,8 @@ def step_problems(config: Config) -> list[Problem]:
     return out
 
 
-def _check(config: Config, args: list[str]) -> list[str]:
+def _parse(args: list[str]) -> tuple[list[str], click.Context]:
+    """A step's command words and its parsed context (click errors propagate)."""
     from cstoolkit.cli import cli
 
     root = cli.make_context("cst", [], resilient_parsing=True)
@@ -72,11 +73,15 @@ def _check(config: Config, args: list[str]) -> list[str]:
         name = rest.pop(0)
         sub = command.get_command(ctx, name)
         if sub is None:
-            return [f"command: no command {name!r}"]
+            raise click.UsageError(f"no command {name!r}")
         words.append(name)
         command = sub
+    return words, command.make_context(" ".join(["cst", *words]), rest, parent=root)
+
+
+def _check(config: Config, args: list[str]) -> list[str]:
     try:
-        parsed = command.make_context(" ".join(["cst", *words]), rest, parent=root)
+        words, parsed = _parse(args)
     except click.exceptions.Exit:
         return ["command: asks for --help or --version"]
     except click.ClickException as exc:
@@ -111,3 +116,32 @@ def _reference(config: Config, kind: str, value: str) -> str | None:
         return None
     hint = did_you_mean(value, names)
     return f"no [{kind}.{value}]{hint or '; configured: ' + (', '.join(sorted(names)) or 'none')}"
+
+
+def describe(config: Config, store: Any, args: list[str]) -> str:
+    """What a step with no dry-run form would do, for ``cst run --dry-run`` (which does not run
+    it): the backends it would pull and since when, the file it would import..."""
+    try:
+        words, parsed = _parse(args)
+    except (click.ClickException, click.exceptions.Exit):
+        return ""
+    params = parsed.params
+    key = " ".join(words)
+    if key == "sync pull":
+        names = list(params.get("instances") or ()) or sorted(config.instances("backends"))
+        if not names:
+            return "would pull nothing: no backends configured"
+        since = []
+        for name in names:
+            _cursor, last = store.cursor_info(name)
+            when = f"changes since {last:%Y-%m-%d %H:%M} UTC" if last else "all (never pulled)"
+            since.append(f"{name}: {when}")
+        return "would pull tickets into the store from " + "; ".join(since)
+    if key == "survey pull":
+        which = params.get("survey_name")
+        return "would fetch new answers of " + (f"[surveys.{which}]" if which else "every survey")
+    if key == "survey import":
+        return f"would import the answers in {params.get('file')}"
+    if key == "triage apply":
+        return f"would apply the reviewed plan {params.get('plan_file')} to the helpdesks"
+    return ""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, pass_app
 
 
-@click.group()
+@click.group(cls=base.Group)
 def store() -> None:
     """Prune old tickets, back up the store, apply schema migrations."""
 
@@ -51,10 +52,13 @@ def prune(app: App, older_than: str, dry_run: bool, as_json: bool) -> None:
 def backup(app: App, file: str, as_json: bool) -> None:
     """Copy the live store to FILE (SQLite online backup; written to a temporary file and
     renamed, so FILE is never half written). Safe while other runs use the store."""
+    from cstoolkit import progress
     from cstoolkit.ops.retention import backup as engine
     from cstoolkit.output import write_json
 
-    result = engine(app.store, file)
+    store = app.store
+    with progress.task("backup", quiet=app.quiet):
+        result = engine(store, file)
     if as_json:
         write_json(result)
     app.say(
@@ -81,7 +85,10 @@ def migrate(app: App, dry_run: bool, as_json: bool) -> None:
         status = migration_status(db)
         applied = []
         if not dry_run:
-            applied = [{"version": m.version, "name": m.name} for m in db.migrate()]
+            from cstoolkit import progress
+
+            with progress.task("migrate", quiet=app.quiet):
+                applied = [{"version": m.version, "name": m.name} for m in db.migrate()]
         result = {**status, "dry_run": dry_run, "applied": applied,
                   "schema_version": db.schema_version}  # fmt: skip
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.output import echo
 
@@ -18,7 +19,7 @@ RESPONSE_COLUMNS = ["answered_at", "survey", "kind", "score", "ticket", "request
                     "source"]  # fmt: skip
 
 
-@click.group()
+@click.group(cls=base.Group)
 def survey() -> None:
     """Send post-resolution surveys (CSAT, NPS, CES) and collect the answers."""
 
@@ -32,6 +33,13 @@ def survey() -> None:
     is_flag=True,
     help="Send again, on purpose, the surveys whose delivery is unknown (may duplicate).",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    "details",
+    is_flag=True,
+    help="After the summary, one line per survey considered (table format).",
+)
 @pass_app
 def send(
     app: App,
@@ -40,12 +48,15 @@ def send(
     fmt: str,
     as_json: bool,
     resend_in_doubt: bool,
+    details: bool,
 ) -> None:
     """Send every due survey, each at most once (scheduled: acts unless --dry-run).
 
-    Exit 0 when everything due went out (or nothing was due), 1 when a send failed or ended in
-    doubt, 4 when another run holds the lock. --format json prints the run report; ndjson and
-    csv one record per survey considered.
+    Prints a summary (how many were sent or would be, and why the others were not); --verbose
+    adds one line per survey considered, failures and doubts are always listed. Exit 0 when
+    everything due went out (or nothing was due), 1 when a send failed or ended in doubt, 4
+    when another run holds the lock. --format json prints the run report; ndjson and csv one
+    record per survey considered.
     """
     from cstoolkit.output import render, write_json
     from cstoolkit.surveys.send import (
@@ -66,30 +77,25 @@ def send(
         if as_json:
             write_json({"dry_run": dry_run, "surveys": [], "sent": 0, "in_doubt": []})
         return
-    report = send_surveys(
-        app.config,
-        app.host,
-        app.store,
-        survey=survey_name,
-        dry_run=dry_run,
-        resend_in_doubt=resend_in_doubt,
-    )
+    from cstoolkit import progress
+
+    store = app.store
+    with progress.task("surveys" + (" (dry run)" if dry_run else ""), quiet=app.quiet):
+        report = send_surveys(
+            app.config,
+            app.host,
+            store,
+            survey=survey_name,
+            dry_run=dry_run,
+            resend_in_doubt=resend_in_doubt,
+        )
     if as_json:
         write_json(report.as_dict())
     else:
         if fmt != "table":
             render(report.as_dict()["items"], SEND_RECORD_COLUMNS, fmt)
-        shown = (
-            report.items
-            if dry_run
-            else [
-                i
-                for i in report.items
-                if i.action in (SENT, FAILED_NOW, IN_DOUBT_NOW, RECONCILED, FENCED)
-            ]
-        )
-        if shown and fmt == "table":
-            render([i.as_dict() for i in shown], SEND_COLUMNS, "table")
+        # Summary first (stderr); the lines per survey after it, on request (or when they
+        # need attention: a failure, a doubt, a fenced or reconciled send).
         if dry_run:
             app.say(f"dry run: {report.count('would_send')} survey(s) would be sent")
         else:
@@ -101,6 +107,17 @@ def send(
             )
         for reason, n in report.skipped.items():
             app.say(f"  not sent: {n} {reason}")
+        verbose = details or app.verbose > 0
+        attention = (FAILED_NOW, IN_DOUBT_NOW, RECONCILED, FENCED)
+        shown = [
+            i
+            for i in report.items
+            if i.action in attention or (verbose and (dry_run or i.action == SENT))
+        ]
+        if shown and fmt == "table":
+            render([i.as_dict() for i in shown], SEND_COLUMNS, "table")
+        if not verbose and fmt == "table" and len(shown) < len(report.items):
+            app.say("  one line per survey: add --verbose")
     for err in report.errors:
         echo(f"error: {err}")
     if report.in_doubt and not as_json:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from cstoolkit import progress
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import EXIT_BUSY, EXIT_FAILED, BusyError, CstError
 from cstoolkit.output import echo
 
 
-@click.group()
+@click.group(cls=base.Group)
 def sync() -> None:
     """Pull tickets into the store, push planned changes, mirror between backends."""
 
@@ -39,16 +40,11 @@ class _Reporter:
         # Under --log-format json: one JSON event per instance (its summary) even without -v,
         # so cron logs stay quiet and structured; the engine's own log lines need -v.
         self.json = _json_logs()
-        self.bars = sys.stderr.isatty() and not app.quiet and not self.json
-        self.live: Any = None  # the progress display, when one is shown
+        self.live: Any = None  # the progress bars (cstoolkit.progress.Bars), while shown
 
     def _say(self, text: str) -> None:
         if self.live is not None:
-            from cstoolkit.output import terminal_text
-
-            self.live.console.print(
-                terminal_text(text), markup=False, highlight=False, soft_wrap=True
-            )
+            self.live.say(text)
         else:
             echo(text)
 
@@ -81,28 +77,6 @@ class _Reporter:
             **plain(fields),
         }
         click.echo(json.dumps(entry, ensure_ascii=False), err=True)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        SpinnerColumn(finished_text="•"),
-        TextColumn("{task.description}", style="bold", markup=False),
-        TextColumn("{task.fields[fetched]:>9,} tickets"),
-        TextColumn("{task.fields[pages]} pages"),
-        TextColumn("{task.fields[changes]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with bar:
-        yield bar
 
 
 # -- pull ------------------------------------------------------------------------------------
@@ -145,23 +119,17 @@ def pull(
         )
     summaries: list[dict[str, Any]] = []
     codes: list[int] = []
-    with _progress(report.bars) as bars:
+    with progress.bars(quiet=app.quiet) as bars:
         report.live = bars
         for name in names:
-            task = None
-            if bars is not None:
-                task = bars.add_task(name, total=None, pages=0, changes="", fetched=0)
+            task = bars.add(name, unit="tickets")
 
-            def progress(summary: engine.PullSummary, page: object, task: Any = task) -> None:
-                if bars is not None and task is not None:
-                    s = summary.stats
-                    bars.update(
-                        task,
-                        completed=summary.fetched,
-                        fetched=summary.fetched,
-                        pages=summary.pages,
-                        changes=f"+{s.inserted} ~{s.updated} -{s.deleted}",
-                    )
+            def on_page(summary: engine.PullSummary, page: object, task: Any = task) -> None:
+                s = summary.stats
+                task.update(
+                    completed=summary.fetched,
+                    note=f"{summary.pages} pages +{s.inserted} ~{s.updated} -{s.deleted}",
+                )
 
             try:
                 backend = app.backend(name)
@@ -174,7 +142,7 @@ def pull(
                 except CstError:
                     backend.close()
                     raise
-                summary = engine.pull(app.store, backend, full=full, since=since, on_page=progress)
+                summary = engine.pull(app.store, backend, full=full, since=since, on_page=on_page)
             except BusyError as exc:
                 codes.append(EXIT_BUSY)
                 report.error(name, "sync.busy", str(exc))
@@ -186,10 +154,7 @@ def pull(
                 summaries.append(_failed(name, engine.FAILED, exc, full, since))
                 continue
             finally:
-                if bars is not None and task is not None:
-                    done = bars.tasks[task].completed
-                    bars.update(task, total=max(done, 1), completed=max(done, 1))
-                    bars.stop_task(task)
+                task.finish()
             codes.append(0)
             record = summary.as_dict()
             summaries.append(record)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import NotFoundError
 
@@ -44,7 +45,7 @@ def ticket_record(ticket: Any, requester: Any) -> dict[str, Any]:
     }
 
 
-@click.group()
+@click.group(cls=base.Group)
 def tickets() -> None:
     """List and show stored tickets."""
 

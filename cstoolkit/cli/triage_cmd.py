@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 
 PLAN_COLUMNS = ["ticket", "subject", "matched", "changes", "skipped", "errors"]
@@ -116,7 +117,7 @@ def _show_report(app: App, report: Any, fmt: str, *, failed: bool = False) -> No
         app.say("nothing to change")
 
 
-@click.group()
+@click.group(cls=base.Group)
 def triage() -> None:
     """Run triage recipes over stored tickets (dry run unless --apply)."""
 
@@ -152,9 +153,12 @@ def run_cmd(
     from cstoolkit.triage import runner
 
     fmt = chosen_format(fmt, as_json)
+    from cstoolkit import progress
+
     ws = _workspace(app)
     try:
-        plan = runner.plan_run(ws, list(recipes), query_text=query_text)
+        with progress.task("triage", quiet=app.quiet):
+            plan = runner.plan_run(ws, list(recipes), query_text=query_text)
         if plan_out:
             runner.write_plan(plan, plan_out)
             app.say(f"plan written to {plan_out}")
@@ -286,13 +290,16 @@ def backtest_cmd(
     fmt = chosen_format(fmt, as_json)
     ws = _workspace(app)
     delay = backtest.parse_since(after) if after not in ("0", "0h") else None
-    result = backtest.run(
-        ws,
-        recipe,
-        since=since,
-        query_text=query_text,
-        sla_sample=sla_sample,
-        after=delay or timedelta(0),
-        end=backtest.parse_until(until) if until else None,
-    )
+    from cstoolkit import progress
+
+    with progress.task("backtest", quiet=app.quiet):
+        result = backtest.run(
+            ws,
+            recipe,
+            since=since,
+            query_text=query_text,
+            sla_sample=sla_sample,
+            after=delay or timedelta(0),
+            end=backtest.parse_until(until) if until else None,
+        )
     backtest.show(result, fmt, say=app.say)

@@ -183,7 +183,7 @@ BACKENDS = _instances(
     "backend",
     BACKEND_KEYS,
     "A helpdesk account: an instance of a backend plugin, plus the plugin's own settings.",
-    "backends/",
+    "backends/index.md",
 )
 CHANNELS = _instances(
     "channels",
@@ -454,6 +454,21 @@ REQUIRED_PLUGINS = Section(
     doc="configuration.md",
 )
 
+KEYS_FILE = Section(
+    "keys_file",
+    "value",
+    (
+        Key(
+            "keys_file",
+            "path",
+            help="The 0600 keys file of this file's key: references (default: "
+            "$CSTOOLKIT_KEYS_FILE, else the user config dir's keys.json).",
+        ),
+    ),
+    help="Where `key:` references of this configuration are kept (and `cst keys` writes).",
+    doc="configuration.md",
+)
+
 #: Every core section, in the order the reference documents them.
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -471,5 +486,6 @@ SECTIONS: dict[str, Section] = {
         RUN,
         DOCTOR,
         REQUIRED_PLUGINS,
+        KEYS_FILE,
     )
 }

@@ -27,6 +27,8 @@ from cstoolkit.errors import ConfigError
 from cstoolkit.textfiles import read_text
 
 CONFIG_NAME = "cstoolkit.toml"
+#: The environment variable naming the keys file (see :func:`cstoolkit.secrets.keys_path`).
+KEYS_ENV = "CSTOOLKIT_KEYS_FILE"
 
 #: [section] -> plugin kind of its named instances.
 INSTANCE_SECTIONS: dict[str, str] = {
@@ -177,30 +179,46 @@ class Config:
 # -- loading ---------------------------------------------------------------------------------
 
 
+#: How the config in use was found (:func:`config_source`).
+EXPLICIT, ENVIRONMENT, WORKSPACE, USER, DEFAULTS = "option", "environment", "workspace", "user", ""
+
+
 def find_config(
     explicit: str | Path | None = None,
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Path | None:
+    return config_source(explicit, env=env, cwd=cwd)[0]
+
+
+def config_source(
+    explicit: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[Path | None, str]:
+    """The config file in lookup order and how it was found: ``--config`` (:data:`EXPLICIT`),
+    ``$CSTOOLKIT_CONFIG`` (:data:`ENVIRONMENT`), ``./cstoolkit.toml`` (:data:`WORKSPACE`), the
+    user config directory (:data:`USER`), or none (:data:`DEFAULTS`)."""
     env = os.environ if env is None else env
     if explicit:
         path = Path(explicit)
         if not path.is_file():
             raise ConfigError("config file not found", path=str(path))
-        return path.resolve()
+        return path.resolve(), EXPLICIT
     if env.get("CSTOOLKIT_CONFIG"):
         path = Path(env["CSTOOLKIT_CONFIG"])
         if not path.is_file():
             raise ConfigError("config file named by CSTOOLKIT_CONFIG not found", path=str(path))
-        return path.resolve()
+        return path.resolve(), ENVIRONMENT
     local = (cwd or Path.cwd()) / CONFIG_NAME
     if local.is_file():
-        return local.resolve()
+        return local.resolve(), WORKSPACE
     from platformdirs import user_config_dir
 
     user = Path(user_config_dir("cstoolkit")) / CONFIG_NAME
-    return user if user.is_file() else None
+    return (user, USER) if user.is_file() else (None, DEFAULTS)
 
 
 def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:
@@ -229,7 +247,20 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
         ) from None
     config = Config(path=path, text=text, env=env)
     config.data = _interpolate(data, env, config, ())
+    config.env = _with_keys_file(config)
     return config
+
+
+def _with_keys_file(config: Config) -> Mapping[str, str]:
+    """The environment the config's secret references resolve in: ``keys_file`` (relative to
+    the file) is the keys file of its ``key:`` references unless $CSTOOLKIT_KEYS_FILE names
+    another (the environment wins, as it does for the config file itself)."""
+    keys_file = config.data.get("keys_file")
+    if not isinstance(keys_file, str) or not keys_file.strip() or config.env.get(KEYS_ENV):
+        return config.env
+    from collections import ChainMap
+
+    return ChainMap({KEYS_ENV: str(config.resolve_path(keys_file))}, config.env)  # type: ignore[arg-type]
 
 
 def _interpolate(value: Any, env: Mapping[str, str], config: Config, trail: KeyPath) -> Any:

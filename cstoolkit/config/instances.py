@@ -42,6 +42,15 @@ def instance_settings(config: Config, inst: InstanceConfig, cls: Any) -> dict[st
                 value = str(config.resolve_path(value))
             if spec.secret and isinstance(value, str):
                 value = secrets.resolve(value, field=f"{inst.label}.{spec.name}", env=config.env)
+            elif spec.secret and isinstance(value, dict):
+                # A table of references (a survey's signing_keys): each resolved here, where
+                # the config's environment (and its keys_file) is known.
+                value = {
+                    k: secrets.resolve(v, field=f"{inst.label}.{spec.name}.{k}", env=config.env)
+                    if isinstance(v, str)
+                    else v
+                    for k, v in value.items()
+                }
         out[spec.name] = value
     return out
 

@@ -22,19 +22,23 @@ DEFAULT_STEP_TIMEOUT = 30 * 60.0
 ADD_DRY_RUN = "add --dry-run"  # scheduled command that acts unless --dry-run
 DROP_APPLY = "drop --apply"  # changes tickets only on request: a dry run without --apply
 AS_IS = "as is"  # reads only (may write the file it is told to with --out)
-SKIP = "skip"  # no dry-run form: not run in a dry run (outcome "skipped")
+ADD_LIST = "add --list"  # sync push: the queue it would push, listed
+PREVIEW = "preview"  # no dry-run form: not run, described (outcome "previewed"); the later
+#                      steps, even those that need it, run on the store as it is
+#: The former name of PREVIEW (a dry run no longer skips what follows such a step).
+SKIP = PREVIEW
 
 MODES: dict[str, str] = {
-    "sync pull": SKIP,
-    "sync push": SKIP,  # "sync push --list" reads only: run as is
+    "sync pull": PREVIEW,
+    "sync push": ADD_LIST,
     "sync mirror": DROP_APPLY,
     "triage run": DROP_APPLY,
-    "triage apply": SKIP,
+    "triage apply": PREVIEW,
     "triage revert": ADD_DRY_RUN,
     "triage backtest": AS_IS,
     "survey send": ADD_DRY_RUN,
-    "survey pull": SKIP,
-    "survey import": SKIP,
+    "survey pull": PREVIEW,
+    "survey import": PREVIEW,
     "survey responses": AS_IS,
     "survey optouts": AS_IS,
     "report kpi": AS_IS,
@@ -84,11 +88,14 @@ def command_key(args: list[str]) -> str | None:
 
 
 def dry_run_args(args: list[str]) -> tuple[list[str] | None, str]:
-    """The arguments a dry run uses for a step (None: skip it) and the mode applied."""
+    """The arguments a dry run uses for a step (None: only described, see :data:`PREVIEW`)
+    and the mode applied."""
     key = command_key(args)
-    mode = MODES.get(key or "", SKIP)
+    mode = MODES.get(key or "", PREVIEW)
     if key == "sync push" and "--list" in args:
         mode = AS_IS
+    if mode == ADD_LIST:
+        return [*args, "--list"], mode
     if mode == ADD_DRY_RUN:
         return (args if "--dry-run" in args else [*args, "--dry-run"]), mode
     if mode == DROP_APPLY:

@@ -1,17 +1,20 @@
 """The HTML KPI report: one self-contained file that works offline.
 
-Inline CSS and inline SVG charts drawn here in Python: no script, no CDN, no web font, nothing
-fetched. Charts: KPI cards with sparklines, volume trend, reply and resolution time
-distributions, CSAT/NPS trend, SLA compliance, arrivals heatmap, backlog by age, channels and
-the staffing curve. Everything comes from the report document, like every other format.
+Inline CSS and inline SVG, no script, no CDN, no web font, nothing fetched. KPI cards with
+sparklines, then one panel per chart (volume trend, reply and resolution time distributions,
+CSAT and NPS, SLA compliance, arrivals, staffing, backlog, channels), each with a title, the
+unit of what it shows and a one-line reading of it; then the tables. The charts are drawn by
+:mod:`cstoolkit.kpi.charts` (labels keep their size at any width). Everything comes from the
+report document, like every other format.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import IO, Any
 
+from cstoolkit.kpi import charts
+from cstoolkit.kpi.charts import GRID, INK, MUTED, PALETTE, esc
 from cstoolkit.kpi.formatting import (
     WEEKDAY_NAMES,
     details,
@@ -27,8 +30,8 @@ from cstoolkit.kpi.formatting import (
 )
 from cstoolkit.kpi.render import Exporter
 
-PALETTE = ("#4f46e5", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#8b5cf6", "#ec4899")
-INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
+__all__ = ["PALETTE", "HtmlExporter", "render_html"]
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 CSS = f"""
@@ -39,9 +42,9 @@ header{{background:linear-gradient(120deg,#312e81,#4f46e5 60%,#0891b2);color:#ff
 header h1{{margin:0 0 6px;font-size:26px;font-weight:650;letter-spacing:-.01em}}
 header p{{margin:0;opacity:.85}}
 main{{padding:24px 40px 48px;max-width:1500px;margin:0 auto}}
-h2{{font-size:16px;margin:0 0 12px;font-weight:650}}
-.cards{{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:14px;
-  margin-bottom:22px}}
+h2{{font-size:16px;margin:0 0 4px;font-weight:650}}
+.cards{{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,250px),1fr));
+  gap:14px;margin-bottom:22px}}
 .card{{background:#fff;border-radius:12px;padding:14px 16px;
   box-shadow:0 1px 2px rgba(0,0,0,.06)}}
 .card .label{{color:{MUTED};font-size:12px;text-transform:uppercase;letter-spacing:.04em}}
@@ -51,10 +54,11 @@ h2{{font-size:16px;margin:0 0 12px;font-weight:650}}
   margin-left:6px;vertical-align:middle}}
 .good{{background:#d1fae5;color:#065f46}}.bad{{background:#fee2e2;
   color:#991b1b}}.flat{{background:#e5e7eb;color:#374151}}
-.grid{{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:18px}}
-.panel{{background:#fff;border-radius:12px;padding:18px 20px;
+.grid{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,560px),1fr));gap:18px}}
+.panel{{background:#fff;border-radius:12px;padding:18px 20px;min-width:0;
   box-shadow:0 1px 2px rgba(0,0,0,.06);margin-bottom:18px}}
-.panel p.sub{{margin:-8px 0 10px;color:{MUTED};font-size:12px}}
+.panel p.sub{{margin:0 0 10px;color:{MUTED};font-size:12px}}
+.panel p.reading{{margin:12px 0 0;font-size:13px}}
 table{{border-collapse:collapse;width:100%;font-size:13px}}
 th{{text-align:left;color:{MUTED};font-weight:600;border-bottom:1px solid {GRID};
   padding:6px 8px}}
@@ -64,274 +68,10 @@ td.n,th.n{{text-align:right;font-variant-numeric:tabular-nums}}
 .legend i{{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;
   vertical-align:-1px}}
 .notes{{color:{MUTED};font-size:12px}}
-svg text{{font-family:{FONT}}}
+@media (max-width:700px){{header{{padding:20px 16px}}main{{padding:16px 10px 32px}}
+  .panel{{padding:14px 12px}}.panel .scroll-table{{overflow-x:auto}}}}
+{charts.CSS}
 """
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    mag = 10 ** len(str(int(v))) / 10
-    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if v <= step * mag:
-            return step * mag
-    return v  # pragma: no cover
-
-
-def _fmt_axis(v: float, unit: str) -> str:
-    if unit == "seconds":
-        return fmt_duration(v)
-    if unit == "percent":
-        return f"{v:.0f}%"
-    if abs(v) >= 1000:
-        return f"{v / 1000:.1f}k".replace(".0k", "k")
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-
-
-def sparkline_svg(
-    values: Sequence[float | None], color: str = PALETTE[0], w: int = 220, h: int = 34
-) -> str:
-    pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(pts) < 2:
-        return ""
-    lo = min(v for _, v in pts)
-    hi = max(v for _, v in pts)
-    span = (hi - lo) or 1.0
-    n = max(len(values) - 1, 1)
-    coords = [(2 + i / n * (w - 4), h - 3 - (v - lo) / span * (h - 6)) for i, v in pts]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    area = f"{coords[0][0]:.1f},{h} {line} {coords[-1][0]:.1f},{h}"
-    return (
-        f'<svg viewBox="0 0 {w} {h}" width="100%" height="{h}" preserveAspectRatio="none" '
-        f'role="img" aria-label="trend"><polygon points="{area}" fill="{color}" opacity=".12"/>'
-        f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="1.8"/></svg>'
-    )
-
-
-def line_chart(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[float | None], str]],
-    unit: str = "count",
-    w: int = 660,
-    h: int = 260,
-    y_min: float | None = 0.0,
-    y_max: float | None = None,
-    title: str = "",
-) -> str:
-    """A line chart with axes, grid lines and a legend; gaps where values are missing."""
-    left, right, top, bottom = 54, 14, 12, 38
-    pw, ph = w - left - right, h - top - bottom
-    vals = [v for _, s, _ in series for v in s if v is not None]
-    if not vals:
-        return _empty(w, h, "no data in this period")
-    lo = min(vals) if y_min is None else min(y_min, *vals)
-    hi = y_max if y_max is not None else _nice_max(max(vals))
-    if y_min is None:
-        lo = -_nice_max(-lo) if lo < 0 else 0.0
-    span = (hi - lo) or 1.0
-    n = max(len(labels) - 1, 1)
-
-    def x(i: int) -> float:
-        return left + i / n * pw
-
-    def y(v: float) -> float:
-        return top + ph - (v - lo) / span * ph
-
-    out = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{esc(title)}">']
-    for k in range(5):
-        v = lo + span * k / 4
-        yy = y(v)
-        out.append(
-            f'<line x1="{left}" x2="{w - right}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{GRID}"/>'
-        )
-        out.append(
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" font-size="11" fill="{MUTED}" '
-            f'text-anchor="end">{esc(_fmt_axis(v, unit))}</text>'
-        )
-    step = max(1, len(labels) // 8)
-    for i in range(0, len(labels), step):
-        out.append(
-            f'<text x="{x(i):.1f}" y="{h - 14}" font-size="11" fill="{MUTED}" '
-            f'text-anchor="middle">{esc(_short_label(labels[i]))}</text>'
-        )
-    for name, values, color in series:
-        runs: list[list[str]] = [[]]
-        for i, point in enumerate(values):
-            if point is None:
-                runs.append([])
-            else:
-                runs[-1].append(f"{x(i):.1f},{y(point):.1f}")
-        for run in runs:
-            if len(run) > 1:
-                out.append(
-                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{color}" '
-                    'stroke-width="2.2" stroke-linejoin="round"/>'
-                )
-            elif len(run) == 1:
-                cx, cy = run[0].split(",")
-                out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
-        _ = name
-    out.append("</svg>")
-    out.append(_legend([(n, c) for n, _, c in series]))
-    return "".join(out)
-
-
-def _short_label(label: str) -> str:
-    """``2026-01-31`` -> ``01-31`` (the year is in the title)."""
-    return label[5:] if len(label) == 10 and label[4] == "-" else label
-
-
-def bar_chart(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[float], str]],
-    unit: str = "count",
-    w: int = 660,
-    h: int = 260,
-    title: str = "",
-) -> str:
-    """Grouped vertical bars."""
-    left, right, top, bottom = 54, 14, 12, 44
-    pw, ph = w - left - right, h - top - bottom
-    vals = [v for _, s, _ in series for v in s]
-    if not vals or max(vals) <= 0:
-        return _empty(w, h, "no data in this period")
-    hi = _nice_max(max(vals))
-    slot = pw / len(labels)
-    bw = slot * 0.8 / len(series)
-    out = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{esc(title)}">']
-    for k in range(5):
-        v = hi * k / 4
-        yy = top + ph - v / hi * ph
-        out.append(
-            f'<line x1="{left}" x2="{w - right}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="{GRID}"/>'
-        )
-        out.append(
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" font-size="11" fill="{MUTED}" '
-            f'text-anchor="end">{esc(_fmt_axis(v, unit))}</text>'
-        )
-    for i, label in enumerate(labels):
-        x0 = left + i * slot + slot * 0.1
-        for j, (_, values, color) in enumerate(series):
-            v = values[i]
-            bh = v / hi * ph
-            out.append(
-                f'<rect x="{x0 + j * bw:.1f}" y="{top + ph - bh:.1f}" width="{bw - 1:.1f}" '
-                f'height="{bh:.1f}" rx="2" fill="{color}"><title>{esc(label)}: {v:,.0f}'
-                "</title></rect>"
-            )
-        out.append(
-            f'<text x="{left + (i + 0.5) * slot:.1f}" y="{h - 24}" font-size="10.5" '
-            f'fill="{MUTED}" text-anchor="middle">{esc(label)}</text>'
-        )
-    out.append("</svg>")
-    if len(series) > 1:
-        out.append(_legend([(n, c) for n, _, c in series]))
-    return "".join(out)
-
-
-def hbar_chart(
-    rows: Sequence[tuple[str, float, str]],
-    w: int = 620,
-    unit: str = "count",
-    max_value: float | None = None,
-) -> str:
-    """Horizontal bars with their label and value (channels, SLA targets, backlog)."""
-    if not rows:
-        return _empty(w, 80, "no data in this period")
-    bar_h, gap, label_w, value_w = 20, 8, 250, 70
-    h = len(rows) * (bar_h + gap) + gap
-    hi = max_value or max(v for _, v, _ in rows) or 1.0
-    pw = w - label_w - value_w
-    out = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="bars">']
-    for i, (label, v, color) in enumerate(rows):
-        y = gap + i * (bar_h + gap)
-        bw = max(0.0, v / hi * pw)
-        out.append(
-            f'<text x="{label_w - 8}" y="{y + 14}" font-size="12" fill="{INK}" '
-            f'text-anchor="end">{esc(label)}</text>'
-        )
-        out.append(
-            f'<rect x="{label_w}" y="{y}" width="{pw}" height="{bar_h}" rx="4" fill="#f3f4f6"/>'
-        )
-        out.append(
-            f'<rect x="{label_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" rx="4" fill="{color}"/>'
-        )
-        out.append(
-            f'<text x="{label_w + pw + 8}" y="{y + 14}" font-size="12" fill="{INK}">'
-            f"{esc(_fmt_axis(v, unit) if unit != 'count' else f'{v:,.0f}')}</text>"
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def heatmap_svg(counts: Sequence[Sequence[int]], w: int = 660) -> str:
-    left, top = 40, 20
-    cell_w = (w - left - 10) / 24
-    cell_h = 24
-    h = top + 7 * cell_h + 30
-    peak = max((max(r) for r in counts), default=0)
-    if not peak:
-        return _empty(w, 120, "no tickets created in this period")
-    out = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="arrivals heatmap">']
-    for hour in range(0, 24, 3):
-        out.append(
-            f'<text x="{left + (hour + 0.5) * cell_w:.1f}" y="{top - 6}" font-size="11" '
-            f'fill="{MUTED}" text-anchor="middle">{hour:02d}h</text>'
-        )
-    for wd, row in enumerate(counts):
-        y = top + wd * cell_h
-        out.append(
-            f'<text x="{left - 6}" y="{y + 16}" font-size="11" fill="{MUTED}" '
-            f'text-anchor="end">{WEEKDAY_NAMES[wd]}</text>'
-        )
-        for hour, n in enumerate(row):
-            t = n / peak
-            color = _blend("#eef2ff", "#312e81", t**0.7) if n else "#f9fafb"
-            out.append(
-                f'<rect x="{left + hour * cell_w + 1:.1f}" y="{y + 1}" width="{cell_w - 2:.1f}" '
-                f'height="{cell_h - 2}" rx="3" fill="{color}"><title>{WEEKDAY_NAMES[wd]} '
-                f"{hour:02d}:00 — {n:,} tickets</title></rect>"
-            )
-    # colour scale
-    y = top + 7 * cell_h + 10
-    for k in range(10):
-        out.append(
-            f'<rect x="{left + k * 22}" y="{y}" width="22" height="8" '
-            f'fill="{_blend("#eef2ff", "#312e81", (k / 9) ** 0.7)}"/>'
-        )
-    out.append(
-        f'<text x="{left + 230}" y="{y + 8}" font-size="11" fill="{MUTED}">0 – {peak:,} '
-        "tickets per hour slot</text>"
-    )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _blend(a: str, b: str, t: float) -> str:
-    ca = [int(a[i : i + 2], 16) for i in (1, 3, 5)]
-    cb = [int(b[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
-
-
-def _legend(items: Sequence[tuple[str, str]]) -> str:
-    return (
-        '<div class="legend">'
-        + "".join(f'<span><i style="background:{c}"></i>{esc(n)}</span>' for n, c in items)
-        + "</div>"
-    )
-
-
-def _empty(w: int, h: int, text: str) -> str:
-    return (
-        f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="empty">'
-        f'<rect x="0" y="0" width="{w}" height="{h}" rx="8" fill="#f9fafb"/>'
-        f'<text x="{w / 2}" y="{h / 2}" font-size="13" fill="{MUTED}" text-anchor="middle">'
-        f"{esc(text)}</text></svg>"
-    )
 
 
 def _hist_labels(edges: Sequence[float]) -> list[str]:
@@ -347,9 +87,11 @@ def _hist_labels(edges: Sequence[float]) -> list[str]:
     return [f"<{short(e)}" for e in edges] + [f"≥{short(edges[-1])}"]
 
 
-def _panel(title: str, body: str, sub: str = "") -> str:
-    s = f'<p class="sub">{esc(sub)}</p>' if sub else ""
-    return f'<section class="panel"><h2>{esc(title)}</h2>{s}{body}</section>'
+def _panel(title: str, body: str, unit: str = "", reading: str = "") -> str:
+    """A section: its title, the unit of what it shows, the chart or table, a reading."""
+    u = f'<p class="sub">{esc(unit)}</p>' if unit else ""
+    r = f'<p class="reading">{esc(reading)}</p>' if reading else ""
+    return f'<section class="panel"><h2>{esc(title)}</h2>{u}{body}{r}</section>'
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[str]) -> str:
@@ -368,7 +110,219 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[s
         + "</tr>"
         for r in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        '<div class="scroll-table"><table><thead><tr>'
+        f"{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _cards(report: dict[str, Any], metrics: dict[str, Any], sv: dict[str, Any]) -> str:
+    compare = report.get("previous_period") is not None
+    names = (
+        "tickets_created", "tickets_solved", "first_reply_time", "full_resolution_time",
+        "csat", "nps", "sla_compliance", "one_touch_rate", "reopen_rate", "backlog",
+        "agent_work_time", "cost_per_ticket",
+    )  # fmt: skip
+    cards = []
+    for i, name in enumerate(names):
+        m = metrics.get(name)
+        if m is None:
+            continue
+        shown = headline(m)
+        value = fmt_value(m["unit"], shown, m.get("labels"))
+        badge = ""
+        if compare:
+            d = (m.get("delta") or {}).get(m["headline"])
+            if d is not None:
+                good = improved(m)
+                cls = "good" if good else ("bad" if good is False else "flat")
+                badge = f'<span class="delta {cls}">{esc(fmt_delta(m["unit"], d))}</span>'
+        spark = charts.sparkline_svg(sv.get(name) or [], PALETTE[i % len(PALETTE)])
+        none = " none" if shown is None else ""
+        cards.append(
+            f'<div class="card{none}"><div class="label">{esc(m["label"])}</div>'
+            f'<div class="value">{esc(value)}{badge}</div>'
+            f'<div class="detail">{esc(details(m))}</div>{spark}</div>'
+        )
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _volume(labels: list[str], sv: dict[str, Any], unit: str) -> str:
+    created = sv.get("tickets_created") or []
+    solved = sv.get("tickets_solved") or []
+    reading = ""
+    if any(created):
+        peak = max(range(len(created)), key=lambda i: created[i] or 0)
+        reading = (
+            f"{sum(v or 0 for v in created):,.0f} created and {sum(v or 0 for v in solved):,.0f}"
+            f" solved; the busiest {unit} was {labels[peak]} with {created[peak]:,.0f} created."
+        )
+    body = charts.line_chart(
+        labels,
+        [("created", created, PALETTE[0]), ("solved", solved, PALETTE[1])],
+        unit_text=f"tickets per {unit}",
+        title="volume trend",
+    )
+    return _panel("Volume trend", body, f"tickets created and solved per {unit}", reading)
+
+
+def _distribution(
+    name: str, title: str, hd: dict[str, Any], m: dict[str, Any], variant: str
+) -> str:
+    v = m.get("values") or {}
+    business = variant == "business"
+    series = [("business hours", hd["business"], PALETTE[0])] if business else []
+    series.append(("calendar hours", hd["calendar"], PALETTE[4]))
+    what = "first reply" if name == "first_reply_time" else "resolution"
+    reading = ""
+    if v.get("count"):
+        reading = (
+            f"Half of the {v['count']:,} tickets got their {what} within "
+            f"{fmt_duration(v.get(variant + '.median'))} ({variant} hours); 90% within "
+            f"{fmt_duration(v.get(variant + '.p90'))}."
+        )
+    body = charts.bar_chart(
+        _hist_labels(hd["edges"]), series, unit_text="tickets", title=title.lower()
+    )
+    return _panel(title, body, f"tickets by time to {what} (bars: up to the time shown)", reading)
+
+
+def _satisfaction(labels: list[str], sv: dict[str, Any], metrics: dict[str, Any]) -> str:
+    csat, nps = metrics.get("csat") or {}, metrics.get("nps") or {}
+    cv, nv = csat.get("values") or {}, nps.get("values") or {}
+    parts = []
+    if cv.get("responses"):
+        parts.append(
+            f"CSAT {cv['csat_pct']:.1f}% ({cv['good']:,} good of {cv['responses']:,} answers)"
+        )
+    if nv.get("responses"):
+        parts.append(f"NPS {nv['nps']:+.0f} from {nv['responses']:,} answers")
+    body = charts.line_chart(
+        labels,
+        [("CSAT %", sv.get("csat") or [], PALETTE[1]), ("NPS", sv.get("nps") or [], PALETTE[5])],
+        unit="number",
+        unit_text="CSAT: % of answers scoring 4-5 · NPS: % promoters − % detractors (−100 to 100)",
+        y_min=-100.0 if any(v is not None for v in sv.get("nps") or []) else 0.0,
+        y_max=100,
+        title="CSAT and NPS",
+    )
+    reading = "; ".join(parts) + "." if parts else ""
+    return _panel("CSAT and NPS trend", body, "per day, from survey answers", reading)
+
+
+def _sla(labels: list[str], sv: dict[str, Any], sla: dict[str, Any] | None) -> str:
+    if not (sla and sla.get("table") and sla["table"]["rows"]):
+        body = charts.empty("no SLA policies configured ([sla.NAME] in cstoolkit.toml)")
+        return _panel("SLA compliance", body, "% of targets met")
+    rows, worst = [], None
+    for r in sla["table"]["rows"]:
+        policy, metric, priority, target, bus, _met, done, pct = r
+        label = f"{policy} · {metric} · {priority} ≤ {fmt_duration(target)}{' (bh)' if bus else ''}"
+        pct = pct or 0.0
+        color = PALETTE[1] if pct >= 90 else (PALETTE[2] if pct >= 75 else PALETTE[3])
+        rows.append((label, pct, color))
+        if done and (worst is None or pct < worst[1]):
+            worst = (label, pct)
+    body = charts.hbar_chart(rows, unit="percent", max_value=100.0, title="SLA by target")
+    if any(v is not None for v in sv.get("sla_compliance") or []):
+        body += charts.line_chart(
+            labels,
+            [("compliance %", sv["sla_compliance"], PALETTE[1])],
+            unit="percent",
+            unit_text="% of targets met per day",
+            y_max=100,
+            height=160,
+            title="SLA trend",
+        )
+    v = sla.get("values") or {}
+    reading = f"{v.get('rate') or 0:.1f}% of {v.get('completed', 0):,} targets met"
+    if worst is not None:
+        reading += f"; the weakest: {worst[0]} at {worst[1]:.1f}%"
+    return _panel(
+        "SLA compliance", body, "% of targets met, per policy, metric and priority", reading + "."
+    )
+
+
+def _arrivals(report: dict[str, Any], metrics: dict[str, Any]) -> str:
+    heat = report.get("heatmap") or {}
+    counts = heat.get("counts") or []
+    v = (metrics.get("arrivals_heatmap") or {}).get("values") or {}
+    reading = ""
+    if v.get("peak_count"):
+        day = WEEKDAY_NAMES[v["peak_weekday"]] if isinstance(v["peak_weekday"], int) else ""
+        day = day or str(v["peak_weekday"])
+        reading = (
+            f"The busiest hour is {day} {int(v['peak_hour']):02d}:00 with {v['peak_count']:,}"
+            " tickets over the period."
+        )
+    return _panel(
+        "Arrivals by hour and weekday",
+        charts.heatmap(counts),
+        f"tickets created per hour slot, local time ({report['timezone']})",
+        reading,
+    )
+
+
+def _staffing(report: dict[str, Any]) -> str:
+    st = report.get("staffing")
+    if not st:
+        return ""
+    grid = [[int(x) for x in row] for row in st["scheduled"]]
+    unit = (
+        f"whole agents to schedule per hour, local time ({report['timezone']}); Erlang C, "
+        f"{st['service_level'] * 100:.0f}% answered in {st['answer_seconds']:.0f}s, AHT "
+        f"{fmt_duration(st['aht_seconds'])} ({st['aht_source']}), shrinkage "
+        f"{st['shrinkage'] * 100:.0f}%"
+    )
+    peak = max(
+        ((n, w, h) for w, row in enumerate(grid) for h, n in enumerate(row)),
+        key=lambda p: (p[0], -p[1], -p[2]),  # the first (weekday, hour) of the highest
+        default=None,
+    )
+    reading = ""
+    if peak and peak[0]:
+        hours = sum(1 for row in grid for n in row if n)
+        reading = (
+            f"At most {peak[0]} agent{'s' if peak[0] != 1 else ''} at once "
+            f"({WEEKDAY_NAMES[peak[1]]} {peak[2]:02d}:00); someone is needed in {hours} of "
+            "the week's 168 hours."
+        )
+    return _panel("Staffing", charts.number_grid(grid, title="staffing"), unit, reading)
+
+
+def _backlog(metrics: dict[str, Any]) -> str:
+    backlog = metrics.get("backlog")
+    if not (backlog and backlog.get("table")):
+        return ""
+    rows = [(str(r[0]), float(r[1]), PALETTE[2]) for r in backlog["table"]["rows"]]
+    total = headline(backlog) or 0
+    young = sum(v for label, v, _ in rows[:2])
+    reading = f"{total:,.0f} unsolved tickets at the end of the period"
+    if total:
+        reading += f"; {young / total * 100:.0f}% of them younger than {rows[1][0].split('-')[-1]}"
+    return _panel(
+        "Backlog by age",
+        charts.hbar_chart(rows, title="backlog by age"),
+        "unsolved tickets at the end of the period, by age",
+        reading + ".",
+    )
+
+
+def _channels(metrics: dict[str, Any]) -> str:
+    chan = metrics.get("volume_by_channel")
+    if not (chan and chan.get("table")):
+        return ""
+    table = chan["table"]["rows"]
+    rows = [(str(r[0]), float(r[1]), PALETTE[i % len(PALETTE)]) for i, r in enumerate(table)]
+    reading = ""
+    if table:
+        reading = f"{table[0][0]} brings the most tickets: {table[0][2]:.1f}% of them."
+    return _panel(
+        "Volume by channel",
+        charts.hbar_chart(rows, title="volume by channel"),
+        "tickets created in the period",
+        reading,
+    )
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -377,166 +331,22 @@ def render_html(report: dict[str, Any]) -> str:
     labels = series.get("buckets") or []
     sv = series.get("values") or {}
     compare = report.get("previous_period") is not None
-    business = report["calendar"].get("business_hours")
-    variant = "business" if business else "calendar"
-    parts: list[str] = []
+    variant = "business" if report["calendar"].get("business_hours") else "calendar"
+    parts = [_cards(report, metrics, sv)]
 
-    # -- cards -----------------------------------------------------------------------------
-    card_names = [
-        "tickets_created",
-        "tickets_solved",
-        "first_reply_time",
-        "full_resolution_time",
-        "csat",
-        "nps",
-        "sla_compliance",
-        "one_touch_rate",
-        "reopen_rate",
-        "backlog",
-        "agent_work_time",
-        "cost_per_ticket",
-    ]
-    cards = []
-    for i, name in enumerate(card_names):
-        m = metrics.get(name)
-        if m is None:
-            continue
-        value = fmt_value(m["unit"], headline(m), m.get("labels"))
-        badge = ""
-        if compare:
-            d = (m.get("delta") or {}).get(m["headline"])
-            if d is not None:
-                good = improved(m)
-                cls = "good" if good else ("bad" if good is False else "flat")
-                badge = f'<span class="delta {cls}">{esc(fmt_delta(m["unit"], d))}</span>'
-        spark = sparkline_svg(sv.get(name) or [], PALETTE[i % len(PALETTE)])
-        cards.append(
-            f'<div class="card"><div class="label">{esc(m["label"])}</div>'
-            f'<div class="value">{esc(value)}{badge}</div>'
-            f'<div class="detail">{esc(details(m))}</div>{spark}</div>'
-        )
-    parts.append('<div class="cards">' + "".join(cards) + "</div>")
-
-    # -- charts ----------------------------------------------------------------------------
-    charts = []
-    charts.append(
-        _panel(
-            "Volume trend",
-            line_chart(
-                labels,
-                [
-                    ("created", sv.get("tickets_created") or [], PALETTE[0]),
-                    ("solved", sv.get("tickets_solved") or [], PALETTE[1]),
-                ],
-                title="volume trend",
-            ),
-            f"tickets per {series.get('unit', 'day')}",
-        )
-    )
+    panels = [_volume(labels, sv, series.get("unit", "day"))]
     hist = report.get("histograms") or {}
     for name, title in (
         ("first_reply_time", "First reply time distribution"),
         ("full_resolution_time", "Resolution time distribution"),
     ):
-        hd = hist.get(name)
-        if not hd:
-            continue
-        m = metrics.get(name, {})
-        v = m.get("values") or {}
-        sub = (
-            f"{v.get('count') or 0:,} tickets · median {fmt_duration(v.get(variant + '.median'))}"
-            f" ({variant} hours) · p90 {fmt_duration(v.get(variant + '.p90'))}"
-        )
-        series_h = [("business hours", hd["business"], PALETTE[0])] if business else []
-        series_h.append(("calendar hours", hd["calendar"], PALETTE[4]))
-        charts.append(
-            _panel(title, bar_chart(_hist_labels(hd["edges"]), series_h, title=title), sub)
-        )
-    csat = sv.get("csat") or []
-    nps = sv.get("nps") or []
-    charts.append(
-        _panel(
-            "CSAT and NPS trend",
-            line_chart(
-                labels,
-                [("CSAT %", csat, PALETTE[1]), ("NPS", nps, PALETTE[5])],
-                unit="number",
-                y_min=None,
-                y_max=100,
-                title="CSAT and NPS",
-            ),
-            "CSAT: % of answers scoring 4-5; NPS: % promoters − % detractors",
-        )
-    )
-    sla = metrics.get("sla_compliance")
-    sla_body = ""
-    if sla and sla.get("table") and sla["table"]["rows"]:
-        rows = []
-        for r in sla["table"]["rows"]:
-            policy, metric, priority, target, bus, _met, _done, pct = r
-            label = (
-                f"{policy} · {metric} · {priority} ≤ {fmt_duration(target)}{' (bh)' if bus else ''}"
-            )
-            color = (
-                PALETTE[1] if (pct or 0) >= 90 else (PALETTE[2] if (pct or 0) >= 75 else PALETTE[3])
-            )
-            rows.append((label, pct or 0.0, color))
-        sla_body = hbar_chart(rows, unit="percent", max_value=100.0)
-        if any(v is not None for v in sv.get("sla_compliance") or []):
-            sla_body += line_chart(
-                labels,
-                [("compliance %", sv["sla_compliance"], PALETTE[1])],
-                unit="percent",
-                y_max=100,
-                h=200,
-                title="SLA trend",
-            )
-    else:
-        sla_body = _empty(620, 90, "no SLA policies configured ([sla.NAME] in cstoolkit.toml)")
-    charts.append(_panel("SLA compliance", sla_body, "per policy, metric and target"))
-    heat = report.get("heatmap") or {}
-    charts.append(
-        _panel(
-            "Arrivals by hour and weekday",
-            heatmap_svg(heat.get("counts") or []),
-            f"tickets created, local time ({report['timezone']})",
-        )
-    )
-    staffing = report.get("staffing")
-    if staffing:
-        hours = [f"{h:02d}:00" for h in range(24)]
-        lines = [
-            (
-                WEEKDAY_NAMES[w],
-                [float(x) for x in staffing["scheduled"][w]],
-                PALETTE[w % len(PALETTE)],
-            )
-            for w in range(7)
-        ]
-        sub = (
-            f"scheduled agents per hour (Erlang C, {staffing['service_level'] * 100:.0f}% in "
-            f"{staffing['answer_seconds']:.0f}s, AHT {fmt_duration(staffing['aht_seconds'])} "
-            f"{staffing['aht_source']}, shrinkage {staffing['shrinkage'] * 100:.0f}%)"
-        )
-        charts.append(_panel("Staffing curve", line_chart(hours, lines, title="staffing"), sub))
-    backlog = metrics.get("backlog")
-    if backlog and backlog.get("table"):
-        rows = [(str(r[0]), float(r[1]), PALETTE[2]) for r in backlog["table"]["rows"]]
-        charts.append(
-            _panel(
-                "Backlog by age",
-                hbar_chart(rows),
-                f"{headline(backlog) or 0:,.0f} unsolved tickets at the end of the period",
-            )
-        )
-    chan = metrics.get("volume_by_channel")
-    if chan and chan.get("table"):
-        rows = [
-            (str(r[0]), float(r[1]), PALETTE[i % len(PALETTE)])
-            for i, r in enumerate(chan["table"]["rows"])
-        ]
-        charts.append(_panel("Volume by channel", hbar_chart(rows), details(chan)))
-    parts.append('<div class="grid">' + "".join(charts) + "</div>")
+        if hist.get(name):
+            panels.append(_distribution(name, title, hist[name], metrics.get(name, {}), variant))
+    panels.append(_satisfaction(labels, sv, metrics))
+    panels.append(_sla(labels, sv, metrics.get("sla_compliance")))
+    panels.append(_arrivals(report, metrics))
+    panels += [_staffing(report), _backlog(metrics), _channels(metrics)]
+    parts.append('<div class="grid">' + "".join(p for p in panels if p) + "</div>")
 
     # -- tables ----------------------------------------------------------------------------
     summary_rows = []

@@ -1,14 +1,15 @@
 """The KPI part of ``cst quickstart``: a short summary of the sample helpdesk and the HTML report.
 
-:func:`demo` is called by :mod:`cstoolkit.quickstart` after the sync. When the workspace's config
-has no ``[calendars.*]`` table, the demo uses :data:`DEMO_CALENDAR` (the sample desk's office
-hours in Europe/Madrid) so business-hours figures are meaningful, and says so.
+:func:`demo` is called by :mod:`cstoolkit.quickstart` after the sync. The summary is made with
+the workspace's config exactly as ``cst report kpi`` reads it (no override of any kind), so each
+figure it prints is the one ``cst report kpi`` prints in the workspace with no flags; the HTML
+report adds the comparison with the previous period (``--compare previous``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -16,11 +17,9 @@ if TYPE_CHECKING:
     from cstoolkit.store import Store
 
 REPORT_NAME = "kpi-report.html"
-DEMO_CALENDAR = {
-    "timezone": "Europe/Madrid",
-    "hours": {"mon-fri": "09:00-18:00"},
-    "holidays_country": "ES",
-}
+#: The command that prints the same figures in the workspace, and the one that writes the page.
+FOLLOW_UP = "cst report kpi"
+HTML_COMMAND = f"cst report kpi --compare previous --out {REPORT_NAME}"
 _LINES = (
     ("tickets_created", "created"),
     ("tickets_solved", "solved"),
@@ -34,22 +33,16 @@ _LINES = (
 )
 
 
-def demo(config: Config, store: Store, out_dir: Path, host: Host | None = None) -> tuple[str, Path]:
+def demo(
+    config: Config, store: Store, out_dir: Path, host: Host | None = None
+) -> tuple[str, Path, dict[str, str]]:
     """Build the last 30 days' KPI report of the sample (compared with the 30 days before),
-    write it as HTML to ``out_dir/kpi-report.html`` and return a text summary and that path."""
-    from dataclasses import replace
-
-    from cstoolkit.kpi.formatting import fmt_delta, fmt_value, headline, local_range
+    write it as HTML to ``out_dir/kpi-report.html`` and return a text summary, that path and
+    the figures shown (metric name -> the value as printed)."""
+    from cstoolkit.kpi.formatting import fmt_value, headline, local_range
     from cstoolkit.kpi.html import render_html
     from cstoolkit.kpi.report import KpiOptions, build_report
 
-    note = ""
-    if not (config.data.get("calendars") or {}):
-        data: dict[str, Any] = dict(config.data)
-        data["calendars"] = {"support": DEMO_CALENDAR}
-        data["kpi"] = {**(data.get("kpi") or {}), "calendar": "support"}
-        config = replace(config, data=data)
-        note = "  (a demo calendar, Mon-Fri 09:00-18:00: add [calendars.NAME] and [kpi] calendar)"
     report = build_report(store, config, KpiOptions(compare="previous"), host)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / REPORT_NAME
@@ -61,15 +54,19 @@ def demo(config: Config, store: Store, out_dir: Path, host: Host | None = None) 
     hours = f"business hours of {cal['name']!r}" if cal["business_hours"] else "calendar hours"
     lines = [
         f"KPI summary, {local_range(report['period'], report['timezone'])} ({report['timezone']}),"
-        f" times in {hours}, change vs the previous 30 days:"
+        f" times in {hours}:"
     ]
-    if note and cal["business_hours"]:
-        lines.append(note)
+    if not cal["business_hours"]:
+        lines.append("  (no business-hours calendar: add [calendars.NAME] and [kpi] calendar)")
+    figures: dict[str, str] = {}
     for name, label in _LINES:
         m = metrics.get(name)
         if m is None:
             continue
         value = fmt_value(m["unit"], headline(m), m.get("labels"))
-        delta = fmt_delta(m["unit"], (m.get("delta") or {}).get(m["headline"]))
-        lines.append(f"  {label:<26}{value:>10}  {delta}".rstrip())
-    return "\n".join(lines), path
+        figures[name] = value
+        lines.append(f"  {label:<26}{value:>10}")
+    lines.append(f"  the same figures, and every other metric: {FOLLOW_UP}")
+    lines.append(f"HTML report: {path}")
+    lines.append(f"  made with: {HTML_COMMAND}")
+    return "\n".join(lines), path, figures

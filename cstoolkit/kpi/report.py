@@ -540,7 +540,7 @@ def sla_setup(
         params.append(policy.name)
     for i, policy in enumerate(policies):
         if policy.when is None:
-            whens.append(f"WHEN 1 THEN {i}")
+            whens.append(f"WHEN 1 = 1 THEN {i}")  # a boolean for PostgreSQL too
             break
         compiled = q.to_sql(policy.when, now=until, dialect=dialect)
         if compiled is None:

@@ -41,10 +41,12 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.config.check import load_plan  # noqa: F401  (the [run] plan, checked)
 from cstoolkit.config.run_plan import (  # noqa: F401  (the plan is read by the config layer)
     ADD_DRY_RUN,
+    ADD_LIST,
     AS_IS,
     DEFAULT_STEP_TIMEOUT,
     DROP_APPLY,
     MODES,
+    PREVIEW,
     SKIP,
     RunPlan,
     Step,
@@ -66,6 +68,8 @@ STDERR_TAIL_CHARS = 4000
 
 OK, FAILED, TIMEOUT, SKIPPED, BUSY = "ok", "failed", "timeout", "skipped", "busy"
 INTERRUPTED = "interrupted"
+#: A dry run's step that has no dry-run form: described, not run; steps that need it still run.
+PREVIEWED = "previewed"
 #: Signals that stop a run (and its step in progress) in order.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -289,8 +293,12 @@ def execute(
     env: dict[str, str] | None = None,
     on_step: Callable[[StepResult], None] | None = None,
     grace: float = KILL_GRACE,
+    describe: Callable[[Step], str] | None = None,
 ) -> RunReport:
-    """Run the plan under the ``run`` lock (BusyError, exit 4, when it is held); record it."""
+    """Run the plan under the ``run`` lock (BusyError, exit 4, when it is held); record it.
+
+    In a dry run, a step with no dry-run form is not run: ``describe(step)`` says what it would
+    do (outcome :data:`PREVIEWED`), and the steps that need it run on the store as it is."""
     from cstoolkit.store import locks
 
     limit = max_runtime if max_runtime is not None else plan.max_runtime
@@ -312,7 +320,7 @@ def execute(
                     break
                 result = _one(
                     step, report, started, limit, dry_run, config_path, cwd, root_options,
-                    env, tick, grace, stop.requested,
+                    env, tick, grace, stop.requested, describe,
                 )  # fmt: skip
                 report.steps.append(result)
                 if on_step is not None:
@@ -337,9 +345,11 @@ def _one(
     tick: Callable[[], None],
     grace: float,
     stop: Callable[[], bool] | None = None,
+    describe: Callable[[Step], str] | None = None,
 ) -> StepResult:
     result = StepResult(step.name, step.command, SKIPPED)
-    broken = [r.name for r in report.steps if r.name in step.needs and r.outcome != OK]
+    done = (OK, PREVIEWED)
+    broken = [r.name for r in report.steps if r.name in step.needs and r.outcome not in done]
     if broken:
         result.reason = f"needs {', '.join(broken)}, which did not succeed"
         return result
@@ -347,7 +357,9 @@ def _one(
     if dry_run:
         args, result.dry_run_mode = dry_run_args(step.args)
         if args is None:
-            result.reason = "no dry-run form: not run in a dry run"
+            result.outcome = PREVIEWED
+            what = describe(step) if describe is not None else ""
+            result.reason = (what or "would run") + " (not run in a dry run: no dry-run form)"
             return result
     timeout = step.timeout
     cut_by_limit = False

@@ -109,6 +109,7 @@ def render(name: str, kind: str, version: str | None = None) -> dict[str, str]:
         "config_example": _CONFIG[kind].format(plugin=n.plugin, env=n.plugin.upper()),
     }
     files = {
+        CORE_FILE: Template(_core_requirements()),
         "pyproject.toml": _template("common", "pyproject.toml.tmpl"),
         "README.md": _template("common", "README.md"),
         ".gitignore": _template("common", "gitignore"),
@@ -116,6 +117,41 @@ def render(name: str, kind: str, version: str | None = None) -> dict[str, str]:
         f"tests/test_{n.plugin}.py": _template(kind, "test_plugin.py.tmpl"),
     }
     return {path: tmpl.substitute(values) for path, tmpl in files.items()}
+
+
+#: The file naming the core a new plugin is developed against (``pip install -r`` it first).
+CORE_FILE = "requirements-core.txt"
+
+
+def core_requirement() -> str:
+    """A pip requirement for the cstoolkit that runs now, where it came from, with the testing
+    extra: the checkout it was installed from (editable or not, installed as a plain wheel
+    built from it, which needs no ``editables`` package offline), the wheel file, or
+    ``cstoolkit[testing]==X`` when it came from a package index. So a new plugin's environment
+    gets the same core offline, from a checkout or a released wheel alike."""
+    import json
+    from importlib import metadata
+
+    from cstoolkit.__about__ import __version__
+
+    try:
+        raw = metadata.distribution("cstoolkit").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        raw = None
+    info = json.loads(raw) if raw else {}
+    url = str(info.get("url") or "")
+    if not url.startswith("file://"):
+        return f"cstoolkit[testing]=={__version__}"
+    return f"cstoolkit[testing] @ {url}"
+
+
+def _core_requirements() -> str:
+    # "$" would be read as a placeholder by Template: escaped.
+    return (
+        "# The cstoolkit this plugin was generated with, as it was installed (a checkout, a\n"
+        "# wheel or the package index); install it first in the plugin's environment:\n"
+        "#   pip install -r requirements-core.txt\n" + core_requirement().replace("$", "$$") + "\n"
+    )
 
 
 def create(name: str, kind: str, directory: Path, *, version: str | None = None) -> Path:

@@ -2,7 +2,7 @@
 
 The lead's :mod:`cstoolkit.quickstart` writes :data:`CONFIG_SNIPPET` into the demo config and
 calls :func:`demo` after the sync. Answer links are signed with a demo key kept in the 0600 keys
-file (created once, never printed).
+file of the workspace's config (its ``keys_file``; created once, never printed).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class SurveyDemo:
     skipped: dict[str, int] = field(default_factory=dict)
     example: Path | None = None
     note: str = ""
+    keys_file: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class SurveyDemo:
             "skipped": self.skipped,
             "example": str(self.example) if self.example else None,
             "note": self.note,
+            "keys_file": str(self.keys_file) if self.keys_file else None,
         }
 
     def lines(self) -> list[str]:
@@ -68,14 +70,20 @@ class SurveyDemo:
         ]
         if self.example:
             out.append(f"  open one: {self.example}")
+        if self.keys_file:
+            out.append(f"  links signed with the key {KEY_NAME!r} in {self.keys_file} (mode 0600)")
         out.append("  answer them: cst survey serve, then open a link from a message")
+        out.append("  the counts:  cst status")
         return out
 
 
-def ensure_demo_key() -> None:
-    """Create the demo signing key in the keys file if it is not there yet."""
-    if KEY_NAME not in secrets.load_keys():
-        secrets.set_key(KEY_NAME, pysecrets.token_urlsafe(32))
+def ensure_demo_key(env: Any = None) -> Path:
+    """Create the demo signing key in the keys file of a config's environment (``config.env``:
+    its ``keys_file``, or $CSTOOLKIT_KEYS_FILE) if it is not there yet; return that file."""
+    path = secrets.keys_path(env)
+    if KEY_NAME not in secrets.load_keys(path):
+        secrets.set_key(KEY_NAME, pysecrets.token_urlsafe(32), path)
+    return path
 
 
 def demo(workspace_dir: Path, config: Any, store: Any, host: Any) -> SurveyDemo:
@@ -87,7 +95,7 @@ def demo(workspace_dir: Path, config: Any, store: Any, host: Any) -> SurveyDemo:
         return SurveyDemo(outbox, note="no [surveys.csat] in the config; skipped")
     inst = config.instance("channels", "outbox")
     outbox = config.resolve_path(str(inst.settings.get("path", "outbox")))
-    ensure_demo_key()
+    keys_file = ensure_demo_key(config.env)
     report = send_surveys(config, host, store, survey="csat")
     files = sorted(outbox.glob("*.eml")) + sorted(outbox.glob("*.json")) if outbox.exists() else []
     return SurveyDemo(
@@ -98,4 +106,5 @@ def demo(workspace_dir: Path, config: Any, store: Any, host: Any) -> SurveyDemo:
         files=len(files),
         skipped=report.skipped,
         example=files[0] if files else None,
+        keys_file=keys_file,
     )

@@ -5,6 +5,7 @@ backend's JSON record.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import random
@@ -164,6 +165,7 @@ class Context:
     roster: Roster
     end: int
     iso: Timestamps
+    surveys: random.Random | None = None  # SampleSpec.survey_answers: the answers' own stream
 
 
 def speed(channel: str) -> str:
@@ -352,6 +354,8 @@ def ticket_record(ctx: Context, tid: str, created: int, req: Requester) -> dict[
     tk.message(created, req.id, REQUESTER, description, True, kind=CREATED)
     with contextlib.suppress(Cutoff):
         Simulation(ctx, tk, req, channel).run(topic)
+    if ctx.surveys is not None:
+        survey_answers(ctx.surveys, tk, req, ctx.end, ctx.iso)
 
     resolved = tk.status in (SOLVED, CLOSED) and tk.solved_at is not None
     return {
@@ -373,3 +377,46 @@ def ticket_record(ctx: Context, tid: str, created: int, req: Requester) -> dict[
         "custom_fields": {"product": product},
         "events": tk.events,
     }
+
+
+# -- survey answers (SampleSpec.survey_answers) ------------------------------------------------
+
+SURVEY_DELAY = 24 * HOUR  # the survey goes out a day after the solve, as quickstart's does
+P_CSAT_ANSWER = 0.3  # share of solved tickets whose requester answers the CSAT survey
+P_NPS_ANSWER = 0.35  # of those, the share who also answer the NPS question
+# CSAT 1-5 for a smooth ticket; each bad experience moves weight towards the low scores.
+CSAT_SCORES = ((5, 0.56), (4, 0.24), (3, 0.09), (2, 0.05), (1, 0.06))
+CSAT_UNHAPPY = ((5, 0.22), (4, 0.22), (3, 0.2), (2, 0.16), (1, 0.2))
+NPS_BY_CSAT = {5: (8, 10), 4: (7, 9), 3: (4, 8), 2: (1, 6), 1: (0, 4)}
+
+
+def survey_answers(
+    rng: random.Random, tk: Ticket, req: Requester, end: int, iso: Timestamps
+) -> None:
+    """Some requesters answer a CSAT survey (and some an NPS question) after the last solve:
+    ``survey_answered`` events whose ``data`` holds the survey's kind and score, as
+    ``cst survey serve`` records them. A reopened or escalated ticket scores lower."""
+    if tk.solved_at is None or rng.random() >= P_CSAT_ANSWER:
+        return
+    at = tk.solved_at + SURVEY_DELAY + int(lognormal(rng, 3 * HOUR, 1.2))
+    if at > end:
+        return
+    reopened = sum(1 for e in tk.events if e.get("new") == SOLVED) > 1
+    unhappy = reopened or "escalated" in tk.tags or tk.priority == URGENT
+    score = pick(CSAT_UNHAPPY if unhappy else CSAT_SCORES, rng.random())
+    answers = [("csat", score)]
+    if rng.random() < P_NPS_ANSWER:
+        low, high = NPS_BY_CSAT[score]
+        answers.append(("nps", low + int(rng.random() * (high - low + 1))))
+    for kind, value in answers:
+        event = {
+            "id": f"{tk.tid}-{kind}",
+            "kind": EventKind.SURVEY_ANSWERED.value,
+            "at": iso(at),
+            "author": req.id,
+            "role": REQUESTER,
+            "data": {"survey": f"sample_{kind}", "kind": kind, "score": value},
+        }
+        # In time order among the ticket's events (ISO 8601 UTC strings sort as times).
+        stamps = [e["at"] for e in tk.events]
+        tk.events.insert(bisect.bisect_right(stamps, event["at"]), event)

@@ -1,8 +1,9 @@
-"""The quickstart's triage step: one shipped recipe, run as a dry run on the sample helpdesk.
+"""The quickstart's triage step: the shipped recipes in the workspace, one run as a dry run.
 
-:func:`demo` copies ``recipes/paid-plan-priority.yaml`` into the workspace (when it is not there
-yet, so the user can edit and re-run it) and plans it over the synced tickets. Nothing is
-written to the helpdesk.
+:func:`install_recipes` copies every shipped recipe (``recipes/`` of the repository, packaged in
+the wheel as ``cstoolkit/recipes``) into the workspace, keeping any file already there so the
+user can edit and re-run them; :func:`demo` plans ``paid-plan-priority.yaml`` over the synced
+tickets. Nothing is written to the helpdesk.
 """
 
 from __future__ import annotations
@@ -14,15 +15,35 @@ from typing import Any
 from cstoolkit.triage.engine import Plan
 
 RECIPE_NAME = "paid-plan-priority.yaml"
+ROSTER_NAME = "roster.example.yaml"
+#: Where the shipped recipes are: inside the installed package (a wheel), else the checkout.
+_PACKAGED_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 _REPO_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
-def shipped_recipe_text() -> str:
-    """The text of the shipped demo recipe (the repository's copy, else the packaged one)."""
-    path = _REPO_RECIPES / RECIPE_NAME
-    if path.is_file():
-        return path.read_text("utf-8")
-    return _EMBEDDED
+def shipped_recipes_dir() -> Path:
+    """The directory of the shipped recipes (their tests and the example roster beside them)."""
+    if (_PACKAGED_RECIPES / RECIPE_NAME).is_file():
+        return _PACKAGED_RECIPES
+    if (_REPO_RECIPES / RECIPE_NAME).is_file():
+        return _REPO_RECIPES
+    raise FileNotFoundError(f"the shipped recipes are not installed (no {RECIPE_NAME})")
+
+
+def install_recipes(target: Path) -> list[Path]:
+    """Copy the shipped recipes into ``target``; files already there are kept. Returns the
+    recipes (not their tests, not the roster) in ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sorted(shipped_recipes_dir().glob("*.yaml")):
+        dest = target / source.name
+        if not dest.exists():
+            dest.write_text(source.read_text("utf-8"), "utf-8")
+    return sorted(p for p in target.glob("*.yaml") if is_recipe_name(p.name))
+
+
+def is_recipe_name(name: str) -> bool:
+    """A recipe's file name (not a ``*.test.yaml`` file, not the example roster)."""
+    return name.endswith(".yaml") and not name.endswith(".test.yaml") and name != ROSTER_NAME
 
 
 def demo(config: Any, store: Any, host: Any, *, show: int = 5) -> tuple[str, Plan]:
@@ -31,14 +52,13 @@ def demo(config: Any, store: Any, host: Any, *, show: int = 5) -> tuple[str, Pla
 
     target = config.base_dir / "recipes" / RECIPE_NAME
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(shipped_recipe_text(), "utf-8")
+        install_recipes(target.parent)
     ws = runner.Workspace(config, host, store)
     plan = runner.plan_run(ws, [target])
     s = plan.summary()
     rel = target.relative_to(config.base_dir)
     lines = [
-        f"Triage recipe {rel} (dry run, nothing written): {s['evaluated']} open tickets "
+        f"Triage recipe {rel} (dry run, nothing written): {s['evaluated']} tickets "
         f"evaluated, {s['matched']} matched a rule, {s['changing']} would change.",
     ]
     for tp in plan.changing[:show]:
@@ -48,53 +68,8 @@ def demo(config: Any, store: Any, host: Any, *, show: int = 5) -> tuple[str, Pla
         )
     if len(plan.changing) > show:
         lines.append(f"  ... and {len(plan.changing) - show} more")
-    cfg = shlex.quote(str(config.path)) if config.path else "cstoolkit.toml"
-    lines.append(f"  see it all:  cst --config {cfg} triage run {shlex.quote(str(target))}")
-    lines.append(f"  apply it:    cst --config {cfg} triage run {shlex.quote(str(target))} --apply")
+    recipe = shlex.quote(str(rel))
+    lines.append(f"  see it all:  cst triage run {recipe}")
+    lines.append(f"  apply it:    cst triage run {recipe} --apply")
+    lines.append("  every recipe: cst recipe check recipes/*.yaml  (docs/recipes.md)")
     return "\n".join(lines), plan
-
-
-# A copy of recipes/paid-plan-priority.yaml for installs without the repository's recipes/
-# directory (tests check the two are the same).
-_EMBEDDED = """\
-# Paying customers first: enterprise tickets are at least high priority, paid ones at least
-# normal, and both carry a tag the team's views can sort on.
-name: paid-plan-priority
-description: Raise the priority of paying customers' tickets.
-query: "status:new,open,pending,on_hold"
-rules:
-  - name: enterprise is high
-    when:
-      all:
-        - requester.plan: enterprise
-        - priority: {lt: high}
-    then:
-      - set: {priority: high}
-      - add_tags: [priority_support]
-      - note: "Enterprise customer ({{ requester.organization or requester.email }}): \
-priority raised to {{ ticket.priority }} by the paid-plan recipe."
-    stop: true
-
-  - name: enterprise tagged
-    when:
-      all:
-        - requester.plan: enterprise
-        - not: {tags: priority_support}
-    then:
-      - add_tags: [priority_support]
-    stop: true
-
-  - name: paid is at least normal
-    when:
-      all:
-        - requester.plan: paid
-        - priority: low
-    then:
-      - set: {priority: normal}
-      - add_tags: [paid_plan]
-
-  - name: free plan urgent needs a look
-    when: "requester.plan:free priority:urgent -tag:reviewed_urgency"
-    then:
-      - add_tags: [check_urgency]
-"""

@@ -3,7 +3,9 @@ network request, and its screenshot shows the charts."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -158,3 +160,112 @@ def test_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
     keep = os.environ.get("CSTOOLKIT_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+# -- the quickstart's report: every section filled, labels that keep their size -----------------
+
+#: Run in the browser after the report's own markup (the report has no script of its own): it
+#: measures what Chromium laid out and writes the findings as JSON into the DOM it dumps.
+_PROBE = """<script>
+(() => {
+  const out = {panels: [], problems: [], label_px: [], svg_text: 0,
+               overflow: document.documentElement.scrollWidth - window.innerWidth};
+  document.querySelectorAll('.empty, .card.none').forEach(e =>
+    out.problems.push('empty: ' + (e.closest('section, .card').innerText || '').slice(0, 80)));
+  document.querySelectorAll('section.panel').forEach(s => {
+    const title = (s.querySelector('h2') || {}).innerText || '';
+    const chart = s.querySelector('figure.chart, .hbars, .heat, table');
+    const r = chart ? chart.getBoundingClientRect() : {width: 0, height: 0};
+    out.panels.push(title);
+    if (!title) out.problems.push('a panel without a title');
+    if (!s.querySelector('p.sub')) out.problems.push(title + ': no unit line');
+    if (!chart || r.width < 150 || r.height < 30)
+      out.problems.push(title + ': nothing drawn (' + r.width + 'x' + r.height + ')');
+    if (!s.querySelector('table') && !s.querySelector('p.reading'))
+      out.problems.push(title + ': no reading');
+  });
+  document.querySelectorAll('.ylab, .xlab, .hbars .lab, .heat .d, .axis-unit').forEach(e =>
+    out.label_px.push(getComputedStyle(e).fontSize));
+  out.label_px = [...new Set(out.label_px)].sort();
+  out.svg_text = document.querySelectorAll('svg text').length;
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def quickstart_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML report of a quickstart workspace (its config, its sample data), as quickstart
+    writes it, with the probe appended."""
+    from datetime import UTC, datetime
+
+    from cstoolkit.config import load_config
+    from cstoolkit.host import Host
+    from cstoolkit.instances import build_instance
+    from cstoolkit.quickstart import config_text
+    from cstoolkit.sample import SampleSpec, generate_file
+    from cstoolkit.store import open_store
+    from cstoolkit.sync import pull
+
+    tmp = tmp_path_factory.mktemp("qs-html")
+    end = datetime(2026, 3, 2, tzinfo=UTC)
+    (tmp / "cstoolkit.toml").write_text(config_text())
+    generate_file(SampleSpec(tickets=900, end=end, survey_answers=True), tmp / "helpdesk.jsonl")
+    config = load_config(tmp / "cstoolkit.toml")
+    host = Host().load()
+    store = open_store(config.store_path)
+    try:
+        pull(store, build_instance(config, host, "backends", "demo", store))
+        report = build_report(store, config, KpiOptions(compare="previous", now=end), host)
+    finally:
+        store.close()
+    page = tmp / "report.html"
+    page.write_text(render_html(report).replace("</body>", _PROBE + "</body>"), "utf-8")
+    return page
+
+
+def _probe(page: Path, tmp: Path, width: int) -> dict:
+    import json
+
+    args = [
+        chromium.require(),
+        *FLAGS,
+        f"--user-data-dir={tmp / 'profile'}",
+        f"--window-size={width},2000",
+    ]
+    proc = subprocess.run(
+        [*args, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, proc.stdout[-2000:]
+    return json.loads(html.unescape(m.group(1)))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_quickstart_report_has_no_empty_section(
+    quickstart_page: Path, tmp_path: Path, width: int
+) -> None:
+    found = _probe(quickstart_page, tmp_path, width)
+    assert found["problems"] == []
+    assert {"CSAT and NPS trend", "SLA compliance", "Staffing", "Volume trend"} <= set(
+        found["panels"]
+    )
+    assert found["overflow"] <= 0, f"the page is wider than a {width} px screen"
+    assert found["svg_text"] == 0  # every label is HTML text: it keeps its size
+    assert found["label_px"] == ["11px", "12px"]  # the same at 1280 and 390 px wide
+
+
+def test_staffing_is_in_whole_agents_in_the_reports_zone(quickstart_page: Path) -> None:
+    text = quickstart_page.read_text()
+    section = text[text.index("<h2>Staffing</h2>") :].split("</section>", 1)[0]
+    assert "whole agents" in section and "local time (Europe/Madrid)" in section
+    cells = re.findall(r"<b [^>]*>([^<]*)</b>", section)
+    assert len(cells) == 7 * 24 and all(c.isdigit() for c in cells)

@@ -121,7 +121,8 @@ def test_dry_run_mapping() -> None:
         ["triage", "run", "r.yaml"],
         engine.DROP_APPLY,
     )
-    assert engine.dry_run_args(["sync", "pull"]) == (None, engine.SKIP)
+    assert engine.dry_run_args(["sync", "pull"]) == (None, engine.PREVIEW)
+    assert engine.dry_run_args(["sync", "push"]) == (["sync", "push", "--list"], engine.ADD_LIST)
     assert engine.dry_run_args(["sync", "push", "--list"])[1] == engine.AS_IS
     assert engine.dry_run_args(["report", "kpi", "--format", "csv"])[1] == engine.AS_IS
     assert engine.dry_run_args(["store", "prune", "--older-than", "2y"])[0] == [
@@ -137,13 +138,35 @@ def test_dry_run_cli(synced: Workspace) -> None:
     code, report = synced.run_json("run", "--dry-run", "--json")
     steps = report["steps"]
     assert report["dry_run"] is True
-    assert steps[0]["outcome"] == "skipped" and steps[0]["dry_run_mode"] == "skip"
+    assert steps[0]["outcome"] == "previewed" and steps[0]["dry_run_mode"] == "preview"
+    assert steps[0]["reason"].startswith("would pull tickets into the store from desk: ")
     assert steps[1]["command"] == "triage run nothing.yaml"  # --apply dropped
     assert steps[2]["command"].endswith("--dry-run") and steps[2]["outcome"] == "ok"
     assert code == 1  # the triage step still fails (the recipe does not load)
     store = synced.store()
     assert store.counts()["tickets"] == 80  # the prune was a dry run
     store.close()
+
+
+def test_a_dry_run_previews_every_step_even_those_that_need_a_pull(synced: Workspace) -> None:
+    """The sync a triage step needs is not run in a dry run: the triage still runs (on the
+    store as it is), in its dry-run form, and each step says what it would do."""
+    (synced.root / "r.yaml").write_text(
+        "rules:\n  - name: urgent\n    when: {priority: urgent}\n    then: [{add_tags: [u]}]\n"
+    )
+    synced.write_config(
+        '[run]\nsteps = ["sync pull", { command = "triage run r.yaml --apply", name = "t", '
+        'needs = ["sync pull"] }, { command = "sync push", needs = ["t"] }]\n'
+    )
+    code, report = synced.run_json("run", "--dry-run", "--json")
+    pull, triage, push = report["steps"]
+    assert code == 0
+    assert pull["outcome"] == "previewed" and "desk: changes since" in pull["reason"]
+    assert triage["outcome"] == "ok" and triage["command"] == "triage run r.yaml"
+    assert push["outcome"] == "ok" and push["command"] == "sync push --list"
+    proc = synced.run("run", "--dry-run")
+    assert "triage run r.yaml: " in proc.stderr and "tickets evaluated" in proc.stderr
+    assert "sync push --list: the write queue is empty" in proc.stderr
 
 
 def test_step_timeout_kills_and_next_step_runs(synced: Workspace) -> None:

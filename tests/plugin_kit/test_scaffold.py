@@ -44,6 +44,7 @@ def test_pyproject_pins_the_running_version_and_declares_the_entry_point() -> No
     assert meta["project"]["entry-points"]["cstoolkit"] == {"acme": "cstoolkit_acme"}
     assert meta["project"]["optional-dependencies"]["test"][0] == "cstoolkit[testing]>=1.3,<2"
     assert set(files) == {
+        "requirements-core.txt",
         "pyproject.toml",
         "README.md",
         ".gitignore",
