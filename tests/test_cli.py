@@ -194,7 +194,7 @@ def test_help_imports_nothing_heavy() -> None:
         "    pass\n"
         "heavy = [m for m in ('httpx', 'rich', 'sqlite3', 'yaml', 'jinja2', 'cstoolkit.store',"
         " 'cstoolkit.host', 'pluggy', 'holidays', 'waitress', 'difflib', 'cstoolkit.progress',"
-         'cstoolkit.cli.completion', 'cstoolkit.cli.completers', 'click.shell_completion',"
+        " 'cstoolkit.cli.completion', 'cstoolkit.cli.completers', 'click.shell_completion',"
         " 'cstoolkit.query')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
