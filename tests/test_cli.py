@@ -193,7 +193,7 @@ def test_help_imports_nothing_heavy() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "heavy = [m for m in ('httpx', 'rich', 'sqlite3', 'yaml', 'jinja2', 'cstoolkit.store',"
-        " 'cstoolkit.host', 'pluggy', 'holidays', 'waitress', 'difflib', 'cstoolkit.progress',"
+        " 'cstoolkit.host', 'pluggy', 'holidays', 'waitress', 'difflib', 'cstoolkit.cli.progress',"
         " 'cstoolkit.cli.completion', 'cstoolkit.cli.completers', 'click.shell_completion',"
         " 'cstoolkit.query')"
         " if m in sys.modules]\n"

@@ -116,7 +116,7 @@ def test_a_long_command_shows_a_bar_on_a_terminal_and_nothing_otherwise(tmp_path
 
 
 def test_one_progress_helper() -> None:
-    """Bars come from cstoolkit.progress alone: no command draws its own."""
+    """Bars come from cstoolkit.cli.progress alone: no command draws its own."""
     users = [
         p.relative_to(ROOT)
         for p in (ROOT / "cstoolkit").rglob("*.py")

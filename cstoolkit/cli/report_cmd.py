@@ -184,7 +184,7 @@ def kpi(
         vendor_metrics=vendor_metrics,
         vendor_tolerance=tolerance,
     )
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
 
     store = app.store
     with progress.task("KPI report", quiet=app.quiet):

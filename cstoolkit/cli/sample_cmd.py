@@ -29,7 +29,7 @@ def sample() -> None:
 @pass_app
 def generate(app: App, n_tickets: int, days: int, seed: int, out: Path) -> None:
     """Write a deterministic, realistic helpdesk file (streams: 1,000,000 tickets fit)."""
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
     from cstoolkit.sample import SampleSpec, generate_file
 
     spec = SampleSpec(tickets=n_tickets, days=days, seed=seed)

@@ -52,7 +52,7 @@ def prune(app: App, older_than: str, dry_run: bool, as_json: bool) -> None:
 def backup(app: App, file: str, as_json: bool) -> None:
     """Copy the live store to FILE (SQLite online backup; written to a temporary file and
     renamed, so FILE is never half written). Safe while other runs use the store."""
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
     from cstoolkit.ops.retention import backup as engine
     from cstoolkit.output import write_json
 
@@ -85,7 +85,7 @@ def migrate(app: App, dry_run: bool, as_json: bool) -> None:
         status = migration_status(db)
         applied = []
         if not dry_run:
-            from cstoolkit import progress
+            from cstoolkit.cli import progress
 
             with progress.task("migrate", quiet=app.quiet):
                 applied = [{"version": m.version, "name": m.name} for m in db.migrate()]

@@ -77,7 +77,7 @@ def send(
         if as_json:
             write_json({"dry_run": dry_run, "surveys": [], "sent": 0, "in_doubt": []})
         return
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
 
     store = app.store
     with progress.task("surveys" + (" (dry run)" if dry_run else ""), quiet=app.quiet):

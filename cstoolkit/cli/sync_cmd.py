@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from cstoolkit import progress
-from cstoolkit.cli import base
+from cstoolkit.cli import base, progress
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import EXIT_BUSY, EXIT_FAILED, BusyError, CstError
 from cstoolkit.output import echo
@@ -40,7 +39,7 @@ class _Reporter:
         # Under --log-format json: one JSON event per instance (its summary) even without -v,
         # so cron logs stay quiet and structured; the engine's own log lines need -v.
         self.json = _json_logs()
-        self.live: Any = None  # the progress bars (cstoolkit.progress.Bars), while shown
+        self.live: Any = None  # the progress bars (cstoolkit.cli.progress.Bars), while shown
 
     def _say(self, text: str) -> None:
         if self.live is not None:

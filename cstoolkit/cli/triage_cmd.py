@@ -153,7 +153,7 @@ def run_cmd(
     from cstoolkit.triage import runner
 
     fmt = chosen_format(fmt, as_json)
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
 
     ws = _workspace(app)
     try:
@@ -290,7 +290,7 @@ def backtest_cmd(
     fmt = chosen_format(fmt, as_json)
     ws = _workspace(app)
     delay = backtest.parse_since(after) if after not in ("0", "0h") else None
-    from cstoolkit import progress
+    from cstoolkit.cli import progress
 
     with progress.task("backtest", quiet=app.quiet):
         result = backtest.run(
