@@ -279,20 +279,21 @@ def backtest_cmd(
     creation time: matches per rule, the resulting distribution per agent, group and tier, the
     load per agent per shift, and projected SLA outcomes.
     """
-    from datetime import timedelta
 
     from cstoolkit.triage import backtest
 
     fmt = chosen_format(fmt, as_json)
     ws = _workspace(app)
-    delay = backtest.parse_since(after) if after not in ("0", "0h") else None
+    delay = backtest.parse_after(after)
+    end = backtest.parse_until(until) if until else None
+    backtest.parse_since(since, until=end)  # a bad --since fails before the replay
     result = backtest.run(
         ws,
         recipe,
         since=since,
         query_text=query_text,
         sla_sample=sla_sample,
-        after=delay or timedelta(0),
-        end=backtest.parse_until(until) if until else None,
+        after=delay,
+        end=end,
     )
     backtest.show(result, fmt, say=app.say)
