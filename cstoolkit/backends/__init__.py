@@ -33,6 +33,7 @@ from cstoolkit.backends.vendor_time import (
     TimeFormatError,
     iso_z,
     local_text,
+    parse_text,
     parse_time,
     require_time,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "map_field",
     "offset_walk",
     "page_walk",
+    "parse_text",
     "parse_time",
     "require_time",
     "rewind",

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from cstoolkit.backends.vendor_time import require_time
 from cstoolkit.errors import ConfigError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.http_channel import http_channel_settings, plugin_http_client
@@ -181,7 +182,7 @@ class NicereplyProvider(SurveyProvider):
                     survey=self.instance,
                     ticket_id=self._ticket_id(item["ticket"]),
                     score=int(item["score"]),
-                    answered_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
+                    answered_at=require_time(created),
                     comment=str(item.get("comment") or ""),
                     source="nicereply",
                     external_id=f"nicereply:{item['id']}",
