@@ -230,3 +230,13 @@ def test_survey_keys_take_durations(ws: Path) -> None:
     assert code == 0, err
     code, err = run(ws, "config", "check", config=CONFIG + survey.replace("{}", "soon"))
     assert code == 2 and f"surveys.csat.delay: {bad_duration('soon')}" in err, err
+
+
+def test_docs_time_lists_every_option() -> None:
+    """docs/time.md is the one table of forms: every option tested here is in it."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "time.md").read_text()
+    for where in [*TIME_OPTIONS, *DURATION_OPTIONS]:
+        option = where.split()[-1]
+        assert f"`{option}`" in text or f"{option}`" in text, where
+    for key in ("start_date", "first_reply", "backlog_buckets", "delay", "max_age", "timeout"):
+        assert key in text, key

@@ -186,7 +186,9 @@ def import_(
 
 @survey.command("responses")
 @click.option("--survey", "survey_names", multiple=True, help="Only these surveys.")
-@click.option("--since", help="Only answers since: a duration (30d) or a date (2026-01-31).")
+@click.option(
+    "--since", help="Only answers since: an age (30d) or a time (2026-01-31; docs/time.md)."
+)
 @format_options()
 @pass_app
 def responses(

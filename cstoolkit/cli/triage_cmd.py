@@ -241,10 +241,15 @@ def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) ->
 
 @triage.command("backtest")
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("--since", default="30d", show_default=True, help="History to replay: 30d, 12w.")
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="History to replay: an age back from --until (30d, 12w) or a start (docs/time.md).",
+)
 @click.option(
     "--until",
-    help="End of the period (YYYY-MM-DD or an ISO time, UTC; default: now).",
+    help="End of the period: a date, an ISO time (UTC unless zoned), today (default: now).",
 )
 @click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
 @click.option(
