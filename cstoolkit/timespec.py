@@ -253,18 +253,18 @@ def parse_time(
         if word == "now":
             return clock.astimezone(UTC)
         if word in ("today", "yesterday"):
-            day = clock.astimezone(tz).date() - timedelta(days=word == "yesterday")
-            return _midnight(day, tz, text)
+            local = clock.astimezone(tz).date() - timedelta(days=word == "yesterday")
+            return _midnight(local, tz, text)
         if is_duration(text):
             return _ago(text, base or clock, tz)
     if text and len(text) <= MAX_LENGTH:
         if text[-1] in "zZ":
             text = text[:-1] + "+00:00"
         try:
-            day: date | None = date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
-            day = None
-        if day is not None:
+            pass
+        else:
             return _midnight(day, tz, value)
         try:
             parsed = datetime.fromisoformat(text)
