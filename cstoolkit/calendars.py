@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cstoolkit import timespec
 from cstoolkit.errors import ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -261,10 +262,9 @@ def parse_calendar(name: str, table: Mapping[str, Any], where: str | None = None
         raise ConfigError("holidays is a list of dates", field=f"{where}.holidays")
     for raw in listed:
         try:
-            day = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
-        except ValueError:
-            raise ConfigError(f"bad holiday date {raw!r}", field=f"{where}.holidays") from None
-        dates.add(day.date() if isinstance(day, datetime) else day)
+            dates.add(timespec.parse_date(raw))
+        except timespec.TimeSpecError as exc:
+            raise ConfigError(str(exc), field=f"{where}.holidays") from None
     country = table.get("holidays_country")
     subdiv = table.get("holidays_subdivision")
     for key, value in (("holidays_country", country), ("holidays_subdivision", subdiv)):

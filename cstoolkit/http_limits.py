@@ -116,8 +116,10 @@ def parse_wait(text: str, kind: str, wall: Callable[[], float] = time.time) -> f
             if value > 1e9:  # unix seconds
                 return max(0.0, value - wall())
             return max(0.0, value)
+        from cstoolkit.vendor_time import require_time  # vendor data
+
         try:
-            return _until(datetime.fromisoformat(text.replace("Z", "+00:00")), wall)
+            return _until(require_time(text), wall)
         except ValueError:
             pass
         try:

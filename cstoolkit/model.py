@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cstoolkit.timespec import EARLIEST, LATEST
+
 
 class Status(enum.StrEnum):
     NEW = "new"
@@ -98,11 +100,9 @@ def bare_id(value: str | int) -> str:
     return text.split(":", 1)[1] if ":" in text else text
 
 
-#: The instants cst accepts from files people write and from queries: EARLIEST to LATEST, both
-#: included (docs/security.md). Outside them date arithmetic overflows (year 0, year 10000) or
-#: a calendar walk would take ages; no helpdesk holds such a ticket.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# The instants cst accepts from files people write and from queries, EARLIEST to LATEST (both
+# included, docs/security.md), are the time-spec parser's: outside them date arithmetic
+# overflows (year 0, year 10000) or a calendar walk would take ages.
 
 
 def utc(value: datetime) -> datetime:

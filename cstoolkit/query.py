@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
+from cstoolkit import timespec
 from cstoolkit.errors import QueryError
 from cstoolkit.model import EARLIEST, LATEST, Channel, Person, Priority, Status, Ticket, utc
 from cstoolkit.model import now as _utcnow
@@ -467,7 +468,7 @@ def fields_doc() -> list[tuple[str, str, str]]:
 
 # -- values ------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([mhdw])")
+_DURATION = timespec.DURATION  # an age (7d, 1.5h, 1h30m): the one time-spec parser's form
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _UNIT_HOURS: Final[dict[str, tuple[int, int]]] = {
@@ -484,14 +485,12 @@ def _tidy(number: float) -> int | float:
 
 def _age_value(raw: str) -> int | float | None:
     """``7d`` -> 168 (hours); None when ``raw`` is not an age."""
-    m = _DURATION.fullmatch(raw.strip())
-    if m is None:
+    if not timespec.is_duration(raw):
         return None
-    mul, div = _UNIT_HOURS[m.group(2)]
-    hours = float(m.group(1)) * mul / div
-    if not hours <= MAX_AGE_HOURS:  # also inf and nan
-        raise QueryError(f"age '{raw.strip()}' is out of range (at most 100 years)")
-    return _tidy(hours)
+    try:
+        return _tidy(timespec.parse_duration(raw) / 3600)
+    except timespec.TimeSpecError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _in_range(value: datetime, raw: object) -> datetime:
@@ -516,18 +515,11 @@ def _day_start(day: date, raw: object) -> datetime:
 
 
 def _parse_datetime(raw: str) -> datetime:
-    text = raw.strip()
+    """An ISO 8601 date (midnight UTC) or date and time with its zone (docs/time.md)."""
     try:
-        if _DATE_ONLY.fullmatch(text):
-            return _day_start(date.fromisoformat(text), raw)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise QueryError(
-            f"not a date: '{raw}' (expected 2026-01-01 or 2026-01-01T09:30:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        raise QueryError(f"'{raw}' has no time zone (add Z or +hh:mm)")
-    return _in_range(value, raw)
+        return timespec.parse_time(raw, relative=False, naive=False)
+    except timespec.TimeSpecError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _number(spec: FieldSpec, value: int | float) -> int | float:

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit import timespec
 from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
-from cstoolkit.config.types import parse_duration as parse_span
 from cstoolkit.errors import ConfigError, QueryError
 from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
 
@@ -121,10 +121,11 @@ class SlaPolicy:
 
 
 def parse_duration(value: object, where: str) -> int:
-    """``"30m"``, ``"4h"``, ``"2d"`` (24 h), ``"90s"``; a bare number is minutes."""
+    """A target (docs/time.md): ``"30m"``, ``"4h"``, ``"2d"`` (48 counted hours: business hours
+    when the policy counts business time), ``"90s"``, ``"1h30m"``; a bare number is minutes."""
     try:
-        seconds = parse_span(value, unit="m")
-    except ValueError as exc:
+        seconds = timespec.parse_duration(value, unit="m")
+    except timespec.TimeSpecError as exc:
         raise ConfigError(str(exc), field=where) from None
     if round(seconds) <= 0:
         raise ConfigError(f"a target must be positive, got {value!r}", field=where)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cstoolkit.config import types as config_types
-from cstoolkit.errors import CapabilityError, ConfigError, CstError, UsageError
+from cstoolkit import timespec
+from cstoolkit.errors import CapabilityError, ConfigError, CstError
 from cstoolkit.model import now
 from cstoolkit.plugin import TICKETS_READ, Backend, Page
 from cstoolkit.store import Store, UpsertStats
@@ -88,19 +88,17 @@ class PullSummary:
 
 
 def parse_when(text: str, *, what: str = "--since", at: datetime | None = None) -> datetime:
-    """Parse ``--since`` / ``start_date``: an ISO 8601 date or time (UTC unless it says
-    otherwise) or a span ago (``90m``, ``12h``, ``7d``, ``2w``). Raises ValueError."""
+    """``--since`` / ``start_date``: a time spec (docs/time.md), ages back from ``at`` (default:
+    now), UTC unless it says otherwise. Raises ValueError naming ``what``."""
     try:
-        return config_types.parse_when(text, at=at or now())
-    except ValueError as exc:
+        return timespec.parse_time(text, now=at or now())
+    except timespec.TimeSpecError as exc:
         raise ValueError(f"{what}: {exc}") from None
 
 
 def parse_since(text: str) -> datetime:
-    try:
-        return parse_when(text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    with timespec.option("--since"):
+        return timespec.parse_time(text, now=now())
 
 
 def start_date(
@@ -111,12 +109,10 @@ def start_date(
     if raw in (None, ""):
         return None
     fld = f"backends.{backend.instance}.start_date"
-    if not isinstance(raw, str):
-        raise ConfigError("expected an ISO 8601 date", path=path, line=line, field=fld)
     try:
-        return parse_when(raw, what="start_date")
-    except ValueError as exc:
-        raise ConfigError(str(exc).split(": ", 1)[1], path=path, line=line, field=fld) from None
+        return timespec.parse_time(raw, now=now())
+    except timespec.TimeSpecError as exc:
+        raise ConfigError(str(exc), path=path, line=line, field=fld) from None
 
 
 # -- backend helpers -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cstoolkit import timespec
 from cstoolkit.errors import ConfigError
 
 
@@ -268,7 +269,7 @@ def _format_datetime(value: Any, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     """``{{ sla.due_at | datetime }}``: an ISO time (or a datetime) in ``fmt``."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = timespec.parse_time(value, relative=False)
         except ValueError:
             return value
     if isinstance(value, datetime):

@@ -261,9 +261,9 @@ def test_plugin_settings_derived_from_the_schema_stay_equal() -> None:
 # -- layers ----------------------------------------------------------------------------------
 
 #: What the bottom layer may import from cstoolkit (itself aside).
-#: The bottom modules config may use: errors, secrets, and the one reader of files people
-#: write (strict UTF-8, bounded YAML; it imports only errors).
-ALLOWED = {"cstoolkit.errors", "cstoolkit.secrets", "cstoolkit.textfiles"}
+#: The bottom modules config may use: errors, secrets, the one reader of files people write
+#: (strict UTF-8, bounded YAML; it imports only errors) and the one time-spec parser (likewise).
+ALLOWED = {"cstoolkit.errors", "cstoolkit.secrets", "cstoolkit.textfiles", "cstoolkit.timespec"}
 PENDING: set[tuple[str, str]] = set()
 
 

@@ -28,14 +28,6 @@ from cstoolkit.backends.records import (
     map_field,
     time_field,
 )
-from cstoolkit.backends.vendor_time import (
-    EPOCH_PREFIX,
-    TimeFormatError,
-    iso_z,
-    local_text,
-    parse_time,
-    require_time,
-)
 from cstoolkit.backends.walks import (
     STALL_LIMIT,
     CursorPage,
@@ -50,6 +42,15 @@ from cstoolkit.backends.walks import (
 )
 from cstoolkit.plugin import BackendSettings
 from cstoolkit.plugin_settings import PluginSettings, setting
+from cstoolkit.vendor_time import (
+    EPOCH_PREFIX,
+    TimeFormatError,
+    iso_z,
+    local_text,
+    parse_text,
+    parse_time,
+    require_time,
+)
 
 __all__ = [
     "EPOCH_PREFIX",
@@ -83,6 +84,7 @@ __all__ = [
     "map_field",
     "offset_walk",
     "page_walk",
+    "parse_text",
     "parse_time",
     "require_time",
     "rewind",

@@ -36,13 +36,13 @@ from pathlib import Path  # read at run time: the annotations of HttpSettings
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
-from cstoolkit.backends.vendor_time import iso_z, parse_time
 from cstoolkit.backends.walks import ProgressGuard
 from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
 from cstoolkit.http import HttpStats, http_settings
 from cstoolkit.model import Event, EventKind, Role, Ticket, bare_id
 from cstoolkit.plugin import Backend, BackendSettings, CheckResult, merge_mapping
 from cstoolkit.plugin_settings import PluginSettings, Setting, setting
+from cstoolkit.vendor_time import iso_z, parse_time
 
 if TYPE_CHECKING:
     from cstoolkit.http import HttpClient

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from cstoolkit.backends.vendor_time import TimeFormatError, parse_time
 from cstoolkit.errors import BackendError
+from cstoolkit.vendor_time import TimeFormatError, parse_time
 
 #: What a mapper can raise on data it did not expect (catch these around a mapper call).
 MAPPING_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
@@ -143,7 +143,7 @@ def id_field(record: Mapping[str, Any], name: str = "id") -> str:
 def time_field(
     record: Mapping[str, Any], name: str, *, required: bool = True, **parse: Any
 ) -> datetime | None:
-    """A time field through :func:`~cstoolkit.backends.vendor_time.parse_time`."""
+    """A time field through :func:`~cstoolkit.vendor_time.parse_time`."""
     try:
         value = parse_time(record.get(name), **parse)
     except TimeFormatError as exc:

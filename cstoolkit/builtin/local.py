@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from cstoolkit import vendor_time
 from cstoolkit.errors import BackendError, ConfigError, ConflictError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.model import (
@@ -36,7 +37,6 @@ from cstoolkit.model import (
     bare_id,
     now,
     qualify,
-    utc,
 )
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
@@ -116,29 +116,32 @@ class HelpdeskFileError(FileError, BackendError):
 
 
 def parse_time(value: Any, what: str) -> datetime:
+    """A time of the helpdesk file: ISO 8601 with its zone, 1900 to 9999 (the file is vendor
+    data, read by the one vendor-time parser with no default zone)."""
     if not isinstance(value, str):
         raise ValueError(f"{what}: expected an ISO 8601 time, got {_show(value)}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{what}: not an ISO 8601 time: {_show(value)}") from None
-    tz = parsed.tzinfo
-    if tz is None:
-        raise ValueError(f"{what}: time {_show(value)} has no time zone (add Z for UTC)")
-    try:
-        return utc(parsed)
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from None
+        parsed = vendor_time.parse_time(value, tz=None)
+    except vendor_time.TimeFormatError as exc:
+        problem = str(exc)
+        if problem.startswith("not a time"):
+            problem = f"not an ISO 8601 time: {_show(value)}"
+        raise ValueError(f"{what}: {problem}") from None
+    if parsed is None:
+        raise ValueError(f"{what}: expected an ISO 8601 time, got {_show(value)}")
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(f"{what}: {value} is out of range (1900-01-01 to 9999-01-01)")
+    return parsed
 
 
 def _utc_time(value: Any) -> datetime | None:
     """The common case of :func:`parse_time` (an ISO time in UTC), or None for the rest."""
     if type(value) is str:
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = vendor_time.parse_time(value, tz=None)
         except ValueError:
             return None
-        if parsed.tzinfo is UTC and EARLIEST <= parsed <= LATEST:
+        if parsed is not None and parsed.tzinfo is UTC and EARLIEST <= parsed <= LATEST:
             return parsed
     return None
 

@@ -14,12 +14,10 @@ from cstoolkit.errors import EXIT_FAILED
 def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
-    from cstoolkit.config.types import parse_duration
+    from cstoolkit import timespec
 
-    try:
-        return parse_duration(value, positive=True, maximum=3600)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    with timespec.option(param.opts[0]):
+        return timespec.parse_duration(value, positive=True, maximum=3600)
 
 
 @click.command(cls=base.Command)

@@ -152,19 +152,17 @@ def kpi(
 
     Every metric is defined in docs/metrics.md; the JSON document in docs/report-schema.md.
     """
-    from cstoolkit.errors import ConfigError, UsageError
+    from cstoolkit.errors import UsageError
     from cstoolkit.kpi.report import KpiOptions, build_report
 
     tolerance = 60.0
     if vendor_tolerance is not None:
         if not vendor_metrics:
             raise UsageError("--vendor-tolerance goes with --vendor-metrics")
-        from cstoolkit.kpi.metrics import parse_seconds
+        from cstoolkit import timespec
 
-        try:
-            tolerance = parse_seconds(vendor_tolerance, "--vendor-tolerance")
-        except ConfigError as exc:
-            raise UsageError(f"--vendor-tolerance: {exc.bare_message}") from None
+        with timespec.option("--vendor-tolerance"):
+            tolerance = timespec.parse_duration(vendor_tolerance)
     fmt = "json" if as_json else fmt
     if fmt is None:
         fmt = _EXTENSIONS.get(out_path.suffix.lower(), "table") if out_path else "table"
@@ -250,9 +248,9 @@ def staffing(
     """
     from dataclasses import replace
 
+    from cstoolkit import timespec
     from cstoolkit.errors import ConfigError, UsageError
     from cstoolkit.kpi import staffing as st
-    from cstoolkit.kpi.metrics import parse_seconds
 
     fmt = "json" if as_json else fmt
     settings = st.StaffingSettings.from_config(app.config.data)
@@ -264,13 +262,16 @@ def staffing(
             settings = replace(settings, max_occupancy=max_occupancy)
         if shrinkage is not None:
             settings = replace(settings, shrinkage=shrinkage)
-        if interval is not None:
-            settings = replace(
-                settings, interval_seconds=parse_seconds(interval, "--interval", default_unit="m")
-            )
-        aht_s = parse_seconds(aht, "--aht") if aht is not None else None
     except ConfigError as exc:
         raise UsageError(exc.bare_message) from None
+    if interval is not None:
+        with timespec.option("--interval"):
+            seconds = timespec.parse_duration(interval, unit="m")
+        settings = replace(settings, interval_seconds=seconds)
+    aht_s = None
+    if aht is not None:
+        with timespec.option("--aht"):
+            aht_s = timespec.parse_duration(aht)
     if settings.interval_seconds <= 0:
         raise UsageError("--interval must be positive")
     if arrivals is not None:
@@ -301,8 +302,8 @@ def staffing(
     cal = choose_calendar(load_calendars(app.config.data.get("calendars")), None, kpi)
     zone = check_zone(tz or kpi.timezone or (cal.timezone if not cal.is_24x7 else "UTC"), "--tz")
     now = utcnow()
-    until_dt = parse_when(until or "today", zone, now, None)
-    since_dt = parse_when(since or "28d", zone, now, until_dt)
+    until_dt = parse_when(until or "today", zone, now, None, what="--until")
+    since_dt = parse_when(since or "28d", zone, now, until_dt, what="--since")
     from cstoolkit import query as q
     from cstoolkit.store.reports import ticket_filter
 

@@ -37,10 +37,10 @@ def run(app: App, dry_run: bool, max_runtime: str | None, as_json: bool) -> None
     from cstoolkit.ops import run as engine
     from cstoolkit.output import write_json
 
+    limit = parse_span(max_runtime, "--max-runtime").total_seconds() if max_runtime else None
     config = app.config
     plan = engine.load_plan(config)
     engine.learn_secrets(config, app.host)
-    limit = parse_span(max_runtime, "--max-runtime").total_seconds() if max_runtime else None
     ctx = click.get_current_context()
     root = ctx.find_root().params
     options: list[str] = []

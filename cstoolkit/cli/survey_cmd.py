@@ -203,7 +203,9 @@ def import_(
 
 @survey.command("responses")
 @click.option("--survey", "survey_names", multiple=True, help="Only these surveys.")
-@click.option("--since", help="Only answers since: a duration (30d) or a date (2026-01-31).")
+@click.option(
+    "--since", help="Only answers since: an age (30d) or a time (2026-01-31; docs/time.md)."
+)
 @format_options()
 @pass_app
 def responses(
@@ -259,22 +261,11 @@ def optouts(app: App, fmt: str, as_json: bool) -> None:
 
 
 def _since(text: str | None) -> Any:
+    """``--since``: a time spec (docs/time.md), UTC unless it says otherwise."""
     if not text:
         return None
-    from datetime import UTC, datetime
-
-    from cstoolkit.errors import UsageError
+    from cstoolkit import timespec
     from cstoolkit.model import now
-    from cstoolkit.surveys.policy import parse_duration
 
-    try:
-        return now() - parse_duration(text, "--since")
-    except Exception:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--since: expected 30d or a date such as 2026-01-31, got {text!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    with timespec.option("--since"):
+        return timespec.parse_time(text, now=now())

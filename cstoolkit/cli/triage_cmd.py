@@ -245,10 +245,15 @@ def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) ->
 
 @triage.command("backtest")
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("--since", default="30d", show_default=True, help="History to replay: 30d, 12w.")
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="History to replay: an age back from --until (30d, 12w) or a start (docs/time.md).",
+)
 @click.option(
     "--until",
-    help="End of the period (YYYY-MM-DD or an ISO time, UTC; default: now).",
+    help="End of the period: a date, an ISO time (UTC unless zoned), today (default: now).",
 )
 @click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
 @click.option(
@@ -283,13 +288,14 @@ def backtest_cmd(
     creation time: matches per rule, the resulting distribution per agent, group and tier, the
     load per agent per shift, and projected SLA outcomes.
     """
-    from datetime import timedelta
 
     from cstoolkit.triage import backtest
 
     fmt = chosen_format(fmt, as_json)
     ws = _workspace(app)
-    delay = backtest.parse_since(after) if after not in ("0", "0h") else None
+    delay = backtest.parse_after(after)
+    end = backtest.parse_until(until) if until else None
+    backtest.parse_since(since, until=end)  # a bad --since fails before the replay
     from cstoolkit.cli import progress
 
     with progress.task("backtest", quiet=app.quiet):
@@ -299,7 +305,7 @@ def backtest_cmd(
             since=since,
             query_text=query_text,
             sla_sample=sla_sample,
-            after=delay or timedelta(0),
-            end=backtest.parse_until(until) if until else None,
+            after=delay,
+            end=end,
         )
     backtest.show(result, fmt, say=app.say)

@@ -32,7 +32,7 @@ _TYPE_NAMES = {
     "timezone": "time zone",
     "clock_range": "HH:MM-HH:MM",
     "date": "date",
-    "when": "date or span ago",
+    "when": "time (time.md)",
     "target": "PERCENT/SECONDS",
     "requirement": "requirement",
     "secret": "secret reference",

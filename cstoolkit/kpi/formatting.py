@@ -164,9 +164,11 @@ def local_range(period: dict[str, Any], zone: str) -> str:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
+    from cstoolkit.timespec import parse_time
+
     tz = ZoneInfo(zone)
-    a = datetime.fromisoformat(period["since"].replace("Z", "+00:00")).astimezone(tz)
-    b = datetime.fromisoformat(period["until"].replace("Z", "+00:00")).astimezone(tz)
+    a = parse_time(period["since"], relative=False).astimezone(tz)
+    b = parse_time(period["until"], relative=False).astimezone(tz)
     if a.time() == b.time() == datetime.min.time():
         last = (b - timedelta(days=1)).date()
         return f"{a.date().isoformat()} → {last.isoformat()}"

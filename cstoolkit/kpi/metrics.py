@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from cstoolkit import timespec
 from cstoolkit.config import section_values
-from cstoolkit.config.types import parse_duration
 from cstoolkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,8 +58,8 @@ __all__ = [
 def parse_seconds(value: object, where: str, *, default_unit: str = "s") -> float:
     """``"30m"`` -> 1800.0; numbers are in ``default_unit``. Raises ConfigError naming ``where``."""
     try:
-        return parse_duration(value, unit=default_unit)
-    except ValueError as exc:
+        return timespec.parse_duration(value, unit=default_unit)
+    except timespec.TimeSpecError as exc:
         raise ConfigError(str(exc), field=where) from None
 
 

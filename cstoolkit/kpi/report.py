@@ -46,7 +46,6 @@ from cstoolkit.kpi.metrics import (
     Dist,
     KpiSettings,
     MetricContext,
-    parse_seconds,
 )
 from cstoolkit.kpi.scan import (
     ATTRIBUTE_COLUMNS,
@@ -136,45 +135,22 @@ def local_sql(zone: ZoneClock, col: str) -> str:
     return local_time_sql(col, zone.starts, zone.offsets)
 
 
-def parse_when(value: str | datetime, zone: str, now: datetime, base: datetime | None) -> datetime:
-    """A period bound: a datetime, ``YYYY-MM-DD`` (local midnight in ``zone``), an ISO time with
-    a zone, ``now``, ``today``, or an age (``30d``, ``12h``, ``2w``) back from ``base``/now."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise UsageError(f"{value.isoformat()} has no time zone")
-        return value.astimezone(UTC)
-    text = value.strip()
-    from zoneinfo import ZoneInfo
+def parse_when(
+    value: str | datetime,
+    zone: str,
+    now: datetime,
+    base: datetime | None,
+    *,
+    what: str | None = None,
+) -> datetime:
+    """A period bound (docs/time.md): a datetime, a date (local midnight in ``zone``), an ISO
+    time (without a zone: in ``zone``), ``now``, ``today``, ``yesterday``, or an age (``30d``,
+    ``12h``, ``90m``) back from ``base`` (the end of the period) or now. Errors name ``what``,
+    by default ``--since`` when counting back from a base, else ``--until``."""
+    from cstoolkit import timespec
 
-    tz = ZoneInfo(zone)
-    if text == "now":
-        return now
-    if text == "today":
-        local = now.astimezone(tz).date()
-        return datetime.combine(local, datetime.min.time()).replace(tzinfo=tz).astimezone(UTC)
-    if text and text[-1] in "hdw" and text[:-1].replace(".", "", 1).isdigit():
-        seconds = parse_seconds(text, "period")
-        ref = base or now
-        local = ref.astimezone(tz)
-        days = seconds / 86400
-        if text[-1] in "dw" and days.is_integer() and local.time() == datetime.min.time():
-            # whole local days back from a local midnight: stays on midnights across DST
-            d = local.date() - timedelta(days=int(days))
-            return datetime.combine(d, datetime.min.time()).replace(tzinfo=tz).astimezone(UTC)
-        return ref - timedelta(seconds=seconds)
-    try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            return datetime.combine(d, datetime.min.time()).replace(tzinfo=tz).astimezone(UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"bad date {value!r} (use 2026-01-31, 2026-01-31T09:00:00Z, today, now or an age "
-            "such as 30d)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    with timespec.option(what or ("--since" if base is not None else "--until")):
+        return timespec.parse_time(value, now=now, zone=zone, base=base)
 
 
 def _iso(t: float | datetime) -> str:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cstoolkit.config.types import parse_duration
-from cstoolkit.errors import UsageError
+from cstoolkit import timespec
 
 
 def parse_span(text: str | int | float, what: str = "duration") -> timedelta:
-    """``90s``, ``10m``, ``2h``, ``7d``, ``2w``, ``2y`` (365 days each) or plain seconds."""
-    try:
-        return timedelta(seconds=parse_duration(text, positive=True))
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}") from None
+    """A positive duration option (docs/time.md): ``90s``, ``10m``, ``2h``, ``7d``, ``2w``,
+    ``2y`` (365 days each), ``1h30m``, or plain seconds."""
+    with timespec.option(what):
+        return timespec.parse_timedelta(text, positive=True)

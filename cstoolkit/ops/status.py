@@ -152,9 +152,9 @@ def prometheus(status: dict[str, Any]) -> str:
         return [({"instance": r["instance"]}, r[key]) for r in rows]
 
     def epoch(iso: str | None) -> float | None:
-        from datetime import datetime
+        from cstoolkit.timespec import parse_time
 
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
+        return parse_time(iso, relative=False).timestamp() if iso else None
 
     metric(
         "sync_last_success_timestamp_seconds",

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cstoolkit import timespec
 from cstoolkit.config import Config
 from cstoolkit.errors import ConfigError, CstError
 from cstoolkit.instances import build_instance
@@ -156,10 +157,8 @@ class _Row:
 
 
 def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"time {value!r} has no time zone (add Z for UTC)")
-    return parsed
+    """An answer's time in an import file: ISO 8601 with its zone (docs/time.md)."""
+    return timespec.parse_time(value, relative=False, naive=False, ages=False)
 
 
 def _find_ticket(store: Store, value: str) -> str | None:
@@ -306,7 +305,9 @@ def pull_responses(
         kind = str(provider.config.get("kind"))
         since_text = provider.state.get("pulled_until")
         # Overlap the previous window a little; answers are de-duplicated by their external id.
-        since = datetime.fromisoformat(since_text) - timedelta(hours=1) if since_text else None
+        since = None
+        if since_text:
+            since = timespec.parse_time(since_text, relative=False) - timedelta(hours=1)
         result = PullResult(name)
         for answer in provider.pull_responses(since):
             result.fetched += 1

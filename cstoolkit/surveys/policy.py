@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cstoolkit import timespec
 from cstoolkit.config import types
 from cstoolkit.config.check import key_values as section_values_of
 from cstoolkit.config.core import SURVEY_POLICY_KEYS
@@ -44,10 +45,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def parse_duration(value: Any, field_name: str) -> timedelta:
-    """``"24h"`` -> 24 hours; a number is seconds."""
+    """``"24h"`` -> 24 hours; a number is seconds (docs/time.md)."""
     try:
-        return timedelta(seconds=types.parse_duration(value))
-    except ValueError as exc:
+        return timespec.parse_timedelta(value)
+    except timespec.TimeSpecError as exc:
         raise ConfigError(str(exc), field=field_name) from None
 
 

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit import model, query
+from cstoolkit import model, query, timespec
 from cstoolkit.calendars import fast_clock
 from cstoolkit.errors import UsageError
 from cstoolkit.model import Channel, Person, Priority, Role, Status, Ticket
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from cstoolkit.triage.runner import Workspace
 
 _MISSING = object()
-_DURATION = re.compile(r"^(\d+)\s*([hdw])$")
 #: Fields read straight from a column (factorized): field -> base column.
 _BASE = {
     "status": "status",
@@ -82,20 +81,27 @@ _COLUMNAR_ACTIONS = {"set", "add_tags", "remove_tags", "apply_sla", "note", "rep
 _COUNTED = {"note": "notes", "reply": "replies", "notify": "notifications"}
 
 
-def parse_since(text: str) -> timedelta:
-    m = _DURATION.match(text.strip())
-    if m is None:
-        raise UsageError(f"--since takes a duration such as 30d, 12w or 48h, not {text!r}")
-    n, unit = int(m.group(1)), m.group(2)
-    return timedelta(hours=n) if unit == "h" else timedelta(days=n * (7 if unit == "w" else 1))
+def parse_since(text: str, *, until: datetime | None = None) -> timedelta:
+    """``--since``: how far back from ``until`` (default: now) the replay starts, given as an
+    age (``30d``, ``12w``, ``48h``) or a start time (``2026-01-01``, UTC); docs/time.md."""
+    end = until or model.now()
+    with timespec.option("--since"):
+        span = end - timespec.parse_time(text, now=end, base=end)
+    if span <= timedelta(0):
+        raise UsageError(f"--since: {text!r} is not before the end of the period ({end:%Y-%m-%d})")
+    return span
 
 
 def parse_until(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--until takes a date or an ISO time, not {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """``--until``: the end of the replay, a time spec (a date is its midnight UTC)."""
+    with timespec.option("--until"):
+        return timespec.parse_time(text, now=model.now())
+
+
+def parse_after(text: str) -> timedelta:
+    """``--after``: how long after its arrival each ticket is evaluated (``4h``, ``2d``, 0)."""
+    with timespec.option("--after"):
+        return timespec.parse_timedelta(text)
 
 
 # -- result ------------------------------------------------------------------------------------
@@ -1184,7 +1190,7 @@ def _run(
     t0 = time.perf_counter()
     (recipe,) = ws.load([recipe_path])
     stop = end or model.now()
-    start = stop - parse_since(since)
+    start = stop - parse_since(since, until=stop)
     result = BacktestResult(recipe.name, start, stop)
     data = _load(ws, recipe, start, stop, after)
     timings["load"] = time.perf_counter() - t0
@@ -1472,4 +1478,4 @@ def _rate(entry: Mapping[str, Any]) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}% ({entry['breached']})"
 
 
-__all__ = ["BacktestResult", "parse_since", "parse_until", "run", "show"]
+__all__ = ["BacktestResult", "parse_after", "parse_since", "parse_until", "run", "show"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit import timespec
 from cstoolkit.model import Ticket
 from cstoolkit.plugin import Changes, Comment
 
@@ -180,7 +181,7 @@ class TicketPlan:
         return cls(
             ticket_id=str(data["ticket_id"]),
             subject=str(data.get("subject", "")),
-            expected_updated_at=datetime.fromisoformat(str(data["expected_updated_at"])),
+            expected_updated_at=timespec.parse_time(data["expected_updated_at"], relative=False),
             before=dict(data["before"]),
             after=dict(data["after"]),
             matched=list(data.get("matched", [])),
@@ -245,7 +246,7 @@ class Plan:
         summary = data.get("summary") or {}
         return cls(
             recipes=list(data.get("recipes", [])),
-            created_at=datetime.fromisoformat(str(data["created_at"])),
+            created_at=timespec.parse_time(data["created_at"], relative=False),
             tickets=[TicketPlan.from_dict(t) for t in data.get("tickets", [])],
             evaluated=int(summary.get("evaluated", 0)),
             rule_matches=dict(summary.get("rule_matches", {})),

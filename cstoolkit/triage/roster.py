@@ -38,9 +38,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cstoolkit import timespec
 from cstoolkit.calendars import WEEKDAYS, Calendar, parse_calendar
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import EARLIEST, LATEST, Person
+from cstoolkit.model import Person
 from cstoolkit.textfiles import Doc, FileError, field_path, load_yaml
 
 #: The capacity key a channel falls back to when the agent's capacity does not name it.
@@ -314,18 +315,10 @@ def _join(a: str | None, b: str) -> str:
 
 
 def _date(value: Any, where: str) -> date:
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        day = value
-    else:
-        try:
-            day = date.fromisoformat(str(value).strip())
-        except ValueError as exc:
-            raise ConfigError(f"bad date {value!r} (YYYY-MM-DD): {exc}", field=where) from None
-    if not EARLIEST.date() <= day < LATEST.date():
-        raise ConfigError(f"date {day} is out of range (years 1900 to 9998)", field=where)
-    return day
+    try:
+        return timespec.parse_date(value)
+    except timespec.TimeSpecError as exc:
+        raise ConfigError(str(exc), field=where) from None
 
 
 def _dates(raw: Any, where: str) -> list[date]:
@@ -339,10 +332,10 @@ def _dates(raw: Any, where: str) -> list[date]:
     for i, item in enumerate(raw):
         at = f"{where}[{i}]"
         if isinstance(item, str) and ".." in item:
-            lo_text, hi_text = item.split("..", 1)
-            lo, hi = _date(lo_text, at), _date(hi_text, at)
-            if hi < lo:
-                raise ConfigError(f"range {item!r} is reversed", field=at)
+            try:
+                lo, hi = timespec.parse_date_range(item)
+            except timespec.TimeSpecError as exc:
+                raise ConfigError(str(exc), field=at) from None
             if (hi - lo).days >= MAX_TIME_OFF_DAYS:
                 raise ConfigError(
                     f"range {item!r} is longer than {MAX_TIME_OFF_DAYS} days", field=at

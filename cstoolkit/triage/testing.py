@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cstoolkit import timespec
 from cstoolkit.errors import ConfigError
 from cstoolkit.model import (
     Channel,
@@ -121,13 +122,9 @@ def _time(value: Any, doc: Doc, at: tuple[Any, ...]) -> datetime:
         parsed = value if value.tzinfo else value.replace(tzinfo=UTC)
     else:
         try:
-            parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
-        except ValueError:
-            raise doc.error(
-                at, f"not a time: {value!r} (ISO 8601, e.g. 2026-03-02T10:00:00Z)"
-            ) from None
-    if parsed.tzinfo is None:
-        raise doc.error(at, f"time {value!r} has no time zone (add Z)")
+            parsed = timespec.parse_time(value, relative=False, naive=False, ages=False)
+        except timespec.TimeSpecError as exc:
+            raise doc.error(at, str(exc)) from None
     try:
         return utc(parsed)
     except ValueError as exc:

@@ -39,6 +39,7 @@ from cstoolkit.backends import (
     http_setting,
     offset_walk,
     parse_time,
+    require_time,
     rewind,
     setting,
     time_field,
@@ -254,7 +255,7 @@ class JiraSMBackend(HttpBackend[JiraSMSettings]):
         if since is not None:
             start = since
         elif full or not cursor:
-            start = datetime.fromisoformat(DEFAULT_SINCE)
+            start = require_time(DEFAULT_SINCE)
         else:
             start, token, high = self._load(cursor)
 

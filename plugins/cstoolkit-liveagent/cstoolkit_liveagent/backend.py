@@ -35,6 +35,7 @@ from cstoolkit.backends import (
     id_field,
     local_text,
     page_walk,
+    parse_text,
     parse_time,
     rewind,
     setting,
@@ -178,7 +179,7 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
             if data is None:
                 raise ValueError("version")
             since = str(data["since"])
-            datetime.strptime(since, FMT)
+            parse_text(since, FMT, self.tz)
             page = int(data.get("page") or 1)
             high = data.get("high")
         except (ValueError, KeyError, TypeError) as exc:
@@ -240,7 +241,7 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
                 raise VendorDataError(self.label, where, f"[{n}] has no id")
             if path == TICKETS_PATH:
                 try:
-                    datetime.strptime(str(item.get("date_changed")), FMT)
+                    parse_text(str(item.get("date_changed")), FMT, self.tz)
                 except ValueError:
                     raise VendorDataError(
                         self.label,

@@ -29,6 +29,7 @@ from cstoolkit.http_channel import http_channel_settings, plugin_http_client
 from cstoolkit.messages import SCALES, Message, SurveyAnswer, SurveyOffer
 from cstoolkit.plugin import Channel, CheckResult, Setting, SurveyProvider
 from cstoolkit.surveys.policy import POLICY_SETTINGS
+from cstoolkit.vendor_time import require_time
 
 if TYPE_CHECKING:
     from cstoolkit.http import HttpClient
@@ -181,7 +182,7 @@ class NicereplyProvider(SurveyProvider):
                     survey=self.instance,
                     ticket_id=self._ticket_id(item["ticket"]),
                     score=int(item["score"]),
-                    answered_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
+                    answered_at=require_time(created),
                     comment=str(item.get("comment") or ""),
                     source="nicereply",
                     external_id=f"nicereply:{item['id']}",

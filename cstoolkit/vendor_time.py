@@ -39,13 +39,14 @@ def _quote(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def parse_time(value: Any, *, tz: tzinfo = UTC, unset: str | None = None) -> datetime | None:
+def parse_time(value: Any, *, tz: tzinfo | None = UTC, unset: str | None = None) -> datetime | None:
     """A vendor time as an aware UTC datetime (None for ``None``, ``""`` and ``unset``).
 
     Strings are ISO 8601 in any of the forms above (``Z``, ``+00:00``, ``+0000``, fractions,
-    a space for ``T``); a string without a zone is read in ``tz``. Numbers are unix seconds. A
-    mapping is Jira's service-desk date (``epochMillis`` first, else ``iso8601``). ``unset`` is
-    a prefix meaning "no time" (Request Tracker's epoch).
+    a space for ``T``); a string without a zone is read in ``tz`` (``tz=None``: refused, for
+    formats whose times must carry their zone, such as the local helpdesk file). Numbers are
+    unix seconds. A mapping is Jira's service-desk date (``epochMillis`` first, else
+    ``iso8601``). ``unset`` is a prefix meaning "no time" (Request Tracker's epoch).
     """
     if type(value) is str:  # the hot path: ISO 8601 with a UTC zone
         if not value or (unset is not None and value.startswith(unset)):
@@ -58,8 +59,13 @@ def parse_time(value: Any, *, tz: tzinfo = UTC, unset: str | None = None) -> dat
         if zone is UTC:
             return parsed
         if zone is None:
+            if tz is None:
+                raise TimeFormatError(f"time {_quote(value)} has no time zone (add Z for UTC)")
             parsed = parsed.replace(tzinfo=tz)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise TimeFormatError(f"time {_quote(value)} is out of range") from None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -77,6 +83,15 @@ def parse_time(value: Any, *, tz: tzinfo = UTC, unset: str | None = None) -> dat
             return parse_time(millis / 1000)
         return parse_time(value.get("iso8601"), tz=tz, unset=unset)
     raise TimeFormatError(f"not a time: {_quote(value)}")
+
+
+def parse_text(value: str, fmt: str, tz: tzinfo) -> datetime:
+    """The inverse of :func:`local_text`: wall-clock ``value`` in ``fmt`` read in ``tz``, as
+    aware UTC (LiveAgent's ``YYYY-MM-DD HH:MM:SS``). Only that exact format is accepted."""
+    try:
+        return datetime.strptime(value, fmt).replace(tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise TimeFormatError(f"not a time: {_quote(value)}") from None
 
 
 def require_time(value: Any, **kw: Any) -> datetime:
