@@ -224,6 +224,8 @@ def parse_policy(
     if table.get("when") is not None:
         try:
             when = query.compile(table["when"], where=f"{where}.when")
+            # a policy is chosen from the ticket alone: no facts, SLA state or calendar
+            query.require(query.fields_used(when), (), f"{where}.when")
         except QueryError as exc:
             fld = f"{where}.when"
             raise ConfigError(exc.message.removeprefix(f"{fld}: "), field=fld) from None

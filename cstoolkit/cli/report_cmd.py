@@ -170,10 +170,14 @@ def kpi(
     exporter = app.host.get("exporter", fmt)
     if not callable(getattr(exporter, "write", None)):
         raise UsageError(f"format {fmt!r} has no write(report, out) method")
+    from cstoolkit.cli.querying import selection
+
+    chosen = selection(app, query, "report kpi --query")
     options = KpiOptions(
         since=since,
         until=until,
         query=query,
+        query_context=chosen.context if chosen is not None else None,
         by=by,
         timezone=tz,
         calendar=calendar,
@@ -302,9 +306,14 @@ def staffing(
     if query:
         from cstoolkit import query as q
 
-        compiled = q.to_sql(q.parse(query), now=until_dt, dialect=app.store.dialect)
+        node = q.parse(query)
+        compiled = q.to_sql(node, now=until_dt, dialect=app.store.dialect)
         if compiled is None:
-            raise UsageError("this --query cannot be used for staffing (it needs SQL-able fields)")
+            name = q.per_ticket_fields(node, until_dt, dialect=app.store.dialect)[0]
+            raise UsageError(
+                f"report staffing --query: '{name}' is tested per ticket and staffing counts in "
+                "SQL; it works in tickets list, report kpi and recipe conditions"
+            )
         where, params = f"t.deleted = 0 AND ({compiled[0]})", list(compiled[1])
     doc = st.plan_from_store(app.store, settings, since_dt, until_dt, zone, where, params, aht_s)
     _write(app, out_path, lambda out: _print_plan(doc, fmt, out))

@@ -59,7 +59,7 @@ from cstoolkit.query.registry import (
     register_namespace,
     require,
 )
-from cstoolkit.query.storage import Context, Selection, lower, to_sql
+from cstoolkit.query.storage import Context, Selection, lower, per_ticket_fields, to_sql
 from cstoolkit.query.tree import All, Any, Cond, Node, Not, fields_used
 from cstoolkit.query.values import cond
 from cstoolkit.query.values import parse_datetime as _parse_datetime
@@ -100,6 +100,7 @@ __all__ = [
     "from_dict",
     "lower",
     "parse",
+    "per_ticket_fields",
     "register_field",
     "register_namespace",
     "require",

@@ -325,6 +325,4 @@ def require(names: Iterable[str], provides: Collection[str], where: str) -> None
         missing = sorted(spec.needs - set(provides))
         if missing:
             what, works = NEEDS[missing[0]]
-            raise QueryError(
-                f"{where}: '{name}' needs {what}, which {where} does not have; it works in {works}"
-            )
+            raise QueryError(f"{where}: '{name}' needs {what}; it works in {works}")

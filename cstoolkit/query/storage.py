@@ -18,7 +18,7 @@ from cstoolkit.model import now as utcnow
 from cstoolkit.query import tree
 from cstoolkit.query.evaluator import evaluate
 from cstoolkit.query.registry import Subject, field_spec, require
-from cstoolkit.query.tree import All, Any, Cond, Node, Not, fields_used
+from cstoolkit.query.tree import All, Any, Cond, Node, Not, fields_used, leaves
 from cstoolkit.store.condition_sql import NotCompilable, compile_where
 from cstoolkit.store.conditions import And, Negate, Or, Part, Test, Where
 
@@ -60,6 +60,17 @@ def to_sql(
         return compile_where(lower(node), now=now or utcnow(), dialect=dialect, facts=facts)
     except NotCompilable:
         return None
+
+
+def per_ticket_fields(
+    node: Node, now: datetime | None = None, *, dialect: str = "sqlite", facts: Collection[str] = ()
+) -> list[str]:
+    """The fields of the leaves of ``node`` the store cannot test in SQL (in order, once)."""
+    names: list[str] = []
+    for leaf in leaves(node):
+        if to_sql(leaf, now, dialect=dialect, facts=facts) is None and leaf.field not in names:
+            names.append(leaf.field)
+    return names
 
 
 @dataclass(frozen=True)

@@ -1201,7 +1201,7 @@ def _run(
     t1 = time.perf_counter()
     active = np.ones(data.n, dtype=bool)
     if query_text:
-        active &= ev.mask(query.parse(query_text))
+        active &= ev.mask(ws.check_query(query.parse(query_text), [recipe]))
     if recipe.query is not None:
         active &= ev.mask(recipe.query)
     considered = active.copy()
