@@ -27,7 +27,7 @@ Fields live in the :data:`FIELDS` registry; other modules and plugins add theirs
 
 from __future__ import annotations
 
-from cstoolkit.query import catalog
+from cstoolkit.query import catalog, columnar
 from cstoolkit.query.catalog import builtin_fields as _builtin_fields
 from cstoolkit.query.compare import normal as _normal
 from cstoolkit.query.evaluator import changed_fields, evaluate, snapshot, test_value
@@ -91,6 +91,7 @@ __all__ = [
     "Selection",
     "Subject",
     "changed_fields",
+    "columnar",
     "compile",
     "cond",
     "evaluate",
