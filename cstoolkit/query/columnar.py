@@ -152,7 +152,7 @@ def column_of(spec: FieldSpec, values: Sequence[object]) -> Column:
     n = len(values)
     present = np.fromiter((v is not None for v in values), bool, n)
     if spec.kind == "number" and all(
-        v is None or (is_number(v) and not math.isnan(v) and abs(v) <= _EXACT)  # type: ignore[arg-type,operator]
+        v is None or (is_number(v) and not math.isnan(v) and abs(v) <= _EXACT)  # type: ignore[arg-type]
         for v in values
     ):
         return Numbers(np.array([0 if v is None else v for v in values], np.float64), present)
@@ -192,7 +192,7 @@ def table_from_subjects(
     when given a node), each read with its registry getter; rows fall back to the subjects."""
     names = fields_used(fields) if isinstance(fields, All | Any | Not | Cond) else fields or ()
     columns: dict[str, Column] = {}
-    for name in sorted(set(names)):  # type: ignore[arg-type]
+    for name in sorted(set(names)):
         spec = field_spec(name)
         columns[name] = column_of(spec, [spec.getter(s) for s in subjects])
     return Table(len(subjects), columns, subjects.__getitem__)
