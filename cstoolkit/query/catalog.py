@@ -32,7 +32,7 @@ from cstoolkit.store.conditions import Age, Column, Fact, Requester, Source, Tag
 # name, kind, where the value comes from (ticket attribute, requester attribute, or the age in
 # hours of a ticket attribute), description.
 _BUILTIN: Final = (
-    ("status", "enum", "ticket.status", "new, open, pending, on_hold, solved, closed"),
+    ("status", "enum", "ticket.status", "the ticket's status"),
     ("priority", "enum", "ticket.priority", "low < normal < high < urgent; gt/lt/ge/le/between "
      "compare by rank"),
     ("channel", "enum", "ticket.channel", "where the ticket came from"),
@@ -95,12 +95,16 @@ def builtin_fields() -> dict[str, FieldSpec]:
 
 # -- facts of the ticket's history ---------------------------------------------------------------
 
-#: Instants of the ticket's history, each with the age field that counts hours since it.
+#: Instants of the ticket's history: (base, the instant, the age since it). The age field
+#: is ``hours_since_<base>``, the instant ``<base>_at``.
 HISTORY_INSTANTS: Final = (
-    ("last_public_reply", "the last public agent reply"),
-    ("last_requester_reply", "the requester's last message"),
-    ("status_change", "the last status change (its creation when none)"),
-)
+    ("last_public_reply", "when the last public agent reply was written",
+     "calendar hours since the last public agent reply"),
+    ("last_requester_reply", "when the requester last wrote (a public message)",
+     "calendar hours since the requester last wrote"),
+    ("status_change", "when the status last changed (its creation when it never did)",
+     "calendar hours since the status last changed"),
+)  # fmt: skip
 
 #: Survey facts: (name, kind, description). Booleans are kind ``any`` (true/false).
 SURVEY_FIELDS: Final = (
@@ -189,13 +193,13 @@ def _declare(
 
 def declare_fact_fields() -> None:
     """The fields of the ticket's history, SLA state, business time, groups and roster."""
-    for base, what in HISTORY_INSTANTS:
+    for base, when, since in HISTORY_INSTANTS:
         instant = f"{base}_at"
-        _declare(instant, "datetime", f"when {what} happened", "facts", source=_fact(instant, ""))
+        _declare(instant, "datetime", when, "facts", source=_fact(instant, ""))
         _declare(
             f"hours_since_{base}",
             "number",
-            f"calendar hours since {what}",
+            since,
             "facts",
             source=Age(_fact(instant, "")),
             unit="hours",

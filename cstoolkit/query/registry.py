@@ -207,6 +207,9 @@ def register_field(
     ``source`` describes where the store keeps the value (:mod:`cstoolkit.store.conditions`);
     without one the field is tested per ticket. ``sql`` (an SQL expression over ``t`` and
     ``r``) is accepted for plugins written against API 1.0 and deprecated: pass ``source``.
+
+    .. deprecated:: 1.1
+       ``sql=``; it goes away in API 2.0.
     Raises ``ValueError`` (a programming error, not a user error) for a bad definition or a
     name already registered (unless ``replace``).
     """
@@ -225,8 +228,9 @@ def register_field(
         raise ValueError(f"unknown needs {sorted(unknown)} (of {', '.join(NEEDS)})")
     if sql is not None:
         warnings.warn(
-            f"register_field({name!r}, sql=...) is deprecated since plugin API 1.1: describe "
-            "where the store keeps the value with source= (docs/plugins/compatibility.md)",
+            f"register_field({name!r}, sql=...) is deprecated since plugin API 1.1 and goes "
+            "away in 2.0: describe where the store keeps the value with source= "
+            "(docs/plugins/compatibility.md)",
             DeprecationWarning,
             stacklevel=2,
         )
