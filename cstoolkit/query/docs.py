@@ -30,7 +30,8 @@ _GROUPS = (
     ("The ticket's history", lambda s: "facts" in s.needs),
     ("SLA state ([sla.md](sla.md))", lambda s: "sla" in s.needs),
     ("Business time of a recipe's calendar", lambda s: "calendar" in s.needs),
-    ("Groups and the roster ([roster.md](roster.md))", lambda s: bool(s.needs & {"groups", "roster"})),
+    ("Groups and the roster ([roster.md](roster.md))",
+     lambda s: bool(s.needs & {"groups", "roster"})),
 )  # fmt: skip
 
 
@@ -74,7 +75,8 @@ def render() -> str:
         if needs:
             what, works = NEEDS[needs[0]]
             out.append(f"(needs {what}: works in {works}).")
-        out += ["", "| Field | Kind | Unit | Meaning | Kept in the store as |", "|---|---|---|---|---|"]
+        out += ["", "| Field | Kind | Unit | Meaning | Kept in the store as |"]
+        out.append("|---|---|---|---|---|")
         out += [_row(s) for s in specs]
         out.append("")
     out.append("**Families**")

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from cstoolkit import query as q
 from cstoolkit.query import columnar
-
 from tests.query.strategies import NOW, Generated, conditions, custom_fields, helpdesks
 
 #: Every field of the registry (ticket, requester, ages, facts, SLA, business time, roster).

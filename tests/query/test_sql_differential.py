@@ -21,7 +21,6 @@ from cstoolkit.model import Ticket
 from cstoolkit.plugin import Page
 from cstoolkit.store import Store, condition_sql
 from cstoolkit.store.conditions import Age, Fact
-
 from tests.conftest import StoreFactory
 from tests.query.strategies import NOW, Generated, conditions, custom_fields, helpdesks
 
@@ -146,9 +145,7 @@ def test_facts_read_from_the_store_agree_with_the_per_ticket_facts(
 
     context = q.Context(extras=extras, provides=q.STORE_NEEDS, where="test")
     chosen = q.Selection(node, context)
-    assert _selected(facts_store, chosen, instance) == _expected(
-        facts_store, desk, instance, node
-    )
+    assert _selected(facts_store, chosen, instance) == _expected(facts_store, desk, instance, node)
 
 
 def test_facts_compile_only_when_the_switch_is_on_and_the_store_holds_them(
