@@ -7,6 +7,7 @@ words the tickets hold, so conditions select something); leaves combine with all
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,20 +60,23 @@ class Generated:
         ]
 
 
-def _fact_value(spec: q.FieldSpec) -> st.SearchStrategy[Any]:
-    if spec.kind == "number":
-        return st.none() | st.sampled_from(NUMBERS)
+def _fact_value(spec: q.FieldSpec, rnd: random.Random) -> Any:
+    """A value of a fact field (None a third of the time): one seed per ticket draws them all,
+    so a ticket's sixty facts cost hypothesis one choice."""
+    if rnd.random() < 0.33:
+        return None
+    if spec.kind == "number" or spec.name == "survey.score":
+        return rnd.choice(NUMBERS)
     if spec.kind == "datetime":
-        return st.none() | instants()
-    if spec.kind == "any" and spec.name == "survey.score":
-        return st.none() | st.sampled_from(NUMBERS)
+        h = rnd.randint(-60 * 24, 24)
+        return NOW + timedelta(hours=h, minutes=30 * (h % 2))
     if spec.kind == "any":
-        return st.none() | st.booleans()
-    return st.none() | st.sampled_from(WORDS)
+        return rnd.random() < 0.5
+    return rnd.choice(WORDS)
 
 
 @st.composite
-def helpdesks(draw: st.DrawFn, instance: str = "g", max_tickets: int = 12) -> Generated:
+def helpdesks(draw: st.DrawFn, instance: str = "g", max_tickets: int = 8) -> Generated:
     """A few tickets, their requesters, and each ticket's facts (history, surveys, SLA)."""
     people: dict[str, Person] = {}
     for i in range(draw(st.integers(1, 4))):
@@ -108,13 +112,14 @@ def helpdesks(draw: st.DrawFn, instance: str = "g", max_tickets: int = 12) -> Ge
         tickets.append(t)
         row: dict[str, object] = {}
         extra: dict[str, object] = {}
+        rnd = random.Random(draw(st.integers(0, 2**32)))
         for spec in fact_specs:
             if isinstance(spec.source, Fact):
-                value = draw(_fact_value(spec))
+                value = _fact_value(spec, rnd)
                 extra[spec.name] = value
                 row[spec.source.column] = _sql(value)
             elif not isinstance(spec.source, Age):  # computed per ticket only
-                extra[spec.name] = draw(_fact_value(spec))
+                extra[spec.name] = _fact_value(spec, rnd)
         for spec in fact_specs:  # ages of fact instants, as the triage engine computes them
             if isinstance(spec.source, Age) and isinstance(spec.source.of, Fact):
                 at = extra[spec.age_of or ""]
