@@ -17,9 +17,12 @@ def selection(app: App, text: str | None, where: str) -> query.Selection | None:
     if not text:
         return None
     from cstoolkit import query
-    from cstoolkit.triage.runner import Workspace
 
     node = query.parse(text)
+    if not any(query.field_spec(name).needs for name in query.fields_used(node)):
+        return query.Selection(node, query.Context(where=where))  # the ticket's own fields
+    from cstoolkit.triage.runner import Workspace
+
     context = Workspace(app.config, store=app.store).query_context(node, where)
     chosen = query.Selection(node, context)
     chosen.check()
