@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cstoolkit import query as q
-from cstoolkit.model import Ticket
+from cstoolkit.model import Status, Ticket
 from cstoolkit.plugin import Page
 from cstoolkit.store import Store, condition_sql
 from cstoolkit.store.conditions import Age, Fact
@@ -160,3 +160,18 @@ def test_facts_compile_only_when_the_switch_is_on_and_the_store_holds_them(
     assert condition_sql.fact_columns(store) == frozenset()  # no ticket_facts table
     _facts_table(store)
     assert "reopens" in condition_sql.fact_columns(store)
+
+
+def test_letters_outside_ascii_match_whatever_their_case(store: Store) -> None:
+    """SQLite's LOWER and LIKE fold ASCII letters only: such a value is compared per ticket,
+    where every letter folds (before, ``subject:überweisung`` silently missed "Überweisung")."""
+    desk = Generated([], {}, {}, {})
+    ticket = Ticket(
+        id="u:1", instance="u", external_id="1", subject="Überweisung fehlt", status=Status.OPEN,
+        created_at=NOW, updated_at=NOW, requester_id=None, custom_fields={"city": "MÜNCHEN"},
+    )  # fmt: skip
+    desk.tickets.append(ticket)
+    instance = _write(store, desk)
+    for text in ("subject:überweisung", "subject~ÜBER", 'custom.city:"MÜNCHEN"'):
+        assert _selected(store, q.parse(text), instance) == {"u:1"}, text
+    assert _selected(store, q.parse("subject:uberweisung"), instance) == set()
