@@ -55,6 +55,9 @@ from cstoolkit import timespec
 from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
 from cstoolkit.errors import ConfigError, QueryError
 from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.query.catalog import SLA_AGGREGATE_FIELDS as AGGREGATE_FIELDS
+from cstoolkit.query.catalog import SLA_METRIC_FIELDS as METRIC_FIELDS
+from cstoolkit.query.catalog import SLA_METRICS
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -75,7 +78,8 @@ __all__ = [
     "register_fields",
 ]
 
-METRICS: tuple[str, ...] = ("first_reply", "next_reply", "periodic_update", "resolution")
+#: The metrics (declared with the ``sla.*`` query fields, in the condition language's registry).
+METRICS: tuple[str, ...] = SLA_METRICS
 #: The custom field the ``apply_sla`` recipe action sets; it wins over ``when`` conditions.
 SLA_POLICY_FIELD = "sla_policy"
 DEFAULT_PAUSED = ("pending", "on_hold")
@@ -221,6 +225,8 @@ def parse_policy(
     if table.get("when") is not None:
         try:
             when = query.compile(table["when"], where=f"{where}.when")
+            # a policy is chosen from the ticket alone: no facts, SLA state or calendar
+            query.require(query.fields_used(when), (), f"{where}.when")
         except QueryError as exc:
             fld = f"{where}.when"
             raise ConfigError(exc.message.removeprefix(f"{fld}: "), field=fld) from None
@@ -619,38 +625,9 @@ def current(states: Iterable[SlaMetricState]) -> dict[str, SlaMetricState]:
 
 # -- conditions --------------------------------------------------------------------------------
 
-#: ``sla.*`` fields conditions can test: (suffix, kind, description). Per-metric ones exist for
-#: every metric as ``sla.<metric>.<suffix>``.
-AGGREGATE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("policy", "string", "the name of the SLA policy that applies"),
-    ("breached", "any", "true when an active (unfulfilled) clock is past its target"),
-    ("ever_breached", "any", "true when any clock of the ticket was ever breached"),
-    ("paused", "any", "true when every active clock is paused"),
-    (
-        "remaining_hours",
-        "number",
-        "least remaining time of the active clocks, in each clock's own hours",
-    ),
-    (
-        "remaining_business_hours",
-        "number",
-        "business hours (policy calendar) until the earliest due time (negative: overdue)",
-    ),
-    ("remaining_calendar_hours", "number", "calendar hours until the earliest due time"),
-    ("due_at", "datetime", "the earliest due time of the active clocks"),
-    ("next_metric", "string", "the metric whose active clock is due first"),
-)
-METRIC_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("breached", "any", "true when this clock (its latest instance) is past its target"),
-    ("active", "any", "true while the clock has not been fulfilled"),
-    ("paused", "any", "true while the clock is paused"),
-    ("remaining_hours", "number", "target minus elapsed, in the clock's own hours"),
-    ("remaining_business_hours", "number", "business hours until the due time"),
-    ("remaining_calendar_hours", "number", "calendar hours until the due time"),
-    ("elapsed_hours", "number", "hours counted so far (business hours for a business clock)"),
-    ("due_at", "datetime", "when the target is reached"),
-    ("fulfilled_at", "datetime", "when the clock stopped"),
-)
+# The ``sla.*`` fields conditions can test are declared with every other field, once, in the
+# condition language's registry (cstoolkit.query.catalog: SLA_AGGREGATE_FIELDS,
+# SLA_METRIC_FIELDS); their values come from condition_values below.
 
 
 def field_names() -> list[str]:
@@ -660,14 +637,7 @@ def field_names() -> list[str]:
 
 
 def register_fields() -> None:
-    """Add the ``sla.*`` fields to the condition language (idempotent)."""
-    from cstoolkit import query
-
-    for name, kind, doc in AGGREGATE_FIELDS:
-        query.register_field(f"sla.{name}", kind, doc=doc, replace=True)
-    for metric in METRICS:
-        for name, kind, doc in METRIC_FIELDS:
-            query.register_field(f"sla.{metric}.{name}", kind, doc=f"{metric}: {doc}", replace=True)
+    """Nothing to do: the ``sla.*`` fields are declared in the registry. Kept for callers."""
 
 
 def condition_values(

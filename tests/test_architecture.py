@@ -30,8 +30,6 @@ SQL_ALLOWED = {
 }
 #: SQL text allowed outside the store although no statement runs there.
 SQL_TEXT_ALLOWED = {
-    # P2 moves the query language's SQL compiler into the store.
-    "cstoolkit/query.py",
     # The metric plugin API (frozen): ``MetricContext.tickets_sql`` hands plugins a statement.
     "cstoolkit/kpi/metrics.py",
 }
@@ -39,8 +37,6 @@ SQL_TEXT_ALLOWED = {
 PRIVATE_ALLOWED = {
     # P1 owns both modules (the SLA tally moves with the facts).
     ("cstoolkit/kpi/report.py", "cstoolkit.kpi.scan", "_SlaEvaluator"),
-    # P2 owns both modules (the query registry).
-    ("cstoolkit/triage/backtest.py", "cstoolkit.query", "_search"),
 }
 
 SQL_CALLS = {"execute", "executemany", "executescript"}

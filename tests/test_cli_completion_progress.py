@@ -49,7 +49,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("cst report kpi --calendar ", ["24x7", "madrid"]),
         ("cst triage run recipes/", ["recipes/vip.yaml"]),
         ("cst recipe test recipes/v", ["recipes/vip.test.yaml", "recipes/vip.yaml"]),
-        ("cst tickets list --query sta", ["status:"]),
+        ("cst tickets list --query sta", ["status:", "status_change_at:"]),
         ("cst tickets list --query priority:h", ["priority:high"]),
         ("cst completion ", ["bash", "zsh", "fish"]),
     ],
@@ -64,7 +64,7 @@ def test_query_completion_reads_the_field_registry() -> None:
 
     every = query_completions("")
     assert {f"{name}:" for name in FIELDS} <= set(every)
-    assert query_completions("tag:vip -sta") == ["tag:vip -status:"]
+    assert query_completions("tag:vip -sta") == ["tag:vip -status:", "tag:vip -status_change_at:"]
     assert "status:open,pending" in query_completions("status:open,p")
 
 

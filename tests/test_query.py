@@ -23,12 +23,17 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "query.md"
 
 
 @pytest.fixture(autouse=True)
-def _core_registry_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test the language as the core defines it, whatever other test modules registered."""
+def _core_registry_only() -> Iterator[None]:
+    """Test the language as the core defines it, whatever other test modules registered (the
+    ticket's own fields; the fields of facts are tested in tests/query/)."""
+    saved = [(registry, dict(registry)) for registry in (q.FIELDS, q.NAMESPACES, q.ALIASES)]
     core = {name: spec for name, spec in q.FIELDS.items() if name in q._builtin_fields()}
-    monkeypatch.setattr(q, "FIELDS", core)
-    monkeypatch.setattr(q, "NAMESPACES", dict(q.NAMESPACES))
-    monkeypatch.setattr(q, "ALIASES", dict(q.ALIASES))
+    q.FIELDS.clear()
+    q.FIELDS.update(core)
+    yield
+    for registry, contents in saved:
+        registry.clear()
+        registry.update(contents)  # type: ignore[attr-defined]
 
 
 def ticket(**kw: object) -> Ticket:

@@ -169,10 +169,14 @@ def kpi(
     exporter = app.host.get("exporter", fmt)
     if not callable(getattr(exporter, "write", None)):
         raise UsageError(f"format {fmt!r} has no write(report, out) method")
+    from cstoolkit.cli.querying import selection
+
+    chosen = selection(app, query, "report kpi --query")
     options = KpiOptions(
         since=since,
         until=until,
         query=query,
+        query_context=chosen.context if chosen is not None else None,
         by=by,
         timezone=tz,
         calendar=calendar,
@@ -307,9 +311,15 @@ def staffing(
     from cstoolkit import query as q
     from cstoolkit.store.reports import ticket_filter
 
-    found = ticket_filter(app.store, q.parse(query) if query else None, until_dt)
+    node = q.parse(query) if query else None
+    found = ticket_filter(app.store, node, until_dt)
     if found is None:
-        raise UsageError("this --query cannot be used for staffing (it needs SQL-able fields)")
+        assert node is not None
+        name = q.per_ticket_fields(node, until_dt, dialect=app.store.dialect)[0]
+        raise UsageError(
+            f"report staffing --query: '{name}' is tested per ticket and staffing counts in "
+            "SQL; it works in tickets list, report kpi and recipe conditions"
+        )
     where, params = found
     doc = st.plan_from_store(app.store, settings, since_dt, until_dt, zone, where, params, aht_s)
     _write(app, out_path, lambda out: _print_plan(doc, fmt, out))

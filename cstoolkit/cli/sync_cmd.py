@@ -364,11 +364,11 @@ def mirror(
     creation or change failed or conflicted, 4 when the pair is busy.
     """
     from cstoolkit import mirror as engine
+    from cstoolkit.cli.querying import selection
     from cstoolkit.output import render, write_json
-    from cstoolkit.query import parse
 
     app.config.instance("backends", source)
-    node = parse(query_text) if query_text else None
+    node = selection(app, query_text, "sync mirror --query")
     backend = app.backend(target)
     try:
         summary = engine.mirror(

@@ -77,14 +77,14 @@ def list_tickets(
     A table shows the newest 100 first and says on stderr how many there are; json, ndjson and
     csv give every ticket, oldest first, unless --limit is given.
     """
+    from cstoolkit.cli.querying import selection
     from cstoolkit.output import render
-    from cstoolkit.query import parse
 
     fmt = chosen_format(fmt, as_json)
     table = fmt == "table"
     if limit is None:
         limit = TABLE_LIMIT if table else 0
-    node = parse(query_text) if query_text else None
+    node = selection(app, query_text, "tickets list --query")
     store = app.store
     rows = (
         ticket_record(t, r)

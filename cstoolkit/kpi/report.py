@@ -123,6 +123,9 @@ class KpiOptions:
     sla: bool = True
     vendor_metrics: bool = False  # add the vendor check (Zendesk ticket metrics beside ours)
     vendor_tolerance: float = 60.0  # seconds within which two durations agree
+    #: the context of the query's per-ticket parts (a cstoolkit.query.Context: the ticket's
+    #: facts, SLA policies, group names, roster), built by the command
+    query_context: Any = None
 
 
 # -- small helpers -------------------------------------------------------------------------------
@@ -705,7 +708,8 @@ def build_report(
         node = q.parse(options.query)
         compiled = q.to_sql(node, now=until_dt, dialect=store.dialect)
         if compiled is None:
-            python_filter = node
+            context = options.query_context or q.Context(where="report kpi --query")
+            python_filter = q.Selection(node, context)
         else:
             where = f"t.deleted = 0 AND ({compiled[0]})"
             params = list(compiled[1])

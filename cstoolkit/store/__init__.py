@@ -7,13 +7,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cstoolkit.config.types import SCHEMA_NAME
-from cstoolkit.config.types import is_store_url as is_url
-from cstoolkit.store.base import Store, UpsertStats
-from cstoolkit.store.sqlite import SQLiteStore
+if TYPE_CHECKING:
+    from cstoolkit.config.types import SCHEMA_NAME
+    from cstoolkit.config.types import is_store_url as is_url
+    from cstoolkit.store.base import Store, UpsertStats
+    from cstoolkit.store.sqlite import SQLiteStore
 
 __all__ = ["SCHEMA_NAME", "SQLiteStore", "Store", "UpsertStats", "is_url", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    """The package's names, imported on first use: the condition language reads
+    :mod:`cstoolkit.store.conditions` without loading the store and its configuration."""
+    if name in ("SCHEMA_NAME", "is_url"):
+        from cstoolkit.config import types
+
+        return types.SCHEMA_NAME if name == "SCHEMA_NAME" else types.is_store_url
+    if name in ("Store", "UpsertStats"):
+        from cstoolkit.store import base
+
+        return getattr(base, name)
+    if name == "SQLiteStore":
+        from cstoolkit.store.sqlite import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(
@@ -24,6 +44,9 @@ def open_store(
     password: str | None = None,
 ) -> Store:
     """Open (and by default create and migrate) the store at ``target``: a path or a URL."""
+    from cstoolkit.config.types import is_store_url as is_url
+    from cstoolkit.store.sqlite import SQLiteStore
+
     if is_url(target):
         from cstoolkit.store.postgres import PostgresStore
 

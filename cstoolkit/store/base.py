@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
 from cstoolkit.model import Event, Group, Page, Person, Ticket, now
-from cstoolkit.store import codec
+from cstoolkit.store import codec, condition_sql
 from cstoolkit.store.kv import KeyValue
 from cstoolkit.store.migrations import MIGRATIONS, Migration
 from cstoolkit.store.privacy import suppress_page
 
 if TYPE_CHECKING:
-    from cstoolkit.query import Node
+    from cstoolkit.store.conditions import Selectable
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -429,7 +429,7 @@ class Store:
 
     def select(
         self,
-        query: Node | None = None,
+        query: Selectable | None = None,
         *,
         instance: str | None = None,
         limit: int | None = None,
@@ -439,25 +439,24 @@ class Store:
     ) -> Iterator[tuple[Ticket, Person | None]]:
         """Yield (ticket, requester) pairs matching ``query``, oldest first (or newest first).
 
-        The query is compiled to SQL where every part of it can be; otherwise the rows are
-        filtered in Python with the same evaluator recipes use, so both give the same answer.
+        ``query`` is a condition of the query language (a node, or a ``query.Selection`` with
+        the context its per-ticket parts need). The parts the store can compile are filtered
+        in SQL (:mod:`cstoolkit.store.condition_sql`); the rows are then tested against the
+        others with the same evaluator recipes use, so both give the same answer.
         """
-        from cstoolkit import query as q
-
         when = at or now()
         where = ["1 = 1"] if include_deleted else ["t.deleted = 0"]
         params: list[Any] = []
         if instance:
             where.append("t.instance = ?")
             params.append(instance)
-        python_filter = None
+        keeps: list[Any] = []
         if query is not None:
-            compiled = q.to_sql(query, now=when, dialect=self.dialect)
-            if compiled is None:
-                python_filter = query
-            else:
-                where.append(f"({compiled[0]})")
-                params.extend(compiled[1])
+            fragments, values, keeps = condition_sql.split(
+                query, now=when, dialect=self.dialect, facts=condition_sql.fact_columns(self)
+            )
+            where.extend(fragments)
+            params.extend(values)
         cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
         pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
         sql = (
@@ -469,38 +468,39 @@ class Store:
                 else "ORDER BY t.created_at, t.id"
             )
         )
-        if limit is not None and python_filter is None:
+        if limit is not None and not keeps:
             sql += f" LIMIT {int(limit)}"
         count = 0
         ncols = len(codec.TICKET_COLUMNS.split(", "))
         for row in self.conn.execute(sql, params):
             ticket = codec.row_ticket(row[:ncols])
             requester = codec.row_person(row[ncols:]) if row[ncols] is not None else None
-            if python_filter is not None and not q.evaluate(
-                python_filter, q.Subject(ticket=ticket, requester=requester, now=when)
-            ):
+            if keeps and not all(keep(ticket, requester) for keep in keeps):
                 continue
             yield ticket, requester
             count += 1
             if limit is not None and count >= limit:
                 return
 
-    def count_selected(self, query: Node | None = None, *, instance: str | None = None) -> int:
+    def count_selected(
+        self, query: Selectable | None = None, *, instance: str | None = None
+    ) -> int:
         """How many tickets :meth:`select` would yield without a limit (COUNT in SQL where the
         query compiles to SQL, else counted with the same evaluator)."""
-        from cstoolkit import query as q
-
-        compiled = q.to_sql(query, now=now(), dialect=self.dialect) if query is not None else None
-        if query is not None and compiled is None:
-            return sum(1 for _ in self.select(query, instance=instance))
+        when = now()
         where: list[str] = ["t.deleted = 0"]
         params: list[Any] = []
+        if query is not None:
+            fragments, values, keeps = condition_sql.split(
+                query, now=when, dialect=self.dialect, facts=condition_sql.fact_columns(self)
+            )
+            if keeps:
+                return sum(1 for _ in self.select(query, instance=instance, at=when))
+            where.extend(fragments)
+            params.extend(values)
         if instance:
             where.append("t.instance = ?")
             params.append(instance)
-        if compiled is not None:
-            where.append(f"({compiled[0]})")
-            params.extend(compiled[1])
         sql = (
             "SELECT COUNT(*) FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
             f"WHERE {' AND '.join(where)}"

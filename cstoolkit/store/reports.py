@@ -12,23 +12,34 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cstoolkit.query import Node
     from cstoolkit.store.base import Store
+    from cstoolkit.store.conditions import Selectable
 
 _FROM = "FROM tickets t LEFT JOIN people r ON r.id = t.requester_id"
 
 
-def ticket_filter(store: Store, node: Node | None, at: datetime) -> tuple[str, list[Any]] | None:
+def ticket_filter(
+    store: Store, node: Selectable | None, at: datetime
+) -> tuple[str, list[Any]] | None:
     """The report filter of live tickets matching ``node`` (evaluated at ``at``), or None when
     part of the condition cannot be compiled to SQL."""
     if node is None:
         return "t.deleted = 0", []
-    from cstoolkit import query as q
+    from cstoolkit.store import condition_sql
 
-    compiled = q.to_sql(node, now=at, dialect=store.dialect)
-    if compiled is None:
-        return None
-    return f"t.deleted = 0 AND ({compiled[0]})", list(compiled[1])
+    facts = condition_sql.fact_columns(store)
+    fragments: list[str] = ["t.deleted = 0"]
+    params: list[Any] = []
+    for part in node.store_parts(at):
+        try:
+            sql, values = condition_sql.compile_where(
+                part.where, now=at, dialect=store.dialect, facts=facts
+            )
+        except condition_sql.NotCompilable:
+            return None
+        fragments.append(f"({sql})")
+        params.extend(values)
+    return " AND ".join(fragments), params
 
 
 def local_time_sql(col: str, starts: Sequence[float], offsets: Sequence[float]) -> str:

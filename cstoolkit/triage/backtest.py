@@ -442,10 +442,10 @@ def _fast_table(c: query.Cond, values: Sequence[Any]) -> list[bool] | None:
         want = bool(value)
         return [(v is not None and v != "") == want for v in values]
     if op == "matches":
-        from cstoolkit.query import _search  # the same search, with its time limit
+        from cstoolkit.query import search  # the same search, with its time limit
 
         pattern = str(value)
-        return [_search(pattern, v) for v in values]
+        return [search(pattern, v) for v in values]
     items = [str(x).lower() for x in (value if isinstance(value, tuple | list) else (value,))]
     lowered = [None if v is None else v.lower() for v in values]
     if op in ("contains", "contains_any"):
@@ -1205,7 +1205,7 @@ def _run(
     t1 = time.perf_counter()
     active = np.ones(data.n, dtype=bool)
     if query_text:
-        active &= ev.mask(query.parse(query_text))
+        active &= ev.mask(ws.check_query(query.parse(query_text), [recipe]))
     if recipe.query is not None:
         active &= ev.mask(recipe.query)
     considered = active.copy()

@@ -53,57 +53,14 @@ BASES = (
 TICKET_BASES = {"created": "created_at", "updated": "updated_at", "solved": "solved_at"}
 _RESOLVED = (Status.SOLVED.value, Status.CLOSED.value)
 
-_registered = False
-
 
 def business_fields() -> list[str]:
     return [f"business_{u}_since_{b}" for u in ("hours", "days") for b in BASES]
 
 
 def register() -> None:
-    """Add every triage field to the condition language (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    from cstoolkit import query, sla
-
-    for base in BASES:
-        name = f"hours_since_{base}"
-        if name not in query.FIELDS:
-            query.register_field(
-                name, "number", unit="hours", doc=f"calendar hours since {base.replace('_', ' ')}"
-            )
-        query.register_field(
-            f"business_hours_since_{base}",
-            "number",
-            unit="hours",
-            replace=True,
-            doc=f"business hours of the recipe's calendar since {base.replace('_', ' ')}",
-        )
-        query.register_field(
-            f"business_days_since_{base}",
-            "number",
-            replace=True,
-            doc=f"whole business days since {base.replace('_', ' ')}",
-        )
-    simple = (
-        ("group.name", "string", "the group's name (else its id within the backend)"),
-        ("assignee.tier", "number", "the assignee's tier in the roster"),
-        ("assignee.on_shift", "any", "true when the assignee is on shift now"),
-        ("reopens", "number", "times the ticket was reopened"),
-        ("agent_replies", "number", "public agent replies"),
-        ("survey.csat", "number", "the latest CSAT answer (1-5)"),
-        ("survey.nps", "number", "the latest NPS answer (0-10)"),
-        ("survey.ces", "number", "the latest CES answer (1-7)"),
-        ("survey.score", "any", "the latest survey answer of any kind"),
-        ("survey.comment", "text", "the comment of the latest survey answer"),
-        ("survey.offered", "any", "true when a survey was offered"),
-        ("survey.answered", "any", "true when a survey was answered"),
-    )
-    for name, kind, doc in simple:
-        query.register_field(name, kind, doc=doc, replace=True)
-    sla.register_fields()
-    _registered = True
+    """Nothing to do: every triage field is declared once, with where the store keeps it, in
+    the condition language's registry (:mod:`cstoolkit.query.catalog`). Kept for callers."""
 
 
 def registered_names() -> frozenset[str]:
@@ -264,6 +221,8 @@ class Extras(dict[str, Any]):
 
     def _compute(self, name: str) -> object:
         now = self.sources.now
+        if name.endswith("_at") and name[:-3] in BASES:  # last_public_reply_at, ...
+            return self._base_time(name[:-3])
         if name.startswith("hours_since_"):
             when = self._base_time(name[len("hours_since_") :])
             return None if when is None else (now - when).total_seconds() / 3600

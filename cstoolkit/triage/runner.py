@@ -7,7 +7,7 @@ the engine itself (:mod:`cstoolkit.triage.engine`) knows nothing about config fi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit import model, query
-from cstoolkit.errors import ConfigError, CstError, UsageError
+from cstoolkit.errors import ConfigError, CstError, QueryError, UsageError
 from cstoolkit.model import Person, Ticket
 from cstoolkit.triage import engine
 from cstoolkit.triage.recipe import Env, Recipe, load_recipe
@@ -153,26 +153,54 @@ class Workspace:
         del node
 
     def check_query(self, node: query.Node, recipes: Sequence[Recipe]) -> query.Node:
-        """Refuse in ``--query`` what a recipe check refuses: unknown sla./survey. fields and
-        business-hour fields without a recipe calendar."""
-        import difflib
+        """Refuse in ``--query`` what the recipes cannot evaluate: business-hour fields without
+        a recipe calendar, roster fields without a roster (one line naming where they work)."""
+        provides = self._provides(query.fields_used(node), recipes)
+        try:
+            query.require(query.fields_used(node), provides, "--query")
+        except QueryError as exc:
+            raise UsageError(exc.message) from None
+        return node
 
+    def _provides(self, names: Collection[str], recipes: Sequence[Recipe] = ()) -> set[str]:
+        """The needs of conditions this workspace supplies (the roster only when configured:
+        it is loaded only when a condition tests it)."""
+        provides = set(query.STORE_NEEDS)
+        if len(recipes) == 1 and recipes[0].calendar:
+            provides.add("calendar")
+        if any("roster" in query.field_spec(n).needs for n in names) and not (
+            self.roster is not None and self.roster.agents
+        ):
+            provides.discard("roster")
+        return provides
+
+    def query_context(self, node: query.Node, where: str) -> query.Context:
+        """The context of ``node``'s per-ticket parts in a command that reads the store
+        (``tickets list``, ``report kpi``, ``sync mirror``): the ticket's facts from its stored
+        events, the SLA policies and calendars of the config, group names and the roster."""
         from cstoolkit.triage import fields
 
-        fields.register()
-        for name in sorted(query.fields_used(node)):
-            for prefix in ("sla.", "survey."):
-                if name.startswith(prefix) and name not in query.FIELDS:
-                    known = [f for f in query.FIELDS if f.startswith(prefix)]
-                    close = difflib.get_close_matches(name, known, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise UsageError(f"--query: unknown field '{name}'{hint}")
-            if name.startswith("business_") and not (len(recipes) == 1 and recipes[0].calendar):
-                raise UsageError(
-                    f"--query: '{name}' needs the calendar of the recipe (one recipe with "
-                    "`calendar:`)"
-                )
-        return node
+        store = self._need_store()
+        names = query.fields_used(node)
+        needs = {n for name in names for n in query.field_spec(name).needs}
+        provides = self._provides(names)
+        sources: list[fields.Sources] = []
+
+        def extras(ticket: Ticket, requester: Person | None, now: datetime) -> fields.Extras:
+            if not sources or sources[0].now != now:
+                sources[:] = [
+                    fields.Sources(
+                        now=now,
+                        calendars=self.calendars if "sla" in needs else {},
+                        policies=self.policies if "sla" in needs else (),
+                        roster=self.roster if "roster" in needs else None,
+                        group_names=_GroupNames(store),
+                        events=store.events,
+                    )
+                ]
+            return fields.Extras(sources[0], ticket, requester)
+
+        return query.Context(extras=extras, provides=frozenset(provides), where=where)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -260,3 +288,25 @@ def check_max_changes(plan: engine.Plan, limit: int | None) -> None:
             "nothing was written",
             hint="review it with a dry run (--plan-out FILE), then raise --max-changes",
         )
+
+
+class _GroupNames(Mapping[str, str]):
+    """Group names read from the store on first use (a condition testing ``group.name``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.cache: dict[str, str] = {}
+
+    def __getitem__(self, group_id: str) -> str:
+        if group_id not in self.cache:
+            group = self.store.group(group_id)
+            if group is None or not group.name:
+                raise KeyError(group_id)
+            self.cache[group_id] = group.name
+        return self.cache[group_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cache)
+
+    def __len__(self) -> int:
+        return len(self.cache)
