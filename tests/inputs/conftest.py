@@ -17,29 +17,7 @@ from typing import Any
 
 import pytest
 
-CONFIG = """\
-roster = "roster.yaml"
-
-[store]
-path = "cstoolkit.db"
-
-[backends.demo]
-plugin = "local"
-path = "helpdesk.jsonl"
-
-[channels.out]
-plugin = "outbox"
-path = "outbox"
-
-[calendars.madrid]
-timezone = "Europe/Madrid"
-hours = { mon-fri = "09:00-18:00" }
-
-[sla.standard]
-calendar = "madrid"
-first_reply = { urgent = "1h", high = "4h", normal = "8h", low = "16h" }
-resolution = "40h"
-"""
+from tests import sample_workspace
 
 ROSTER = """\
 timezone: Europe/Madrid
@@ -131,22 +109,9 @@ class Workspace:
 @pytest.fixture(scope="session")
 def _workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small sample helpdesk synced into a store, built once per session."""
-    from cstoolkit.config import build_instance, load_config
-    from cstoolkit.host import Host
-    from cstoolkit.sample import SampleSpec, generate_file
-    from cstoolkit.store import open_store
-    from cstoolkit.sync import pull
-
     base = tmp_path_factory.mktemp("inputs-workspace")
-    (base / "cstoolkit.toml").write_text(CONFIG)
-    (base / "roster.yaml").write_text(ROSTER)
     end = datetime(2026, 3, 2, tzinfo=UTC)
-    generate_file(SampleSpec(tickets=60, days=20, seed=3, end=end), base / "helpdesk.jsonl")
-    config = load_config(base / "cstoolkit.toml")
-    store = open_store(config.store_path)
-    pull(store, build_instance(config, Host().load(), "backends", "demo", store))
-    store.close()
-    return base
+    return sample_workspace.build(base, roster=ROSTER, tickets=60, days=20, seed=3, end=end)
 
 
 @pytest.fixture

@@ -11,33 +11,10 @@ from pathlib import Path
 import pytest
 
 from cstoolkit.model import Channel, Event, EventKind, Person, Priority, Role, Status, Ticket
+from tests import sample_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = REPO / "recipes"
-
-CONFIG = """\
-roster = "roster.yaml"
-
-[store]
-path = "cstoolkit.db"
-
-[backends.demo]
-plugin = "local"
-path = "helpdesk.jsonl"
-
-[channels.out]
-plugin = "outbox"
-path = "outbox"
-
-[calendars.madrid]
-timezone = "Europe/Madrid"
-hours = { mon-fri = "09:00-18:00" }
-
-[sla.standard]
-calendar = "madrid"
-first_reply = { urgent = "1h", high = "4h", normal = "8h", low = "16h" }
-resolution = "40h"
-"""
 
 
 @dataclass
@@ -53,22 +30,10 @@ class Workspace:
 @pytest.fixture(scope="session")
 def _sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sample helpdesk and its synced store, built once per session."""
-    from cstoolkit.config import build_instance, load_config
-    from cstoolkit.host import Host
-    from cstoolkit.sample import SampleSpec, generate_file
-    from cstoolkit.store import open_store
-    from cstoolkit.sync import pull
-
     base = tmp_path_factory.mktemp("triage-sample")
-    (base / "cstoolkit.toml").write_text(CONFIG)
-    shutil.copy(RECIPES / "roster.example.yaml", base / "roster.yaml")
     end = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a fixed period: results do not drift
-    generate_file(SampleSpec(tickets=400, days=30, seed=7, end=end), base / "helpdesk.jsonl")
-    config = load_config(base / "cstoolkit.toml")
-    store = open_store(config.store_path)
-    pull(store, build_instance(config, Host().load(), "backends", "demo", store))
-    store.close()
-    return base
+    roster = (RECIPES / "roster.example.yaml").read_text()
+    return sample_workspace.build(base, roster=roster, tickets=400, days=30, seed=7, end=end)
 
 
 @pytest.fixture
