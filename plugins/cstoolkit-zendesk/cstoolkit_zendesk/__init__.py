@@ -1,4 +1,13 @@
-"""cstoolkit-zendesk: the Zendesk Support backend for cstoolkit (``plugin = "zendesk"``)."""
+"""cstoolkit-zendesk: the Zendesk Support backend for cstoolkit (``plugin = "zendesk"``).
+
+Modules:
+
+* ``backend``: the settings and :class:`ZendeskBackend`: the client, the two incremental exports
+  (tickets, ticket events), filters, author roles, apply / create / fetch;
+* ``records``: Zendesk tickets, users and audits as the core model's tickets, people, events;
+* ``writes``: what a write sends: the update body of a plan's changes, a new ticket's body;
+* ``mapping``: the status, priority and channel tables and custom field names.
+"""
 
 from __future__ import annotations
 
