@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from cstoolkit.backends import (
-    EPOCH_PREFIX,
     MAPPING_ERRORS,
     HttpAuth,
     HttpBackend,
@@ -42,21 +40,9 @@ from cstoolkit.backends import (
     page_walk,
     setting,
 )
-from cstoolkit.backends import parse_time as vendor_time
-from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
+from cstoolkit.errors import BackendError, ConfigError, CstError
 from cstoolkit.http import check_base_url
-from cstoolkit.model import (
-    Channel,
-    Event,
-    EventKind,
-    Group,
-    Person,
-    Priority,
-    Role,
-    Status,
-    Ticket,
-    qualify,
-)
+from cstoolkit.model import EventKind, Group, Ticket, qualify
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -68,6 +54,14 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
 )
+from cstoolkit_request_tracker.records import (
+    GONE_STATUSES,
+    STATUSES,
+    RequestTrackerRecords,
+    parse_time,
+    ref_id,
+)
+from cstoolkit_request_tracker.writes import WRITE_STATUSES, RequestTrackerWrites
 
 log = logging.getLogger("cstoolkit_request_tracker")
 
@@ -78,56 +72,7 @@ TICKET_FIELDS = (
 )
 HISTORY_FIELDS = "Type,Created,Creator,Field,OldValue,NewValue"
 BODY_TYPES = frozenset({"Create", "Correspond", "Comment"})
-SYSTEM_USERS = frozenset({"RT_System"})
-NOBODY = "Nobody"
 EPOCH = "1970-01-01T00:00:00Z"
-SUBJECT_MARKER = re.compile(r"\s*\[cst:([^\]]+)\]\s*$")
-
-#: RT status -> model status (``rejected`` and ``deleted`` are reported in Page.deleted).
-STATUSES: dict[str, Status] = {
-    "new": Status.NEW,
-    "open": Status.OPEN,
-    "stalled": Status.ON_HOLD,
-    "resolved": Status.SOLVED,
-}
-GONE_STATUSES = frozenset({"rejected", "deleted"})
-#: Model status -> RT status when writing (the reverse of STATUSES plus the nearest values).
-WRITE_STATUSES: dict[str, str] = {
-    "new": "new",
-    "open": "open",
-    "pending": "stalled",
-    "on_hold": "stalled",
-    "solved": "resolved",
-    "closed": "resolved",
-}
-#: Model priority -> RT numeric priority (RT 5's PriorityAsString: Low 0, Medium 50, High 100).
-WRITE_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
-
-
-def priority_of(value: Any) -> Priority:
-    """RT's numeric priority -> model: <25 low, <70 normal, <90 high, else urgent."""
-    try:
-        number = int(str(value).strip() or 0)
-    except ValueError:
-        return Priority.NORMAL
-    if number < 25:
-        return Priority.LOW
-    if number < 70:
-        return Priority.NORMAL
-    if number < 90:
-        return Priority.HIGH
-    return Priority.URGENT
-
-
-def parse_time(value: Any) -> datetime | None:
-    """RT's ``2026-11-22T07:37:12Z`` (UTC, whole seconds); the epoch means "not set", and
-    anything else that is not a time is read as "not set" too (RT's own leniency)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return vendor_time(value, unset=EPOCH_PREFIX)
-    except ValueError:
-        return None
 
 
 def sql_time(when: datetime) -> str:
@@ -136,15 +81,6 @@ def sql_time(when: datetime) -> str:
 
 def sql_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _ref(value: Any) -> str | None:
-    """The id of a REST2 reference object ({"id": "root", "type": "user"}) or a bare value."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    if value is None or value == "":
-        return None
-    return str(value)
 
 
 def _strip_urls(value: Any) -> Any:
@@ -212,7 +148,9 @@ class RequestTrackerSettings(HttpBackendSettings):
     )
 
 
-class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
+class RequestTrackerBackend(
+    RequestTrackerRecords, RequestTrackerWrites, HttpBackend[RequestTrackerSettings]
+):
     name: ClassVar[str] = "request_tracker"
     description: ClassVar[str] = (
         "Request Tracker 5 (REST2): TicketSQL LastUpdated incremental sync, transaction "
@@ -380,10 +318,10 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
         # of an unchanged ticket stays the same.
         if isinstance(item.get("CustomFields"), list):
             item["CustomFields"] = sorted(
-                item["CustomFields"], key=lambda cf: _num(str(_ref(cf) or ""))
+                item["CustomFields"], key=lambda cf: _num(str(ref_id(cf) or ""))
             )
         if isinstance(item.get("Requestor"), list):
-            item["Requestor"] = sorted(item["Requestor"], key=lambda r: str(_ref(r) or ""))
+            item["Requestor"] = sorted(item["Requestor"], key=lambda r: str(ref_id(r) or ""))
         for name in ("Created", "LastUpdated"):
             if parse_time(item.get(name)) is None:
                 raise VendorDataError(
@@ -418,71 +356,6 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
             }
         return self._queues
 
-    def _add_ticket(self, raw: dict[str, Any], page: Page) -> None:
-        ext = raw["id"]
-        status = str(raw.get("Status") or "new")
-        if status in GONE_STATUSES and status not in self.status_map:
-            page.deleted.append(ext)
-            return
-        page.tickets.append(self._ticket(raw))
-        for requestor in raw.get("Requestor") or []:
-            name = _ref(requestor)
-            if name:
-                page.people.append(
-                    Person(
-                        id=qualify(self.instance, name),
-                        instance=self.instance,
-                        external_id=name,
-                        role=Role.REQUESTER,
-                        name=name,
-                        email=name if "@" in name else None,
-                        raw={"id": name},
-                    )
-                )
-
-    def _ticket(self, raw: dict[str, Any]) -> Ticket:
-        ext = raw["id"]
-        created = parse_time(raw.get("Created"))
-        updated = parse_time(raw.get("LastUpdated"))
-        assert created is not None and updated is not None
-        status_name = self.status_map.get(str(raw.get("Status")), "open")
-        try:
-            status = Status(status_name)
-        except ValueError:
-            status = Status.OPEN
-        subject = str(raw.get("Subject") or "")
-        found = SUBJECT_MARKER.search(subject)
-        if found:
-            subject = subject[: found.start()]
-        cfs = _custom_fields(raw)
-        tags = [str(t) for t in cfs.pop(self.tags_field, [])] if self.tags_field else []
-        custom = {
-            self.fields_map.get(name, name): (values[0] if len(values) == 1 else values or None)
-            for name, values in cfs.items()
-        }
-        owner = _ref(raw.get("Owner"))
-        requestors = [r for r in (_ref(x) for x in raw.get("Requestor") or []) if r]
-        queue = _ref(raw.get("Queue"))
-        solved = parse_time(raw.get("Resolved")) if status.is_resolved else None
-        return Ticket(
-            id=qualify(self.instance, ext),
-            instance=self.instance,
-            external_id=ext,
-            subject=subject,
-            status=status,
-            priority=priority_of(raw.get("Priority")),
-            channel=Channel.OTHER,
-            requester_id=qualify(self.instance, requestors[0]) if requestors else None,
-            assignee_id=qualify(self.instance, owner) if owner and owner != NOBODY else None,
-            group_id=qualify(self.instance, queue) if queue else None,
-            tags=sorted(set(tags)),
-            created_at=created,
-            updated_at=max(updated, created),
-            solved_at=solved,
-            custom_fields=custom,
-            raw=raw,
-        )
-
     # -- events --------------------------------------------------------------------------------
 
     def _add_events(self, page: Page) -> None:
@@ -490,7 +363,7 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
         # One ticket at a time: RT on SQLite (the packaged test setup) stalls on parallel reads.
         results = [self._history(t.external_id) for t in tickets]
         for ticket, (history, bodies) in zip(tickets, results, strict=True):
-            requestors = {r for r in (_ref(x) for x in ticket.raw.get("Requestor") or []) if r}
+            requestors = {r for r in (ref_id(x) for x in ticket.raw.get("Requestor") or []) if r}
             for txn in history:
                 event = self._event(ticket, txn, bodies, requestors)
                 if event is not None:
@@ -522,7 +395,7 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
             for att in _items(data, apath, self.label):
                 if not isinstance(att, Mapping):
                     continue
-                txn = _ref(att.get("TransactionId"))
+                txn = ref_id(att.get("TransactionId"))
                 content = att.get("Content")
                 if (
                     txn in wanted
@@ -545,88 +418,6 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
                 name = None
             self._users[user_id] = str(name or user_id)
         return self._users[user_id]
-
-    def _event(
-        self,
-        ticket: Ticket,
-        txn: Mapping[str, Any],
-        bodies: Mapping[str, str],
-        requestors: set[str],
-    ) -> Event | None:
-        kind_name = str(txn.get("Type") or "")
-        field = str(txn.get("Field") or "")
-        at = parse_time(txn.get("Created"))
-        if at is None:
-            return None
-        creator = _ref(txn.get("Creator"))
-        if creator in SYSTEM_USERS:
-            role: Role | None = Role.SYSTEM
-        elif creator in requestors:
-            role = Role.REQUESTER
-        elif creator:
-            role = Role.AGENT
-        else:
-            role = None
-        tid = str(txn["id"])
-        base: dict[str, Any] = {
-            "id": qualify(self.instance, tid),
-            "ticket_id": ticket.id,
-            "at": at,
-            "author_id": qualify(self.instance, creator) if creator else None,
-            "author_role": role,
-        }
-        data: dict[str, Any] = {"rt_type": kind_name}
-        old, new = txn.get("OldValue"), txn.get("NewValue")
-        if kind_name == "Create":
-            return Event(kind=EventKind.CREATED, body=bodies.get(tid), data=data, **base)
-        if kind_name in ("Correspond", "Comment"):
-            public = kind_name == "Correspond"
-            return Event(
-                kind=EventKind.COMMENT, public=public, body=bodies.get(tid), data=data, **base
-            )
-        data.update({"vendor_old": old, "vendor_new": new})
-        if kind_name == "Status" or (kind_name == "Set" and field == "Status"):
-            return Event(
-                kind=EventKind.STATUS_CHANGE,
-                old=self._status_value(old),
-                new=self._status_value(new),
-                data=data,
-                **base,
-            )
-        if field == "Owner" and kind_name in ("Set", "Give", "Take", "Untake", "Steal"):
-            o = self._user_name(str(old)) if old else None
-            n = self._user_name(str(new)) if new else None
-            return Event(
-                kind=EventKind.ASSIGNMENT,
-                old=qualify(self.instance, o) if o and o != NOBODY else None,
-                new=qualify(self.instance, n) if n and n != NOBODY else None,
-                data=data,
-                **base,
-            )
-        if kind_name == "Set" and field == "Priority":
-            return Event(
-                kind=EventKind.PRIORITY_CHANGE,
-                old=str(priority_of(old)) if old not in (None, "") else None,
-                new=str(priority_of(new)) if new not in (None, "") else None,
-                data=data,
-                **base,
-            )
-        if kind_name == "Set" and field == "Queue":
-            return Event(
-                kind=EventKind.GROUP_CHANGE,
-                old=qualify(self.instance, old) if old else None,
-                new=qualify(self.instance, new) if new else None,
-                data=data,
-                **base,
-            )
-        return None
-
-    def _status_value(self, value: Any) -> str | None:
-        if value in (None, ""):
-            return None
-        if str(value) in GONE_STATUSES and str(value) not in self.status_map:
-            return "closed"
-        return self.status_map.get(str(value), "open")
 
     # -- reads of one ticket -------------------------------------------------------------------
 
@@ -660,50 +451,8 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
         if raw is None:
             raise BackendError(f"{self.label}: ticket {external_id} not found")
         current = self._ticket(raw)
-        body: dict[str, Any] = {}
+        body = self._update_body(raw, current, changes)
         done: list[str] = []
-        if changes.status:
-            if changes.status not in self.write_status:
-                raise BackendError(f"{self.label}: cannot write status {changes.status!r}")
-            rt_status = self.write_status[changes.status]
-            if str(raw.get("Status")) != rt_status:
-                body["Status"] = rt_status
-        if changes.priority:
-            if changes.priority not in WRITE_PRIORITIES:
-                raise BackendError(f"{self.label}: unknown priority {changes.priority!r}")
-            if current.priority != Priority(changes.priority):
-                body["Priority"] = WRITE_PRIORITIES[changes.priority]
-        if changes.assignee_id:
-            owner = _bare(changes.assignee_id, self.instance)
-            if _ref(raw.get("Owner")) != owner:
-                body["Owner"] = owner
-        if changes.group_id:
-            queue = _bare(changes.group_id, self.instance)
-            names = self._queue_names()
-            current_q = _ref(raw.get("Queue"))
-            if queue != current_q and names.get(str(current_q)) != queue:
-                body["Queue"] = queue
-        cfs = _custom_fields(raw)
-        cf_body: dict[str, Any] = {}
-        if changes.add_tags or changes.remove_tags:
-            if not self.tags_field or self.tags_field not in cfs:
-                raise CapabilityError(
-                    f"{self.label}: RT has no tags; create a multi-value ticket custom field "
-                    f"named {self.tags_field or 'cst_tags'!r} (setting tags_field) to use them"
-                )
-            have = [str(v) for v in cfs[self.tags_field]]
-            want = [t for t in have if t not in changes.remove_tags]
-            want += [t for t in changes.add_tags if t not in want]
-            if sorted(want) != sorted(have):
-                cf_body[self.tags_field] = want
-        reverse = {v: k for k, v in self.fields_map.items()}
-        for name, value in changes.custom_fields.items():
-            vendor = reverse.get(name, name)
-            values = value if isinstance(value, list) else ([] if value is None else [value])
-            if [str(v) for v in cfs.get(vendor, [])] != [str(v) for v in values]:
-                cf_body[vendor] = values if isinstance(value, list) else value
-        if cf_body:
-            body["CustomFields"] = cf_body
         if body:
             answer = self.http.json("PUT", self._path(f"/ticket/{external_id}"), json=body)
             messages = [str(m) for m in answer] if isinstance(answer, list) else []
@@ -731,27 +480,9 @@ class RequestTrackerBackend(HttpBackend[RequestTrackerSettings]):
             existing = self.find_by_marker(ticket.marker)
             if existing is not None:
                 return existing
-        body: dict[str, Any] = {
-            "Queue": self.queue,
-            "Subject": ticket.subject,
-            "Content": ticket.description or ticket.subject,
-            "ContentType": "text/plain",
-            "Priority": WRITE_PRIORITIES.get(ticket.priority, 50),
-        }
-        if ticket.requester_email:
-            body["Requestor"] = ticket.requester_email
-        cfs: dict[str, Any] = dict(ticket.custom_fields)
-        if ticket.tags and self.tags_field:
-            cfs[self.tags_field] = list(ticket.tags)
-        if ticket.marker:
-            if self._has_marker_field():
-                cfs[self.marker_field] = ticket.marker
-            else:
-                body["Subject"] = f"{ticket.subject} [cst:{ticket.marker}]"
-        if cfs:
-            body["CustomFields"] = cfs
+        body = self._create_body(ticket)
         data = self.http.json("POST", self._path("/ticket"), json=body)
-        ext = _ref(data.get("id")) if isinstance(data, Mapping) else None
+        ext = ref_id(data.get("id")) if isinstance(data, Mapping) else None
         if not ext:
             raise BackendError(f"{self.label}: POST {API}/ticket answered without an id")
         status = self.write_status.get(ticket.status, "new")
@@ -798,11 +529,6 @@ def _num(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (0, value)
 
 
-def _bare(value: str, instance: str) -> str:
-    prefix = instance + ":"
-    return value[len(prefix) :] if value.startswith(prefix) else value
-
-
 def _is_failure(message: str) -> bool:
     lowered = message.lower()
     return any(
@@ -817,15 +543,6 @@ def _is_failure(message: str) -> bool:
             "failed",
         )
     )
-
-
-def _custom_fields(raw: Mapping[str, Any]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for cf in raw.get("CustomFields") or []:
-        if isinstance(cf, Mapping) and cf.get("name"):
-            values = cf.get("values")
-            out[str(cf["name"])] = list(values) if isinstance(values, list) else []
-    return out
 
 
 def _items(data: Any, path: str, label: str) -> list[Any]:

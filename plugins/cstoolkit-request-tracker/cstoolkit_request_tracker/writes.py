@@ -1,0 +1,123 @@
+"""What a write sends to Request Tracker: the ticket update that applies a
+:class:`~cstoolkit.plugin.Changes` (only what differs from the ticket read; tags and custom
+fields as custom field values) and the body of a new ticket.
+
+:class:`RequestTrackerWrites` is mixed into :class:`~cstoolkit_request_tracker.backend.
+RequestTrackerBackend`, which sends them and reads the answers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cstoolkit.errors import BackendError, CapabilityError
+from cstoolkit.model import Priority, Ticket
+from cstoolkit.plugin import Changes, NewTicket
+from cstoolkit_request_tracker.records import custom_field_values, ref_id
+
+#: Model status -> RT status when writing (the reverse of STATUSES plus the nearest values).
+WRITE_STATUSES: dict[str, str] = {
+    "new": "new",
+    "open": "open",
+    "pending": "stalled",
+    "on_hold": "stalled",
+    "solved": "resolved",
+    "closed": "resolved",
+}
+#: Model priority -> RT numeric priority (RT 5's PriorityAsString: Low 0, Medium 50, High 100).
+WRITE_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
+
+
+class RequestTrackerWrites:
+    """Update and create bodies (mixed into the backend)."""
+
+    instance: str
+    label: str
+    queue: str
+    write_status: dict[str, str]
+    tags_field: str
+    marker_field: str
+    fields_map: dict[str, str]
+
+    if TYPE_CHECKING:  # the backend's
+
+        def _queue_names(self) -> dict[str, str]: ...
+
+        def _has_marker_field(self) -> bool: ...
+
+    def _update_body(
+        self, raw: dict[str, Any], current: Ticket, changes: Changes
+    ) -> dict[str, Any]:
+        """The PUT body that makes ``raw`` (read as ``current``) what ``changes`` ask."""
+        body: dict[str, Any] = {}
+        if changes.status:
+            if changes.status not in self.write_status:
+                raise BackendError(f"{self.label}: cannot write status {changes.status!r}")
+            rt_status = self.write_status[changes.status]
+            if str(raw.get("Status")) != rt_status:
+                body["Status"] = rt_status
+        if changes.priority:
+            if changes.priority not in WRITE_PRIORITIES:
+                raise BackendError(f"{self.label}: unknown priority {changes.priority!r}")
+            if current.priority != Priority(changes.priority):
+                body["Priority"] = WRITE_PRIORITIES[changes.priority]
+        if changes.assignee_id:
+            owner = _bare(changes.assignee_id, self.instance)
+            if ref_id(raw.get("Owner")) != owner:
+                body["Owner"] = owner
+        if changes.group_id:
+            queue = _bare(changes.group_id, self.instance)
+            names = self._queue_names()
+            current_q = ref_id(raw.get("Queue"))
+            if queue != current_q and names.get(str(current_q)) != queue:
+                body["Queue"] = queue
+        cfs = custom_field_values(raw)
+        cf_body: dict[str, Any] = {}
+        if changes.add_tags or changes.remove_tags:
+            if not self.tags_field or self.tags_field not in cfs:
+                raise CapabilityError(
+                    f"{self.label}: RT has no tags; create a multi-value ticket custom field "
+                    f"named {self.tags_field or 'cst_tags'!r} (setting tags_field) to use them"
+                )
+            have = [str(v) for v in cfs[self.tags_field]]
+            want = [t for t in have if t not in changes.remove_tags]
+            want += [t for t in changes.add_tags if t not in want]
+            if sorted(want) != sorted(have):
+                cf_body[self.tags_field] = want
+        reverse = {v: k for k, v in self.fields_map.items()}
+        for name, value in changes.custom_fields.items():
+            vendor = reverse.get(name, name)
+            values = value if isinstance(value, list) else ([] if value is None else [value])
+            if [str(v) for v in cfs.get(vendor, [])] != [str(v) for v in values]:
+                cf_body[vendor] = values if isinstance(value, list) else value
+        if cf_body:
+            body["CustomFields"] = cf_body
+        return body
+
+    def _create_body(self, ticket: NewTicket) -> dict[str, Any]:
+        """The POST body of ``ticket``; its marker in the marker field, else the subject."""
+        body: dict[str, Any] = {
+            "Queue": self.queue,
+            "Subject": ticket.subject,
+            "Content": ticket.description or ticket.subject,
+            "ContentType": "text/plain",
+            "Priority": WRITE_PRIORITIES.get(ticket.priority, 50),
+        }
+        if ticket.requester_email:
+            body["Requestor"] = ticket.requester_email
+        cfs: dict[str, Any] = dict(ticket.custom_fields)
+        if ticket.tags and self.tags_field:
+            cfs[self.tags_field] = list(ticket.tags)
+        if ticket.marker:
+            if self._has_marker_field():
+                cfs[self.marker_field] = ticket.marker
+            else:
+                body["Subject"] = f"{ticket.subject} [cst:{ticket.marker}]"
+        if cfs:
+            body["CustomFields"] = cfs
+        return body
+
+
+def _bare(value: str, instance: str) -> str:
+    prefix = instance + ":"
+    return value[len(prefix) :] if value.startswith(prefix) else value
