@@ -1,4 +1,16 @@
-"""cstoolkit-freshdesk: the Freshdesk backend for cstoolkit (``plugin = "freshdesk"``)."""
+"""cstoolkit-freshdesk: the Freshdesk backend for cstoolkit (``plugin = "freshdesk"``).
+
+Modules:
+
+* ``backend``: the settings and :class:`FreshdeskBackend`: the client, the keyset walk over
+  ``updated_since`` with its cursor, conversations, agents and groups, companies, apply /
+  create / fetch and the marker look-up;
+* ``records``: Freshdesk tickets, requesters and conversations as the core model's tickets,
+  people, events;
+* ``writes``: what a write sends: the update body of a plan's changes, a new ticket's body and
+  its marker tag;
+* ``mapping``: the status, priority and source code tables and custom field names.
+"""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from cstoolkit.backends import (
     time_field,
 )
 from cstoolkit.errors import BackendError, ConfigError
-from cstoolkit.model import Event, EventKind, Group, Person, Role, Ticket, bare_id, now, qualify
+from cstoolkit.model import Event, Group, Person, Role, Ticket, bare_id, now, qualify
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -54,9 +54,10 @@ from cstoolkit.plugin import (
     CheckResult,
     NewTicket,
     Page,
-    marker_token,
 )
-from cstoolkit_freshdesk.mapping import CHANNEL_TO_SOURCE, Mapper, vendor_int
+from cstoolkit_freshdesk.mapping import Mapper
+from cstoolkit_freshdesk.records import FreshdeskRecords
+from cstoolkit_freshdesk.writes import FreshdeskWrites, marker_tag
 
 log = logging.getLogger("cstoolkit_freshdesk")
 
@@ -65,18 +66,12 @@ LIST_GET = f"GET {LIST_PATH}"
 DEFAULT_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 CURSOR_VERSION = 1
 RECENT_MAX = 5000  # digests kept in the cursor for the overlap window
-MARKER_PREFIX = "cst-"
 FILTER_FIELDS = {"group": "group_id", "brand": "product_id", "mailbox": "email_config_id"}
 
 
 def digest(record: Mapping[str, Any]) -> str:
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
-
-
-def marker_tag(marker: str) -> str:
-    """This backend's marker tag: 20 hex digits (what it has always written; keep it)."""
-    return marker_token(marker, length=20, prefix=MARKER_PREFIX)
 
 
 class _Seen:
@@ -135,7 +130,7 @@ class FreshdeskSettings(HttpBackendSettings):
     budget_share: float = http_setting("budget_share", 0.8)
 
 
-class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
+class FreshdeskBackend(FreshdeskRecords, FreshdeskWrites, HttpBackend[FreshdeskSettings]):
     name: ClassVar[str] = "freshdesk"
     description: ClassVar[str] = (
         "Freshdesk API v2: updated_since sync without loss past the page cap, conversations."
@@ -355,65 +350,6 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
                 page.events.append(self._created_event(record))
         return page
 
-    def _q(self, value: Any) -> str | None:
-        return None if value in (None, "") else qualify(self.instance, value)
-
-    def _ticket(self, record: Mapping[str, Any]) -> Ticket:
-        ext = str(record["id"])
-        created = time_field(record, "created_at")
-        updated = time_field(record, "updated_at", required=False) or created
-        assert created is not None and updated is not None
-        status = self.mapper.ticket_status(record.get("status"))
-        raw_stats = record.get("stats")
-        stats: Mapping[str, Any] = raw_stats if isinstance(raw_stats, Mapping) else {}
-        solved_at = None
-        if status.is_resolved:
-            solved_at = time_field(stats, "resolved_at", required=False) or time_field(
-                stats, "closed_at", required=False
-            )
-        stored = {k: v for k, v in record.items() if k not in ("requester",)}
-        return Ticket(
-            id=qualify(self.instance, ext),
-            instance=self.instance,
-            external_id=ext,
-            subject=str(record.get("subject") or ""),
-            description=str(record.get("description_text") or ""),
-            status=status,
-            priority=self.mapper.ticket_priority(record.get("priority")),
-            channel=self.mapper.ticket_channel(record.get("source")),
-            requester_id=self._q(record.get("requester_id")),
-            assignee_id=self._q(record.get("responder_id")),
-            group_id=self._q(record.get("group_id")),
-            tags=[str(t) for t in record.get("tags") or []],
-            created_at=created,
-            updated_at=max(created, updated),
-            solved_at=solved_at,
-            custom_fields={
-                self.mapper.field_name(str(k)): v
-                for k, v in map_field(record, "custom_fields").items()
-            },
-            raw=stored,
-        )
-
-    def _requester(self, contact: Mapping[str, Any], company_id: Any) -> Person:
-        ext = str(contact["id"])
-        organization = plan = None
-        if company_id is not None:
-            company = self._company(str(company_id))
-            organization = company.get("name") or str(company_id)
-            plan = company.get("plan")
-        return Person(
-            id=qualify(self.instance, ext),
-            instance=self.instance,
-            external_id=ext,
-            role=Role.REQUESTER,
-            name=str(contact.get("name") or ""),
-            email=contact.get("email") or None,
-            organization=organization,
-            plan=plan,
-            raw=dict(contact),
-        )
-
     def _company(self, company_id: str) -> dict[str, Any]:
         """Name and plan of a company (looked up only when mapping.plan_field is set)."""
         if not self.mapper.plan_field:
@@ -444,22 +380,6 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
     def _refresh_s(self) -> float:
         return self.options.directory_refresh_hours * 3600
 
-    def _created_event(self, record: Mapping[str, Any]) -> Event:
-        tid = str(record["id"])
-        created = time_field(record, "created_at")
-        assert created is not None
-        return Event(
-            id=qualify(self.instance, f"t{tid}-created"),
-            ticket_id=qualify(self.instance, tid),
-            kind=EventKind.CREATED,
-            at=created,
-            author_id=self._q(record.get("requester_id")),
-            author_role=Role.REQUESTER,
-            public=True,
-            body=record.get("description_text"),
-            data={"source": record.get("source")},
-        )
-
     def _events(self, record: Mapping[str, Any]) -> list[Event]:
         """The created event and one comment event per conversation (replies and notes)."""
         tid = str(record["id"])
@@ -472,29 +392,6 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
                 except MAPPING_ERRORS as exc:
                     raise self.malformed(exc, f"GET {path}", "conversation", conv) from None
         return events
-
-    def _conversation(self, tid: str, conv: Any) -> Event:
-        if not isinstance(conv, Mapping):
-            raise TypeError("not an object")
-        cid = id_field(conv)
-        at = time_field(conv, "created_at")
-        assert at is not None
-        incoming = bool(conv.get("incoming"))
-        return Event(
-            id=qualify(self.instance, f"c{cid}"),
-            ticket_id=qualify(self.instance, tid),
-            kind=EventKind.COMMENT,
-            at=at,
-            author_id=self._q(conv.get("user_id")),
-            author_role=Role.REQUESTER if incoming else Role.AGENT,
-            public=not conv.get("private", False),
-            body=conv.get("body_text"),
-            data={
-                k: conv.get(k)
-                for k in ("source", "incoming", "support_email", "updated_at")
-                if conv.get(k) is not None
-            },
-        )
 
     def _directory(self, full: bool) -> Page | None:
         """Agents and groups, re-read when due (a page without tickets)."""
@@ -605,37 +502,6 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
             updated = None  # a reply or note moves updated_at; the next pull reads it
         return ApplyResult(ext, True, updated)
 
-    def _diff(self, current: Mapping[str, Any], changes: Changes) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if changes.status is not None:
-            code = self.mapper.vendor_status(str(changes.status))
-            if current.get("status") != code:
-                body["status"] = code
-        if changes.priority is not None:
-            code = self.mapper.vendor_priority(str(changes.priority))
-            if current.get("priority") != code:
-                body["priority"] = code
-        for key, value in (("responder_id", changes.assignee_id), ("group_id", changes.group_id)):
-            if value is not None:
-                want = vendor_int(value)
-                if str(current.get(key)) != str(want):
-                    body[key] = want
-        tags = [str(t) for t in current.get("tags") or []]
-        new_tags = [t for t in tags if t not in changes.remove_tags]
-        new_tags += [t for t in dict.fromkeys(changes.add_tags) if t not in new_tags]
-        if new_tags != tags:
-            body["tags"] = new_tags  # Freshdesk replaces the whole list
-        if changes.custom_fields:
-            have = current.get("custom_fields") or {}
-            fields = {
-                self.mapper.vendor_field(k): v
-                for k, v in changes.custom_fields.items()
-                if have.get(self.mapper.vendor_field(k)) != v
-            }
-            if fields:
-                body["custom_fields"] = fields
-        return body
-
     def create(self, ticket: NewTicket) -> str:
         """POST a ticket tagged with the marker's tag; remembered in the instance state too."""
         self.writable()
@@ -644,28 +510,7 @@ class FreshdeskBackend(HttpBackend[FreshdeskSettings]):
             if found is not None:
                 return found
             raise BackendError(f"{self.label}: Freshdesk needs a requester email to create")
-        tags = list(ticket.tags)
-        if ticket.marker:
-            tags.append(marker_tag(ticket.marker))
-        status = self.converted(self.mapper.vendor_status, str(ticket.status), "cannot create")
-        priority = self.converted(
-            self.mapper.vendor_priority, str(ticket.priority), "cannot create"
-        )
-        payload: dict[str, Any] = {
-            "subject": ticket.subject,
-            "description": ticket.description or ticket.subject,
-            "email": ticket.requester_email,
-            "status": status,
-            "priority": priority,
-            "source": CHANNEL_TO_SOURCE.get(str(ticket.channel), 2),
-            "tags": tags,
-        }
-        if ticket.requester_name:
-            payload["name"] = ticket.requester_name
-        if ticket.custom_fields:
-            payload["custom_fields"] = {
-                self.mapper.vendor_field(k): v for k, v in ticket.custom_fields.items()
-            }
+        payload = self._new_ticket(ticket)
 
         def post() -> str:
             data = self.http.json("POST", LIST_PATH, json=payload)
