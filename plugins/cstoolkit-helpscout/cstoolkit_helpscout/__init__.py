@@ -1,4 +1,13 @@
-"""cstoolkit-helpscout: the Help Scout Mailbox API v2 backend (``plugin = "helpscout"``)."""
+"""cstoolkit-helpscout: the Help Scout Mailbox API v2 backend (``plugin = "helpscout"``).
+
+Modules:
+
+* ``backend``: the settings and :class:`HelpScoutBackend`: OAuth2 tokens, the client, the
+  ``modifiedSince`` keyset walk with its cursor, threads, apply / create / fetch and the marker
+  look-up;
+* ``records``: Help Scout conversations, customers and threads as the core model's tickets,
+  people, events; the status and channel tables; a conversation's modification stamp.
+"""
 
 from __future__ import annotations
 

@@ -38,7 +38,6 @@ from cstoolkit.backends import (
     VendorDataError,
     expect_object,
     http_setting,
-    id_field,
     iso_z,
     list_field,
     map_field,
@@ -46,21 +45,9 @@ from cstoolkit.backends import (
     parse_time,
     rewind,
     setting,
-    time_field,
 )
 from cstoolkit.errors import AuthError, BackendError, ConfigError, CstError
-from cstoolkit.model import (
-    Channel,
-    Event,
-    EventKind,
-    Person,
-    Priority,
-    Role,
-    Status,
-    Ticket,
-    bare_id,
-    now,
-)
+from cstoolkit.model import Channel, Priority, Role, Status, Ticket, bare_id, now
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -72,6 +59,12 @@ from cstoolkit.plugin import (
     NewTicket,
     Page,
     marker_token,
+)
+from cstoolkit_helpscout.records import (
+    DEFAULT_CHANNEL_MAP,
+    DEFAULT_STATUS_MAP,
+    HelpScoutRecords,
+    modified_stamp,
 )
 
 log = logging.getLogger("cstoolkit_helpscout")
@@ -85,14 +78,6 @@ DEFAULT_SINCE = "2000-01-01T00:00:00Z"
 TOKEN_KEY = "oauth_token"
 MARKERS_KEY = "markers"
 
-#: Help Scout status -> model status.
-DEFAULT_STATUS_MAP: dict[str, str] = {
-    "active": "open",
-    "open": "open",
-    "pending": "pending",
-    "closed": "closed",
-    "spam": "closed",
-}
 #: model status -> Help Scout status (writes).
 STATUS_TO_VENDOR: dict[str, str] = {
     "new": "active",
@@ -102,16 +87,6 @@ STATUS_TO_VENDOR: dict[str, str] = {
     "solved": "closed",
     "closed": "closed",
 }
-#: conversation ``type`` / ``source.type`` -> model channel.
-DEFAULT_CHANNEL_MAP: dict[str, str] = {
-    "email": "email",
-    "chat": "chat",
-    "phone": "phone",
-    "web": "web",
-    "beacon": "chat",
-    "api": "api",
-}
-_PUBLIC_THREADS = {"customer", "reply", "message", "chat", "phone", "forwardparent"}
 
 
 def marker_tag(marker: str) -> str:
@@ -142,7 +117,7 @@ class HelpScoutSettings(HttpBackendSettings):
     budget_share: float = http_setting("budget_share", 0.8)
 
 
-class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
+class HelpScoutBackend(HelpScoutRecords, HttpBackend[HelpScoutSettings]):
     name: ClassVar[str] = "helpscout"
     description: ClassVar[str] = (
         "Help Scout Mailbox API v2: OAuth2 client credentials, modifiedSince sync, threads."
@@ -300,7 +275,7 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
             bound=bound,
             position=page_no,
             first_position=1,
-            stamp=_stamp,
+            stamp=modified_stamp,
             high=high,
         )
         for step in walk.run(fetch):
@@ -383,135 +358,6 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
             return [t for items in page_walk(fetch, self.guard(where, "page")) for t in items]
         threads = list_field(map_field(raw, "_embedded"), "threads")
         return [t for t in threads if isinstance(t, Mapping)]
-
-    def _q(self, value: Any) -> str | None:
-        return None if value in (None, "") else f"{self.instance}:{value}"
-
-    def _ticket(self, raw: dict[str, Any]) -> Ticket:
-        ext = id_field(raw)
-        created = time_field(raw, "createdAt")
-        assert created is not None
-        stamp = _stamp(raw)
-        updated = parse_time(stamp) or created
-        status = Status(self.status_map.get(str(raw.get("status")), "open"))
-        tags = [
-            str(t.get("tag")) if isinstance(t, Mapping) else str(t) for t in raw.get("tags") or []
-        ]
-        priority = Priority.NORMAL
-        for tag in tags:
-            if tag.startswith(self.priority_prefix):
-                value = tag[len(self.priority_prefix) :]
-                if value in Priority.__members__.values() or value in {p.value for p in Priority}:
-                    priority = Priority(value)
-        source = raw.get("source") if isinstance(raw.get("source"), Mapping) else {}
-        kind = str(raw.get("type") or (source or {}).get("type") or "")
-        channel = Channel(self.channel_map.get(kind, "other"))
-        assignee = raw.get("assignee") if isinstance(raw.get("assignee"), Mapping) else None
-        customer = raw.get("primaryCustomer")
-        customer = customer if isinstance(customer, Mapping) else None
-        fields = {
-            str(f.get("name") or f.get("id")): f.get("value")
-            for f in raw.get("customFields") or []
-            if isinstance(f, Mapping)
-        }
-        solved = time_field(raw, "closedAt", required=False) if status.is_resolved else None
-        return Ticket(
-            id=f"{self.instance}:{ext}",
-            instance=self.instance,
-            external_id=ext,
-            subject=str(raw.get("subject") or ""),
-            description=str(raw.get("preview") or ""),
-            status=status,
-            priority=priority,
-            channel=channel,
-            requester_id=self._q(customer.get("id")) if customer else None,
-            assignee_id=self._q(assignee.get("id")) if assignee else None,
-            group_id=self._q(raw.get("mailboxId")),
-            tags=tags,
-            created_at=created,
-            updated_at=max(updated, created),
-            solved_at=solved,
-            custom_fields=fields,
-            raw=raw,
-        )
-
-    def _person(self, raw: Mapping[str, Any], role: Role) -> Person:
-        name = " ".join(str(raw.get(k) or "") for k in ("first", "last")).strip()
-        return Person(
-            id=f"{self.instance}:{raw['id']}",
-            instance=self.instance,
-            external_id=str(raw["id"]),
-            role=role,
-            name=name,
-            email=raw.get("email") or None,
-            raw=dict(raw),
-        )
-
-    def _events(self, ticket: Ticket, threads: list[Mapping[str, Any]]) -> list[Event]:
-        tid = ticket.id
-        events = [self.created_event(ticket, f"conv-{ticket.external_id}-created")]
-        for thread in sorted(threads, key=lambda t: (str(t.get("createdAt")), str(t.get("id")))):
-            kind = str(thread.get("type") or "")
-            at = time_field(thread, "createdAt", required=False) or ticket.created_at
-            by = thread.get("createdBy") if isinstance(thread.get("createdBy"), Mapping) else {}
-            by_type = (by or {}).get("type")
-            role = (
-                Role.REQUESTER
-                if by_type == "customer"
-                else Role.AGENT
-                if by_type == "user"
-                else Role.SYSTEM
-            )
-            author = self._q((by or {}).get("id"))
-            eid = f"{self.instance}:t{thread['id']}"
-            data = {"thread_type": kind, "thread_id": thread.get("id")}
-            if kind == "lineitem":
-                action = thread.get("action") if isinstance(thread.get("action"), Mapping) else {}
-                action_type = str((action or {}).get("type") or "")
-                data["action"] = action_type
-                if "status" in action_type and thread.get("status"):
-                    events.append(
-                        Event(
-                            id=eid,
-                            ticket_id=tid,
-                            kind=EventKind.STATUS_CHANGE,
-                            at=at,
-                            author_id=author,
-                            author_role=role,
-                            new=self.status_map.get(str(thread["status"]), "open"),
-                            data=data,
-                        )
-                    )
-                elif "assign" in action_type or "user" in action_type:
-                    to = thread.get("assignedTo")
-                    to_id = to.get("id") if isinstance(to, Mapping) else None
-                    events.append(
-                        Event(
-                            id=eid,
-                            ticket_id=tid,
-                            kind=EventKind.ASSIGNMENT,
-                            at=at,
-                            author_id=author,
-                            author_role=role,
-                            new=self._q(to_id),
-                            data=data,
-                        )
-                    )
-                continue
-            events.append(
-                Event(
-                    id=eid,
-                    ticket_id=tid,
-                    kind=EventKind.COMMENT,
-                    at=at,
-                    author_id=author,
-                    author_role=role,
-                    public=kind in _PUBLIC_THREADS,
-                    body=thread.get("body"),
-                    data=data,
-                )
-            )
-        return events
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -597,9 +443,9 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
                 self._send("POST", f"{path}/notes", json={"text": comment.body})
             changed = True
         if not changed:
-            return ApplyResult(ext, False, parse_time(_stamp(current)), "no change")
+            return ApplyResult(ext, False, parse_time(modified_stamp(current)), "no change")
         after = self._get(ext)
-        return ApplyResult(ext, True, parse_time(_stamp(after)) if after else None)
+        return ApplyResult(ext, True, parse_time(modified_stamp(after)) if after else None)
 
     def create(self, ticket: NewTicket) -> str:
         mailbox = self.options.mailbox_id or (self.mailboxes[0] if self.mailboxes else None)
@@ -667,23 +513,6 @@ class HelpScoutBackend(HttpBackend[HelpScoutSettings]):
             )
         ]
         return str(min(hits)) if hits else None
-
-
-def _stamp(raw: Mapping[str, Any]) -> str:
-    """The newest modification time a conversation shows (ISO, UTC ``Z``), for cursors."""
-    stamps = []
-    for key in ("userUpdatedAt", "createdAt", "closedAt", "customerWaitingSince"):
-        value = raw.get(key)
-        if key == "customerWaitingSince" and isinstance(value, Mapping):
-            value = value.get("time")
-        if isinstance(value, str) and value:
-            try:
-                parsed = parse_time(value)
-            except ValueError:
-                continue  # not a time: the mapping names the field, the cursor skips it
-            if parsed is not None:
-                stamps.append(iso_z(parsed))
-    return max(stamps) if stamps else ""
 
 
 def _ts() -> float:
