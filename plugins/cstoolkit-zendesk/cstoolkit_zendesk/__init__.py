@@ -2,8 +2,9 @@
 
 Modules:
 
-* ``backend``: the settings and :class:`ZendeskBackend`: the client, the two incremental exports
-  (tickets, ticket events), filters, author roles, apply / create / fetch;
+* ``backend``: :class:`ZendeskBackend`: the client, the two incremental exports (tickets,
+  ticket events), filters, author roles, apply / create / fetch;
+* ``settings``: the instance settings and the account limits per plan;
 * ``records``: Zendesk tickets, users and audits as the core model's tickets, people, events;
 * ``writes``: what a write sends: the update body of a plan's changes, a new ticket's body;
 * ``mapping``: the status, priority and channel tables and custom field names.
