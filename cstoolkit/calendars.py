@@ -573,6 +573,25 @@ class IntervalIndex:
         self._ensure(b)  # both before reading: a rebuild moves the origin of the totals
         return self.cumulative(b) - self.cumulative(a)
 
+    def next_open(self, t: float) -> float:
+        """``t`` when business time runs right after it, else the start of the next business
+        interval: the instant after which a clock that reached its target at ``t`` is past it."""
+        if not any(self.calendar.week):
+            raise ValueError(f"calendar {self.calendar.name!r} has no business hours")
+        self._ensure(t)
+        while True:
+            i = bisect_right(self.starts, t)  # the first interval starting after t
+            if i > 0 and t < self.ends[i - 1]:
+                return t
+            if i < len(self.starts):
+                return self.starts[i]
+            assert self.first is not None and self.last is not None
+            if (self.last - self.first).days > 366 * 20:
+                raise ValueError(f"calendar {self.calendar.name!r}: never open within 20 years")
+            self._build(
+                self.first, self.last + max(timedelta(days=self._MARGIN), self.last - self.first)
+            )
+
     def add(self, a: float, seconds: float) -> float:
         if seconds <= 0:
             return a

@@ -36,7 +36,8 @@ Public API (kept small on purpose; the reports use it as well as triage):
 * :func:`load_policies` -- ``[sla.*]`` tables to :class:`SlaPolicy` objects, checked;
 * :func:`policy_for` -- which policy applies to a ticket (an explicit ``sla_policy`` custom field
   set by the recipe action ``apply_sla`` first, then the first policy whose ``when`` matches);
-* :func:`evaluate` -- the :class:`SlaMetricState` of every metric instance of one ticket;
+* :func:`evaluate_facts` -- the :class:`SlaMetricState` of every metric instance of one ticket,
+  from its facts (:mod:`cstoolkit.timeline`; :func:`evaluate` takes events and builds them);
 * :func:`current` -- the latest instance of each metric;
 * :func:`condition_values` -- the ``sla.*`` values conditions test (``sla.breached``...).
 
@@ -54,7 +55,8 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
 from cstoolkit.config.types import parse_duration as parse_span
 from cstoolkit.errors import ConfigError, QueryError
-from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.model import Event, Person, Priority, Status, Ticket
+from cstoolkit.timeline import Facts, facts_of, status_name
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -352,43 +354,19 @@ class SlaMetricState:
 
 @dataclass(slots=True)
 class _Timeline:
-    """What the clocks need from a ticket's events, in time order."""
+    """What the clocks read from a ticket's facts, in time order."""
 
     statuses: list[tuple[float, str]]  # (epoch, status from then on)
     requester_msgs: list[float]
     agent_msgs: list[float]
 
 
-def _timeline(ticket: Ticket, events: Sequence[Event]) -> _Timeline:
-    evs = sorted(events, key=lambda e: (e.at, e.id))
-    created = ticket.created_at.timestamp()
-    statuses: list[tuple[float, str]] = []
-    requester: list[float] = []
-    agent: list[float] = []
-    changes = [e for e in evs if e.kind == EventKind.STATUS_CHANGE and e.new]
-    if changes:
-        first_old = changes[0].old or Status.NEW.value
-        statuses.append((created, first_old))
-        for e in changes:
-            statuses.append((e.at.timestamp(), str(e.new)))
-    else:
-        status = ticket.status.value
-        if ticket.status.is_resolved and ticket.solved_at is not None:
-            statuses.append((created, Status.OPEN.value))
-            statuses.append((ticket.solved_at.timestamp(), status))
-        else:
-            statuses.append((created, status))
-    for e in evs:
-        if e.kind not in (EventKind.CREATED, EventKind.COMMENT) or e.public is False:
-            continue
-        if e.author_role == Role.AGENT:
-            if e.kind == EventKind.COMMENT and e.public:
-                agent.append(e.at.timestamp())
-        elif e.author_role in (Role.REQUESTER, None) and (e.kind == EventKind.CREATED or e.public):
-            requester.append(e.at.timestamp())
-    if not evs:
-        requester.append(created)
-    return _Timeline(statuses, requester, agent)
+def _timeline(facts: Facts) -> _Timeline:
+    return _Timeline(
+        [(float(at), status_name(code) or "") for at, code in facts.statuses],
+        [float(t) for t in facts.requester_messages],
+        [float(r.at) for r in facts.replies],
+    )
 
 
 def _stopped_intervals(
@@ -417,17 +395,6 @@ def _status_at(timeline: _Timeline, t: float) -> str:
     return status
 
 
-def _resolutions(timeline: _Timeline) -> list[float]:
-    """Instants the ticket became solved/closed from an unresolved status."""
-    out: list[float] = []
-    previous = None
-    for at, status in timeline.statuses:
-        if status in _RESOLVED and previous is not None and previous not in _RESOLVED:
-            out.append(at)
-        previous = status
-    return out
-
-
 class _Counter:
     """Counts time in business seconds of a calendar or in calendar seconds."""
 
@@ -444,6 +411,13 @@ class _Counter:
         if self.clock is None:
             return a + max(0.0, s)
         return self.clock.add(a, s)
+
+    def next_open(self, t: float) -> float:
+        """The instant after which time counts again from ``t`` (``t`` itself in calendar
+        time): a clock due at ``t`` is breached at any later instant than this one."""
+        if self.clock is None:
+            return t
+        return self.clock.next_open(t)
 
 
 def _measure(
@@ -493,15 +467,28 @@ def evaluate(
     now: datetime,
 ) -> list[SlaMetricState]:
     """Every metric instance of ``ticket`` under ``policy`` as of ``now``, in metric order then
-    instance order. Metrics without a target for the ticket's priority are left out; so are
-    clocks that never started (no requester message: no first reply clock)."""
+    instance order (from its events: they are turned into facts first, see
+    :func:`evaluate_facts`)."""
+    return evaluate_facts(facts_of(ticket, events), ticket.priority.value, policy, calendars, now)
+
+
+def evaluate_facts(
+    facts: Facts,
+    priority: str,
+    policy: SlaPolicy,
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaMetricState]:
+    """Every metric instance of a ticket (its :class:`~cstoolkit.timeline.Facts` and current
+    ``priority``) under ``policy`` as of ``now``, in metric order then instance order. Metrics
+    without a target for the priority are left out; so are clocks that never started (no
+    requester message: no first reply clock)."""
     calendar = calendars.get(policy.calendar) or (ALWAYS if policy.calendar == "24x7" else None)
     if calendar is None:
         raise ConfigError(f"SLA policy {policy.name!r}: unknown calendar {policy.calendar!r}")
-    priority = ticket.priority.value
-    timeline = _timeline(ticket, events)
+    timeline = _timeline(facts)
     cutoff = now.timestamp()
-    solves = _resolutions(timeline)
+    solves = [float(t) for t in facts.solves]
     out: list[SlaMetricState] = []
 
     def clock(metric: str, n: int, start: float, stop_at: float | None) -> SlaMetricState | None:
@@ -594,7 +581,7 @@ def evaluate(
         if state is not None:
             out.append(state)
     # resolution: creation to solve; solved periods do not count; fulfilled while resolved
-    created = ticket.created_at.timestamp()
+    created = float(facts.created)
     last_status = _status_at(timeline, cutoff)
     stop = None
     if last_status in _RESOLVED:

@@ -272,24 +272,10 @@ class Counts:
     agents: dict[str, list[int]] = field(default_factory=dict)  # agent -> [replies, days, actions]
 
 
-def _group_expr(by: str | None) -> str:
-    return ATTRIBUTE_COLUMNS.get(by or "", "NULL")
-
-
-def period_counts(
-    store: Store,
-    agg: Agg,
-    group_aggs: Mapping[Any, Agg],
-    since: float,
-    until: float,
-    where: str,
-    params: Sequence[Any],
-    by: str | None,
-    zone: ZoneClock,
-    tiers: Mapping[str, int],
-) -> Counts:
-    """The plain counts of one period: creation and agent activity from the scan's aggregate,
-    survey answers from SQL (``survey_answered`` events by the time they were answered)."""
+def period_counts(agg: Agg, group_aggs: Mapping[Any, Agg]) -> Counts:
+    """The plain counts of one period, from the scan's aggregates: creation (by channel, group,
+    local day and hour), survey answers (by kind, score, group and local day of the answer) and
+    agents' activity."""
     out = Counts()
     out.created = agg.created
     out.by_channel = Counter(agg.by_channel)
@@ -299,23 +285,16 @@ def period_counts(
     days: Counter[str] = Counter(agent for agent, _day in agg.agent_days)
     for agent in set(days) | set(agg.replies_by):
         out.agents[agent] = [agg.replies_by.get(agent, 0), days.get(agent, 0), 0]
-    lo, hi = math.ceil(since), math.ceil(until)
-    local_e = local_sql(zone, "e.at")
-    gexpr = _group_expr(by)
-    for kind, score, g, day, n in store.conn.execute(
-        f"SELECT json_extract(e.data, '$.kind'), CAST(json_extract(e.data, '$.score') AS INTEGER),"
-        f" {gexpr}, {local_e} / 86400, COUNT(*) FROM events e INDEXED BY events_kind_at "
-        "JOIN tickets t ON t.id = e.ticket_id LEFT JOIN people r ON r.id = t.requester_id "
-        f"WHERE e.kind = 'survey_answered' AND e.at >= ? AND e.at < ? AND ({where}) "
-        "GROUP BY 1, 2, 3, 4",
-        [lo, hi, *params],
-    ):
-        if kind not in ("csat", "nps", "ces") or score is None:
-            continue
-        key = tiers.get(g) if by == "tier" and g is not None else g
-        out.surveys.setdefault(kind, Counter())[score] += n
-        out.surveys_by_group.setdefault(key, {}).setdefault(kind, Counter())[score] += n
-        out.surveys_by_day.setdefault(int(day), {}).setdefault(kind, Counter())[score] += n
+    out.surveys = {kind: Counter(scores) for kind, scores in agg.surveys.items()}
+    out.surveys_by_day = {
+        day: {kind: Counter(scores) for kind, scores in kinds.items()}
+        for day, kinds in agg.surveys_by_day.items()
+    }
+    out.surveys_by_group = {
+        k: {kind: Counter(scores) for kind, scores in a.surveys.items()}
+        for k, a in group_aggs.items()
+        if a.surveys
+    }
     return out
 
 
@@ -522,51 +501,43 @@ def heat_values(heat: list[list[int]]) -> Values:
 
 
 def sla_setup(
-    data: Mapping[str, Any], until: datetime, dialect: str = "sqlite"
-) -> tuple[list[Any], str | None, list[Any]] | None:
-    """The SLA policies and an SQL ``CASE`` giving each ticket's policy index (as
-    :func:`cstoolkit.sla.policy_for` decides it), or None without policies. The CASE is None
-    when some policy's ``when`` cannot be tested in SQL (then the slow path evaluates it)."""
-    try:
-        from cstoolkit import sla
-    except ImportError:  # pragma: no cover - the triage issue ships it
-        return None
-    from cstoolkit import query as q
+    data: Mapping[str, Any], store: Store, calendars: Mapping[str, Calendar]
+) -> tuple[list[Any], bool] | None:
+    """The SLA policies and whether their outcomes are stored with the facts (then they are
+    brought up to date here: :func:`cstoolkit.sla_facts.ensure`), or None without policies."""
+    from cstoolkit import sla, sla_facts
 
     policies = sla.load_policies(data)
     if not policies:
         return None
-    whens: list[str] = []
-    params: list[Any] = []
-    for i, policy in enumerate(policies):
-        whens.append(
-            f"WHEN json_extract(t.custom_fields, '$.\"{sla.SLA_POLICY_FIELD}\"') = ? THEN {i}"
-        )
-        params.append(policy.name)
-    for i, policy in enumerate(policies):
-        if policy.when is None:
-            whens.append(f"WHEN 1 THEN {i}")
-            break
-        compiled = q.to_sql(policy.when, now=until, dialect=dialect)
-        if compiled is None:
-            return policies, None, []
-        whens.append(f"WHEN ({compiled[0]}) THEN {i}")
-        params.extend(compiled[1])
-    return policies, f"(CASE {' '.join(whens)} ELSE NULL END)", params
+    if sla_facts.fingerprint(policies, calendars) is None:
+        return policies, False
+    sla_facts.ensure(store, policies, calendars)
+    return policies, True
 
 
-def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -> list[SlaTally]:
-    """SLA tallies when a policy's ``when`` cannot be tested in SQL: every ticket is read whole,
-    matched with :func:`cstoolkit.sla.policy_for` and evaluated with its stored events."""
+def slow_sla(
+    store: Store,
+    spec: ScanSpec,
+    policies: list[Any],
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaTally]:
+    """SLA tallies when the outcomes cannot be stored (a policy's ``when`` depends on the time
+    or cannot be tested in SQL): each ticket's policy is chosen with
+    :func:`cstoolkit.sla.policy_for` as of ``now`` and its clocks evaluated from its facts."""
     from cstoolkit import sla
-    from cstoolkit.kpi.scan import _SlaEvaluator
+    from cstoolkit.kpi.scan import sla_tallier
     from cstoolkit.store import codec
+    from cstoolkit.timeline.row import COLUMNS, from_row
 
-    evaluator = _SlaEvaluator(spec)
+    tallier = sla_tallier(spec)
     lo = spec.previous_since if spec.previous_since is not None else spec.since
     cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
     pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+    fcols = ", ".join(f"f.{c}" for c in COLUMNS)
     nt = len(codec.TICKET_COLUMNS.split(", "))
+    np_ = len(codec.PERSON_COLUMNS.split(", "))
     column = {
         "agent": "assignee_id",
         "tier": "assignee_id",
@@ -576,13 +547,15 @@ def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -
         "instance": "instance",
     }
     rows = store.conn.execute(
-        f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
-        f"WHERE ({spec.where}) AND t.created_at < ? AND t.updated_at >= ? ORDER BY t.id",
+        f"SELECT {cols}, {pcols}, {fcols} FROM tickets t JOIN ticket_facts f "
+        "ON f.ticket_id = t.id LEFT JOIN people r ON r.id = t.requester_id "
+        f"WHERE ({spec.where}) AND t.created_at < ? "
+        "AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')) ORDER BY t.id",
         [*spec.params, int(spec.until), int(lo)],
-    ).fetchall()
+    )
     for row in rows:
         ticket = codec.row_ticket(row[:nt])
-        requester = codec.row_person(row[nt:]) if row[nt] is not None else None
+        requester = codec.row_person(row[nt : nt + np_]) if row[nt] is not None else None
         policy = sla.policy_for(ticket, requester, policies, now)
         if policy is None:
             continue
@@ -593,9 +566,10 @@ def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -
             if spec.by == "tier":
                 gkey = spec.tiers.get(gkey) if gkey is not None else None
             gkey = NONE_KEY if gkey is None else gkey
-        states = sla.evaluate(ticket, store.events(ticket.id), policy, spec.sla_calendars, now)
-        evaluator.tally(states, ticket.priority.value, gkey)
-    return evaluator.tallies
+        facts = from_row(row[nt + np_ :], int(row[12]))
+        states = sla.evaluate_facts(facts, ticket.priority.value, policy, calendars, now)
+        tallier.states(states, ticket.priority.value, gkey)
+    return tallier.tallies
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -790,16 +764,13 @@ def build_report(
         group_buckets=group_of,
         record_tickets=options.vendor_metrics,
     )
-    sla_info = sla_setup(data, until_dt, store.dialect) if options.sla else None
+    from cstoolkit.store import facts as stored_facts
+
+    stored_facts.ensure(store)  # tickets written without the store's write paths
+    sla_info = sla_setup(data, store, calendars) if options.sla else None
     if sla_info is not None:
-        spec.sla_calendars = dict(calendars)
         spec.sla_now = now.timestamp()
-        if sla_info[1] is not None:
-            spec.sla_policies, spec.sla_case, spec.sla_params = (
-                sla_info[0],
-                sla_info[1],
-                sla_info[2],
-            )
+        spec.sla_stored = sla_info[1]
     n_tickets = store.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     jobs = options.jobs or settings.jobs or default_jobs(n_tickets)
     if python_filter is not None or getattr(store, "path", ":memory:") == ":memory:":
@@ -810,16 +781,10 @@ def build_report(
         for (p, k), a in result.aggs.items()
         if p == 0 and k is not None
     }
-    counts = period_counts(
-        store, result.agg(0), group_aggs, since, until, where, params, options.by, zone, tiers
-    )
-    pcounts = (
-        period_counts(store, result.agg(1), {}, psince, since, where, params, None, zone, tiers)
-        if psince is not None
-        else None
-    )
-    if sla_info is not None and sla_info[1] is None:
-        result.sla = slow_sla(store, spec, sla_info[0], now)
+    counts = period_counts(result.agg(0), group_aggs)
+    pcounts = period_counts(result.agg(1), {}) if psince is not None else None
+    if sla_info is not None and not sla_info[1]:
+        result.sla = slow_sla(store, spec, sla_info[0], calendars, now)
     sla_t = result.sla
     cur, prev = result.agg(0), (result.agg(1) if psince is not None else None)
 
@@ -945,7 +910,7 @@ def build_report(
 
         vendor_doc = vendor_check(
             store,
-            result.facts or {},
+            result.records or {},
             where,
             params,
             since,

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.store import audit
+from cstoolkit.store import audit, facts
 from cstoolkit.store import privacy as sup
 from cstoolkit.store.codec import dumps
 
@@ -115,8 +115,11 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
             ids.append(value)  # a person id not stored yet: suppress it anyway
         mapping = {pid: sup.pseudonym(salt, pid) for pid in ids}
         report.people = len(people)
+        touched: set[str] = set()
         for pid, pseudo in mapping.items():
+            touched |= facts.tickets_of_person(cur, pid)
             _forget_person(cur, pid, pseudo, c)
+        facts.refresh(cur, sorted(touched))  # authors, assignees and survey answers changed
         for email in emails:
             cur.execute(
                 "UPDATE survey_offers SET address = NULL, data = '{}' WHERE lower(address) = ?",

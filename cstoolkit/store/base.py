@@ -23,16 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
 from cstoolkit.model import Event, Group, Person, Ticket, now
-from cstoolkit.store import codec
+from cstoolkit.store import codec, facts
 from cstoolkit.store.kv import KeyValue
-from cstoolkit.store.migrations import MIGRATIONS, Migration
+from cstoolkit.store.migrations import MIGRATIONS, STEPS, Migration
 from cstoolkit.store.privacy import suppress_page
+from cstoolkit.timeline import TicketCore
 
 if TYPE_CHECKING:
     from cstoolkit.plugin import Page
     from cstoolkit.query import Node
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Event rows with one row per event id (the last wins, as the store's upsert does)."""
+    if len(rows) < 2:
+        return rows
+    return list({r[0]: r for r in rows}.values())
 
 
 @dataclass
@@ -151,6 +159,13 @@ class Store:
                     continue  # another process applied it while this one waited for the lock
                 for statement in mig.statements():
                     cur.execute(self.ddl_for_dialect(statement))
+                step = STEPS.get(mig.version)
+                if step is not None:
+                    import importlib
+
+                    module, _, name = step.partition(":")
+                    self._tables = None
+                    getattr(importlib.import_module(module), name)(self, cur)
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (mig.version, mig.name, codec.to_epoch(now())),
@@ -228,15 +243,21 @@ class Store:
             events_by_ticket: dict[str, list[Event]] = {}
             for ev in page.events:
                 events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
+            changed_people = self._changed_people(cur, page.people)
             self._upsert_people(cur, page.people)
             self._upsert_groups(cur, page.groups)
             gone = {f"{instance}:{external_id}" for external_id in page.deleted}
-            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone)
+            with_facts = self.has_table("ticket_facts")  # absent before migration 0010
+            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone, with_facts)
             # Events that arrive without their ticket (an events-only page) are stored as well.
             in_page = {t.id for t in page.tickets}
             orphan = [e for e in page.events if e.ticket_id not in in_page]
             if orphan:
                 self._upsert_events(cur, orphan)
+                if with_facts:
+                    facts.refresh(cur, sorted({e.ticket_id for e in orphan}))
+            if changed_people and with_facts:
+                facts.mark_sla_stale_for_requesters(cur, changed_people)
             for external_id in page.deleted:
                 cur.execute(
                     "UPDATE tickets SET deleted = 1 WHERE id = ? AND deleted = 0",
@@ -273,6 +294,7 @@ class Store:
         tickets: list[Ticket],
         events: dict[str, list[Event]],
         gone: set[str] | frozenset[str] = frozenset(),
+        with_facts: bool = True,
     ) -> UpsertStats:
         stats = UpsertStats()
         if not tickets:
@@ -284,6 +306,9 @@ class Store:
         event_rows: list[tuple[Any, ...]] = []
         changed_ids: list[str] = []
         no_events: list[Event] = []
+        # tickets new to the store: their facts come from the page unless events were stored
+        # for them before (an events-only page), then they are read back like changed ones
+        new: dict[str, tuple[TicketCore, list[tuple[Any, ...]]]] = {}
         for t in tickets:
             row, ev_rows = codec.ticket_rows(t, events.get(t.id, no_events))
             digest = row[-1]
@@ -293,9 +318,11 @@ class Store:
                 continue
             if old is None:
                 stats.inserted += 1
+                new[t.id] = (TicketCore.of(t), ev_rows)
             else:
                 stats.updated += 1
                 changed_ids.append(t.id)
+                new.pop(t.id, None)  # repeated inside the page: read back
             existing[t.id] = digest  # a ticket repeated inside one page counts once
             rows.append((*row, synced))
             if t.tags:
@@ -318,7 +345,13 @@ class Store:
             "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
             tag_rows,
         )
+        if not with_facts:
+            self._insert_event_rows(cur, event_rows)
+            return stats
+        earlier = facts.ids_with_events(cur, list(new)) if new else set()
         self._insert_event_rows(cur, event_rows)
+        known = {t: (core, _unique(evs)) for t, (core, evs) in new.items() if t not in earlier}
+        facts.refresh(cur, [*changed_ids, *earlier], known)
         return stats
 
     def _upsert_events(self, cur: Any, events: list[Event]) -> None:
@@ -331,6 +364,23 @@ class Store:
             "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
             rows,
         )
+
+    def _changed_people(self, cur: Any, people: list[Person]) -> list[str]:
+        """Ids of ``people`` that are new or differ from their stored row (their tickets' SLA
+        policy may change: a policy's ``when`` can test the requester)."""
+        if not people:
+            return []
+        mine = {p.id: codec.person_row(p) for p in people}
+        ids = list(mine)
+        stored: dict[str, tuple[Any, ...]] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in cur.execute(
+                f"SELECT {codec.PERSON_COLUMNS} FROM people WHERE id IN ({marks})", chunk
+            ):
+                stored[row[0]] = tuple(row)
+        return [pid for pid, row in mine.items() if stored.get(pid) != row]
 
     def _upsert_people(self, cur: Any, people: list[Person]) -> None:
         cols = codec.PERSON_COLUMNS.split(", ")

@@ -138,6 +138,7 @@ class Workspace:
             roster=self.roster,
             group_names=ctx.group_names,
             events=store.events,
+            facts=engine.store_facts(store),
         )
         rest = query.All(py_part)
         for ticket, requester in store.select(select_node, at=at):
