@@ -426,8 +426,9 @@ def _measure(
     stopped: list[tuple[float, float]],
     counter: _Counter,
     target: float,
-) -> tuple[float, float | None, bool]:
-    """Walk the running parts of [start, end): (elapsed, breach instant, running at end)."""
+) -> tuple[float, float | None, bool, float]:
+    """Walk the running parts of [start, end): (elapsed, breach instant, running at end, the
+    instant the target is reached counting on from the last running part)."""
     elapsed = 0.0
     breach: float | None = None
     t = start
@@ -443,16 +444,19 @@ def _measure(
                 breach = counter.add(t, target - elapsed)
             elapsed += part
         t = max(t, b)
-        if b >= end:
-            running_at_end = False
+        if b >= end:  # stopped up to the end (a stop that ends right then: running again)
+            running_at_end = b == end
             t = end
             break
+    if not running_at_end:
+        return elapsed, breach, False, end
+    reach = counter.add(t, target - elapsed)  # a running clock is due then
     if t < end:
         part = counter.seconds(t, end)
         if breach is None and elapsed + part > target:
-            breach = counter.add(t, target - elapsed)
+            breach = reach
         elapsed += part
-    return elapsed, breach, running_at_end
+    return elapsed, breach, running_at_end, reach
 
 
 def _dt(t: float | None) -> datetime | None:
@@ -503,11 +507,15 @@ def evaluate_facts(
         fulfilled = stop_at is not None and stop_at <= cutoff
         end = stop_at if fulfilled and stop_at is not None else cutoff
         stopped = _stopped_intervals(timeline, paused_statuses, end)
-        elapsed, breach, running = _measure(start, end, stopped, counter, target)
+        elapsed, breach, running, reach = _measure(start, end, stopped, counter, target)
+        if running and _status_at(timeline, end) in paused_statuses:
+            running = False  # paused at this instant (its pause may start right now)
         remaining = target - elapsed
         if breach is not None:
             due: float | None = breach
-        elif fulfilled or running:
+        elif running:
+            due = reach  # the instant the target is reached (the last open second of it)
+        elif fulfilled:
             due = counter.add(end, remaining)
         else:
             due = None

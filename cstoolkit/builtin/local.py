@@ -469,9 +469,7 @@ class LocalBackend(Backend):
                     body=_text(ev.get("body"), f"events[{n}].body"),
                     old=_text(ev.get("old"), f"events[{n}].old"),
                     new=_text(ev.get("new"), f"events[{n}].new"),
-                    data={k: v for k, v in ev.items() if k not in _EVENT_FIELDS}
-                    if ev.keys() - _EVENT_FIELD_SET
-                    else {},
+                    data=_event_data(ev, event_kind, n) if ev.keys() - _EVENT_FIELD_SET else {},
                 )
             )
         return ticket, events
@@ -684,6 +682,24 @@ def _req(rec: dict[str, Any], key: str) -> Any:
     if value in (None, ""):
         raise ValueError(f"{key}: missing")
     return value
+
+
+_SURVEY_KINDS = (EventKind.SURVEY_OFFERED, EventKind.SURVEY_ANSWERED)
+
+
+def _event_data(ev: dict[str, Any], kind: EventKind, n: int) -> dict[str, Any]:
+    """An event's other keys, kept in ``data``. A survey event names the survey's kind
+    ``survey_kind`` (``kind`` is the event's) and its answer's ``score`` is a number; they are
+    stored as the model has them (``data.kind``, ``data.score``)."""
+    data = {k: v for k, v in ev.items() if k not in _EVENT_FIELDS}
+    if kind not in _SURVEY_KINDS:
+        return data
+    if "survey_kind" in data:
+        data["kind"] = _text(data.pop("survey_kind"), f"events[{n}].survey_kind")
+    score = data.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        raise ValueError(f"events[{n}].score: expected a number, got {_show(score)}")
+    return data
 
 
 def _flag(value: Any, what: str) -> bool | None:

@@ -32,6 +32,10 @@ class TicketRecord(NamedTuple):
     requester_wait_b: float | None
     reopens: int
     replies: int  # public agent replies (the creating comment of an agent's ticket excepted)
+    #: survey answers counted in the report's period: (instant, kind, score)
+    answers: tuple[tuple[float, str, int], ...] = ()
+    #: the latest public agent reply counted in the report's period
+    last_reply: float | None = None
 
 
 class Agg:

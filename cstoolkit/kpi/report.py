@@ -97,6 +97,7 @@ GROUP_METRICS = (
     "full_resolution_time",
     "requester_wait_time",
     "agent_work_time",
+    "reply_time",
     "one_touch_rate",
     "reopen_rate",
     "backlog",
@@ -903,7 +904,15 @@ def build_report(
     if not settings.costs.configured:
         notes.append("cost per ticket: no [costs] configured")
     if not business:
-        notes.append("business hours: no calendar chosen, so business time equals calendar time")
+        if options.calendar or settings.calendar:
+            notes.append(
+                f"business hours: calendar {calendar.name!r} is open around the clock, so "
+                "business time equals calendar time"
+            )
+        else:
+            notes.append(
+                "business hours: no calendar chosen, so business time equals calendar time"
+            )
     vendor_doc: dict[str, Any] | None = None
     if options.vendor_metrics:
         from cstoolkit.kpi.vendor import vendor_check

@@ -278,9 +278,12 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
         cur_t = (cur, group(0, gkey)) if attr_by else only_cur
 
         # -- replies: agents' activity and next reply times ----------------------------------
+        reply_seen: float | None = None
         if replies and last_reply >= lo and first_reply < until:
             for k, (at, who, wait) in enumerate(loads(reply_log)):
                 if lo <= at < until:
+                    if at >= since:
+                        reply_seen = at
                     if who is not None:
                         act = cur if at >= since else prev
                         if act is not None:
@@ -417,6 +420,7 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
                         row[1] += 1
 
         # -- survey answers -----------------------------------------------------------------------
+        counted: list[tuple[float, str, int]] = []
         if answer_log != "[]" and horizon >= lo:
             for at, kind, score, _comment in loads(answer_log):
                 if not lo <= at < until or kind not in _SURVEY_KINDS or score is None:
@@ -425,6 +429,8 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
                 if whole is None:
                     continue
                 value = int(score)
+                if records is not None and whole is cur:
+                    counted.append((at, kind, value))
                 day = day_of(at)
                 whole.answer(kind, value, day)
                 if whole is cur:
@@ -439,7 +445,7 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
         if sla_eval is not None and sla_policy is not None:
             sla_eval.ticket(sla_policy, sla_instances, priority, gkey)
 
-        if records is not None and (first_reply is not None or first_solve is not None):
+        if records is not None and (first_reply is not None or first_solve is not None or counted):
             latest = last_solve if resolved else None
             if latest is not None and wait_c is not None and periods is None:
                 periods = loads(status_log)
@@ -457,6 +463,8 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
                 wait_b if known_wait else None,
                 reopens,
                 replies,
+                tuple(counted),
+                reply_seen,
             )
 
         # -- backlog at the end of each period ------------------------------------------------

@@ -13,6 +13,8 @@ is none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 #: Bump when a rule of :func:`cstoolkit.timeline.build` changes, together with a migration that
 #: rebuilds the stored facts (as migration 0010 builds them first).
@@ -210,3 +212,45 @@ class Facts:
             if found is not None:
                 out[f"survey.{kind}"] = found.score
         return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """The facts as ``cst tickets show`` prints them (instants as aware datetimes)."""
+
+        def at(t: int | None) -> datetime | None:
+            return None if t is None else datetime.fromtimestamp(t, UTC)
+
+        return {
+            "events": self.events,
+            "agent_created": self.agent_created,
+            "requester_messages": len(self.requester_messages),
+            "agent_replies": self.agent_replies,
+            "internal_notes": self.internal_notes,
+            "touches": self.touches,
+            "first_message": at(self.first_message),
+            "first_reply": at(self.first_reply),
+            "first_responder": self.first_responder,
+            "last_public_reply": at(self.last_public_reply),
+            "last_requester_reply": at(self.last_requester_reply),
+            "status_change": at(self.status_change),
+            "status_history": self.status_history,
+            "solves": len(self.solves),
+            "first_solve": at(self.first_solve),
+            "last_solve": at(self.last_solve),
+            "reopens": self.reopens,
+            "solver": self.solver,
+            "requester_wait_seconds": self.requester_wait,
+            "agent_work_seconds": self.agent_work,
+            "first_assignee": self.first_assignee,
+            "assignments": len(self.assignments),
+            "reassignments": self.reassignments,
+            "group_changes": self.group_changes,
+            **{k.replace(".", "_"): v for k, v in self.survey_values().items()},
+            "statuses": [
+                {"from": at(start), "status": status_name(code) or "unknown"}
+                for start, code in self.statuses
+            ],
+            "replies": [
+                {"at": at(r.at), "agent": r.agent, "waited_since": at(r.wait_from)}
+                for r in self.replies
+            ],
+        }
