@@ -299,13 +299,21 @@ def _solve_facts(
     facts.solver = solver
     if not facts.status_history or synthesized:
         return
-    wait = work = 0
+    waits, works = facts.wait_spans, facts.work_spans
     for i in range(latest):
         start, code = statuses[i]
-        span = statuses[i + 1][0] - start
+        end = statuses[i + 1][0]
         if code <= OPEN or code == ON_HOLD:
-            wait += span
+            _extend(waits, start, end)
             if code <= OPEN:
-                work += span
-    facts.requester_wait = wait
-    facts.agent_work = work
+                _extend(works, start, end)
+    facts.requester_wait = sum(b - a for a, b in waits)
+    facts.agent_work = sum(b - a for a, b in works)
+
+
+def _extend(spans: list[tuple[int, int]], start: int, end: int) -> None:
+    """Add [start, end) to time-ordered spans, merging it with the last one it touches."""
+    if spans and spans[-1][1] >= start:
+        spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+    elif end > start:
+        spans.append((start, end))

@@ -87,6 +87,10 @@ class Facts:
     #: the latest solve; None without a status history or without a solve
     requester_wait: int | None = None
     agent_work: int | None = None
+    #: the spans (start, end) those seconds fall in, adjacent ones merged: business time of any
+    #: calendar is measured over them when read
+    wait_spans: list[tuple[int, int]] = field(default_factory=list)
+    work_spans: list[tuple[int, int]] = field(default_factory=list)
     #: status changes made by an agent: (instant, agent)
     agent_changes: list[tuple[int, str]] = field(default_factory=list)
     #: assignment events: (instant, assignee or None), values qualified with the instance
@@ -179,6 +183,11 @@ class Facts:
     @property
     def group_changes(self) -> int:
         return len(self.groups)
+
+    @property
+    def status_since(self) -> int:
+        """When the current status (the last period's) started."""
+        return self.statuses[-1][0] if self.statuses else self.created
 
     def status_at(self, t: float) -> int:
         """The status code in force at instant ``t`` (the first period's before creation)."""

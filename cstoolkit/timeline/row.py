@@ -13,6 +13,8 @@ requester_log      ``[at, ...]`` public requester messages
 reply_log          ``[[at, agent, wait_from], ...]`` public agent replies (see ``Reply``)
 status_log         ``[start, code, start, code, ...]`` status periods (``STATUSES[code]``)
 agent_log          ``[[at, agent], ...]`` status changes an agent made
+wait_log           ``[start, end, ...]`` spans of requester wait up to the latest solve (NULL:
+                   no value); ``work_log`` the same for agent work
 assignment_log     ``[[at, assignee], ...]``
 group_log          ``[[at, group], ...]``
 offer_log          ``[[at, kind], ...]`` survey offers
@@ -45,6 +47,7 @@ COLUMNS: tuple[str, ...] = (
     "last_public_reply",
     "last_requester_reply",
     "status_change",
+    "status_since",
     "status_history",
     "solves",
     "first_solve",
@@ -53,6 +56,8 @@ COLUMNS: tuple[str, ...] = (
     "solver",
     "requester_wait",
     "agent_work",
+    "wait_log",
+    "work_log",
     "first_assignee",
     "assignments",
     "reassignments",
@@ -77,10 +82,37 @@ COLUMNS: tuple[str, ...] = (
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_text = json.encoder.encode_basestring  # the C encoder of one string
+
+
+def _value(x: Any) -> str:
+    if x is None:
+        return "null"
+    kind = type(x)
+    if kind is int:
+        return str(x)
+    if kind is str:
+        return _text(x)
+    return _dumps(x)  # floats (survey scores) and anything else, as json does
 
 
 def _log(items: Sequence[Any]) -> str:
-    return _dumps(items) if items else "[]"
+    """Compact JSON of a list of numbers or of small lists (what json.dumps gives, built
+    without its per-call overhead: this runs for every ticket a sync writes)."""
+    if not items:
+        return "[]"
+    if type(items[0]) is int:
+        return "[" + ",".join(map(str, items)) + "]"
+    return "[" + ",".join("[" + ",".join(map(_value, row)) + "]" for row in items) + "]"
+
+
+def _spans(spans: Sequence[tuple[int, int]]) -> str:
+    return _log([t for span in spans for t in span])
+
+
+def _pairs(text: str | None) -> list[tuple[int, int]]:
+    flat = json.loads(text) if text else []
+    return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
 def to_row(f: Facts) -> tuple[Any, ...]:
@@ -107,6 +139,7 @@ def to_row(f: Facts) -> tuple[Any, ...]:
         f.last_public_reply,
         f.last_requester_reply,
         f.status_change,
+        f.status_since,
         int(f.status_history),
         len(solves),
         solves[0] if solves else None,
@@ -115,6 +148,8 @@ def to_row(f: Facts) -> tuple[Any, ...]:
         f.solver,
         f.requester_wait,
         f.agent_work,
+        _spans(f.wait_spans) if f.requester_wait is not None else None,
+        _spans(f.work_spans) if f.agent_work is not None else None,
         f.first_assignee,
         len(f.assignments),
         f.reassignments,
@@ -128,10 +163,10 @@ def to_row(f: Facts) -> tuple[Any, ...]:
         _log(f.requester_messages),
         _log([[r.at, r.agent, r.wait_from] for r in f.replies]),
         _log(flat),
-        _log([list(x) for x in f.agent_changes]),
-        _log([list(x) for x in f.assignments]),
-        _log([list(x) for x in f.groups]),
-        _log([list(x) for x in f.survey_offers]),
+        _log(f.agent_changes),
+        _log(f.assignments),
+        _log(f.groups),
+        _log(f.survey_offers),
         _log([[a.at, a.kind, a.score, a.comment] for a in f.survey_answers]),
     )
 
@@ -158,6 +193,8 @@ def from_row(row: Sequence[Any], created: int) -> Facts:
         solver=g(INDEX["solver"]),
         requester_wait=None if wait is None else int(wait),
         agent_work=None if work is None else int(work),
+        wait_spans=_pairs(g(INDEX["wait_log"])),
+        work_spans=_pairs(g(INDEX["work_log"])),
         agent_changes=[(int(a), b) for a, b in loads(g(INDEX["agent_log"]))],
         assignments=[(int(a), b) for a, b in loads(g(INDEX["assignment_log"]))],
         groups=[(int(a), b) for a, b in loads(g(INDEX["group_log"]))],
