@@ -2,7 +2,9 @@
 
 They are registered in the condition language (:func:`register`) and computed per ticket, only
 when a condition asks for them, by :class:`Extras` (the ``Subject.extras`` mapping the engine
-passes): a rule that never tests ``sla.*`` never loads the ticket's events.
+passes), from the ticket's facts (:mod:`cstoolkit.timeline`, as the store keeps them): a rule
+that never tests them never reads the facts. The KPI report reads the same facts, so a ticket's
+``reopens`` or ``agent_replies`` is the number the report counts (docs/metrics.md).
 
 ========================================  ======  =============================================
 field                                     kind    meaning
@@ -19,7 +21,8 @@ business_days_since_<base>                number  whole business days (open days
 group.name                                string  the group's name (``Billing``), else its id
 assignee.tier / assignee.on_shift         number / true-false, from the roster
 reopens                                   number  times the ticket was reopened
-agent_replies                             number  public agent replies
+agent_replies                             number  public agent replies (an agent-created
+                                                  ticket's creating comment is none)
 survey.csat / survey.nps / survey.ces     number  the latest answer of that kind
 survey.score / survey.comment             any     the latest answer of any kind
 survey.offered / survey.answered          any     true / false
@@ -92,7 +95,7 @@ def register() -> None:
         ("assignee.tier", "number", "the assignee's tier in the roster"),
         ("assignee.on_shift", "any", "true when the assignee is on shift now"),
         ("reopens", "number", "times the ticket was reopened"),
-        ("agent_replies", "number", "public agent replies"),
+        ("agent_replies", "number", "public agent replies (not an agent's creating comment)"),
         ("survey.csat", "number", "the latest CSAT answer (1-5)"),
         ("survey.nps", "number", "the latest NPS answer (0-10)"),
         ("survey.ces", "number", "the latest CES answer (1-7)"),
