@@ -190,7 +190,7 @@ def ensure(
     stored.ensure(store)
     total = stored.count_sla_stale(store.conn, fp)
     done = 0
-    with stored._progress(total, "SLA outcomes", None if total > 20 * _BATCH else False) as step:
+    with stored.progress(total, "SLA outcomes", None if total > 20 * _BATCH else False) as step:
         while done < total:
             # read and write under the write lock: a refresh in between cannot be overwritten
             with store.transaction() as cur:

@@ -145,12 +145,12 @@ def _scan(cur: Any, after: str | None, limit: int) -> tuple[list[TicketCore], li
     return [_core(r) for r in tickets], events
 
 
-def build_all(store: Store, cur: Any, *, progress: bool | None = None) -> int:
+def build_all(store: Store, cur: Any, *, show: bool | None = None) -> int:
     """Build the facts of every stored ticket (migration 0010's step); return how many."""
     total = int(cur.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
     done = 0
     after: str | None = None
-    with _progress(total, "building ticket facts", progress) as advance:
+    with progress(total, "building ticket facts", show) as advance:
         while True:
             cores, events = _scan(cur, after, _BATCH)
             if not cores:
@@ -299,7 +299,7 @@ def write_sla(cur: Any, fingerprint: str, rows: Iterable[tuple[str, Sequence[Any
 
 
 @contextmanager
-def _progress(total: int, label: str, show: bool | None) -> Iterator[Callable[[int], None]]:
+def progress(total: int, label: str, show: bool | None) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr when it is a terminal (``show`` None) or when asked; quiet
     otherwise."""
     if show is None:

@@ -217,3 +217,19 @@ def test_a_changed_requester_clears_the_sla_fingerprint(store_factory: StoreFact
     plan = replace(people()[0], plan="enterprise")
     store.upsert_page("d", Page(people=[plan]))
     assert fingerprint() is None
+
+
+def test_the_build_shows_progress_only_on_a_terminal(
+    tmp_path: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from cstoolkit.store import open_store
+
+    store = open_store(tmp_path / "p.db")
+    store.upsert_page("d", Page(tickets=[ticket(n) for n in range(1, 4)]))
+    with store.transaction() as cur:
+        assert stored.build_all(store, cur) == 3  # stderr is not a terminal here: quiet
+    assert capfd.readouterr().err == ""
+    with store.transaction() as cur:
+        stored.build_all(store, cur, show=True)
+    assert "building ticket facts" in capfd.readouterr().err
+    assert_fresh(store)
