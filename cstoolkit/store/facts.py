@@ -315,7 +315,7 @@ def progress(total: int, label: str, show: bool | None) -> Iterator[Callable[[in
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, force_terminal=True),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
