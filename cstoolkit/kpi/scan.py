@@ -51,6 +51,7 @@ from cstoolkit.timeline.facts import (
     STATUSES,
     UNKNOWN,
 )
+from cstoolkit.timeline.row import decode as row_decode
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -512,17 +513,8 @@ def _scan(spec: ScanSpec, conn: Any) -> ScanResult:
 
 
 def _decoder() -> Callable[[str], Any]:
-    """A JSON decoder for the compact arrays of the facts: the C scanner called directly
-    (json.loads adds a few microseconds of Python per call, which the loop pays a million
-    times)."""
-    from json.scanner import make_scanner
-
-    scan_once = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed is off
-
-    def decode(text: str) -> Any:
-        return scan_once(text, 0)[0]
-
-    return decode
+    """The JSON decoder of the facts' compact arrays (the C scanner, called directly)."""
+    return row_decode
 
 
 def _spans(

@@ -249,8 +249,9 @@ def mark_sla_stale_for_requesters(cur: Any, person_ids: Sequence[str]) -> None:
 def sla_stale(conn: Any, fingerprint: str, limit: int) -> list[tuple[Any, ...]]:
     """Up to ``limit`` rows (ticket columns, requester columns, created_at and facts columns)
     whose SLA outcomes are not the ones of ``fingerprint``."""
-    tcols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
-    pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+    # raw payloads are no condition's business: left out (they can be large)
+    tcols = ", ".join("'{}'" if c == "raw" else f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+    pcols = ", ".join("'{}'" if c == "raw" else f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
     fcols = ", ".join(f"f.{c}" for c in COLUMNS)
     sql = (
         f"SELECT {tcols}, {pcols}, {fcols} FROM ticket_facts f JOIN tickets t ON t.id = "
