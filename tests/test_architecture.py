@@ -21,10 +21,6 @@ PACKAGE = ROOT / "cstoolkit"
 #: Modules outside the store that still hold SQL, each with the package that removes it. The
 #: list only shrinks: a module cleaned must leave it (the test fails when an entry is stale).
 SQL_ALLOWED = {
-    # P1 rebuilds the KPI scan and report on per-ticket facts (the scan's worker processes read
-    # the SQLite file directly; the report's event and ticket SQL).
-    "cstoolkit/kpi/scan.py",
-    "cstoolkit/kpi/report.py",
     # P2: the backtest's columnar loading goes with the query registry and its SQL compiler.
     "cstoolkit/triage/backtest.py",
 }
@@ -37,8 +33,6 @@ SQL_TEXT_ALLOWED = {
 }
 #: (importer, module, name) private names still used across modules, with their owner.
 PRIVATE_ALLOWED = {
-    # P1 owns both modules (the SLA tally moves with the facts).
-    ("cstoolkit/kpi/report.py", "cstoolkit.kpi.scan", "_SlaEvaluator"),
     # P2 owns both modules (the query registry).
     ("cstoolkit/triage/backtest.py", "cstoolkit.query", "_search"),
 }
