@@ -80,9 +80,6 @@ class Calendar:
         """The business intervals of a local date, as aware UTC datetimes."""
         return _day_intervals(self, day)
 
-    def _local_date(self, at: datetime) -> date:
-        return at.astimezone(self.zone).date()
-
     # -- arithmetic ----------------------------------------------------------------------------
 
     def is_open(self, at: datetime | float) -> bool:
@@ -107,57 +104,11 @@ class Calendar:
             return start + timedelta(seconds=seconds)
         return datetime.fromtimestamp(fast_clock(self).add(start.timestamp(), seconds), UTC)
 
-    # The day-by-day walks below are the reference the interval index is tested against.
-
-    def is_open_by_day(self, at: datetime) -> bool:
-        return any(s <= at < e for s, e in self.day_intervals(self._local_date(at)))
-
-    def business_seconds_by_day(self, start: datetime, end: datetime) -> float:
-        if end <= start:
-            return 0.0
-        if self.is_24x7:
-            return (end - start).total_seconds()
-        total = 0.0
-        day = self._local_date(start) - timedelta(days=1)
-        last = self._local_date(end) + timedelta(days=1)
-        while day <= last:
-            for s, e in self.day_intervals(day):
-                lo, hi = max(s, start), min(e, end)
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-            day += timedelta(days=1)
-        return total
-
-    def add_business_seconds_by_day(self, start: datetime, seconds: float) -> datetime:
-        if seconds <= 0:
-            return start
-        if self.is_24x7:
-            return start + timedelta(seconds=seconds)
-        if not any(self.week):
-            raise ValueError(f"calendar {self.name!r} has no business hours")
-        remaining = seconds
-        day = self._local_date(start) - timedelta(days=1)
-        for _ in range(366 * 20):  # bounded: a calendar closed for 20 years is a config error
-            for s, e in self.day_intervals(day):
-                lo = max(s, start)
-                if e <= lo:
-                    continue
-                available = (e - lo).total_seconds()
-                if available >= remaining:
-                    return lo + timedelta(seconds=remaining)
-                remaining -= available
-            day += timedelta(days=1)
-        raise ValueError(f"calendar {self.name!r}: no business time within 20 years")
-
     def next_open(self, at: datetime) -> datetime:
         """``at`` if the calendar is open then, else the start of the next business interval."""
-        day = self._local_date(at) - timedelta(days=1)
-        for _ in range(366 * 20):
-            for s, e in self.day_intervals(day):
-                if e > at:
-                    return max(s, at)
-            day += timedelta(days=1)
-        raise ValueError(f"calendar {self.name!r}: never open")
+        if self.is_24x7:
+            return at
+        return datetime.fromtimestamp(fast_clock(self).next_open(at.timestamp()), UTC)
 
     @property
     def is_24x7(self) -> bool:
@@ -572,6 +523,25 @@ class IntervalIndex:
         self._ensure(a)
         self._ensure(b)  # both before reading: a rebuild moves the origin of the totals
         return self.cumulative(b) - self.cumulative(a)
+
+    def next_open(self, t: float) -> float:
+        """``t`` when business time runs right after it, else the start of the next business
+        interval: the instant after which a clock that reached its target at ``t`` is past it."""
+        if not any(self.calendar.week):
+            raise ValueError(f"calendar {self.calendar.name!r} has no business hours")
+        self._ensure(t)
+        while True:
+            i = bisect_right(self.starts, t)  # the first interval starting after t
+            if i > 0 and t < self.ends[i - 1]:
+                return t
+            if i < len(self.starts):
+                return self.starts[i]
+            assert self.first is not None and self.last is not None
+            if (self.last - self.first).days > 366 * 20:
+                raise ValueError(f"calendar {self.calendar.name!r}: never open within 20 years")
+            self._build(
+                self.first, self.last + max(timedelta(days=self._MARGIN), self.last - self.first)
+            )
 
     def add(self, a: float, seconds: float) -> float:
         if seconds <= 0:

@@ -42,7 +42,7 @@ from typing import Any
 
 from cstoolkit import push as push_mod
 from cstoolkit.errors import CapabilityError, CstError, NotFoundError, UsageError
-from cstoolkit.model import EventKind, Person, Ticket, qualify, split_id
+from cstoolkit.model import Person, Ticket, qualify, split_id
 from cstoolkit.plugin import (
     COMMENTS_WRITE,
     TICKETS_CREATE,
@@ -56,6 +56,7 @@ from cstoolkit.store import Store
 from cstoolkit.store import locks as locks_mod
 from cstoolkit.store.ledger import DONE, FAILED, IN_DOUBT, RESERVED, Ledger
 from cstoolkit.store.mirror_links import Links
+from cstoolkit.timeline import public_comments
 
 log = logging.getLogger(__name__)
 
@@ -441,8 +442,8 @@ class _Run:
 
     def _comments(self, ticket: Ticket) -> Iterator[tuple[str, str]]:
         """(ledger key, body) of public comments not mirrored to the target yet."""
-        for event in self.store.events(ticket.id):
-            if event.kind != EventKind.COMMENT or not event.public or not event.body:
+        for event in public_comments(self.store.events(ticket.id)):
+            if not event.body:
                 continue
             key = comment_key(event.id, self.target.instance)
             entry = self.ledger.get(key) if self.ledger is not None else _peek(self.store, key)

@@ -36,7 +36,8 @@ Public API (kept small on purpose; the reports use it as well as triage):
 * :func:`load_policies` -- ``[sla.*]`` tables to :class:`SlaPolicy` objects, checked;
 * :func:`policy_for` -- which policy applies to a ticket (an explicit ``sla_policy`` custom field
   set by the recipe action ``apply_sla`` first, then the first policy whose ``when`` matches);
-* :func:`evaluate` -- the :class:`SlaMetricState` of every metric instance of one ticket;
+* :func:`evaluate_facts` -- the :class:`SlaMetricState` of every metric instance of one ticket,
+  from its facts (:mod:`cstoolkit.timeline`; :func:`evaluate` takes events and builds them);
 * :func:`current` -- the latest instance of each metric;
 * :func:`condition_values` -- the ``sla.*`` values conditions test (``sla.breached``...).
 
@@ -54,10 +55,11 @@ from typing import TYPE_CHECKING, Any
 from cstoolkit import timespec
 from cstoolkit.calendars import ALWAYS, Calendar, fast_clock
 from cstoolkit.errors import ConfigError, QueryError
-from cstoolkit.model import Event, EventKind, Person, Priority, Role, Status, Ticket
+from cstoolkit.model import Event, Person, Priority, Status, Ticket
 from cstoolkit.query.catalog import SLA_AGGREGATE_FIELDS as AGGREGATE_FIELDS
 from cstoolkit.query.catalog import SLA_METRIC_FIELDS as METRIC_FIELDS
 from cstoolkit.query.catalog import SLA_METRICS
+from cstoolkit.timeline import Facts, facts_of, status_name
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -359,43 +361,19 @@ class SlaMetricState:
 
 @dataclass(slots=True)
 class _Timeline:
-    """What the clocks need from a ticket's events, in time order."""
+    """What the clocks read from a ticket's facts, in time order."""
 
     statuses: list[tuple[float, str]]  # (epoch, status from then on)
     requester_msgs: list[float]
     agent_msgs: list[float]
 
 
-def _timeline(ticket: Ticket, events: Sequence[Event]) -> _Timeline:
-    evs = sorted(events, key=lambda e: (e.at, e.id))
-    created = ticket.created_at.timestamp()
-    statuses: list[tuple[float, str]] = []
-    requester: list[float] = []
-    agent: list[float] = []
-    changes = [e for e in evs if e.kind == EventKind.STATUS_CHANGE and e.new]
-    if changes:
-        first_old = changes[0].old or Status.NEW.value
-        statuses.append((created, first_old))
-        for e in changes:
-            statuses.append((e.at.timestamp(), str(e.new)))
-    else:
-        status = ticket.status.value
-        if ticket.status.is_resolved and ticket.solved_at is not None:
-            statuses.append((created, Status.OPEN.value))
-            statuses.append((ticket.solved_at.timestamp(), status))
-        else:
-            statuses.append((created, status))
-    for e in evs:
-        if e.kind not in (EventKind.CREATED, EventKind.COMMENT) or e.public is False:
-            continue
-        if e.author_role == Role.AGENT:
-            if e.kind == EventKind.COMMENT and e.public:
-                agent.append(e.at.timestamp())
-        elif e.author_role in (Role.REQUESTER, None) and (e.kind == EventKind.CREATED or e.public):
-            requester.append(e.at.timestamp())
-    if not evs:
-        requester.append(created)
-    return _Timeline(statuses, requester, agent)
+def _timeline(facts: Facts) -> _Timeline:
+    return _Timeline(
+        [(float(at), status_name(code) or "") for at, code in facts.statuses],
+        [float(t) for t in facts.requester_messages],
+        [float(r.at) for r in facts.replies],
+    )
 
 
 def _stopped_intervals(
@@ -424,19 +402,9 @@ def _status_at(timeline: _Timeline, t: float) -> str:
     return status
 
 
-def _resolutions(timeline: _Timeline) -> list[float]:
-    """Instants the ticket became solved/closed from an unresolved status."""
-    out: list[float] = []
-    previous = None
-    for at, status in timeline.statuses:
-        if status in _RESOLVED and previous is not None and previous not in _RESOLVED:
-            out.append(at)
-        previous = status
-    return out
-
-
-class _Counter:
-    """Counts time in business seconds of a calendar or in calendar seconds."""
+class ClockCounter:
+    """Counts time in business seconds of a calendar or in calendar seconds (the SLA engine's
+    clocks; :mod:`cstoolkit.sla_facts` reads stored outcomes with it)."""
 
     def __init__(self, calendar: Calendar, business: bool) -> None:
         self.business = business and not calendar.is_24x7
@@ -452,15 +420,23 @@ class _Counter:
             return a + max(0.0, s)
         return self.clock.add(a, s)
 
+    def next_open(self, t: float) -> float:
+        """The instant after which time counts again from ``t`` (``t`` itself in calendar
+        time): a clock due at ``t`` is breached at any later instant than this one."""
+        if self.clock is None:
+            return t
+        return self.clock.next_open(t)
+
 
 def _measure(
     start: float,
     end: float,
     stopped: list[tuple[float, float]],
-    counter: _Counter,
+    counter: ClockCounter,
     target: float,
-) -> tuple[float, float | None, bool]:
-    """Walk the running parts of [start, end): (elapsed, breach instant, running at end)."""
+) -> tuple[float, float | None, bool, float]:
+    """Walk the running parts of [start, end): (elapsed, breach instant, running at end, the
+    instant the target is reached counting on from the last running part)."""
     elapsed = 0.0
     breach: float | None = None
     t = start
@@ -476,16 +452,19 @@ def _measure(
                 breach = counter.add(t, target - elapsed)
             elapsed += part
         t = max(t, b)
-        if b >= end:
-            running_at_end = False
+        if b >= end:  # stopped up to the end (a stop that ends right then: running again)
+            running_at_end = b == end
             t = end
             break
+    if not running_at_end:
+        return elapsed, breach, False, end
+    reach = counter.add(t, target - elapsed)  # a running clock is due then
     if t < end:
         part = counter.seconds(t, end)
         if breach is None and elapsed + part > target:
-            breach = counter.add(t, target - elapsed)
+            breach = reach
         elapsed += part
-    return elapsed, breach, running_at_end
+    return elapsed, breach, running_at_end, reach
 
 
 def _dt(t: float | None) -> datetime | None:
@@ -500,15 +479,28 @@ def evaluate(
     now: datetime,
 ) -> list[SlaMetricState]:
     """Every metric instance of ``ticket`` under ``policy`` as of ``now``, in metric order then
-    instance order. Metrics without a target for the ticket's priority are left out; so are
-    clocks that never started (no requester message: no first reply clock)."""
+    instance order (from its events: they are turned into facts first, see
+    :func:`evaluate_facts`)."""
+    return evaluate_facts(facts_of(ticket, events), ticket.priority.value, policy, calendars, now)
+
+
+def evaluate_facts(
+    facts: Facts,
+    priority: str,
+    policy: SlaPolicy,
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaMetricState]:
+    """Every metric instance of a ticket (its :class:`~cstoolkit.timeline.Facts` and current
+    ``priority``) under ``policy`` as of ``now``, in metric order then instance order. Metrics
+    without a target for the priority are left out; so are clocks that never started (no
+    requester message: no first reply clock)."""
     calendar = calendars.get(policy.calendar) or (ALWAYS if policy.calendar == "24x7" else None)
     if calendar is None:
         raise ConfigError(f"SLA policy {policy.name!r}: unknown calendar {policy.calendar!r}")
-    priority = ticket.priority.value
-    timeline = _timeline(ticket, events)
+    timeline = _timeline(facts)
     cutoff = now.timestamp()
-    solves = _resolutions(timeline)
+    solves = [float(t) for t in facts.solves]
     out: list[SlaMetricState] = []
 
     def clock(metric: str, n: int, start: float, stop_at: float | None) -> SlaMetricState | None:
@@ -516,18 +508,22 @@ def evaluate(
         if target is None or start > cutoff:
             return None
         business = policy.business.get(metric, False)
-        counter = _Counter(calendar, business)
+        counter = ClockCounter(calendar, business)
         paused_statuses = policy.paused_in.get(metric, frozenset())
         if metric == "resolution":
             paused_statuses = paused_statuses | _RESOLVED
         fulfilled = stop_at is not None and stop_at <= cutoff
         end = stop_at if fulfilled and stop_at is not None else cutoff
         stopped = _stopped_intervals(timeline, paused_statuses, end)
-        elapsed, breach, running = _measure(start, end, stopped, counter, target)
+        elapsed, breach, running, reach = _measure(start, end, stopped, counter, target)
+        if running and _status_at(timeline, end) in paused_statuses:
+            running = False  # paused at this instant (its pause may start right now)
         remaining = target - elapsed
         if breach is not None:
             due: float | None = breach
-        elif fulfilled or running:
+        elif running:
+            due = reach  # the instant the target is reached (the last open second of it)
+        elif fulfilled:
             due = counter.add(end, remaining)
         else:
             due = None
@@ -601,7 +597,7 @@ def evaluate(
         if state is not None:
             out.append(state)
     # resolution: creation to solve; solved periods do not count; fulfilled while resolved
-    created = ticket.created_at.timestamp()
+    created = float(facts.created)
     last_status = _status_at(timeline, cutoff)
     stop = None
     if last_status in _RESOLVED:

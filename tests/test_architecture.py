@@ -21,10 +21,6 @@ PACKAGE = ROOT / "cstoolkit"
 #: Modules outside the store that still hold SQL, each with the package that removes it. The
 #: list only shrinks: a module cleaned must leave it (the test fails when an entry is stale).
 SQL_ALLOWED = {
-    # P1 rebuilds the KPI scan and report on per-ticket facts (the scan's worker processes read
-    # the SQLite file directly; the report's event and ticket SQL).
-    "cstoolkit/kpi/scan.py",
-    "cstoolkit/kpi/report.py",
     # P2: the backtest's columnar loading goes with the query registry and its SQL compiler.
     "cstoolkit/triage/backtest.py",
 }
@@ -34,10 +30,7 @@ SQL_TEXT_ALLOWED = {
     "cstoolkit/kpi/metrics.py",
 }
 #: (importer, module, name) private names still used across modules, with their owner.
-PRIVATE_ALLOWED = {
-    # P1 owns both modules (the SLA tally moves with the facts).
-    ("cstoolkit/kpi/report.py", "cstoolkit.kpi.scan", "_SlaEvaluator"),
-}
+PRIVATE_ALLOWED = {}
 
 SQL_CALLS = {"execute", "executemany", "executescript"}
 SQL_TEXT = re.compile(

@@ -15,16 +15,15 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cstoolkit import vendor_time
+from cstoolkit.builtin import local_values as values
+from cstoolkit.builtin.local_values import parse_time
 from cstoolkit.errors import BackendError, ConfigError, ConflictError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.model import (
-    EARLIEST,
-    LATEST,
     Channel,
     Event,
     EventKind,
@@ -56,7 +55,6 @@ from cstoolkit.plugin import (
 from cstoolkit.textfiles import FileError, decode
 
 _CHECK_BYTES = 4096  # bytes at the head and before the cursor that must be unchanged
-_MAX_ID = 200  # characters of one id (docs/security.md)
 _MARKER_KEY = "marker"
 _PERSON_FIELDS = (
     "id",
@@ -89,23 +87,6 @@ _TICKET_FIELDS = (
     "custom_fields",
     "events",
 )
-_EVENT_FIELDS = ("id", "kind", "at", "author", "role", "public", "body", "old", "new")
-_EVENT_FIELD_SET = frozenset(_EVENT_FIELDS)
-
-
-def _event_data(ev: dict[str, Any], n: int) -> dict[str, Any]:
-    """An event's data: its ``data`` object (where a survey answer's ``kind`` and ``score``
-    go, as ``kind`` is the event's own) plus every other key it has beyond the known ones."""
-    data = ev.get("data")
-    if data is not None and not isinstance(data, dict):
-        raise ValueError(f"events[{n}].data: expected an object")
-    extra = {k: v for k, v in ev.items() if k not in _EVENT_FIELD_SET and k != "data"}
-    return {**(data or {}), **extra}
-
-
-def _z(value: datetime) -> str:
-    """Format an aware datetime as the file's timestamps are written: ISO 8601 UTC with Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class HelpdeskFileError(FileError, BackendError):
@@ -115,84 +96,8 @@ class HelpdeskFileError(FileError, BackendError):
     it is also a BackendError, which is what callers of a backend expect."""
 
 
-def parse_time(value: Any, what: str) -> datetime:
-    """A time of the helpdesk file: ISO 8601 with its zone, 1900 to 9999 (the file is vendor
-    data, read by the one vendor-time parser with no default zone)."""
-    if not isinstance(value, str):
-        raise ValueError(f"{what}: expected an ISO 8601 time, got {_show(value)}")
-    try:
-        parsed = vendor_time.parse_time(value, tz=None)
-    except vendor_time.TimeFormatError as exc:
-        problem = str(exc)
-        if problem.startswith("not a time"):
-            problem = f"not an ISO 8601 time: {_show(value)}"
-        raise ValueError(f"{what}: {problem}") from None
-    if parsed is None:
-        raise ValueError(f"{what}: expected an ISO 8601 time, got {_show(value)}")
-    if not EARLIEST <= parsed <= LATEST:
-        raise ValueError(f"{what}: {value} is out of range (1900-01-01 to 9999-01-01)")
-    return parsed
-
-
-def _utc_time(value: Any) -> datetime | None:
-    """The common case of :func:`parse_time` (an ISO time in UTC), or None for the rest."""
-    if type(value) is str:
-        try:
-            parsed = vendor_time.parse_time(value, tz=None)
-        except ValueError:
-            return None
-        if parsed is not None and parsed.tzinfo is UTC and EARLIEST <= parsed <= LATEST:
-            return parsed
-    return None
-
-
-def _show(value: Any) -> str:
-    """A value in an error message: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _one_id(value: Any, what: str) -> str:
-    """One id: a text or a whole number (never a list, an object or true/false)."""
-    if type(value) is str and 0 < len(value) <= _MAX_ID and not value.isspace():
-        return value  # the common case, first
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        kinds: dict[type, str] = {list: "a list", dict: "an object"}
-        kind = kinds.get(type(value), _show(value))
-        raise ValueError(f"{what}: expected one id (a text or a number), got {kind}")
-    text = str(value)
-    if not text.strip() or len(text) > _MAX_ID:
-        raise ValueError(f"{what}: an id is 1 to {_MAX_ID} characters, got {_show(value)}")
-    return text
-
-
-def _text(value: Any, what: str) -> str | None:
-    """An optional text (numbers are taken as text; lists and objects are refused)."""
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{what}: expected a text, got {_show(value)}")
-    return str(value)
-
-
 _KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
 _ROLES: dict[str, Role] = {r.value: r for r in Role}
-
-
-def _enum(cls: Any, value: Any, what: str, default: Any = None) -> Any:
-    if value is None and default is not None:
-        return default
-    try:
-        member = cls._value2member_map_.get(value)  # the fast path of cls(value)
-    except TypeError:  # an unhashable value: let cls() explain
-        member = None
-    if member is not None:
-        return member
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)
-        raise ValueError(f"{what}: {_show(value)} is not one of {allowed}") from None
 
 
 @dataclass
@@ -348,21 +253,21 @@ class LocalBackend(Backend):
             elif kind == "person":
                 page.people.append(self._person(rec))
             elif kind == "group":
-                ext = _one_id(_req(rec, "id"), "id")
+                ext = values.one_id(values.required(rec, "id"), "id")
                 page.groups.append(
                     Group(
                         id=qualify(self.instance, ext),
                         instance=self.instance,
                         external_id=ext,
-                        name=_text(rec.get("name"), "name") or ext,
+                        name=values.text(rec.get("name"), "name") or ext,
                         raw=rec,
                     )
                 )
             elif kind == "deleted":
-                page.deleted.append(_one_id(_req(rec, "id"), "id"))
+                page.deleted.append(values.one_id(values.required(rec, "id"), "id"))
             else:
                 raise ValueError(
-                    f"type: {_show(kind)} is not one of group, person, ticket, deleted"
+                    f"type: {values.show(kind)} is not one of group, person, ticket, deleted"
                 )
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             line = self._line_number(fh_offset)
@@ -391,7 +296,7 @@ class LocalBackend(Backend):
         return True
 
     def _person(self, rec: dict[str, Any]) -> Person:
-        ext = _one_id(_req(rec, "id"), "id")
+        ext = values.one_id(values.required(rec, "id"), "id")
         groups = rec.get("groups") or []
         if not isinstance(groups, list):
             raise ValueError("groups: expected a list of group ids")
@@ -399,33 +304,34 @@ class LocalBackend(Backend):
             id=qualify(self.instance, ext),
             instance=self.instance,
             external_id=ext,
-            role=_enum(Role, rec.get("role"), "role", Role.REQUESTER),
-            name=_text(rec.get("name"), "name") or "",
-            email=_text(rec.get("email"), "email"),
-            organization=_text(rec.get("organization"), "organization"),
-            plan=_text(rec.get("plan"), "plan"),
-            language=_text(rec.get("language"), "language"),
-            timezone=_text(rec.get("timezone"), "timezone"),
+            role=values.member(Role, rec.get("role"), "role", Role.REQUESTER),
+            name=values.text(rec.get("name"), "name") or "",
+            email=values.text(rec.get("email"), "email"),
+            organization=values.text(rec.get("organization"), "organization"),
+            plan=values.text(rec.get("plan"), "plan"),
+            language=values.text(rec.get("language"), "language"),
+            timezone=values.text(rec.get("timezone"), "timezone"),
             groups=[
-                qualify(self.instance, _one_id(g, f"groups[{i}]")) for i, g in enumerate(groups)
+                qualify(self.instance, values.one_id(g, f"groups[{i}]"))
+                for i, g in enumerate(groups)
             ],
             raw={k: v for k, v in rec.items() if k not in _PERSON_FIELDS},
         )
 
     def _q(self, value: Any, what: str) -> str | None:
         """A reference to another record (requester, assignee, group, author): one id."""
-        return None if value in (None, "") else qualify(self.instance, _one_id(value, what))
+        return None if value in (None, "") else qualify(self.instance, values.one_id(value, what))
 
     def _ticket(self, rec: dict[str, Any]) -> tuple[Ticket, list[Event]]:
-        ext = _one_id(_req(rec, "id"), "id")
+        ext = values.one_id(values.required(rec, "id"), "id")
         tid = qualify(self.instance, ext)
-        created = parse_time(_req(rec, "created_at"), "created_at")
+        created = parse_time(values.required(rec, "created_at"), "created_at")
         tags = rec.get("tags") or []
         if not isinstance(tags, list):
             raise ValueError("tags: expected a list")
         for i, t in enumerate(tags):
             if isinstance(t, bool) or not isinstance(t, str | int):
-                raise ValueError(f"tags[{i}]: expected a text, got {_show(t)}")
+                raise ValueError(f"tags[{i}]: expected a text, got {values.show(t)}")
         custom = rec.get("custom_fields") or {}
         if not isinstance(custom, dict):
             raise ValueError("custom_fields: expected an object")
@@ -436,11 +342,11 @@ class LocalBackend(Backend):
             id=tid,
             instance=self.instance,
             external_id=ext,
-            subject=_text(rec.get("subject"), "subject") or "",
-            description=_text(rec.get("description"), "description") or "",
-            status=_enum(Status, rec.get("status"), "status", Status.NEW),
-            priority=_enum(Priority, rec.get("priority"), "priority", Priority.NORMAL),
-            channel=_enum(Channel, rec.get("channel"), "channel", Channel.OTHER),
+            subject=values.text(rec.get("subject"), "subject") or "",
+            description=values.text(rec.get("description"), "description") or "",
+            status=values.member(Status, rec.get("status"), "status", Status.NEW),
+            priority=values.member(Priority, rec.get("priority"), "priority", Priority.NORMAL),
+            channel=values.member(Channel, rec.get("channel"), "channel", Channel.OTHER),
             requester_id=self._q(rec.get("requester"), "requester"),
             assignee_id=self._q(rec.get("assignee"), "assignee"),
             group_id=self._q(rec.get("group"), "group"),
@@ -448,7 +354,7 @@ class LocalBackend(Backend):
             created_at=created,
             updated_at=parse_time(rec.get("updated_at") or rec["created_at"], "updated_at"),
             solved_at=parse_time(rec["solved_at"], "solved_at") if rec.get("solved_at") else None,
-            language=_text(rec.get("language"), "language"),
+            language=values.text(rec.get("language"), "language"),
             custom_fields=dict(custom),
             raw={k: v for k, v in rec.items() if k not in _TICKET_FIELDS},
         )
@@ -457,32 +363,34 @@ class LocalBackend(Backend):
         for n, ev in enumerate(events_raw, start=1):
             if not isinstance(ev, dict):
                 raise ValueError(f"events[{n}]: expected an object")
-            ev_id = _one_id(ev["id"], f"events[{n}].id") if ev.get("id") else f"{ext}-{n}"
+            ev_id = values.one_id(ev["id"], f"events[{n}].id") if ev.get("id") else f"{ext}-{n}"
             # Fast paths first: the error messages (and their f-strings) only when needed.
             kind = ev.get("kind")
             event_kind = kinds.get(kind) if type(kind) is str else None
             if event_kind is None:
-                event_kind = _enum(EventKind, kind, f"events[{n}].kind")
+                event_kind = values.member(EventKind, kind, f"events[{n}].kind")
             role = ev.get("role")
             author_role = None
             if role:
                 author_role = roles.get(role) if type(role) is str else None
                 if author_role is None:
-                    author_role = _enum(Role, role, f"events[{n}].role")
+                    author_role = values.member(Role, role, f"events[{n}].role")
             at = ev.get("at")
             events.append(
                 Event(
                     id=qualify(self.instance, ev_id),
                     ticket_id=tid,
                     kind=event_kind,
-                    at=_utc_time(at) or parse_time(at, f"events[{n}].at"),
+                    at=values.utc_time(at) or parse_time(at, f"events[{n}].at"),
                     author_id=self._q(ev.get("author"), f"events[{n}].author"),
                     author_role=author_role,
-                    public=_flag(ev.get("public"), f"events[{n}].public"),
-                    body=_text(ev.get("body"), f"events[{n}].body"),
-                    old=_text(ev.get("old"), f"events[{n}].old"),
-                    new=_text(ev.get("new"), f"events[{n}].new"),
-                    data=_event_data(ev, n) if ev.keys() - _EVENT_FIELD_SET else {},
+                    public=values.flag(ev.get("public"), f"events[{n}].public"),
+                    body=values.text(ev.get("body"), f"events[{n}].body"),
+                    old=values.text(ev.get("old"), f"events[{n}].old"),
+                    new=values.text(ev.get("new"), f"events[{n}].new"),
+                    data=values.event_data(ev, event_kind, n)
+                    if ev.keys() - values.EVENT_FIELD_SET
+                    else {},
                 )
             )
         return ticket, events
@@ -525,7 +433,11 @@ class LocalBackend(Backend):
             if not isinstance(rec, dict):
                 raise ValueError("a line must be a JSON object")
             kind = rec.get("type")
-            ext = _one_id(rec.get("id"), "id") if kind in ("ticket", "deleted", "person") else ""
+            ext = (
+                values.one_id(rec.get("id"), "id")
+                if kind in ("ticket", "deleted", "person")
+                else ""
+            )
         except ValueError as exc:
             line = self._line_number(offset)
             raise HelpdeskFileError(str(exc), path=str(self.path), line=line) from None
@@ -567,7 +479,7 @@ class LocalBackend(Backend):
             if expected is not None and int(current.timestamp()) != int(expected.timestamp()):
                 raise ConflictError(
                     f"ticket {self.instance}:{external_id} changed since the plan "
-                    f"(updated {_z(current)}, plan made against {_z(expected)})"
+                    f"(updated {values.z(current)}, plan made against {values.z(expected)})"
                 )
             when = max(now(), current)
             events = list(rec.get("events") or [])
@@ -575,7 +487,7 @@ class LocalBackend(Backend):
             if not changed:
                 return ApplyResult(str(external_id), False, current, "no change")
             rec["events"] = events
-            rec["updated_at"] = _z(when)
+            rec["updated_at"] = values.z(when)
             self._append(rec)
             return ApplyResult(str(external_id), True, parse_time(rec["updated_at"], "updated_at"))
 
@@ -586,7 +498,7 @@ class LocalBackend(Backend):
         before = len(events)
 
         def event(kind: EventKind, **fields: Any) -> None:
-            ev = {"id": f"{ext}-{len(events) + 1}", "kind": str(kind), "at": _z(when)}
+            ev = {"id": f"{ext}-{len(events) + 1}", "kind": str(kind), "at": values.z(when)}
             ev.update(role="agent", **fields)
             events.append(ev)
 
@@ -600,13 +512,13 @@ class LocalBackend(Backend):
             if new is None or rec.get(key) == new:
                 continue
             if enum_cls is not None:
-                _enum(enum_cls, new, key)
+                values.member(enum_cls, new, key)
             event(kind, old=rec.get(key), new=new)
             rec[key] = new
             if key == "status":
                 resolved = new in (Status.SOLVED, Status.CLOSED)
                 if resolved and not rec.get("solved_at"):
-                    rec["solved_at"] = _z(when)
+                    rec["solved_at"] = values.z(when)
                 elif not resolved:
                     rec["solved_at"] = None
         tags = list(rec.get("tags") or [])
@@ -628,7 +540,7 @@ class LocalBackend(Backend):
             if ticket.marker and ticket.marker in index.markers:
                 return index.markers[ticket.marker]
             ext = str(index.max_id + 1)
-            when = _z(now())
+            when = values.z(now())
             records: list[dict[str, Any]] = []
             requester = None
             if ticket.requester_email:
@@ -652,9 +564,9 @@ class LocalBackend(Backend):
                 "id": ext,
                 "subject": ticket.subject,
                 "description": ticket.description,
-                "status": str(_enum(Status, ticket.status, "status")),
-                "priority": str(_enum(Priority, ticket.priority, "priority")),
-                "channel": str(_enum(Channel, ticket.channel, "channel")),
+                "status": str(values.member(Status, ticket.status, "status")),
+                "priority": str(values.member(Priority, ticket.priority, "priority")),
+                "channel": str(values.member(Channel, ticket.channel, "channel")),
                 "requester": requester,
                 "tags": list(ticket.tags),
                 "created_at": when,
@@ -688,19 +600,6 @@ class LocalBackend(Backend):
     def find_by_marker(self, marker: str) -> str | None:
         with self._locked():
             return self._refresh_index().markers.get(marker)
-
-
-def _req(rec: dict[str, Any], key: str) -> Any:
-    value = rec.get(key)
-    if value in (None, ""):
-        raise ValueError(f"{key}: missing")
-    return value
-
-
-def _flag(value: Any, what: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise ValueError(f"{what}: expected true or false, got {_show(value)}")
 
 
 def _ext(qualified: str | None) -> str | None:

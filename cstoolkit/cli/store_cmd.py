@@ -87,8 +87,14 @@ def migrate(app: App, dry_run: bool, as_json: bool) -> None:
         if not dry_run:
             from cstoolkit.cli import progress
 
-            with progress.task("migrate", quiet=app.quiet):
-                applied = [{"version": m.version, "name": m.name} for m in db.migrate()]
+            with progress.task("migrate", quiet=app.quiet) as bar:
+
+                def step(done: int, total: int) -> None:  # a migration's own work (0010)
+                    bar.update(completed=done, total=total, note="tickets")
+
+                applied = [
+                    {"version": m.version, "name": m.name} for m in db.migrate(on_progress=step)
+                ]
         result = {**status, "dry_run": dry_run, "applied": applied,
                   "schema_version": db.schema_version}  # fmt: skip
     finally:

@@ -110,7 +110,7 @@ def list_tickets(
 @format_options(default="table", choices=("table", "json"))
 @pass_app
 def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
-    """One ticket with its requester and events (ID is INSTANCE:ID)."""
+    """One ticket with its requester, events and facts (ID is INSTANCE:ID)."""
     from cstoolkit.output import render, write_json
 
     store = app.store
@@ -136,6 +136,11 @@ def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
         }
         for e in events
     ]
+    from cstoolkit.store.facts import of_ticket
+
+    found = of_ticket(store, ticket.id)
+    facts = found.as_dict() if found is not None else {}
+    record["facts"] = facts
     if chosen_format(fmt, as_json) == "json":
         record["raw"] = ticket.raw
         write_json(record)
@@ -146,6 +151,11 @@ def show(app: App, ticket_id: str, fmt: str, as_json: bool) -> None:
         click.echo(f"{key:>13}: {terminal_text(cell(record.get(key)))}")
     short = [{**e, "body": _short(e["body"])} for e in record["events"]]
     render(short, ["at", "kind", "author", "public", "old", "new", "body"], "table", title="Events")
+    scalars = [
+        {"fact": k, "value": v} for k, v in facts.items() if k not in ("statuses", "replies")
+    ]
+    render(scalars, ["fact", "value"], "table", title="Facts")
+    render(facts.get("statuses", []), ["from", "status"], "table", title="Status periods")
 
 
 def _short(text: str | None, width: int = 80) -> str | None:

@@ -56,6 +56,7 @@ from cstoolkit.kpi.scan import (
     ScanSpec,
     SlaTally,
 )
+from cstoolkit.store import reports
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -96,6 +97,7 @@ GROUP_METRICS = (
     "full_resolution_time",
     "requester_wait_time",
     "agent_work_time",
+    "reply_time",
     "one_touch_rate",
     "reopen_rate",
     "backlog",
@@ -129,13 +131,6 @@ class KpiOptions:
 
 
 # -- small helpers -------------------------------------------------------------------------------
-
-
-def local_sql(zone: ZoneClock, col: str) -> str:
-    """An SQL expression for ``col`` (unix seconds) as local wall-clock seconds in ``zone``."""
-    from cstoolkit.store.reports import local_time_sql
-
-    return local_time_sql(col, zone.starts, zone.offsets)
 
 
 def parse_when(
@@ -246,24 +241,10 @@ class Counts:
     agents: dict[str, list[int]] = field(default_factory=dict)  # agent -> [replies, days, actions]
 
 
-def _group_expr(by: str | None) -> str:
-    return ATTRIBUTE_COLUMNS.get(by or "", "NULL")
-
-
-def period_counts(
-    store: Store,
-    agg: Agg,
-    group_aggs: Mapping[Any, Agg],
-    since: float,
-    until: float,
-    where: str,
-    params: Sequence[Any],
-    by: str | None,
-    zone: ZoneClock,
-    tiers: Mapping[str, int],
-) -> Counts:
-    """The plain counts of one period: creation and agent activity from the scan's aggregate,
-    survey answers from SQL (``survey_answered`` events by the time they were answered)."""
+def period_counts(agg: Agg, group_aggs: Mapping[Any, Agg]) -> Counts:
+    """The plain counts of one period, from the scan's aggregates: creation (by channel, group,
+    local day and hour), survey answers (by kind, score, group and local day of the answer) and
+    agents' activity."""
     out = Counts()
     out.created = agg.created
     out.by_channel = Counter(agg.by_channel)
@@ -273,23 +254,16 @@ def period_counts(
     days: Counter[str] = Counter(agent for agent, _day in agg.agent_days)
     for agent in set(days) | set(agg.replies_by):
         out.agents[agent] = [agg.replies_by.get(agent, 0), days.get(agent, 0), 0]
-    lo, hi = math.ceil(since), math.ceil(until)
-    local_e = local_sql(zone, "e.at")
-    gexpr = _group_expr(by)
-    for kind, score, g, day, n in store.conn.execute(
-        f"SELECT json_extract(e.data, '$.kind'), CAST(json_extract(e.data, '$.score') AS INTEGER),"
-        f" {gexpr}, {local_e} / 86400, COUNT(*) FROM events e INDEXED BY events_kind_at "
-        "JOIN tickets t ON t.id = e.ticket_id LEFT JOIN people r ON r.id = t.requester_id "
-        f"WHERE e.kind = 'survey_answered' AND e.at >= ? AND e.at < ? AND ({where}) "
-        "GROUP BY 1, 2, 3, 4",
-        [lo, hi, *params],
-    ):
-        if kind not in ("csat", "nps", "ces") or score is None:
-            continue
-        key = tiers.get(g) if by == "tier" and g is not None else g
-        out.surveys.setdefault(kind, Counter())[score] += n
-        out.surveys_by_group.setdefault(key, {}).setdefault(kind, Counter())[score] += n
-        out.surveys_by_day.setdefault(int(day), {}).setdefault(kind, Counter())[score] += n
+    out.surveys = {kind: Counter(scores) for kind, scores in agg.surveys.items()}
+    out.surveys_by_day = {
+        day: {kind: Counter(scores) for kind, scores in kinds.items()}
+        for day, kinds in agg.surveys_by_day.items()
+    }
+    out.surveys_by_group = {
+        k: {kind: Counter(scores) for kind, scores in a.surveys.items()}
+        for k, a in group_aggs.items()
+        if a.surveys
+    }
     return out
 
 
@@ -496,51 +470,36 @@ def heat_values(heat: list[list[int]]) -> Values:
 
 
 def sla_setup(
-    data: Mapping[str, Any], until: datetime, dialect: str = "sqlite"
-) -> tuple[list[Any], str | None, list[Any]] | None:
-    """The SLA policies and an SQL ``CASE`` giving each ticket's policy index (as
-    :func:`cstoolkit.sla.policy_for` decides it), or None without policies. The CASE is None
-    when some policy's ``when`` cannot be tested in SQL (then the slow path evaluates it)."""
-    try:
-        from cstoolkit import sla
-    except ImportError:  # pragma: no cover - the triage issue ships it
-        return None
-    from cstoolkit import query as q
+    data: Mapping[str, Any], store: Store, calendars: Mapping[str, Calendar]
+) -> tuple[list[Any], bool] | None:
+    """The SLA policies and whether their outcomes are stored with the facts (then they are
+    brought up to date here: :func:`cstoolkit.sla_facts.ensure`), or None without policies."""
+    from cstoolkit import sla, sla_facts
 
     policies = sla.load_policies(data)
     if not policies:
         return None
-    whens: list[str] = []
-    params: list[Any] = []
-    for i, policy in enumerate(policies):
-        whens.append(
-            f"WHEN json_extract(t.custom_fields, '$.\"{sla.SLA_POLICY_FIELD}\"') = ? THEN {i}"
-        )
-        params.append(policy.name)
-    for i, policy in enumerate(policies):
-        if policy.when is None:
-            whens.append(f"WHEN 1 = 1 THEN {i}")  # a boolean for PostgreSQL too
-            break
-        compiled = q.to_sql(policy.when, now=until, dialect=dialect)
-        if compiled is None:
-            return policies, None, []
-        whens.append(f"WHEN ({compiled[0]}) THEN {i}")
-        params.extend(compiled[1])
-    return policies, f"(CASE {' '.join(whens)} ELSE NULL END)", params
+    if sla_facts.fingerprint(policies, calendars) is None:
+        return policies, False
+    sla_facts.ensure(store, policies, calendars)
+    return policies, True
 
 
-def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -> list[SlaTally]:
-    """SLA tallies when a policy's ``when`` cannot be tested in SQL: every ticket is read whole,
-    matched with :func:`cstoolkit.sla.policy_for` and evaluated with its stored events."""
+def slow_sla(
+    store: Store,
+    spec: ScanSpec,
+    policies: list[Any],
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaTally]:
+    """SLA tallies when the outcomes cannot be stored (a policy's ``when`` depends on the time
+    or cannot be tested in SQL): each ticket's policy is chosen with
+    :func:`cstoolkit.sla.policy_for` as of ``now`` and its clocks evaluated from its facts."""
     from cstoolkit import sla
-    from cstoolkit.kpi.scan import _SlaEvaluator
-    from cstoolkit.store import codec
+    from cstoolkit.kpi.sla_tally import SlaTallier
 
-    evaluator = _SlaEvaluator(spec)
+    tallier = SlaTallier(spec)
     lo = spec.previous_since if spec.previous_since is not None else spec.since
-    cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
-    pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
-    nt = len(codec.TICKET_COLUMNS.split(", "))
     column = {
         "agent": "assignee_id",
         "tier": "assignee_id",
@@ -549,14 +508,9 @@ def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -
         "priority": "priority",
         "instance": "instance",
     }
-    rows = store.conn.execute(
-        f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
-        f"WHERE ({spec.where}) AND t.created_at < ? AND t.updated_at >= ? ORDER BY t.id",
-        [*spec.params, int(spec.until), int(lo)],
-    ).fetchall()
-    for row in rows:
-        ticket = codec.row_ticket(row[:nt])
-        requester = codec.row_person(row[nt:]) if row[nt] is not None else None
+    for ticket, requester, facts in reports.tickets_with_facts(
+        store, spec.where, spec.params, since=lo, until=spec.until
+    ):
         policy = sla.policy_for(ticket, requester, policies, now)
         if policy is None:
             continue
@@ -567,9 +521,9 @@ def slow_sla(store: Store, spec: ScanSpec, policies: list[Any], now: datetime) -
             if spec.by == "tier":
                 gkey = spec.tiers.get(gkey) if gkey is not None else None
             gkey = NONE_KEY if gkey is None else gkey
-        states = sla.evaluate(ticket, store.events(ticket.id), policy, spec.sla_calendars, now)
-        evaluator.tally(states, ticket.priority.value, gkey)
-    return evaluator.tallies
+        states = sla.evaluate_facts(facts, ticket.priority.value, policy, calendars, now)
+        tallier.states(states, ticket.priority.value, gkey)
+    return tallier.tallies
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -714,22 +668,14 @@ def build_report(
             where = f"t.deleted = 0 AND ({compiled[0]})"
             params = list(compiled[1])
     if python_filter is not None:
-        # A temporary table (one per connection; the unqualified name finds it first).
-        store.conn.execute(
-            store.ddl_for_dialect("CREATE TEMP TABLE IF NOT EXISTS kpi_ids (id TEXT PRIMARY KEY)")
-        )
-        store.conn.execute("DELETE FROM kpi_ids")
-        store.conn.executemany(
-            "INSERT INTO kpi_ids (id) VALUES (?) ON CONFLICT DO NOTHING",
-            [(t.id,) for t, _ in store.select(python_filter, at=until_dt)],
-        )
-        where, params = "t.deleted = 0 AND t.id IN (SELECT id FROM kpi_ids)", []
+        matched = (t.id for t, _ in store.select(python_filter, at=until_dt))
+        where, params = reports.id_filter(store, matched)
 
     # -- clocks and buckets --------------------------------------------------------------------
     lo = psince if psince is not None else since
-    row = store.conn.execute("SELECT MIN(created_at), MAX(updated_at) FROM tickets").fetchone()
-    data_lo = float(row[0]) if row and row[0] is not None else lo
-    data_hi = float(row[1]) if row and row[1] is not None else until
+    first_created, last_updated = reports.time_span(store)
+    data_lo = first_created if first_created is not None else lo
+    data_hi = last_updated if last_updated is not None else until
     clock_start = min(lo, data_lo) - 86400
     clock_end = max(until, data_hi, now.timestamp()) + 86400
     zone = ZoneClock(tz, lo - 86400, until + 86400)
@@ -762,36 +708,27 @@ def build_report(
         group_buckets=group_of,
         record_tickets=options.vendor_metrics,
     )
-    sla_info = sla_setup(data, until_dt, store.dialect) if options.sla else None
+    from cstoolkit.store import facts as stored_facts
+
+    stored_facts.ensure(store)  # tickets written without the store's write paths
+    sla_info = sla_setup(data, store, calendars) if options.sla else None
     if sla_info is not None:
-        spec.sla_calendars = dict(calendars)
         spec.sla_now = now.timestamp()
-        if sla_info[1] is not None:
-            spec.sla_policies, spec.sla_case, spec.sla_params = (
-                sla_info[0],
-                sla_info[1],
-                sla_info[2],
-            )
-    n_tickets = store.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
+        spec.sla_stored = sla_info[1]
+    n_tickets = reports.ticket_count(store)
     jobs = options.jobs or settings.jobs or default_jobs(n_tickets)
     if python_filter is not None or getattr(store, "path", ":memory:") == ":memory:":
         jobs = 1
-    result: ScanResult = run_scan(spec, jobs, store.conn if jobs == 1 else None)
+    result: ScanResult = run_scan(spec, jobs, store if jobs == 1 else None)
     group_aggs: dict[Any, Agg] = {
         (None if k == NONE_KEY else k): a
         for (p, k), a in result.aggs.items()
         if p == 0 and k is not None
     }
-    counts = period_counts(
-        store, result.agg(0), group_aggs, since, until, where, params, options.by, zone, tiers
-    )
-    pcounts = (
-        period_counts(store, result.agg(1), {}, psince, since, where, params, None, zone, tiers)
-        if psince is not None
-        else None
-    )
-    if sla_info is not None and sla_info[1] is None:
-        result.sla = slow_sla(store, spec, sla_info[0], now)
+    counts = period_counts(result.agg(0), group_aggs)
+    pcounts = period_counts(result.agg(1), {}) if psince is not None else None
+    if sla_info is not None and not sla_info[1]:
+        result.sla = slow_sla(store, spec, sla_info[0], calendars, now)
     sla_t = result.sla
     cur, prev = result.agg(0), (result.agg(1) if psince is not None else None)
 
@@ -910,14 +847,22 @@ def build_report(
     if not settings.costs.configured:
         notes.append("cost per ticket: no [costs] configured")
     if not business:
-        notes.append("business hours: no calendar chosen, so business time equals calendar time")
+        if options.calendar or settings.calendar:
+            notes.append(
+                f"business hours: calendar {calendar.name!r} is open around the clock, so "
+                "business time equals calendar time"
+            )
+        else:
+            notes.append(
+                "business hours: no calendar chosen, so business time equals calendar time"
+            )
     vendor_doc: dict[str, Any] | None = None
     if options.vendor_metrics:
         from cstoolkit.kpi.vendor import vendor_check
 
         vendor_doc = vendor_check(
             store,
-            result.facts or {},
+            result.records or {},
             where,
             params,
             since,

@@ -1,13 +1,13 @@
 """The vendor check of ``cst report kpi --vendor-metrics``: Zendesk's own ticket metrics beside
 ours, ticket by ticket.
 
-cstoolkit computes every number from events and calendars (:mod:`cstoolkit.kpi.scan`); a
-vendor's reported values are never mixed into them. The Zendesk backend keeps each ticket's
-*metric set* (the Ticket Metrics API object, sideloaded with the incremental export) in the
-ticket's raw payload as ``raw["metric_set"]``. This module reads those metric sets for the
-report's tickets, pairs each value with the value the scan computed for the same ticket
-(:class:`~cstoolkit.kpi.scan.TicketFacts`) and says how often the two agree: a check of our
-numbers, shown beside them.
+cstoolkit computes every number from the tickets' facts (:mod:`cstoolkit.timeline`, read by
+:mod:`cstoolkit.kpi.scan`) and calendars; a vendor's reported values are never mixed into them.
+The Zendesk backend keeps each ticket's *metric set* (the Ticket Metrics API object, sideloaded
+with the incremental export) in the ticket's raw payload as ``raw["metric_set"]``. This module
+reads those metric sets for the report's tickets, pairs each value with the value the scan
+computed for the same ticket from its facts (:class:`~cstoolkit.kpi.aggregates.TicketRecord`)
+and says how often the two agree: a check of our numbers, shown beside them.
 
 Which ticket counts for a value: one whose value completes in the report period on either side
 (ours at its anchor, as in docs/metrics.md; Zendesk's at the ticket's creation plus Zendesk's
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.kpi.scan import TicketFacts
+from cstoolkit.kpi.aggregates import TicketRecord
 from cstoolkit.store import reports
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def read_zendesk_metrics(
 Value = tuple[float, float]  # (value, anchor instant)
 
 
-def _ours(vf: VendorField, clock: str, f: TicketFacts) -> Value | None:
+def _ours(vf: VendorField, clock: str, f: TicketRecord) -> Value | None:
     """Our value of ``vf`` for one ticket, with the instant that puts it in a period."""
     business = clock == "business"
     if vf.name == "first_reply_time":
@@ -226,7 +226,7 @@ def _stat(values: list[float], fn: Any) -> float | None:
 
 
 def compare(
-    facts: Mapping[str, TicketFacts],
+    facts: Mapping[str, TicketRecord],
     vendor: Mapping[str, VendorTicket],
     since: float,
     until: float,
@@ -308,7 +308,7 @@ def compare(
 
 def vendor_check(
     store: Store,
-    facts: Mapping[str, TicketFacts],
+    facts: Mapping[str, TicketRecord],
     where: str,
     params: Iterable[Any],
     since: float,

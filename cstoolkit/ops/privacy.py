@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.store import audit, erasure
+from cstoolkit.store import audit, erasure, facts
 from cstoolkit.store import privacy as sup
 
 if TYPE_CHECKING:
@@ -85,8 +85,11 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
             ids.append(value)  # a person id not stored yet: suppress it anyway
         mapping = {pid: sup.pseudonym(salt, pid) for pid in ids}
         report.people = len(people)
+        touched: set[str] = set()
         for pid, pseudo in mapping.items():
+            touched |= facts.tickets_of_person(tx, pid)
             erasure.erase_person(tx, pid, pseudo, c)
+        facts.refresh(tx, sorted(touched))  # authors, assignees and survey answers changed
         for email in emails:
             c["survey_offers"] += erasure.blank_offer_addresses(tx, email)
         for optout_value in [*emails, *ids]:

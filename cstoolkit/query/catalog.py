@@ -4,10 +4,12 @@ Each declaration says where the value comes from per ticket (the ticket, its req
 ticket's facts in ``Subject.extras``) and where the store keeps it (a column, the tags, a JSON
 path, a per-ticket fact, the age of one of these, or nowhere: computed per ticket only).
 
-Facts (``reopens``, ``survey.*``, ``sla.*``, the last replies) are described as columns of the
-store's ``ticket_facts`` table, named as the field with dots replaced by underscores; until the
-store holds that table they are computed per ticket from the ticket's events, with the same
-results (``cstoolkit.store.condition_sql.FACTS_IN_SQL``).
+Facts of the ticket's history (``reopens``, ``agent_replies``, ``survey.*``, the last replies and
+the last status change) are columns of the store's ``ticket_facts`` table (the timeline's facts,
+refreshed with every write): the database answers them. ``sla.*`` is computed per ticket: a
+ticket's SLA state depends on the time of the question and on the SLA configuration, and a
+stored outcome is right only for the configuration it was computed with (the KPI report reads
+stored outcomes through :mod:`cstoolkit.sla_facts`, which checks that).
 """
 
 from __future__ import annotations
@@ -154,10 +156,6 @@ SLA_METRIC_FIELDS: Final[tuple[tuple[str, str, str], ...]] = (
     ("due_at", "datetime", "when the target is reached"),
     ("fulfilled_at", "datetime", "when the clock stopped"),
 )
-#: SLA fields that depend on the reference time or a calendar: never stored, computed per ticket.
-_SLA_COMPUTED: Final = frozenset(
-    {"remaining_hours", "remaining_business_hours", "remaining_calendar_hours", "elapsed_hours"}
-)
 
 #: Bases of the business-time ages (a recipe's calendar).
 BUSINESS_BASES: Final = (
@@ -195,13 +193,13 @@ def declare_fact_fields() -> None:
     """The fields of the ticket's history, SLA state, business time, groups and roster."""
     for base, when, since in HISTORY_INSTANTS:
         instant = f"{base}_at"
-        _declare(instant, "datetime", when, "facts", source=_fact(instant, ""))
+        _declare(instant, "datetime", when, "facts", source=Fact(base))  # epoch seconds
         _declare(
             f"hours_since_{base}",
             "number",
             since,
             "facts",
-            source=Age(_fact(instant, "")),
+            source=Age(Fact(base)),
             unit="hours",
             age_of=instant,
         )
@@ -214,13 +212,11 @@ def declare_fact_fields() -> None:
         _declare(name, kind, doc, "facts", source=_fact(name, kind))
     for suffix, kind, doc in SLA_AGGREGATE_FIELDS:
         name = f"sla.{suffix}"
-        source = None if suffix in _SLA_COMPUTED else _fact(name, kind)
-        _declare(name, kind, doc, "sla", source=source)
+        _declare(name, kind, doc, "sla")  # per ticket: depends on now and the configuration
     for metric in SLA_METRICS:
         for suffix, kind, doc in SLA_METRIC_FIELDS:
             name = f"sla.{metric}.{suffix}"
-            source = None if suffix in _SLA_COMPUTED else _fact(name, kind)
-            _declare(name, kind, f"{metric}: {doc}", "sla", source=source)
+            _declare(name, kind, f"{metric}: {doc}", "sla")
     for base in BUSINESS_BASES:
         words = base.replace("_", " ")
         _declare(

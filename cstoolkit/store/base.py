@@ -15,7 +15,7 @@ any point resumes exactly after the last committed page.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
 from cstoolkit.model import Event, Group, Page, Person, Ticket, now
-from cstoolkit.store import codec, condition_sql
+from cstoolkit.store import codec, condition_sql, facts
 from cstoolkit.store.kv import KeyValue
-from cstoolkit.store.migrations import MIGRATIONS, Migration
+from cstoolkit.store.migrations import MIGRATIONS, STEPS, Migration
 from cstoolkit.store.privacy import suppress_page
+from cstoolkit.timeline import TicketCore
 
 if TYPE_CHECKING:
     from cstoolkit.store.conditions import Selectable
@@ -132,8 +133,11 @@ class Store:
                 f"supports ({latest}); upgrade cstoolkit"
             )
 
-    def migrate(self, target: int | None = None) -> list[Migration]:
-        """Apply pending migrations (each in its own transaction); return those applied."""
+    def migrate(
+        self, target: int | None = None, on_progress: Callable[[int, int], None] | None = None
+    ) -> list[Migration]:
+        """Apply pending migrations (each in its own transaction); return those applied. A
+        migration's Python step reports how far it is with ``on_progress(done, total)``."""
         applied = []
         for mig in self.pending_migrations():
             if target is not None and mig.version > target:
@@ -150,6 +154,14 @@ class Store:
                     continue  # another process applied it while this one waited for the lock
                 for statement in mig.statements():
                     cur.execute(self.ddl_for_dialect(statement))
+                step = STEPS.get(mig.version)
+                if step is not None:
+                    import importlib
+
+                    module, _, name = step.partition(":")
+                    self._tables = None
+                    step_fn = getattr(importlib.import_module(module), name)
+                    step_fn(self, cur, on_progress=on_progress)
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (mig.version, mig.name, codec.to_epoch(now())),
@@ -227,15 +239,21 @@ class Store:
             events_by_ticket: dict[str, list[Event]] = {}
             for ev in page.events:
                 events_by_ticket.setdefault(ev.ticket_id, []).append(ev)
+            changed_people = facts.changed_people(cur, page.people)
             self._upsert_people(cur, page.people)
             self._upsert_groups(cur, page.groups)
             gone = {f"{instance}:{external_id}" for external_id in page.deleted}
-            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone)
+            with_facts = self.has_table("ticket_facts")  # absent before migration 0010
+            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone, with_facts)
             # Events that arrive without their ticket (an events-only page) are stored as well.
             in_page = {t.id for t in page.tickets}
             orphan = [e for e in page.events if e.ticket_id not in in_page]
             if orphan:
                 self._upsert_events(cur, orphan)
+                if with_facts:
+                    facts.refresh(cur, sorted({e.ticket_id for e in orphan}))
+            if changed_people and with_facts:
+                facts.mark_sla_stale_for_requesters(cur, changed_people)
             for external_id in page.deleted:
                 cur.execute(
                     "UPDATE tickets SET deleted = 1 WHERE id = ? AND deleted = 0",
@@ -272,6 +290,7 @@ class Store:
         tickets: list[Ticket],
         events: dict[str, list[Event]],
         gone: set[str] | frozenset[str] = frozenset(),
+        with_facts: bool = True,
     ) -> UpsertStats:
         stats = UpsertStats()
         if not tickets:
@@ -283,6 +302,9 @@ class Store:
         event_rows: list[tuple[Any, ...]] = []
         changed_ids: list[str] = []
         no_events: list[Event] = []
+        # tickets new to the store: their facts come from the page unless events were stored
+        # for them before (an events-only page), then they are read back like changed ones
+        new: dict[str, tuple[TicketCore, list[tuple[Any, ...]]]] = {}
         for t in tickets:
             row, ev_rows = codec.ticket_rows(t, events.get(t.id, no_events))
             digest = row[-1]
@@ -292,9 +314,11 @@ class Store:
                 continue
             if old is None:
                 stats.inserted += 1
+                new[t.id] = (TicketCore.of(t), ev_rows)
             else:
                 stats.updated += 1
                 changed_ids.append(t.id)
+                new.pop(t.id, None)  # repeated inside the page: read back
             existing[t.id] = digest  # a ticket repeated inside one page counts once
             rows.append((*row, synced))
             if t.tags:
@@ -317,7 +341,17 @@ class Store:
             "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
             tag_rows,
         )
+        if not with_facts:
+            self._insert_event_rows(cur, event_rows)
+            return stats
+        earlier = facts.ids_with_events(cur, list(new)) if new else set()
         self._insert_event_rows(cur, event_rows)
+        known = {
+            t: (core, facts.unique_events(evs))
+            for t, (core, evs) in new.items()
+            if t not in earlier
+        }
+        facts.refresh(cur, [*changed_ids, *earlier], known)
         return stats
 
     def _upsert_events(self, cur: Any, events: list[Event]) -> None:

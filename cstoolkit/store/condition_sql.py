@@ -53,10 +53,10 @@ __all__ = [
 
 DIALECTS: Final = ("sqlite", "postgresql")
 
-#: Whether fields described as per-ticket facts are read from the ``ticket_facts`` table.
-#: Off until that table (migration 0010) is on main: the facts are then computed per ticket
-#: in Python (same results). The lead turns it on when both land; tests cover both settings.
-FACTS_IN_SQL: bool = False
+#: Whether fields described as per-ticket facts are read from the ``ticket_facts`` table (off:
+#: they are computed per ticket from the ticket's events, with the same results; a switch for
+#: tests and for comparing the two).
+FACTS_IN_SQL: bool = True
 
 _CMP: Final[dict[str, str]] = {"gt": ">", "lt": "<", "ge": ">=", "le": "<="}
 _CASE_INSENSITIVE: Final = frozenset({"text", "string"})
@@ -462,9 +462,15 @@ def split(
 
 
 def fact_columns(store: Store) -> frozenset[str]:
-    """The ``ticket_facts`` columns conditions may read in SQL (none while
-    :data:`FACTS_IN_SQL` is off or the store has no such table)."""
-    if not FACTS_IN_SQL or not store.has_table("ticket_facts"):
+    """The ``ticket_facts`` columns conditions may read in SQL: the timeline's scalar facts.
+
+    None while :data:`FACTS_IN_SQL` is off, before migration 0010, or while some ticket has no
+    facts row of the current version (a ticket written around the store's write paths): the
+    facts are then computed per ticket, never read as missing. The SLA outcome columns are not
+    offered: they hold for the configuration they were computed with (``cstoolkit.sla_facts``).
+    """
+    from cstoolkit.store import facts
+
+    if not FACTS_IN_SQL or not store.has_table("ticket_facts") or not facts.all_current(store):
         return frozenset()
-    cur = store.conn.execute("SELECT * FROM ticket_facts WHERE 1 = 0")
-    return frozenset(d[0] for d in cur.description or ()) - {"ticket_id"}
+    return facts.SCALAR_COLUMNS

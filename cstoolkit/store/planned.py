@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.model import Ticket, now
-from cstoolkit.store import audit
+from cstoolkit.store import audit, facts
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
@@ -344,3 +344,4 @@ def _reflect(cur: Any, ticket: Ticket) -> None:
         "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(ticket.id, t) for t in ticket.tags],
     )
+    facts.refresh(cur, [ticket.id])  # status, solve time and assignee feed the facts

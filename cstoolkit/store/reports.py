@@ -1,19 +1,31 @@
-"""Aggregate reads for reports: the SQL of staffing plans and of the vendor metric check.
+"""Reads for reports: the KPI scan's tickets with their facts, staffing plans and the vendor
+metric check.
 
 Each function takes the report's ticket filter as ``where`` and ``params``: a condition over
 ``tickets t`` (and ``people r``, the requester) as the report compiled it. Times are unix
 seconds.
+
+The KPI scan may run in worker processes over ranges of ticket ids; each opens the SQLite file
+read-only (:func:`open_read_only`). Its reads take ``db``: a :class:`Store` or such a
+connection.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.store import codec
+from cstoolkit.store import facts as stored
+from cstoolkit.timeline.row import COLUMNS as FACT_COLUMNS
+
 if TYPE_CHECKING:
+    from cstoolkit.model import Person, Ticket
     from cstoolkit.store.base import Store
     from cstoolkit.store.conditions import Selectable
+    from cstoolkit.timeline import Facts
 
 _FROM = "FROM tickets t LEFT JOIN people r ON r.id = t.requester_id"
 
@@ -114,3 +126,140 @@ def raw_payloads(
     )
     for tid, created, raw in cur:
         yield str(tid), created, raw
+
+
+# -- the KPI scan ------------------------------------------------------------------------------
+
+#: ``--by`` dimensions read from a ticket column (for ``tier``, the assignee's tier).
+GROUP_COLUMNS = {
+    "agent": "t.assignee_id",
+    "group": "t.group_id",
+    "channel": "t.channel",
+    "priority": "t.priority",
+    "instance": "t.instance",
+    "tier": "t.assignee_id",
+}
+
+#: The columns of a :func:`scan_rows` row, in order.
+SCAN_COLUMNS = (
+    "id", "created_at", "status", "group_key", "priority", "channel", "first_reply",
+    "last_public_reply", "first_solve", "last_solve", "reopens", "agent_replies", "solver",
+    "requester_wait", "agent_work", "horizon", "events", "status_since", "status_log",
+    "wait_log", "work_log", "reply_log", "agent_log", "assignment_log", "answer_log",
+    "sla_policy", "sla_instances",
+)  # fmt: skip
+
+
+def open_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to a SQLite store file (a report's worker process)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA query_only = 1")
+    conn.execute("PRAGMA cache_size = -65536")
+    return conn
+
+
+def _conn(db: Any) -> Any:
+    return getattr(db, "conn", db)
+
+
+def scan_rows(
+    db: Any,
+    where: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    by: str | None = None,
+    sla: bool = False,
+    id_from: str | None = None,
+    id_to: str | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """One row per selected ticket that may count in ``[since, until)`` (created before
+    ``until``; facts reaching ``since``, or not resolved), in id order: :data:`SCAN_COLUMNS`,
+    the group key being the ``--by`` column (:data:`GROUP_COLUMNS`) and the SLA columns NULL
+    unless ``sla``. ``id_from``/``id_to`` bound a worker's share of the ids."""
+    rng, rparams = "", []
+    if id_from is not None:
+        rng += " AND t.id >= ?"
+        rparams.append(id_from)
+    if id_to is not None:
+        rng += " AND t.id < ?"
+        rparams.append(id_to)
+    gcol = GROUP_COLUMNS.get(by or "", "NULL")
+    join = " LEFT JOIN people r ON r.id = t.requester_id" if "r." in where else ""
+    sla_cols = ", f.sla_policy, f.sla_instances" if sla else ", NULL, NULL"
+    sql = (
+        f"SELECT t.id, CAST(t.created_at AS INTEGER), t.status, {gcol}, t.priority, t.channel, "
+        "f.first_reply, f.last_public_reply, f.first_solve, f.last_solve, f.reopens, "
+        "f.agent_replies, f.solver, f.requester_wait, f.agent_work, f.horizon, f.events, "
+        "f.status_since, f.status_log, f.wait_log, f.work_log, "
+        f"f.reply_log, f.agent_log, f.assignment_log, f.answer_log{sla_cols} "
+        f"FROM tickets t JOIN ticket_facts f ON f.ticket_id = t.id{join} "
+        f"WHERE ({where}) AND t.created_at < ? "
+        f"AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')){rng} ORDER BY t.id"
+    )
+    yield from _conn(db).execute(sql, [*params, int(until), int(since), *rparams])
+
+
+def split_points(db: Any, parts: int) -> list[str]:
+    """Ticket ids that cut the stored tickets into ``parts`` id ranges of similar size."""
+    conn = _conn(db)
+    total = conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
+    points: list[str] = []
+    for k in range(1, parts):
+        row = conn.execute(
+            "SELECT id FROM tickets ORDER BY id LIMIT 1 OFFSET ?", (total * k // parts,)
+        ).fetchone()
+        if row is not None and (not points or row[0] > points[-1]):
+            points.append(row[0])
+    return points
+
+
+def tickets_with_facts(
+    store: Store, where: str, params: Sequence[Any], *, since: float, until: float
+) -> Iterator[tuple[Ticket, Person | None, Facts]]:
+    """(ticket, requester, facts) of the selected tickets that may count in ``[since, until)``
+    (as :func:`scan_rows` selects them), in id order: for SLA clocks evaluated when read."""
+    tcols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+    pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+    fcols = ", ".join(f"f.{c}" for c in FACT_COLUMNS)
+    rows = store.conn.execute(
+        f"SELECT {tcols}, {pcols}, {fcols} FROM tickets t JOIN ticket_facts f "
+        "ON f.ticket_id = t.id LEFT JOIN people r ON r.id = t.requester_id "
+        f"WHERE ({where}) AND t.created_at < ? "
+        "AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')) ORDER BY t.id",
+        [*params, int(until), int(since)],
+    )
+    for row in rows:
+        yield stored.split_ticket_row(row)
+
+
+def ticket_count(store: Store) -> int:
+    """Stored tickets (deleted ones included): the size a report's parallelism is chosen by."""
+    return int(store.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+
+
+def time_span(store: Store) -> tuple[float | None, float | None]:
+    """The earliest creation and the latest update of the stored tickets (None when empty)."""
+    row = store.conn.execute("SELECT MIN(created_at), MAX(updated_at) FROM tickets").fetchone()
+    if not row:
+        return None, None
+    return (
+        float(row[0]) if row[0] is not None else None,
+        float(row[1]) if row[1] is not None else None,
+    )
+
+
+def id_filter(store: Store, ids: Iterable[str]) -> tuple[str, list[Any]]:
+    """A report filter selecting exactly ``ids`` (tickets a condition matched in Python): they
+    go into a temporary table of this connection, which the filter reads."""
+    conn = store.conn
+    # one per connection; the unqualified name finds it before any table of the schema
+    conn.execute(
+        store.ddl_for_dialect("CREATE TEMP TABLE IF NOT EXISTS kpi_ids (id TEXT PRIMARY KEY)")
+    )
+    conn.execute("DELETE FROM kpi_ids")
+    conn.executemany(
+        "INSERT INTO kpi_ids (id) VALUES (?) ON CONFLICT DO NOTHING", [(i,) for i in ids]
+    )
+    return "t.deleted = 0 AND t.id IN (SELECT id FROM kpi_ids)", []

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.model import Event, EventKind, Person, Role, Ticket
-from cstoolkit.store import codec
+from cstoolkit.store import codec, facts
 
 if TYPE_CHECKING:
     from cstoolkit.store.base import Store
@@ -248,6 +248,8 @@ def insert_event(cur: Any, event: Event) -> None:
         "ON CONFLICT (id) DO NOTHING",
         codec.event_row(event),
     )
+    if cur.rowcount:
+        facts.refresh(cur, [event.ticket_id])
 
 
 def offered_event(offer: OfferRow, at: datetime, provider_ref: str | None) -> Event:

@@ -96,24 +96,24 @@ def assignment_events(
     store: Store, since: datetime, until: datetime | None = None
 ) -> list[tuple[str, str, float]]:
     """(assignee person id, ticket channel, last assignment epoch) from the helpdesk's own
-    assignment events since ``since`` (manual assignments count for round robin too)."""
-    params: list[Any] = [to_epoch(since)]
-    extra = ""
-    if until is not None:
-        extra = " AND e.at <= ?"
-        params.append(to_epoch(until))
+    assignments since ``since`` (manual assignments count for round robin too), as the
+    tickets' facts record them (``assignment_log``)."""
+    lo = to_epoch(since) or 0
+    hi = to_epoch(until) if until is not None else None
+    last: dict[tuple[str, str], float] = {}
     rows = store.conn.execute(
-        "SELECT t.instance, e.new, t.channel, MAX(e.at) FROM events e "
-        "JOIN tickets t ON t.id = e.ticket_id "
-        f"WHERE e.kind = 'assignment' AND e.at >= ?{extra} AND e.new IS NOT NULL "
-        "GROUP BY 1, 2, 3",
-        params,
+        "SELECT t.channel, f.assignment_log FROM ticket_facts f "
+        "JOIN tickets t ON t.id = f.ticket_id WHERE f.assignments > 0 AND f.horizon >= ?",
+        (lo,),
     )
-    out = []
-    for instance, new, channel, at in rows:
-        person = new if ":" in str(new) else f"{instance}:{new}"
-        out.append((person, channel, float(at)))
-    return out
+    for channel, log in rows:
+        for at, person in json.loads(log):
+            if person is None or at < lo or (hi is not None and at > hi):
+                continue
+            key = (person, channel)
+            if at > last.get(key, float("-inf")):
+                last[key] = float(at)
+    return [(person, channel, at) for (person, channel), at in last.items()]
 
 
 def start_run(store: Store, run_id: str, kind: str, recipes: list[dict[str, Any]]) -> None:

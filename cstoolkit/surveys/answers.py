@@ -22,6 +22,7 @@ from cstoolkit.instances import build_instance
 from cstoolkit.messages import SCALES
 from cstoolkit.plugin import SurveyProvider
 from cstoolkit.store import Store
+from cstoolkit.store import facts as stored_facts
 from cstoolkit.store import surveys as db
 from cstoolkit.surveys import policy as pol
 from cstoolkit.surveys.links import Claims, LinkError, peek_offer_key
@@ -246,8 +247,7 @@ def import_csv(
             if offer is None:
                 ticket = store.get_ticket(ticket_id)
                 assert ticket is not None
-                events = store.events(ticket_id)
-                cycle = pol.resolution_cycle(ticket, events)
+                cycle = pol.resolution_cycle(ticket, stored_facts.for_ticket(store, ticket))
                 key = (
                     pol.ledger_key(policy, ticket_id, cycle)
                     if policy is not None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,8 +21,9 @@ from cstoolkit.config import types
 from cstoolkit.config.check import key_values as section_values_of
 from cstoolkit.config.core import SURVEY_POLICY_KEYS
 from cstoolkit.errors import ConfigError
-from cstoolkit.model import Event, EventKind, Person, Role, Status, Ticket
+from cstoolkit.model import Event, Person, Role, Ticket
 from cstoolkit.plugin import Setting
+from cstoolkit.timeline import Facts, facts_of
 
 POLICY_KEY_NAMES = frozenset(k.name for k in SURVEY_POLICY_KEYS)
 
@@ -126,45 +128,29 @@ class Policy:
         return self.channel_for.get(str(ticket.channel), self.channel)
 
 
-# -- facts derived from a ticket's events ------------------------------------------------------
+# -- facts of a ticket (cstoolkit.timeline) ----------------------------------------------------
+
+#: A ticket's facts, or its events (turned into facts: fixtures and older callers).
+FactsOrEvents = Facts | Sequence[Event]
 
 
-def resolution_cycle(ticket: Ticket, events: list[Event]) -> int:
+def ticket_facts(ticket: Ticket, given: FactsOrEvents) -> Facts:
+    return given if isinstance(given, Facts) else facts_of(ticket, given)
+
+
+def resolution_cycle(ticket: Ticket, facts: FactsOrEvents) -> int:
     """How many times the ticket went from unresolved to solved/closed (at least 1)."""
-    resolved = {Status.SOLVED.value, Status.CLOSED.value}
-    count = 0
-    for ev in events:
-        if ev.kind == EventKind.STATUS_CHANGE and ev.new in resolved and ev.old not in resolved:
-            count += 1
-    return max(count, 1)
+    return max(len(ticket_facts(ticket, facts).solves), 1)
 
 
-def created_by_agent(ticket: Ticket, events: list[Event]) -> bool:
-    for ev in events:
-        if ev.kind == EventKind.CREATED:
-            if ev.author_role == Role.AGENT:
-                return True
-            return bool(
-                ev.author_id
-                and ticket.requester_id
-                and ev.author_id != ticket.requester_id
-                and ev.author_role not in (None, Role.REQUESTER, Role.SYSTEM)
-            )
-    return False
+def created_by_agent(ticket: Ticket, facts: FactsOrEvents) -> bool:
+    return ticket_facts(ticket, facts).agent_created
 
 
-def last_inbound_at(ticket: Ticket, events: list[Event]) -> datetime | None:
+def last_inbound_at(ticket: Ticket, facts: FactsOrEvents) -> datetime | None:
     """When the requester last wrote (ticket creation or a public comment of theirs)."""
-    last = None
-    for ev in events:
-        if ev.kind not in (EventKind.CREATED, EventKind.COMMENT) or ev.public is False:
-            continue
-        mine = ev.author_role == Role.REQUESTER or (
-            ev.author_id is not None and ev.author_id == ticket.requester_id
-        )
-        if mine and (last is None or ev.at > last):
-            last = ev.at
-    return last
+    at = ticket_facts(ticket, facts).last_requester_reply
+    return None if at is None else datetime.fromtimestamp(at, UTC)
 
 
 def sampled(ticket_id: str, rate: float) -> bool:
@@ -236,7 +222,7 @@ def evaluate(
     policy: Policy,
     ticket: Ticket,
     requester: Person | None,
-    events: list[Event],
+    events: FactsOrEvents,
     now: datetime,
     *,
     group_name: str | None = None,

@@ -41,6 +41,7 @@ from cstoolkit.model import Person, Ticket
 from cstoolkit.plugin import Channel, SurveyProvider
 from cstoolkit.secrets import REDACTOR
 from cstoolkit.store import Store
+from cstoolkit.store import facts as stored_facts
 from cstoolkit.store import surveys as db
 from cstoolkit.store.ledger import DONE, IN_DOUBT, RESERVED, Entry, Ledger
 from cstoolkit.surveys import policy as pol
@@ -218,7 +219,7 @@ class _Engine:
         sv: _Survey,
         ticket: Ticket,
         requester: Person,
-        events: list[Any],
+        facts: pol.FactsOrEvents,
         cycle: int,
         key: str,
         now: datetime,
@@ -258,7 +259,7 @@ class _Engine:
             expires_at=expires_at or (start + sv.link_ttl),
             subject=ticket.subject,
             agent_name=self.agent_name(ticket.assignee_id),
-            last_inbound_at=pol.last_inbound_at(ticket, events),
+            last_inbound_at=pol.last_inbound_at(ticket, facts),
             data=dict(data or {}),
         )
 
@@ -325,9 +326,9 @@ class _Engine:
         requester = self.store.person(ticket.requester_id)
         if requester is None:
             return None
-        events = self.store.events(ticket.id)
+        facts = stored_facts.for_ticket(self.store, ticket)
         offer = self.offer_for(
-            sv, ticket, requester, events, row.cycle, row.key, self.clock(),
+            sv, ticket, requester, facts, row.cycle, row.key, self.clock(),
             offered_at=row.offered_at, expires_at=row.expires_at, language=row.language,
             data=row.data,
         )  # fmt: skip
@@ -349,10 +350,10 @@ class _Engine:
         policy = sv.policy
         for ticket, requester in db.solved_since(self.store, now - policy.max_age):
             self.tick()
-            events = self.store.events(ticket.id)
+            facts = stored_facts.for_ticket(self.store, ticket)
             base = Item(policy.survey, ticket.id, SKIPPED, requester=ticket.requester_id)
             decision = pol.evaluate(
-                policy, ticket, requester, events, now,
+                policy, ticket, requester, facts, now,
                 group_name=self.group_name(ticket.group_id),
             )  # fmt: skip
             if decision.action != pol.SEND:
@@ -361,7 +362,7 @@ class _Engine:
                 self.add(base)
                 continue
             assert requester is not None
-            cycle = pol.resolution_cycle(ticket, events)
+            cycle = pol.resolution_cycle(ticket, facts)
             key = pol.ledger_key(policy, ticket.id, cycle)
             base.key = key
             entry = self.ledger.get(key)
@@ -397,7 +398,7 @@ class _Engine:
                     base.reason = fatigue
                     self.add(base)
                     continue
-            offer = self.offer_for(sv, ticket, requester, events, cycle, key, now)
+            offer = self.offer_for(sv, ticket, requester, facts, cycle, key, now)
             base.language = offer.language
             try:
                 message = sv.provider.compose(offer, channel)

@@ -62,6 +62,8 @@ class Context:
     roster: Roster | None = None
     state: AssignState = field(default_factory=AssignState)
     events: Callable[[str], Sequence[Event]] = lambda _tid: ()
+    #: a ticket's facts (the store's); without it they are built from ``events``
+    facts: Callable[[Ticket], fields_mod.Facts] | None = None
     previous: Callable[[str, str], dict[str, Any] | None] = lambda _r, _t: None
     ledger_seen: Callable[[str], bool] = lambda _k: False
     group_names: Mapping[str, str] = field(default_factory=dict)
@@ -88,8 +90,7 @@ class _Run:
             before=_state(ticket),
             after={},
         )
-        self._events: Sequence[Event] | None = None
-        self._cycle: int | None = None
+        self._facts: fields_mod.Facts | None = None
         self.extras: fields_mod.Extras | None = None
         self.recipe: Recipe | None = None
         self.rule: Rule | None = None
@@ -98,16 +99,18 @@ class _Run:
     # -- lazy facts -----------------------------------------------------------------------------
 
     @property
-    def events(self) -> Sequence[Event]:
-        if self._events is None:
-            self._events = self.ctx.events(self.original.id)
-        return self._events
+    def facts(self) -> fields_mod.Facts:
+        """The ticket's facts as stored (before this run's actions)."""
+        if self._facts is None:
+            if self.ctx.facts is not None:
+                self._facts = self.ctx.facts(self.original)
+            else:
+                self._facts = fields_mod.facts(self.original, self.ctx.events(self.original.id))
+        return self._facts
 
     @property
     def cycle(self) -> int:
-        if self._cycle is None:
-            self._cycle = fields_mod.cycle(self.events)
-        return self._cycle
+        return self.facts.cycle
 
     def _changed(self) -> None:
         if self.extras is not None:
@@ -331,7 +334,7 @@ class _Run:
         group = params.get("group") or roster.group_name(self.ticket.group_id)
         req = self._request(str(group) if group else None)
         if strategy == "first_responder":
-            req.first_responder = fields_mod.facts(self.ticket, self.events).first_responder
+            req.first_responder = self.facts.first_responder
         result = pick(strategy, params, req, roster, self.ctx.state)
         if result.agent is None:
             self.plan.skipped.append(f"{self._where()}: assign: {result.reason}")
@@ -401,9 +404,7 @@ class _Run:
     def run_recipe(self, recipe: Recipe) -> None:
         self.recipe = recipe
         src = self.planner.sources_for(recipe)
-        self.extras = fields_mod.Extras(src, self.ticket, self.requester)
-        if self._events is not None:
-            self.extras._events = self._events
+        self.extras = fields_mod.Extras(src, self.ticket, self.requester, facts=lambda: self.facts)
         previous = self.ctx.previous(recipe.key, self.original.id)
         subject = query.Subject(self.ticket, self.requester, self.now, self.extras, previous)
         if recipe.query is not None and not query.evaluate(recipe.query, subject):
@@ -423,8 +424,6 @@ class _Run:
         node = self.planner.change_nodes.get(recipe.key)
         if node is not None:
             self.planner.snapshot(recipe.key, self.original.id, query.snapshot(node, subject))
-        if self.extras._events is not None:
-            self._events = self.extras._events
 
     def run_action(self, recipe: Recipe, rule: Rule, call: ActionCall) -> None:
         self.key = None
@@ -509,6 +508,7 @@ class Planner:
                 roster=ctx.roster,
                 group_names=ctx.group_names,
                 events=ctx.events,
+                facts=ctx.facts,
             )
             self._sources[recipe.key] = src
         return src
@@ -586,6 +586,9 @@ def store_context(
     roster: Roster | None,
 ) -> Context:
     """A Context reading the store: events, people, previous snapshots, ledger, loads, state."""
+    from functools import partial
+
+    from cstoolkit.store import facts as stored_facts
     from cstoolkit.store import triage as db
     from cstoolkit.store.ledger import FAILED, Ledger
 
@@ -633,6 +636,7 @@ def store_context(
         roster=roster,
         state=state,
         events=store.events,
+        facts=partial(stored_facts.for_ticket, store),
         previous=previous_for,
         ledger_seen=seen,
         group_names=groups,

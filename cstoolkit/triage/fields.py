@@ -2,7 +2,9 @@
 
 They are registered in the condition language (:func:`register`) and computed per ticket, only
 when a condition asks for them, by :class:`Extras` (the ``Subject.extras`` mapping the engine
-passes): a rule that never tests ``sla.*`` never loads the ticket's events.
+passes), from the ticket's facts (:mod:`cstoolkit.timeline`, as the store keeps them): a rule
+that never tests them never reads the facts. The KPI report reads the same facts, so a ticket's
+``reopens`` or ``agent_replies`` is the number the report counts (docs/metrics.md).
 
 ========================================  ======  =============================================
 field                                     kind    meaning
@@ -19,7 +21,8 @@ business_days_since_<base>                number  whole business days (open days
 group.name                                string  the group's name (``Billing``), else its id
 assignee.tier / assignee.on_shift         number / true-false, from the roster
 reopens                                   number  times the ticket was reopened
-agent_replies                             number  public agent replies
+agent_replies                             number  public agent replies (an agent-created
+                                                  ticket's creating comment is none)
 survey.csat / survey.nps / survey.ces     number  the latest answer of that kind
 survey.score / survey.comment             any     the latest answer of any kind
 survey.offered / survey.answered          any     true / false
@@ -31,27 +34,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.model import Event, EventKind, Person, Role, Status, Ticket
+from cstoolkit.model import Event, Person, Ticket
+from cstoolkit.query.catalog import BUSINESS_BASES
+from cstoolkit.timeline import Facts as TimelineFacts
+from cstoolkit.timeline import facts_of
 
 if TYPE_CHECKING:
     from cstoolkit.calendars import Calendar
     from cstoolkit.sla import SlaPolicy
     from cstoolkit.triage.roster import Roster
 
-BASES = (
-    "created",
-    "updated",
-    "solved",
-    "last_public_reply",
-    "last_requester_reply",
-    "status_change",
-)
+BASES = BUSINESS_BASES  # declared once, with the fields, in the registry
 #: Bases read from the ticket alone (no events needed).
 TICKET_BASES = {"created": "created_at", "updated": "updated_at", "solved": "solved_at"}
-_RESOLVED = (Status.SOLVED.value, Status.CLOSED.value)
 
 
 def business_fields() -> list[str]:
@@ -76,68 +74,24 @@ def registered_names() -> frozenset[str]:
     return frozenset(names)
 
 
-# -- facts from events -------------------------------------------------------------------------
+# -- facts -------------------------------------------------------------------------------------
 
-
-@dataclass
-class Facts:
-    """What conditions need from a ticket's events, computed once per ticket."""
-
-    last_public_reply: datetime | None = None
-    last_requester_reply: datetime | None = None
-    status_change: datetime | None = None
-    first_responder: str | None = None
-    reopens: int = 0
-    agent_replies: int = 0
-    survey: dict[str, object] = field(default_factory=dict)
+#: A ticket's facts (:mod:`cstoolkit.timeline`): what conditions read instead of its events.
+Facts = TimelineFacts
 
 
 def facts(ticket: Ticket, events: Sequence[Event]) -> Facts:
-    f = Facts()
-    survey: dict[str, object] = {"survey.offered": False, "survey.answered": False}
-    for ev in sorted(events, key=lambda e: (e.at, e.id)):
-        if ev.kind == EventKind.COMMENT and ev.public and ev.author_role == Role.AGENT:
-            f.last_public_reply = ev.at
-            f.agent_replies += 1
-            if f.first_responder is None:
-                f.first_responder = ev.author_id
-        elif (
-            ev.kind in (EventKind.CREATED, EventKind.COMMENT)
-            and ev.public is not False
-            and (
-                ev.author_role == Role.REQUESTER
-                or (ev.author_id is not None and ev.author_id == ticket.requester_id)
-            )
-        ):
-            f.last_requester_reply = ev.at
-        elif ev.kind == EventKind.STATUS_CHANGE:
-            f.status_change = ev.at
-            if ev.old in _RESOLVED and ev.new not in _RESOLVED:
-                f.reopens += 1
-        elif ev.kind == EventKind.SURVEY_OFFERED:
-            survey["survey.offered"] = True
-        elif ev.kind == EventKind.SURVEY_ANSWERED:
-            survey["survey.offered"] = True
-            survey["survey.answered"] = True
-            score = ev.data.get("score")
-            kind = str(ev.data.get("kind") or "")
-            survey["survey.score"] = score
-            survey["survey.comment"] = ev.data.get("comment") or ev.body or ""
-            if kind in ("csat", "nps", "ces"):
-                survey[f"survey.{kind}"] = score
-    if f.status_change is None:
-        f.status_change = ticket.created_at
-    f.survey = survey
-    return f
+    """The facts of a ticket given with its events (tests and fixtures; a store keeps them)."""
+    return facts_of(ticket, events)
 
 
-def cycle(events: Sequence[Event]) -> int:
+def cycle(facts: Facts) -> int:
     """The resolution cycle a ticket is in: 1, plus one per reopening (solved -> unsolved)."""
-    n = 1
-    for ev in events:
-        if ev.kind == EventKind.STATUS_CHANGE and ev.old in _RESOLVED and ev.new not in _RESOLVED:
-            n += 1
-    return n
+    return facts.cycle
+
+
+def _at(epoch: int | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
 # -- business days -----------------------------------------------------------------------------
@@ -166,7 +120,10 @@ def business_days_between(calendar: Calendar, start: datetime, end: datetime) ->
 
 @dataclass
 class Sources:
-    """Where :class:`Extras` gets what it computes (shared by every ticket of a run)."""
+    """Where :class:`Extras` gets what it computes (shared by every ticket of a run).
+
+    ``facts`` gives a ticket's facts (the store's, :func:`cstoolkit.store.facts.of_ticket`);
+    without it they are built from ``events`` (fixtures that hold events)."""
 
     now: datetime
     calendar: Calendar | None = None
@@ -175,6 +132,12 @@ class Sources:
     roster: Roster | None = None
     group_names: Mapping[str, str] = field(default_factory=dict)
     events: Callable[[str], Sequence[Event]] = lambda _tid: ()
+    facts: Callable[[Ticket], Facts] | None = None
+
+    def facts_of(self, ticket: Ticket) -> Facts:
+        if self.facts is not None:
+            return self.facts(ticket)
+        return facts_of(ticket, self.events(ticket.id))
 
 
 class Extras(dict[str, Any]):
@@ -182,27 +145,28 @@ class Extras(dict[str, Any]):
     fields with ``extras.get(name)``). :meth:`invalidate` forgets what depends on the ticket
     after an action changed it."""
 
-    def __init__(self, sources: Sources, ticket: Ticket, requester: Person | None) -> None:
+    def __init__(
+        self,
+        sources: Sources,
+        ticket: Ticket,
+        requester: Person | None,
+        facts: Callable[[], Facts] | None = None,
+    ) -> None:
         super().__init__()
         self.sources = sources
         self.ticket = ticket
         self.requester = requester
-        self._events: Sequence[Event] | None = None
+        self._get_facts = facts
         self._facts: Facts | None = None
 
     def invalidate(self) -> None:
         self.clear()
 
     @property
-    def events(self) -> Sequence[Event]:
-        if self._events is None:
-            self._events = self.sources.events(self.ticket.id)
-        return self._events
-
-    @property
     def facts(self) -> Facts:
         if self._facts is None:
-            self._facts = facts(self.ticket, self.events)
+            got = self._get_facts
+            self._facts = got() if got is not None else self.sources.facts_of(self.ticket)
         return self._facts
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -217,7 +181,7 @@ class Extras(dict[str, Any]):
         if attr is not None:
             value: datetime | None = getattr(self.ticket, attr)
             return value
-        return getattr(self.facts, base)
+        return _at(getattr(self.facts, base))
 
     def _compute(self, name: str) -> object:
         now = self.sources.now
@@ -254,7 +218,7 @@ class Extras(dict[str, Any]):
         if name == "agent_replies":
             return self.facts.agent_replies
         if name.startswith("survey."):
-            return self.facts.survey.get(name)
+            return self.facts.survey_values().get(name)
         if name.startswith("sla."):
             return self._sla().get(name)
         return None
@@ -268,7 +232,9 @@ class Extras(dict[str, Any]):
         src = self.sources
         policy = sla.policy_for(self.ticket, self.requester, src.policies, src.now)
         states = (
-            sla.evaluate(self.ticket, self.events, policy, src.calendars, src.now)
+            sla.evaluate_facts(
+                self.facts, self.ticket.priority.value, policy, src.calendars, src.now
+            )
             if policy is not None
             else []
         )

@@ -138,6 +138,7 @@ class Workspace:
             roster=self.roster,
             group_names=ctx.group_names,
             events=store.events,
+            facts=ctx.facts,
         )
         rest = query.All(py_part)
         for ticket, requester in store.select(select_node, at=at):

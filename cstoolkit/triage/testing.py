@@ -278,6 +278,20 @@ def _check_expect(doc: Doc, at: tuple[Any, ...], expect: Mapping[str, Any]) -> N
             _typed(doc, (*at, "changes", "tags", part), tags.get(part), list, "a list of tags")
 
 
+def _first_event_time(doc: Doc, at: tuple[Any, ...], raw: Mapping[str, Any]) -> datetime | None:
+    """The earliest ``at`` of the case's events: a ticket without ``created_at`` was created
+    then at the latest (an event never comes before its ticket's creation)."""
+    events = raw.get("events")
+    if not isinstance(events, list):
+        return None
+    times = [
+        _time(ev["at"], doc, (*at, "events", n, "at"))
+        for n, ev in enumerate(events)
+        if isinstance(ev, Mapping) and ev.get("at")
+    ]
+    return min(times) if times else None
+
+
 def _fixture(
     doc: Doc, at: tuple[Any, ...], raw: Any, i: int, instance: str, now: datetime
 ) -> tuple[Ticket, Person | None, list[Event]]:
@@ -288,7 +302,7 @@ def _fixture(
     created = (
         _time(raw["created_at"], doc, (*at, "created_at"))
         if raw.get("created_at")
-        else (now - timedelta(hours=1))
+        else _first_event_time(doc, at, raw) or (now - timedelta(hours=1))
     )
 
     def q(value: Any, key: tuple[Any, ...]) -> str | None:

@@ -1,4 +1,8 @@
-"""Versioned schema migrations: ``NNNN_name.sql`` files applied in order, each once."""
+"""Versioned schema migrations: ``NNNN_name.sql`` files applied in order, each once.
+
+A migration may have a Python step (:data:`STEPS`) that runs after its statements, in the same
+transaction: migration 0010 builds the facts of every stored ticket that way.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +39,7 @@ def _load() -> tuple[Migration, ...]:
 
 
 MIGRATIONS: tuple[Migration, ...] = _load()
+
+#: version -> "module:function" called as ``function(store, cursor, on_progress=callback)``
+#: after the statements (``callback(done, total)`` or None: see ``Store.migrate``).
+STEPS: dict[int, str] = {10: "cstoolkit.store.facts:build_all"}
