@@ -41,6 +41,7 @@ class Case:
     idempotent_post: bool  # the POST carries a key the provider deduplicates: 5xx/timeouts resent
     default_wait: float  # seconds waited after a 429 without a hint
     reads_body: bool = True  # the provider's answer carries the message id
+    credential: str = PLANTED  # the secret as configured: what a careless provider echoes
 
 
 def _webhook() -> HttpChannel:
@@ -91,11 +92,13 @@ CASES = [
     Case("webhook", _webhook, "https://hooks.example/survey", httpx.Response(202), True, 1.0,
          reads_body=False),
     Case("slack", _slack, "https://slack.com/api/chat.postMessage",
-         httpx.Response(200, json={"ok": True, "channel": "D1", "ts": "1.2"}), False, 60.0),
+         httpx.Response(200, json={"ok": True, "channel": "D1", "ts": "1.2"}), False, 60.0,
+         credential=f"xoxb-{PLANTED}"),
     Case("slack_webhook", _slack_hook, f"https://hooks.slack.com/services/T0/B0/{PLANTED}",
          httpx.Response(200, text="ok"), False, 60.0, reads_body=False),
     Case("whatsapp", _whatsapp, "https://graph.facebook.com/v21.0/123/messages",
-         httpx.Response(200, json={"messages": [{"id": "wamid.1"}]}), False, 60.0),
+         httpx.Response(200, json={"messages": [{"id": "wamid.1"}]}), False, 60.0,
+         credential=f"EAAG{PLANTED}"),
     Case("twilio_sms", _twilio, "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json",
          httpx.Response(201, json={"sid": "SM1", "status": "queued"}), False, 2.0),
 ]  # fmt: skip
@@ -160,7 +163,7 @@ def test_rate_limited_until_the_retries_run_out_stops_the_channel(case: Case) ->
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_a_5xx_is_resent_only_with_an_idempotency_key(case: Case) -> None:
-    body = {"message": f"upstream failed for {PLANTED}"}
+    body = {"message": f"upstream failed for {case.credential}"}
     result, route, _ = run(case, httpx.Response(503, json=body), case.ok)
     if case.idempotent_post:
         assert result.outcome == SENT and route.call_count == 2
@@ -205,7 +208,7 @@ def test_an_accepted_answer_that_cannot_be_read_is_never_a_failure(case: Case) -
 def test_vendor_field_errors_are_kept_and_the_echoed_secret_is_not(case: Case) -> None:
     body = {
         "description": "Validation failed",
-        "errors": [{"field": "to", "message": f"not a number ({PLANTED})", "code": "invalid"}],
+        "errors": [{"field": "to", "message": f"not a number ({case.credential})", "code": "invalid"}],
     }
     result, route, _ = run(case, httpx.Response(422, json=body))
     assert (result.outcome, result.permanent, route.call_count) == (FAILED, True, 1)
@@ -215,7 +218,7 @@ def test_vendor_field_errors_are_kept_and_the_echoed_secret_is_not(case: Case) -
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_refused_credentials_stop_the_channel_without_showing_them(case: Case) -> None:
-    result, _, _ = run(case, httpx.Response(401, json={"message": f"bad credentials {PLANTED}"}))
+    result, _, _ = run(case, httpx.Response(401, json={"message": f"bad credentials {case.credential}"}))
     assert (result.outcome, result.stop) == (FAILED, True)
     assert "bad credentials" in result.detail
     no_secret(result)

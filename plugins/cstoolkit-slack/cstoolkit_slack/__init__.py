@@ -104,8 +104,10 @@ class SlackWebhookChannel(HttpChannel):
         return recipient.handles.get("slack") or recipient.email or recipient.id
 
     def http_secrets(self) -> tuple[str, ...]:
-        # The hook's path is its secret, and messages name the path: keep it out of all of them.
-        return (*super().http_secrets(), self.url_path)
+        # The hook's path is its secret, and messages name the path: keep it out of all of them,
+        # and its last segment (the token Slack issued) also when it is quoted alone.
+        token = self.url_path.rstrip("/").rsplit("/", 1)[-1]
+        return (*super().http_secrets(), self.url_path, *([token] if len(token) >= 8 else []))
 
     def send(self, message: Message) -> DeliveryResult:
         handle = message.recipient.handles.get("slack")
