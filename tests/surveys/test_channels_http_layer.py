@@ -208,7 +208,9 @@ def test_an_accepted_answer_that_cannot_be_read_is_never_a_failure(case: Case) -
 def test_vendor_field_errors_are_kept_and_the_echoed_secret_is_not(case: Case) -> None:
     body = {
         "description": "Validation failed",
-        "errors": [{"field": "to", "message": f"not a number ({case.credential})", "code": "invalid"}],
+        "errors": [
+            {"field": "to", "message": f"not a number ({case.credential})", "code": "invalid"}
+        ],
     }
     result, route, _ = run(case, httpx.Response(422, json=body))
     assert (result.outcome, result.permanent, route.call_count) == (FAILED, True, 1)
@@ -218,7 +220,9 @@ def test_vendor_field_errors_are_kept_and_the_echoed_secret_is_not(case: Case) -
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_refused_credentials_stop_the_channel_without_showing_them(case: Case) -> None:
-    result, _, _ = run(case, httpx.Response(401, json={"message": f"bad credentials {case.credential}"}))
+    result, _, _ = run(
+        case, httpx.Response(401, json={"message": f"bad credentials {case.credential}"})
+    )
     assert (result.outcome, result.stop) == (FAILED, True)
     assert "bad credentials" in result.detail
     no_secret(result)
