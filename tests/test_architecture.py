@@ -30,7 +30,7 @@ SQL_TEXT_ALLOWED = {
     "cstoolkit/kpi/metrics.py",
 }
 #: (importer, module, name) private names still used across modules, with their owner.
-PRIVATE_ALLOWED = {}
+PRIVATE_ALLOWED: set[tuple[str, str, str]] = set()
 
 SQL_CALLS = {"execute", "executemany", "executescript"}
 SQL_TEXT = re.compile(

@@ -297,7 +297,7 @@ def staffing(
     if agents is not None:
         raise UsageError("--agents goes with --arrivals (a what-if)")
     from cstoolkit.kpi.metrics import KpiSettings
-    from cstoolkit.kpi.report import check_zone, choose_calendar, parse_when
+    from cstoolkit.kpi.periods import check_zone, choose_calendar, parse_when
 
     kpi = KpiSettings.from_config(app.config.data)
     from cstoolkit.calendars import load_calendars

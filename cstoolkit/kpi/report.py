@@ -13,6 +13,8 @@ Where numbers come from:
   survey answers, agents' replies and working days;
 * SLA compliance from the one SLA engine, :mod:`cstoolkit.sla`;
 * plugin metrics from their own ``compute``;
+* each metric's values from those numbers by :mod:`cstoolkit.kpi.values`, and the period, zone,
+  calendar and buckets by :mod:`cstoolkit.kpi.periods`;
 * with ``vendor_metrics``, the vendor check (:mod:`cstoolkit.kpi.vendor`): Zendesk's own ticket
   metrics paired with ours ticket by ticket, in a ``vendor`` section of its own (never mixed
   into the metrics).
@@ -20,32 +22,35 @@ Where numbers come from:
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cstoolkit.calendars import (
-    ALWAYS,
-    EPOCH_ORDINAL,
     BusinessClock,
-    Calendar,
     ZoneClock,
     load_calendars,
 )
 from cstoolkit.errors import ConfigError, UsageError
 from cstoolkit.kpi.metrics import (
     BUILTIN_METRICS,
-    DURATION_METRICS,
     METRIC_DEFS,
-    Dist,
     KpiSettings,
     MetricContext,
+)
+from cstoolkit.kpi.periods import (
+    bucket_unit_for,
+    buckets,
+    check_zone,
+    choose_calendar,
+    iso,
+    parse_when,
+    period_days,
 )
 from cstoolkit.kpi.scan import (
     ATTRIBUTE_COLUMNS,
@@ -55,6 +60,21 @@ from cstoolkit.kpi.scan import (
     ScanResult,
     ScanSpec,
     SlaTally,
+)
+from cstoolkit.kpi.sla_tally import sla_setup, slow_sla
+from cstoolkit.kpi.values import (
+    Counts,
+    Values,
+    backlog_labels,
+    channel_values,
+    cost_values,
+    csat_values,
+    heat_values,
+    nps_values,
+    pct,
+    period_counts,
+    productivity,
+    ticket_values,
 )
 from cstoolkit.store import reports
 
@@ -133,397 +153,13 @@ class KpiOptions:
 # -- small helpers -------------------------------------------------------------------------------
 
 
-def parse_when(
-    value: str | datetime,
-    zone: str,
-    now: datetime,
-    base: datetime | None,
-    *,
-    what: str | None = None,
-) -> datetime:
-    """A period bound (docs/time.md): a datetime, a date (local midnight in ``zone``), an ISO
-    time (without a zone: in ``zone``), ``now``, ``today``, ``yesterday``, or an age (``30d``,
-    ``12h``, ``90m``) back from ``base`` (the end of the period) or now. Errors name ``what``,
-    by default ``--since`` when counting back from a base, else ``--until``."""
-    from cstoolkit import timespec
-
-    with timespec.option(what or ("--since" if base is not None else "--until")):
-        return timespec.parse_time(value, now=now, zone=zone, base=base)
-
-
-def _iso(t: float | datetime) -> str:
-    dt = t if isinstance(t, datetime) else datetime.fromtimestamp(t, UTC)
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _pct(num: float, den: float) -> float | None:
-    return 100.0 * num / den if den else None
-
-
-def check_zone(name: str, where: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r} ({where})") from None
-    return name
-
-
-def choose_calendar(
-    calendars: Mapping[str, Calendar], wanted: str | None, settings: KpiSettings
-) -> Calendar:
-    """``--calendar``, else ``[kpi] calendar``, else the only configured one, else 24x7."""
-    import difflib
-
-    name = wanted or settings.calendar
-    if name is None:
-        own = [c for n, c in calendars.items() if n != "24x7"]
-        return own[0] if len(own) == 1 else ALWAYS
-    if name not in calendars:
-        close = difflib.get_close_matches(name, list(calendars), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"unknown calendar {name!r}{hint}; configured: {', '.join(sorted(calendars))}",
-            field="kpi.calendar" if not wanted else None,
-        )
-    return calendars[name]
-
-
 # -- buckets -------------------------------------------------------------------------------------
-
-
-def bucket_unit_for(days: float) -> str:
-    """The trend's bucket: days up to ~3 months, weeks up to 2 years, then months."""
-    if days <= 92:
-        return "day"
-    if days <= 731:
-        return "week"
-    return "month"
-
-
-def _bucket_start(day: int, unit: str) -> date:
-    d = date.fromordinal(day + EPOCH_ORDINAL)
-    if unit == "week":
-        return d - timedelta(days=d.weekday())
-    if unit == "month":
-        return d.replace(day=1)
-    return d
-
-
-def buckets(first_day: int, last_day: int, unit: str) -> tuple[list[str], list[int]]:
-    """Bucket labels (ISO start dates) and, per local day from ``first_day``, its bucket index."""
-    labels: list[str] = []
-    index: list[int] = []
-    for day in range(first_day, last_day + 1):
-        label = _bucket_start(day, unit).isoformat()
-        if not labels or labels[-1] != label:
-            labels.append(label)
-        index.append(len(labels) - 1)
-    return labels, index
 
 
 # -- SQL aggregates ------------------------------------------------------------------------------
 
 
-@dataclass
-class Counts:
-    """Plain counts of one period from SQL (created tickets, surveys, agent activity)."""
-
-    created: int = 0
-    by_channel: Counter[str] = field(default_factory=Counter)
-    created_by_group: Counter[Any] = field(default_factory=Counter)
-    created_by_day: Counter[int] = field(default_factory=Counter)
-    heat: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
-    surveys: dict[str, Counter[int]] = field(default_factory=dict)
-    surveys_by_group: dict[Any, dict[str, Counter[int]]] = field(default_factory=dict)
-    surveys_by_day: dict[int, dict[str, Counter[int]]] = field(default_factory=dict)
-    agents: dict[str, list[int]] = field(default_factory=dict)  # agent -> [replies, days, actions]
-
-
-def period_counts(agg: Agg, group_aggs: Mapping[Any, Agg]) -> Counts:
-    """The plain counts of one period, from the scan's aggregates: creation (by channel, group,
-    local day and hour), survey answers (by kind, score, group and local day of the answer) and
-    agents' activity."""
-    out = Counts()
-    out.created = agg.created
-    out.by_channel = Counter(agg.by_channel)
-    out.created_by_day = Counter(agg.created_by_day)
-    out.heat = [agg.heat[w * 24 : (w + 1) * 24] for w in range(7)]
-    out.created_by_group = Counter({k: a.created for k, a in group_aggs.items()})
-    days: Counter[str] = Counter(agent for agent, _day in agg.agent_days)
-    for agent in set(days) | set(agg.replies_by):
-        out.agents[agent] = [agg.replies_by.get(agent, 0), days.get(agent, 0), 0]
-    out.surveys = {kind: Counter(scores) for kind, scores in agg.surveys.items()}
-    out.surveys_by_day = {
-        day: {kind: Counter(scores) for kind, scores in kinds.items()}
-        for day, kinds in agg.surveys_by_day.items()
-    }
-    out.surveys_by_group = {
-        k: {kind: Counter(scores) for kind, scores in a.surveys.items()}
-        for k, a in group_aggs.items()
-        if a.surveys
-    }
-    return out
-
-
-# -- values of each metric -----------------------------------------------------------------------
-
-Values = dict[str, float | None]
-
-
-def duration_values(cal: Dist, bus: Dist) -> Values:
-    c, b = cal.summary(), bus.summary()
-    return {
-        "count": c["count"],
-        "calendar.mean": c["mean"],
-        "calendar.median": c["median"],
-        "calendar.p90": c["p90"],
-        "business.mean": b["mean"],
-        "business.median": b["median"],
-        "business.p90": b["p90"],
-    }
-
-
-def csat_values(scores: Counter[int], settings: KpiSettings) -> Values:
-    valid = {s: n for s, n in scores.items() if 1 <= s <= 5}
-    total = sum(valid.values())
-    good = sum(n for s, n in valid.items() if s >= settings.csat_good_min)
-    out: Values = {"csat_pct": _pct(good, total), "good": good, "responses": total}
-    for s in range(1, 6):
-        out[f"score_{s}"] = valid.get(s, 0)
-    return out
-
-
-def nps_values(scores: Counter[int], settings: KpiSettings) -> Values:
-    valid = {s: n for s, n in scores.items() if 0 <= s <= 10}
-    total = sum(valid.values())
-    prom = sum(n for s, n in valid.items() if s >= settings.nps_promoter_min)
-    det = sum(n for s, n in valid.items() if s <= settings.nps_detractor_max)
-    pp, dp = _pct(prom, total), _pct(det, total)
-    return {
-        "nps": None if pp is None or dp is None else pp - dp,
-        "promoters_pct": pp,
-        "passives_pct": _pct(total - prom - det, total),
-        "detractors_pct": dp,
-        "responses": total,
-    }
-
-
-def ces_values(scores: Counter[int], settings: KpiSettings) -> Values:
-    valid = {s: n for s, n in scores.items() if 1 <= s <= 7}
-    total = sum(valid.values())
-    agree = sum(n for s, n in valid.items() if s >= settings.ces_agree_min)
-    return {
-        "average": sum(s * n for s, n in valid.items()) / total if total else None,
-        "agree_pct": _pct(agree, total),
-        "responses": total,
-    }
-
-
-def _backlog_labels(edges: Sequence[float]) -> list[str]:
-    def short(s: float) -> str:
-        return f"{s / 86400:g}d" if s % 86400 == 0 else f"{s / 3600:g}h"
-
-    labels = [f"<{short(edges[0])}"]
-    labels += [f"{short(a)}-{short(b)}" for a, b in itertools.pairwise(edges)]
-    labels.append(f">={short(edges[-1])}")
-    return labels
-
-
-def backlog_values(agg: Agg, edges: Sequence[float]) -> Values:
-    out: Values = {"count": sum(agg.backlog)}
-    for status, n in zip(("new", "open", "pending", "on_hold"), agg.backlog_statuses, strict=True):
-        out[f"status.{status}"] = n
-    for label, n in zip(_backlog_labels(edges), agg.backlog, strict=True):
-        out[f"age.{label}"] = n
-    return out
-
-
-def escalation_values(agg: Agg) -> Values:
-    tickets = sum(r[0] for r in agg.tiers.values())
-    escalated = sum(r[1] for r in agg.tiers.values())
-    out: Values = {"rate": _pct(escalated, tickets), "tickets": tickets, "escalated": escalated}
-    for tier in sorted(agg.tiers):
-        n, esc = agg.tiers[tier]
-        out[f"tier{tier}.rate"] = _pct(esc, n)
-        out[f"tier{tier}.tickets"] = n
-        out[f"tier{tier}.escalated"] = esc
-    return out
-
-
-def ticket_values(
-    agg: Agg,
-    created: int,
-    surveys: Mapping[str, Counter[int]],
-    settings: KpiSettings,
-    with_backlog: bool = True,
-) -> dict[str, Values]:
-    """The per-ticket metrics of one aggregate (a period, or a group of it)."""
-    out: dict[str, Values] = {
-        "tickets_created": {"count": created},
-        "tickets_solved": {"count": agg.solved},
-    }
-    for name in DURATION_METRICS:
-        out[name] = duration_values(agg.dist(name, False), agg.dist(name, True))
-    out["first_reply_time"]["no_reply"] = agg.no_reply
-    fr_c, fr_b = agg.dist("first_reply_time", False), agg.dist("first_reply_time", True)
-    nr_c, nr_b = agg.dist("next_reply_time", False), agg.dist("next_reply_time", True)
-    both_c, both_b = Dist(), Dist()
-    for d_all, d_part in ((both_c, fr_c), (both_c, nr_c), (both_b, fr_b), (both_b, nr_b)):
-        d_all.merge(d_part)
-    out["reply_time"] = duration_values(both_c, both_b)
-    out["one_touch_rate"] = {
-        "rate": _pct(agg.one_touch, agg.solved),
-        "one_touch": agg.one_touch,
-        "solved": agg.solved,
-    }
-    out["reopen_rate"] = {
-        "rate": _pct(agg.reopened, agg.solved),
-        "reopened": agg.reopened,
-        "reopens": agg.reopens,
-        "solved": agg.solved,
-    }
-    if with_backlog:
-        out["backlog"] = backlog_values(agg, settings.backlog_buckets)
-    out["csat"] = csat_values(surveys.get("csat", Counter()), settings)
-    out["nps"] = nps_values(surveys.get("nps", Counter()), settings)
-    out["ces"] = ces_values(surveys.get("ces", Counter()), settings)
-    out["escalation_rate"] = escalation_values(agg)
-    return out
-
-
-def productivity(
-    counts: Counts, agg: Agg, names: Mapping[str, str]
-) -> tuple[Values, list[list[Any]]]:
-    agents = sorted(set(counts.agents) | set(agg.solves_by))
-    rows: list[list[Any]] = []
-    total_days = total_solved = total_replies = 0
-    for agent in agents:
-        replies, days, _actions = counts.agents.get(agent, [0, 0, 0])
-        solved = agg.solves_by.get(agent, 0)
-        days = max(days, 1 if solved else 0)
-        total_days += days
-        total_solved += solved
-        total_replies += replies
-        rows.append(
-            [
-                agent,
-                names.get(agent, ""),
-                solved,
-                replies,
-                days,
-                solved / days if days else None,
-                replies / days if days else None,
-            ]
-        )
-    rows.sort(key=lambda r: (-float(r[2] or 0), str(r[0])))
-    values: Values = {
-        "agents": len(agents),
-        "agent_days": total_days,
-        "solved": total_solved,
-        "replies": total_replies,
-        "solved_per_agent_day": total_solved / total_days if total_days else None,
-        "replies_per_agent_day": total_replies / total_days if total_days else None,
-    }
-    return values, rows
-
-
-def cost_values(settings: KpiSettings, days: float, agent_days: int, solved: int) -> Values:
-    costs = settings.costs
-    if costs.agent_hour is not None:
-        hours = agent_days * costs.hours_per_agent_day
-        cost = hours * costs.agent_hour
-    elif costs.monthly_team is not None:
-        hours = None
-        cost = costs.monthly_team * days / (365.25 / 12)
-    else:
-        return {"cost_per_ticket": None, "cost": None, "solved": solved, "agent_hours": None}
-    return {
-        "cost_per_ticket": cost / solved if solved else None,
-        "cost": cost,
-        "solved": solved,
-        "agent_hours": hours,
-    }
-
-
-def channel_values(counts: Counts) -> tuple[Values, list[list[Any]], str | None]:
-    total = counts.created
-    rows = sorted(counts.by_channel.items(), key=lambda kv: (-kv[1], kv[0]))
-    values: Values = {"count": total}
-    for ch, n in rows:
-        values[f"channel.{ch}"] = n
-    main = rows[0][0] if rows else None
-    values["main_share_pct"] = _pct(rows[0][1], total) if rows else None
-    return values, [[ch, n, _pct(n, total)] for ch, n in rows], main
-
-
-def heat_values(heat: list[list[int]]) -> Values:
-    total = sum(map(sum, heat))
-    if not total:
-        return {"count": 0, "peak_weekday": None, "peak_hour": None, "peak_count": None}
-    wd, hour = max(((w, h) for w in range(7) for h in range(24)), key=lambda p: heat[p[0]][p[1]])
-    return {"count": total, "peak_weekday": wd, "peak_hour": hour, "peak_count": heat[wd][hour]}
-
-
 # -- SLA -----------------------------------------------------------------------------------------
-
-
-def sla_setup(
-    data: Mapping[str, Any], store: Store, calendars: Mapping[str, Calendar]
-) -> tuple[list[Any], bool] | None:
-    """The SLA policies and whether their outcomes are stored with the facts (then they are
-    brought up to date here: :func:`cstoolkit.sla_facts.ensure`), or None without policies."""
-    from cstoolkit import sla, sla_facts
-
-    policies = sla.load_policies(data)
-    if not policies:
-        return None
-    if sla_facts.fingerprint(policies, calendars) is None:
-        return policies, False
-    sla_facts.ensure(store, policies, calendars)
-    return policies, True
-
-
-def slow_sla(
-    store: Store,
-    spec: ScanSpec,
-    policies: list[Any],
-    calendars: Mapping[str, Calendar],
-    now: datetime,
-) -> list[SlaTally]:
-    """SLA tallies when the outcomes cannot be stored (a policy's ``when`` depends on the time
-    or cannot be tested in SQL): each ticket's policy is chosen with
-    :func:`cstoolkit.sla.policy_for` as of ``now`` and its clocks evaluated from its facts."""
-    from cstoolkit import sla
-    from cstoolkit.kpi.sla_tally import SlaTallier
-
-    tallier = SlaTallier(spec)
-    lo = spec.previous_since if spec.previous_since is not None else spec.since
-    column = {
-        "agent": "assignee_id",
-        "tier": "assignee_id",
-        "group": "group_id",
-        "channel": "channel",
-        "priority": "priority",
-        "instance": "instance",
-    }
-    for ticket, requester, facts in reports.tickets_with_facts(
-        store, spec.where, spec.params, since=lo, until=spec.until
-    ):
-        policy = sla.policy_for(ticket, requester, policies, now)
-        if policy is None:
-            continue
-        gkey: Any = None
-        if spec.by in column:
-            value = getattr(ticket, column[spec.by])
-            gkey = str(value) if value is not None else None
-            if spec.by == "tier":
-                gkey = spec.tiers.get(gkey) if gkey is not None else None
-            gkey = NONE_KEY if gkey is None else gkey
-        states = sla.evaluate_facts(facts, ticket.priority.value, policy, calendars, now)
-        tallier.states(states, ticket.priority.value, gkey)
-    return tallier.tallies
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -641,7 +277,7 @@ def build_report(
     since_dt = parse_when(options.since or f"{settings.period_days}d", tz, now, until_dt)
     if until_dt <= since_dt:
         raise UsageError(
-            f"empty period: --until {_iso(until_dt)} is not after --since {_iso(since_dt)}"
+            f"empty period: --until {iso(until_dt)} is not after --since {iso(since_dt)}"
         )
     since, until = since_dt.timestamp(), until_dt.timestamp()
     length = until - since
@@ -751,10 +387,12 @@ def build_report(
         vals["_tables"] = {"channel": (chan_rows, main), "agents": prod_rows}
         return vals
 
-    cur_vals = period_values(cur, counts, sla_t[0] if sla_t else None, _days(zone, since, until))
+    cur_vals = period_values(
+        cur, counts, sla_t[0] if sla_t else None, period_days(zone, since, until)
+    )
     prev_vals = (
         period_values(
-            prev, pcounts, sla_t[1] if sla_t else None, _days(zone, psince or since, since)
+            prev, pcounts, sla_t[1] if sla_t else None, period_days(zone, psince or since, since)
         )
         if prev is not None and pcounts is not None
         else None
@@ -794,7 +432,7 @@ def build_report(
         elif mdef.name == "escalation_rate":
             table = {
                 "columns": ["tier", "tickets", "escalated", "rate_pct"],
-                "rows": [[t, r[0], r[1], _pct(r[1], r[0])] for t, r in sorted(cur.tiers.items())],
+                "rows": [[t, r[0], r[1], pct(r[1], r[0])] for t, r in sorted(cur.tiers.items())],
             }
         elif mdef.name == "backlog":
             table = {
@@ -802,7 +440,7 @@ def build_report(
                 "rows": [
                     [lab, n]
                     for lab, n in zip(
-                        _backlog_labels(settings.backlog_buckets), cur.backlog, strict=True
+                        backlog_labels(settings.backlog_buckets), cur.backlog, strict=True
                     )
                 ],
             }
@@ -820,7 +458,7 @@ def build_report(
                     "compliance_pct",
                 ],
                 "rows": [
-                    [p, m, pr, tgt, bus, r[0], r[1], _pct(r[0], r[1])]
+                    [p, m, pr, tgt, bus, r[0], r[1], pct(r[0], r[1])]
                     for (p, m, pr, tgt, bus), r in sorted(
                         sla_t[0].rows.items(),
                         key=lambda kv: (kv[0][0], kv[0][1], rank.get(kv[0][2], 9)),
@@ -968,7 +606,7 @@ def build_report(
                 gk = NONE_KEY if key is None and not group_unit else key
                 met, done = sla_t[0].by_group.get(gk, [0, 0])
                 gv["sla_compliance"] = {
-                    "rate": _pct(met, done),
+                    "rate": pct(met, done),
                     "met": met,
                     "completed": done,
                     "breached": done - met,
@@ -1004,7 +642,7 @@ def build_report(
     sla_series: list[float | None] = [None] * n_b
     if sla_t:
         for b, (met, done) in sla_t[0].by_bucket.items():
-            sla_series[b] = _pct(met, done)
+            sla_series[b] = pct(met, done)
     frt_series = [d.median() for d in result.trend_frt] if result.trend_frt else [None] * n_b
     series = {
         "unit": unit,
@@ -1030,10 +668,14 @@ def build_report(
     report = {
         "schema_version": SCHEMA_VERSION,
         "report": "kpi",
-        "generated_at": _iso(now),
-        "period": {"since": _iso(since), "until": _iso(until), "days": _days(zone, since, until)},
+        "generated_at": iso(now),
+        "period": {
+            "since": iso(since),
+            "until": iso(until),
+            "days": period_days(zone, since, until),
+        },
         "previous_period": (
-            {"since": _iso(psince), "until": _iso(since), "days": _days(zone, psince, since)}
+            {"since": iso(psince), "until": iso(since), "days": period_days(zone, psince, since)}
             if psince is not None
             else None
         ),
@@ -1063,14 +705,6 @@ def build_report(
         report["vendor"] = vendor_doc
     cleaned: dict[str, Any] = _clean(report)
     return cleaned
-
-
-def _days(zone: ZoneClock, since: float, until: float) -> float:
-    """Whole local days when both bounds are local midnights, else elapsed seconds / 86400."""
-    a, b = zone.local(since), zone.local(until)
-    if a % 86400 == 0 and b % 86400 == 0:
-        return (b - a) / 86400
-    return (until - since) / 86400
 
 
 def _group_label(

@@ -1,18 +1,24 @@
 """The KPI report's SLA tallies: the metric instances decided in each period, by trend bucket
 and by group, from the outcomes stored with the tickets' facts (:mod:`cstoolkit.sla_facts`, read
-by the scan) or from clocks evaluated when read (policies whose outcomes cannot be stored)."""
+by the scan) or from clocks evaluated when read (policies whose outcomes cannot be stored), and
+the report's choice between the two (:func:`sla_setup`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit import sla
 from cstoolkit.calendars import ZoneClock
-from cstoolkit.kpi.aggregates import TIME_UNITS, SlaTally
+from cstoolkit.kpi.aggregates import NONE_KEY, TIME_UNITS, SlaTally
+from cstoolkit.store import reports
 
 if TYPE_CHECKING:
+    from cstoolkit.calendars import Calendar
     from cstoolkit.kpi.scan import ScanSpec
+    from cstoolkit.store import Store
 
 
 class SlaTallier:
@@ -87,3 +93,57 @@ class SlaTallier:
                 row = tally.by_group.setdefault(g, [0, 0])
                 row[0] += met
                 row[1] += 1
+
+
+def sla_setup(
+    data: Mapping[str, Any], store: Store, calendars: Mapping[str, Calendar]
+) -> tuple[list[Any], bool] | None:
+    """The SLA policies and whether their outcomes are stored with the facts (then they are
+    brought up to date here: :func:`cstoolkit.sla_facts.ensure`), or None without policies."""
+    from cstoolkit import sla_facts
+
+    policies = sla.load_policies(data)
+    if not policies:
+        return None
+    if sla_facts.fingerprint(policies, calendars) is None:
+        return policies, False
+    sla_facts.ensure(store, policies, calendars)
+    return policies, True
+
+
+def slow_sla(
+    store: Store,
+    spec: ScanSpec,
+    policies: list[Any],
+    calendars: Mapping[str, Calendar],
+    now: datetime,
+) -> list[SlaTally]:
+    """SLA tallies when the outcomes cannot be stored (a policy's ``when`` depends on the time
+    or cannot be tested in SQL): each ticket's policy is chosen with
+    :func:`cstoolkit.sla.policy_for` as of ``now`` and its clocks evaluated from its facts."""
+    tallier = SlaTallier(spec)
+    lo = spec.previous_since if spec.previous_since is not None else spec.since
+    column = {
+        "agent": "assignee_id",
+        "tier": "assignee_id",
+        "group": "group_id",
+        "channel": "channel",
+        "priority": "priority",
+        "instance": "instance",
+    }
+    for ticket, requester, facts in reports.tickets_with_facts(
+        store, spec.where, spec.params, since=lo, until=spec.until
+    ):
+        policy = sla.policy_for(ticket, requester, policies, now)
+        if policy is None:
+            continue
+        gkey: Any = None
+        if spec.by in column:
+            value = getattr(ticket, column[spec.by])
+            gkey = str(value) if value is not None else None
+            if spec.by == "tier":
+                gkey = spec.tiers.get(gkey) if gkey is not None else None
+            gkey = NONE_KEY if gkey is None else gkey
+        states = sla.evaluate_facts(facts, ticket.priority.value, policy, calendars, now)
+        tallier.states(states, ticket.priority.value, gkey)
+    return tallier.tallies

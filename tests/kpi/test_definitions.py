@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from cstoolkit.cli import cli
 from cstoolkit.config import Config
-from cstoolkit.kpi.report import KpiOptions, build_report, channel_values, heat_values
+from cstoolkit.kpi.report import KpiOptions, build_report
+from cstoolkit.kpi.values import channel_values, heat_values
 from cstoolkit.model import Status
 from cstoolkit.plugin import Page
 from cstoolkit.store import SQLiteStore
@@ -182,7 +183,7 @@ def test_ties_for_the_busiest_cell_and_the_main_channel() -> None:
     assert (peak["peak_weekday"], peak["peak_hour"]) == (1, 9)  # the earliest in the week
     from collections import Counter
 
-    from cstoolkit.kpi.report import Counts
+    from cstoolkit.kpi.values import Counts
 
     counts = Counts(created=6, by_channel=Counter({"web": 2, "chat": 2, "email": 2}))
     _, rows, main = channel_values(counts)

@@ -105,7 +105,7 @@ def test_what_if_command_table_and_errors() -> None:
 
 
 def test_plan_from_store(tmp_path: Path) -> None:
-    from cstoolkit.kpi.report import parse_when
+    from cstoolkit.kpi.periods import parse_when
     from cstoolkit.model import now
 
     store = build_main(tmp_path / "s.db")
