@@ -37,12 +37,12 @@ CREATORS = {
     "cstoolkit/synthetic/simulation.py": "the sample generator writes events",
     "cstoolkit/testing/fake.py": "the fake backend of the plugin test kit creates events",
     "cstoolkit/triage/testing.py": "recipe test files describe their fixtures' events",
-    "plugins/cstoolkit-zendesk/cstoolkit_zendesk/backend.py": "Zendesk's mapper",
-    "plugins/cstoolkit-freshdesk/cstoolkit_freshdesk/backend.py": "Freshdesk's mapper",
-    "plugins/cstoolkit-helpscout/cstoolkit_helpscout/backend.py": "Help Scout's mapper",
-    "plugins/cstoolkit-jira-sm/cstoolkit_jira_sm/backend.py": "Jira Service Management's mapper",
+    "plugins/cstoolkit-zendesk/cstoolkit_zendesk/records.py": "Zendesk's mapper",
+    "plugins/cstoolkit-freshdesk/cstoolkit_freshdesk/records.py": "Freshdesk's mapper",
+    "plugins/cstoolkit-helpscout/cstoolkit_helpscout/records.py": "Help Scout's mapper",
+    "plugins/cstoolkit-jira-sm/cstoolkit_jira_sm/records.py": "Jira Service Management's mapper",
     "plugins/cstoolkit-liveagent/cstoolkit_liveagent/backend.py": "LiveAgent's mapper",
-    "plugins/cstoolkit-request-tracker/cstoolkit_request_tracker/backend.py": "RT's mapper",
+    "plugins/cstoolkit-request-tracker/cstoolkit_request_tracker/records.py": "RT's mapper",
     "plugins/cstoolkit-zammad/cstoolkit_zammad/backend.py": "Zammad's mapper",
 }
 
