@@ -25,8 +25,6 @@ SQL_ALLOWED = {
     # the SQLite file directly; the report's event and ticket SQL).
     "cstoolkit/kpi/scan.py",
     "cstoolkit/kpi/report.py",
-    # P2: the backtest's columnar loading goes with the query registry and its SQL compiler.
-    "cstoolkit/triage/backtest.py",
 }
 #: SQL text allowed outside the store although no statement runs there.
 SQL_TEXT_ALLOWED = {
