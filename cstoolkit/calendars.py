@@ -690,3 +690,26 @@ def business_days_array(calendar: Calendar, start: Any, end: Any) -> Any:
             )
         out[k] = n
     return out
+
+
+def open_intervals(calendar: Calendar, start: float, end: float) -> list[tuple[float, float]]:
+    """The business intervals (epoch seconds) of ``calendar`` that overlap [start, end], in
+    order (a roster shift's worked intervals, for a replay that walks through time)."""
+    clock = fast_clock(calendar)
+    clock._ensure(start)
+    clock._ensure(end)
+    j = max(0, bisect_right(clock.starts, start) - 1)
+    out = []
+    while j < len(clock.starts) and clock.starts[j] <= end:
+        out.append((clock.starts[j], clock.ends[j]))
+        j += 1
+    return out
+
+
+def interval_start(calendar: Calendar, at: float) -> float:
+    """The start of the business interval ``at`` falls in or follows (``at`` before the
+    first)."""
+    clock = fast_clock(calendar)
+    clock._ensure(at)
+    i = bisect_right(clock.starts, at) - 1
+    return clock.starts[i] if i >= 0 else at

@@ -5,12 +5,11 @@ Who gets a ticket among them is decided by the strategies of :mod:`cstoolkit.tri
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.calendars import fast_clock
+from cstoolkit.calendars import interval_start, open_intervals
 from cstoolkit.triage.assign import CHOOSERS, Request
 from cstoolkit.triage.recipe import ActionCall
 from cstoolkit.triage.roster import capacity_key
@@ -37,14 +36,9 @@ class Desk:
             if agent.shift is None or agent.shift.is_24x7:
                 self.always.append(k)
                 continue
-            clock = fast_clock(agent.shift)
-            clock._ensure(t0)
-            clock._ensure(t1)
-            j = max(0, bisect.bisect_right(clock.starts, t0) - 1)
-            while j < len(clock.starts) and clock.starts[j] <= t1:
-                events.append((clock.starts[j], 1, k))
-                events.append((clock.ends[j], 0, k))
-                j += 1
+            for begin, finish in open_intervals(agent.shift, t0, t1):
+                events.append((begin, 1, k))
+                events.append((finish, 0, k))
         events.sort()
         self.events = events
         self.ptr = 0
@@ -217,9 +211,4 @@ def shift_start(agent: Any, at: float) -> float:
     """The start of the shift interval ``at`` falls in (the day, for agents without shifts)."""
     if agent.shift is None:
         return at - at % 86400
-    clock = agent.__dict__.get("_clock")
-    if clock is None:
-        clock = agent.__dict__["_clock"] = fast_clock(agent.shift)
-    clock._ensure(at)
-    i = bisect.bisect_right(clock.starts, at) - 1
-    return clock.starts[i] if i >= 0 else at
+    return interval_start(agent.shift, at)
