@@ -39,7 +39,7 @@ _OWN = {
     "instance": "instance",
     "id": "id",
 }
-#: Fields computed from one column, once per distinct value: field -> (column, probe setter).
+#: Fields computed from one column, once per distinct value: field -> that column.
 _FROM = {
     "group.name": "group",
     "assignee.tier": "assignee",
@@ -60,6 +60,7 @@ class Columns:
         self.sources = sources  # the recipe's: calendar, group names, roster
         self.row = row
         self.fixed: dict[str, columnar.Column] = {}  # columns no action changes
+        self._people: dict[Any, Any] = {}  # requester id -> Person
 
     def mask(self, node: query.Node | None) -> np.ndarray:
         import numpy as np
@@ -83,10 +84,16 @@ class Columns:
         spec = query.field_spec(name)
         if name == "requester" or name.startswith("requester."):
             people = self.data.people
-            col = self._derived(
-                cols["requester"],
-                lambda rid: spec.getter(self._probe(requester=people.get(rid) if rid else None)),
-            )
+            probe = self._probe()
+
+            def of_requester(rid: Any) -> Any:
+                found = self._people.get(rid)
+                if found is None:
+                    found = self._people[rid] = person(people.get(rid) if rid else None)
+                probe.requester = found  # the requester's getters read only the requester
+                return spec.getter(probe)
+
+            col = self._derived(cols["requester"], of_requester)
             self.fixed[name] = col
             return col
         if name.startswith("custom."):
@@ -105,9 +112,9 @@ class Columns:
         out = base.derive(fn)
         return columnar.Coded(out.codes, out.values)
 
-    def _probe(self, requester: Any = None, **attrs: Any) -> query.Subject:
-        """A subject whose ticket holds ``attrs`` (and the requester of a person row), for
-        reading one value with the field's getter."""
+    def _probe(self, **attrs: Any) -> query.Subject:
+        """A subject whose ticket holds ``attrs``, for reading one value with the field's
+        getter."""
         at = datetime.fromtimestamp(0, UTC)
         ticket = Ticket(
             id="x:1",
@@ -120,8 +127,7 @@ class Columns:
         )
         for key, value in attrs.items():
             setattr(ticket, key, value)
-        who = person(requester)
-        return query.Subject(ticket, who, at, fields_mod.Extras(self.sources, ticket, who), None)
+        return query.Subject(ticket, None, at, fields_mod.Extras(self.sources, ticket, None), None)
 
     def _numbers(self, name: str) -> columnar.Numbers | None:
         """Ages and times of a ticket as it arrives, as arrays (NaN-free: every row has one,
