@@ -172,3 +172,21 @@ def test_since_and_until() -> None:
 
     with pytest.raises(UsageError):
         backtest.parse_since("soon")
+
+
+def test_query_on_text_reads_the_text(ws: Any) -> None:
+    """``--query`` on a text field the recipe does not test reads the tickets' text (it used to
+    be tested against an empty subject: nothing matched)."""
+    w, workspace = ws
+    path = workspace.dir / "all.yaml"
+    path.write_text("name: all\nrules:\n  - name: every\n    then: [{add_tags: [x]}]\n")
+    result = backtest.run(w, str(path), since="60d", end=END, query_text="subject:refund")
+    store = w._need_store()
+    start = END - timedelta(days=60)
+    expected = sum(
+        1
+        for t, _r in store.select(None)
+        if start <= t.created_at < END and "refund" in t.subject.lower()
+    )
+    assert expected > 0
+    assert result.rule_matches == {"every": expected}

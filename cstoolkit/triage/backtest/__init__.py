@@ -121,7 +121,8 @@ def _run(
     stop = end or model.now()
     start = stop - parse_since(since, until=stop)
     result = BacktestResult(recipe.name, start, stop)
-    data = load(ws, recipe, start, stop, after)
+    selection = ws.check_query(query.parse(query_text), [recipe]) if query_text else None
+    data = load(ws, recipe, start, stop, after, query.fields_used(selection) if selection else ())
     timings["load"] = time.perf_counter() - t0
     result.tickets = data.n
     rule_tags = [f"{r.name}" for r in recipe.rules]
@@ -133,8 +134,8 @@ def _run(
     ev = Columns(data, replay.planner.sources_for(recipe), replay.subject)
     t1 = time.perf_counter()
     active = np.ones(data.n, dtype=bool)
-    if query_text:
-        active &= ev.mask(ws.check_query(query.parse(query_text), [recipe]))
+    if selection is not None:
+        active &= ev.mask(selection)
     if recipe.query is not None:
         active &= ev.mask(recipe.query)
     considered = active.copy()

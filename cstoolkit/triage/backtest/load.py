@@ -98,12 +98,21 @@ class Data:
     people: dict[str, PersonRow]
 
 
-def load(ws: Workspace, recipe: Recipe, start: datetime, end: datetime, after: timedelta) -> Data:
-    """The tickets created in [start, end), in arrival order, as they arrived."""
+def load(
+    ws: Workspace,
+    recipe: Recipe,
+    start: datetime,
+    end: datetime,
+    after: timedelta,
+    also: Iterable[str] = (),
+) -> Data:
+    """The tickets created in [start, end), in arrival order, as they arrived, with the
+    columns the recipe's conditions and the fields ``also`` (a ``--query``'s) read."""
     import numpy as np
 
     store = ws._need_store()
     used = recipe.fields() | (query.fields_used(recipe.query) if recipe.query else frozenset())
+    used |= frozenset(also)
     want_text = sorted(c for c in reads.TEXT_COLUMNS if c in used)
     rows = reads.period_rows(store, start, end, want_text)
     n = len(rows)
