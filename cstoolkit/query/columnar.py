@@ -134,7 +134,7 @@ def _substrings(
     found = re.compile("|".join(re.escape(str(x).lower()) for x in needles)).search
     for k in chosen:
         v = values[k]
-        answers[k] = v is not None and found(v.lower()) is not None  # type: ignore[union-attr]
+        answers[k] = isinstance(v, str) and found(v.lower()) is not None
     return True
 
 
