@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit import calendars, query
-from cstoolkit.model import Status, Ticket
+from cstoolkit.model import Person, Role, Status, Ticket
 from cstoolkit.query import columnar
 from cstoolkit.triage import fields as fields_mod
-from cstoolkit.triage.backtest.load import Coded, Data, person, thaw
+from cstoolkit.triage.backtest.load import Coded, Data, thaw
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,6 @@ class Columns:
         self.sources = sources  # the recipe's: calendar, group names, roster
         self.row = row
         self.fixed: dict[str, columnar.Column] = {}  # columns no action changes
-        self._people: dict[Any, Any] = {}  # requester id -> Person
 
     def mask(self, node: query.Node | None) -> np.ndarray:
         import numpy as np
@@ -85,12 +84,20 @@ class Columns:
         if name == "requester" or name.startswith("requester."):
             people = self.data.people
             probe = self._probe()
+            one = Person(id="x:r", instance="x", external_id="r", role=Role.REQUESTER)
 
             def of_requester(rid: Any) -> Any:
-                found = self._people.get(rid)
-                if found is None:
-                    found = self._people[rid] = person(people.get(rid) if rid else None)
-                probe.requester = found  # the requester's getters read only the requester
+                row = people.get(rid) if rid else None
+                if row is None:
+                    probe.requester = None
+                else:  # one person object refilled: the getters read only these attributes
+                    one.id, one.name, one.email = row.id, row.name or "", row.email
+                    one.organization, one.plan, one.language = (
+                        row.organization,
+                        row.plan,
+                        row.language,
+                    )
+                    probe.requester = one
                 return spec.getter(probe)
 
             col = self._derived(cols["requester"], of_requester)
