@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from cstoolkit.query.compare import is_number, items
 from cstoolkit.query.evaluator import evaluate, test_value
 from cstoolkit.query.grammar import CHANGE
+from cstoolkit.query.regex import search
 from cstoolkit.query.registry import FieldSpec, Subject, field_spec
 from cstoolkit.query.tree import All, Any, Cond, Node, Not, fields_used
 
@@ -116,26 +117,38 @@ def _leaf(c: Cond, table: Table) -> np.ndarray:
 def _substrings(
     spec: FieldSpec, c: Cond, column: Coded, codes: Iterable[int], answers: np.ndarray
 ) -> bool:
-    """``contains``/``contains_any`` of strings on many distinct strings at once: one search
-    for an alternation of the lowered needles in each lowered value, which is
-    :func:`~cstoolkit.query.compare.contains` (``needle.lower() in value.lower()``) for every
-    needle at C speed. False (nothing written) when it does not apply: a needle that is not a
-    string, a field whose values are normalised (enums, tags, kind any) or a value that is
-    neither a string nor missing; then each value goes through ``test_value``."""
-    if c.op not in ("contains", "contains_any") or spec.kind not in ("text", "string", "id"):
-        return False
-    needles = items(c.value) if c.op == "contains_any" else (c.value,)
-    if not needles or not all(isinstance(x, str) for x in needles):
+    """``contains``/``contains_any``/``matches`` on many distinct strings at once, without
+    ``test_value``'s per-call work: ``contains`` of strings is one search for an alternation of
+    the lowered needles in each lowered value (:func:`~cstoolkit.query.compare.contains`:
+    ``needle.lower() in value.lower()``, for every needle at C speed); ``matches`` is
+    :func:`~cstoolkit.query.regex.search` on each value, as ``test_value`` calls it. False
+    (nothing written) when it does not apply: a needle that is not a string, a field whose
+    values are normalised (enums, tags, kind any) or a value that is neither a string nor
+    missing; then each value goes through ``test_value``."""
+    if c.op not in ("contains", "contains_any", "matches") or spec.kind not in STRINGS:
         return False
     values = column.values
     chosen = [int(k) for k in codes]
     if not all(values[k] is None or isinstance(values[k], str) for k in chosen):
+        return False
+    if c.op == "matches":
+        pattern = str(c.value)
+        for k in chosen:
+            v = values[k]
+            answers[k] = isinstance(v, str) and search(pattern, v)
+        return True
+    needles = items(c.value) if c.op == "contains_any" else (c.value,)
+    if not needles or not all(isinstance(x, str) for x in needles):
         return False
     found = re.compile("|".join(re.escape(str(x).lower()) for x in needles)).search
     for k in chosen:
         v = values[k]
         answers[k] = isinstance(v, str) and found(v.lower()) is not None
     return True
+
+
+#: Kinds whose values ``test_value`` takes as they are (no normalising) and compares as text.
+STRINGS = frozenset({"text", "string", "id"})
 
 
 def _scalar(spec: FieldSpec, value: object) -> float | int:

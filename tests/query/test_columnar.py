@@ -94,14 +94,19 @@ _WORDS = ["refund", "Factura", "ÜBERWEISUNG", "straße", "api", "a.b", "(x)", "
         st.one_of(st.sampled_from(_WORDS), st.text(min_size=1, max_size=3)), min_size=1, max_size=4
     ),
     field=st.sampled_from(["subject", "requester.email", "id"]),
-    any_of=st.booleans(),
+    op=st.sampled_from(["contains", "contains_any", "matches"]),
+    pattern=st.sampled_from(
+        [r"\bapi\b", "(?i)refund|factura", "^$", r"\.b", "stra(ß|ss)e", "x{2,}"]
+    ),
 )
-def test_many_distinct_strings_contain_as_test_value_says(
-    values: list[str | None], needles: list[str], field: str, any_of: bool
+def test_many_distinct_strings_contain_and_match_as_test_value_says(
+    values: list[str | None], needles: list[str], field: str, op: str, pattern: str
 ) -> None:
     """Over more than 64 distinct values ``contains``/``contains_any`` is one search per value
-    (an alternation of the needles): the answers are ``test_value``'s."""
-    c = q.cond(field, "contains_any", needles) if any_of else q.cond(field, "contains", needles[0])
+    (an alternation of the needles) and ``matches`` one regex search per value: the answers are
+    ``test_value``'s."""
+    value: object = {"contains": needles[0], "contains_any": needles, "matches": pattern}[op]
+    c = q.cond(field, op, value)
     spec = q.field_spec(field)
     column = columnar.column_of(spec, values)
     got = columnar.mask(c, columnar.Table(len(values), {field: column})).tolist()

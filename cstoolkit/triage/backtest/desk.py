@@ -47,7 +47,7 @@ class Desk:
         self.full: dict[tuple[Any, ...], int] = {}  # candidate keys found full, at version
         self.on: set[int] = set(self.always)
         self.members: dict[str | None, list[int]] = {}
-        self.candidates: dict[tuple[Any, ...], list[tuple[Any, str, float]]] = {}
+        self.candidates: dict[tuple[Any, ...], list[tuple[Any, tuple[str, str], float]]] = {}
 
     def handles(self, call: ActionCall) -> bool:
         p = call.params
@@ -82,9 +82,9 @@ class Desk:
 
     def candidates_for(
         self, group: str | None, tier: int | None, instance: str, channel: str
-    ) -> list[tuple[Any, str, float]]:
-        """(agent, capacity key, capacity) of the agents on shift in ``group`` (and ``tier``)
-        with an id on ``instance``, in roster order."""
+    ) -> list[tuple[Any, tuple[str, str], float]]:
+        """(agent, its load key (agent id, capacity key), capacity) of the agents on shift in
+        ``group`` (and ``tier``) with an id on ``instance``, in roster order."""
         key = (group, tier, instance, channel)
         found = self.candidates.get(key)
         if found is None:
@@ -98,7 +98,7 @@ class Desk:
                 found.append(
                     (
                         agent,
-                        capacity_key(channel, agent.capacity),
+                        (agent.id, capacity_key(channel, agent.capacity)),
                         float("inf") if cap is None else float(cap),
                     )
                 )
@@ -164,8 +164,8 @@ class Desk:
             # the desk's state: who is on shift with room (assign.eligible, kept incrementally)
             room = [
                 agent
-                for agent, cap_key, cap in candidates_for(group, tier, inst, channel)
-                if cap - load.get((agent.id, cap_key), 0) > 0
+                for agent, load_key, cap in candidates_for(group, tier, inst, channel)
+                if cap - load.get(load_key, 0) > 0
             ]
             if not room:
                 full[ckey] = self.version

@@ -50,7 +50,7 @@ class Replay:
         self.counted: Counter[str] = Counter()
         self.not_assigned = 0
         self._events: dict[str, list[Event]] = {}
-        self._instant = dict(zip(data.ids, data.at.tolist(), strict=True))
+        self._instant: dict[str, float] | None = None  # ticket id -> replay instant
         store = ws._need_store()
         self.ctx = engine.Context(
             now=datetime.fromtimestamp(float(data.at[0]), UTC) if data.n else model.now(),
@@ -70,6 +70,8 @@ class Replay:
         found = self._events.get(ticket_id)
         if found is None:
             store = self.ws._need_store()
+            if self._instant is None:
+                self._instant = dict(zip(self.data.ids, self.data.at.tolist(), strict=True))
             until = self._instant.get(ticket_id, math.inf)
             found = [e for e in store.events(ticket_id) if e.at.timestamp() <= until]
             self._events[ticket_id] = found
