@@ -121,21 +121,23 @@ def _substrings(
     ``test_value``'s per-call work: ``contains`` of strings is one search for an alternation of
     the lowered needles in each lowered value (:func:`~cstoolkit.query.compare.contains`:
     ``needle.lower() in value.lower()``, for every needle at C speed); ``matches`` is
-    :func:`~cstoolkit.query.regex.search` on each value, as ``test_value`` calls it. False
-    (nothing written) when it does not apply: a needle that is not a string, a field whose
-    values are normalised (enums, tags, kind any) or a value that is neither a string nor
-    missing; then each value goes through ``test_value``."""
+    :func:`~cstoolkit.query.regex.search` on each value, as ``test_value`` calls it; a missing
+    value is False (``answers`` starts all False). False when it does not apply: a needle that
+    is not a string, a field whose values are normalised (enums, tags, kind any) or a value
+    that is neither a string nor missing; then ``test_value`` answers for every value
+    (rewriting what was written)."""
     if c.op not in ("contains", "contains_any", "matches") or spec.kind not in STRINGS:
         return False
     values = column.values
-    chosen = [int(k) for k in codes]
-    if not all(values[k] is None or isinstance(values[k], str) for k in chosen):
-        return False
+    chosen = codes.tolist() if hasattr(codes, "tolist") else list(codes)
     if c.op == "matches":
         pattern = str(c.value)
         for k in chosen:
             v = values[k]
-            answers[k] = isinstance(v, str) and search(pattern, v)
+            if isinstance(v, str):
+                answers[k] = search(pattern, v)
+            elif v is not None:
+                return False  # not a string: test_value decides every value
         return True
     needles = items(c.value) if c.op == "contains_any" else (c.value,)
     if not needles or not all(isinstance(x, str) for x in needles):
@@ -143,7 +145,10 @@ def _substrings(
     found = re.compile("|".join(re.escape(str(x).lower()) for x in needles)).search
     for k in chosen:
         v = values[k]
-        answers[k] = isinstance(v, str) and found(v.lower()) is not None
+        if isinstance(v, str):
+            answers[k] = found(v.lower()) is not None
+        elif v is not None:
+            return False  # not a string: test_value decides every value
     return True
 
 
