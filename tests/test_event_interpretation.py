@@ -50,8 +50,9 @@ CREATORS = {
 INTERPRETERS = {
     "cstoolkit/store/privacy.py": "which fields of an event hold a person id depends on its "
     "kind (assignments hold them in old/new): rewritten on erasure, not read as a fact",
-    "cstoolkit/triage/backtest.py": "the values tickets arrived with, from their first "
-    "priority, group and tag changes; backtest moves onto the facts with issue 15 point 2",
+    "cstoolkit/triage/backtest/load.py": "the values a replayed ticket arrived with (its "
+    "first priority, group and tag changes): the state it is replayed in, not a fact of it",
+    "cstoolkit/store/backtest.py": "reads those first changes for the backtest (see load.py)",
     "plugins/cstoolkit-request-tracker/cstoolkit_request_tracker/backend.py": "RT's mapper "
     "takes a ticket's description from its creating transaction (mapping, before any fact)",
     "cstoolkit/triage/testing.py": "a recipe test file's created event is public unless the "

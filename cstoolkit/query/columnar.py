@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from cstoolkit.query.compare import is_number, items
 from cstoolkit.query.evaluator import evaluate, test_value
 from cstoolkit.query.grammar import CHANGE
+from cstoolkit.query.regex import search
 from cstoolkit.query.registry import FieldSpec, Subject, field_spec
 from cstoolkit.query.tree import All, Any, Cond, Node, Not, fields_used
 
@@ -105,9 +107,53 @@ def _leaf(c: Cond, table: Table) -> np.ndarray:
         return _numbers(spec, c, column)
     codes = np.unique(column.codes) if len(column.values) > 64 else range(len(column.values))
     answers = np.zeros(len(column.values), dtype=bool)
+    if len(codes) > 64 and _substrings(spec, c, column, codes, answers):
+        return answers[column.codes]
     for k in codes:
         answers[k] = test_value(spec, c, column.values[k])
     return answers[column.codes]
+
+
+def _substrings(
+    spec: FieldSpec, c: Cond, column: Coded, codes: Iterable[int], answers: np.ndarray
+) -> bool:
+    """``contains``/``contains_any``/``matches`` on many distinct strings at once, without
+    ``test_value``'s per-call work: ``contains`` of strings is one search for an alternation of
+    the lowered needles in each lowered value (:func:`~cstoolkit.query.compare.contains`:
+    ``needle.lower() in value.lower()``, for every needle at C speed); ``matches`` is
+    :func:`~cstoolkit.query.regex.search` on each value, as ``test_value`` calls it; a missing
+    value is False (``answers`` starts all False). False when it does not apply: a needle that
+    is not a string, a field whose values are normalised (enums, tags, kind any) or a value
+    that is neither a string nor missing; then ``test_value`` answers for every value
+    (rewriting what was written)."""
+    if c.op not in ("contains", "contains_any", "matches") or spec.kind not in STRINGS:
+        return False
+    values = column.values
+    chosen = codes.tolist() if hasattr(codes, "tolist") else list(codes)
+    if c.op == "matches":
+        pattern = str(c.value)
+        for k in chosen:
+            v = values[k]
+            if isinstance(v, str):
+                answers[k] = search(pattern, v)
+            elif v is not None:
+                return False  # not a string: test_value decides every value
+        return True
+    needles = items(c.value) if c.op == "contains_any" else (c.value,)
+    if not needles or not all(isinstance(x, str) for x in needles):
+        return False
+    found = re.compile("|".join(re.escape(str(x).lower()) for x in needles)).search
+    for k in chosen:
+        v = values[k]
+        if isinstance(v, str):
+            answers[k] = found(v.lower()) is not None
+        elif v is not None:
+            return False  # not a string: test_value decides every value
+    return True
+
+
+#: Kinds whose values ``test_value`` takes as they are (no normalising) and compares as text.
+STRINGS = frozenset({"text", "string", "id"})
 
 
 def _scalar(spec: FieldSpec, value: object) -> float | int:

@@ -525,6 +525,25 @@ class Planner:
             run.run_recipe(recipe)
         return run.finish()
 
+    def run_action(
+        self,
+        ticket: Ticket,
+        requester: Person | None,
+        recipe: Recipe,
+        rule: Rule,
+        call: ActionCall,
+        sources: fields_mod.Sources,
+    ) -> tuple[TicketPlan, Ticket]:
+        """One action of ``rule`` on ``ticket`` as of ``sources.now``, through the same code as
+        :meth:`plan_ticket` (a backtest replays a rule's actions on many tickets in turn): the
+        plan of that action and the ticket after it."""
+        run = _Run(self, ticket, requester)
+        run.now = sources.now
+        run.recipe, run.rule = recipe, rule
+        run.extras = fields_mod.Extras(sources, run.ticket, requester)
+        run.run_action(recipe, rule, call)
+        return run.finish(), run.ticket
+
     def plan_ticket_safely(self, ticket: Ticket, requester: Person | None) -> TicketPlan:
         """:meth:`plan_ticket`, where a failure is that ticket's one-line error (its plan then
         changes nothing): one bad ticket never stops a run over many."""

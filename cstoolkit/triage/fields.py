@@ -34,9 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.calendars import business_days_between
 from cstoolkit.model import Event, Person, Ticket
 from cstoolkit.query.catalog import BUSINESS_BASES
 from cstoolkit.timeline import Facts as TimelineFacts
@@ -92,27 +93,6 @@ def cycle(facts: Facts) -> int:
 
 def _at(epoch: int | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
-
-
-# -- business days -----------------------------------------------------------------------------
-
-
-def business_days_between(calendar: Calendar, start: datetime, end: datetime) -> int:
-    """Open days of ``calendar`` strictly after ``start``'s local date, up to and including the
-    day before ``end``'s local date: whole business days that have passed."""
-    if end <= start:
-        return 0
-    zone = calendar.zone
-    first = start.astimezone(zone).date() + timedelta(days=1)
-    last = end.astimezone(zone).date()
-    n, day = 0, first
-    for _ in range(3660):  # ten years is plenty; older tickets count as ten years
-        if day >= last:
-            break
-        if calendar.day_intervals(day):
-            n += 1
-        day += timedelta(days=1)
-    return n
 
 
 # -- the lazy extras mapping -------------------------------------------------------------------

@@ -75,3 +75,39 @@ def test_number_and_datetime_columns_are_arrays_and_others_coded() -> None:
 def test_a_field_without_column_or_rows_is_an_error() -> None:
     with pytest.raises(ValueError, match="no column for status"):
         columnar.mask(q.parse("status:open"), columnar.Table(2))
+
+
+_WORDS = ["refund", "Factura", "ÜBERWEISUNG", "straße", "api", "a.b", "(x)", " "]
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.lists(st.sampled_from(_WORDS), max_size=4).map(" ".join),
+            st.text(max_size=12),
+        ),
+        min_size=65,
+        max_size=150,
+    ),
+    needles=st.lists(
+        st.one_of(st.sampled_from(_WORDS), st.text(min_size=1, max_size=3)), min_size=1, max_size=4
+    ),
+    field=st.sampled_from(["subject", "requester.email", "id"]),
+    op=st.sampled_from(["contains", "contains_any", "matches"]),
+    pattern=st.sampled_from(
+        [r"\bapi\b", "(?i)refund|factura", "^$", r"\.b", "stra(ß|ss)e", "x{2,}"]
+    ),
+)
+def test_many_distinct_strings_contain_and_match_as_test_value_says(
+    values: list[str | None], needles: list[str], field: str, op: str, pattern: str
+) -> None:
+    """Over more than 64 distinct values ``contains``/``contains_any`` is one search per value
+    (an alternation of the needles) and ``matches`` one regex search per value: the answers are
+    ``test_value``'s."""
+    value: object = {"contains": needles[0], "contains_any": needles, "matches": pattern}[op]
+    c = q.cond(field, op, value)
+    spec = q.field_spec(field)
+    column = columnar.column_of(spec, values)
+    got = columnar.mask(c, columnar.Table(len(values), {field: column})).tolist()
+    assert got == [q.test_value(spec, c, v) for v in values]
