@@ -217,7 +217,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps CstError to its one-line message and exit code, and an
     unexpected exception to one line naming its crash report (exit 70, docs/exit-codes.md)."""
     from cstoolkit.errors import EXIT_INTERNAL, CstError
-    from cstoolkit.secrets import redact_text
+
+    def redact_text(text: str) -> str:  # loaded only to print an error: `cst --help` stays fast
+        from cstoolkit.secrets import redact_text
+
+        return redact_text(text)
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
