@@ -18,6 +18,7 @@ from cstoolkit.model import (
     Status,
     Ticket,
 )
+from cstoolkit.timeline.build import event_row as timeline_event_row
 
 
 def to_epoch(value: datetime | None) -> int | None:
@@ -139,19 +140,11 @@ EVENT_COLUMNS = "id, ticket_id, kind, at, author_id, author_role, public, body, 
 
 
 def event_row(e: Event) -> tuple[Any, ...]:
-    return (
-        e.id,
-        e.ticket_id,
-        str(e.kind),
-        to_epoch(e.at),
-        e.author_id,
-        str(e.author_role) if e.author_role else None,
-        None if e.public is None else int(e.public),
-        e.body,
-        e.old,
-        e.new,
-        dumps(e.data),
-    )
+    """The timeline's row of an event (one shape for both), as stored: a time zone is required
+    and ``data`` is JSON text."""
+    row = timeline_event_row(e)
+    to_epoch(e.at)  # refuses a naive time before it is stored
+    return (*row[:-1], dumps(e.data))
 
 
 def row_event(row: Any) -> Event:
