@@ -23,6 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from cstoolkit.inbound_source import InboundSource
     from cstoolkit.plugin import Backend, Channel, SurveyProvider
 
 PROJECT = "cstoolkit"
@@ -88,4 +89,14 @@ def register_commands(cli: click.Group) -> None:
     the ``cstoolkit.commands`` entry-point group as well.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_inbound_sources(register: Callable[[type[InboundSource]], None]) -> None:
+    """Register inbound sources (subclasses of :class:`cstoolkit.inbound_source.InboundSource`):
+    ways customers' messages come in (a provider's webhook, a polled mailbox), configured as
+    ``[inbound.NAME]`` instances and served by ``cst inbound serve`` / ``cst inbound poll``.
+
+    .. versionadded:: 1.2
     """

@@ -32,6 +32,7 @@ import pluggy
 
 from cstoolkit import hookspecs
 from cstoolkit.errors import PluginError
+from cstoolkit.inbound_source import InboundSource
 from cstoolkit.plugin import KNOWN_CAPABILITIES, Backend, Channel, PluginBase, SurveyProvider
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,14 @@ HOOK_KINDS: dict[str, str] = {
     "register_actions": "action",
     "register_metrics": "metric",
     "register_exporters": "exporter",
+    "register_inbound_sources": "inbound_source",
 }
 
 _KIND_BASES: dict[str, type[PluginBase]] = {
     "backend": Backend,
     "channel": Channel,
     "survey_provider": SurveyProvider,
+    "inbound_source": InboundSource,
 }
 
 

@@ -79,7 +79,12 @@ MAPPING_KEYS = (*MAPPING_TABLES, "plan_field")
 OptionsT = TypeVar("OptionsT")
 
 #: Where each kind of instance lives in cstoolkit.toml (for messages naming a setting).
-SECTIONS = {"backend": "backends", "channel": "channels", "survey_provider": "surveys"}
+SECTIONS = {
+    "backend": "backends",
+    "channel": "channels",
+    "survey_provider": "surveys",
+    "inbound_source": "inbound",
+}
 
 
 class PluginBase(Generic[OptionsT]):
@@ -183,6 +188,9 @@ class BackendSettings(PluginSettings):
 class Comment:
     body: str
     public: bool = False
+    #: written by the ticket's requester (a customer's message that came in), not by an agent;
+    #: a backend that cannot post as the requester posts it as a public comment
+    from_requester: bool = False
 
 
 @dataclass(slots=True)
@@ -233,6 +241,8 @@ class NewTicket:
     description: str
     requester_email: str | None = None
     requester_name: str = ""
+    #: the requester's phone (E.164) when they wrote in by WhatsApp or SMS
+    requester_phone: str | None = None
     status: str = "new"
     priority: str = "normal"
     channel: str = "other"

@@ -127,6 +127,7 @@ class _Index:
     tickets: dict[str, int] = field(default_factory=dict)
     markers: dict[str, str] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
     max_id: int = 0
 
 
@@ -449,8 +450,11 @@ class LocalBackend(Backend):
                 index.max_id = max(index.max_id, int(ext))
         elif kind == "deleted":
             index.tickets.pop(ext, None)
-        elif kind == "person" and rec.get("email"):
-            index.emails[str(rec["email"]).lower()] = ext
+        elif kind == "person":
+            if rec.get("email"):
+                index.emails[str(rec["email"]).lower()] = ext
+            if rec.get("phone"):
+                index.phones[str(rec["phone"])] = ext
 
     def _read_at(self, offset: int) -> dict[str, Any]:
         with open(self.path, "rb") as fh:
@@ -531,7 +535,11 @@ class LocalBackend(Backend):
         merged = {**custom, **changes.custom_fields}
         rec["custom_fields"] = merged
         for comment in changes.comments:
-            event(EventKind.COMMENT, public=comment.public, body=comment.body)
+            if comment.from_requester:
+                event(EventKind.COMMENT, public=True, body=comment.body)
+                events[-1].update(role="requester", author=rec.get("requester"))
+            else:
+                event(EventKind.COMMENT, public=comment.public, body=comment.body)
         return len(events) > before or merged != custom
 
     def create(self, ticket: NewTicket) -> str:
@@ -543,6 +551,20 @@ class LocalBackend(Backend):
             when = values.z(now())
             records: list[dict[str, Any]] = []
             requester = None
+            if ticket.requester_phone and not ticket.requester_email:
+                requester = index.phones.get(ticket.requester_phone)
+                if requester is None:
+                    digest = hashlib.sha1(ticket.requester_phone.encode()).hexdigest()
+                    requester = "r-" + digest[:10]
+                    records.append(
+                        {
+                            "type": "person",
+                            "id": requester,
+                            "role": "requester",
+                            "name": ticket.requester_name,
+                            "phone": ticket.requester_phone,
+                        }
+                    )
             if ticket.requester_email:
                 requester = index.emails.get(ticket.requester_email.lower())
                 if requester is None:

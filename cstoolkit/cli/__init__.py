@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "survey",
         "Send post-resolution surveys and collect answers.",
     ),
+    "inbound": (
+        "cstoolkit.cli.inbound_cmd",
+        "inbound",
+        "Customers' WhatsApp, SMS and mail in; replies out.",
+    ),
     "tickets": ("cstoolkit.cli.tickets_cmd", "tickets", "List and show stored tickets."),
     "triage": ("cstoolkit.cli.triage_cmd", "triage", "Run triage recipes (dry run by default)."),
     "locks": ("cstoolkit.cli.locks_cmd", "locks", "List and release run locks."),

@@ -203,6 +203,43 @@ SURVEYS = _instances(
     "surveys.md",
 )
 
+INBOUND_KEYS: tuple[Key, ...] = (
+    Key("plugin", required=True, help="The inbound source (whatsapp, twilio_sms, imap)."),
+    Key("backend", required=True, ref="backends", help="The [backends.NAME] tickets go to."),
+    Key(
+        "reply_channel",
+        ref="channels",
+        help="The [channels.NAME] that delivers agents' public replies and acknowledgements.",
+    ),
+    Key(
+        "public_url",
+        help="The URL the provider calls, as it calls it (behind a proxy: the public one); "
+        "signatures are verified against it.",
+    ),
+    Key("acknowledge", "bool", default=False, help="Answer a new ticket with its number."),
+    Key(
+        "acknowledgement",
+        default="We received your message. Your ticket number is {ticket}.",
+        help="The acknowledgement's text; {ticket} is the ticket's number.",
+    ),
+    Key("tags", "list", items=Key("tag"), help="Tags given to tickets this source creates."),
+    Key("priority", default="normal", help="Priority of tickets this source creates."),
+    Key(
+        "window_closed_tag",
+        default="whatsapp-window-closed",
+        help="Tag set on a ticket whose reply could not be delivered: the 24-hour window "
+        "is closed and no template is configured.",
+    ),
+)
+INBOUND = _instances(
+    "inbound",
+    "inbound_source",
+    INBOUND_KEYS,
+    "A way customers write in: an instance of an inbound source, the backend its tickets go "
+    "to and the channel replies go out on.",
+    "inbound.md",
+)
+
 # -- triage: calendars, SLA, roster ----------------------------------------------------------
 
 CALENDARS = Section(
@@ -477,6 +514,7 @@ SECTIONS: dict[str, Section] = {
         BACKENDS,
         CHANNELS,
         SURVEYS,
+        INBOUND,
         CALENDARS,
         SLA,
         ROSTER,

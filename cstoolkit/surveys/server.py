@@ -29,9 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -40,6 +38,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from cstoolkit import model
 from cstoolkit.config import Config
+from cstoolkit.http_server import HardenedServer, Limits, Response, read_body, reason
 from cstoolkit.messages import SCALES
 from cstoolkit.store import Store, open_store
 from cstoolkit.store import surveys as db
@@ -49,25 +48,7 @@ from cstoolkit.surveys.links import LinkError, peek_offer_key
 
 log = logging.getLogger("cstoolkit.surveys.server")
 
-MAX_BODY = 16 * 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one client may take from the server; the defaults are the documented values."""
-
-    #: request line plus headers, in bytes (431 beyond)
-    max_header_bytes: int = 8 * 1024
-    #: request body, declared or chunked, in bytes (413 beyond, before the body is read)
-    max_body_bytes: int = MAX_BODY
-    #: seconds from accept (or from a request's first byte) until the request is complete
-    request_timeout: int = 10
-    #: seconds a connection may stay idle between requests (keep-alive)
-    idle_timeout: int = 15
-    #: connections open at once; more wait in the listen backlog
-    max_connections: int = 100
-    #: requests handled at once (worker threads)
-    threads: int = 4
+MAX_BODY = Limits.max_body_bytes
 
 
 _ROUTE = re.compile(r"(?:^|/)(s|u)/([A-Za-z0-9._%-]+)/?$")
@@ -140,13 +121,6 @@ border-radius:8px;background:#1f883d;color:#fff;cursor:pointer}
 {% endif %}
 </div></main></body></html>
 """
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _render(**ctx: Any) -> bytes:
@@ -313,13 +287,6 @@ _TOKEN_IN_PATH = re.compile(r"/(s|u)/[A-Za-z0-9._%-]+")
 _METHODS = ("GET", "HEAD", "POST")
 
 
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
 class WsgiApp:
     """The WSGI face of :class:`SurveyApp`: methods, the bounded body read, an access log."""
 
@@ -337,121 +304,29 @@ class WsgiApp:
             resp = Response(405, b"method not allowed\n", plain)
         else:
 
-            def read_body() -> bytes:
-                # The server refused a larger body before the app ran; min() keeps it so.
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                return environ["wsgi.input"].read(min(length, self.limits.max_body_bytes))
+            def body() -> bytes:
+                return read_body(environ, self.limits.max_body_bytes)
 
             resp = self.app.handle(
                 "GET" if method == "HEAD" else method,
                 path,
-                read_body,
+                body,
                 environ.get("HTTP_ACCEPT_LANGUAGE"),
             )
         headers = [*resp.headers.items(), ("Content-Length", str(len(resp.body)))]
-        start_response(f"{resp.status} {_reason(resp.status)}", headers)
+        start_response(f"{resp.status} {reason(resp.status)}", headers)
         # Tokens are bearer credentials: keep them out of logs.
         shown = _TOKEN_IN_PATH.sub(r"/\1/<token>", urlsplit(path).path)
         log.info("%s %s %s %s", environ.get("REMOTE_ADDR", "-"), method, shown, resp.status)
         return [b"" if method == "HEAD" else resp.body]
 
 
-def _server_classes() -> tuple[type, type]:
-    """waitress's TCP server and channel, taught the whole-request deadline.
-
-    waitress bounds header and body size and open connections itself, and closes a connection
-    idle for ``channel_timeout``; a client that trickles one byte at a time is never idle, so
-    each channel also records when its current request began (accept, or the first byte of a
-    later request) and the server's periodic maintenance closes it once that is older than
-    ``request_timeout``. Imported here so ``cst --help`` never loads waitress.
-    """
-    from waitress.channel import HTTPChannel
-    from waitress.server import TcpWSGIServer
-
-    class Channel(HTTPChannel):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.request_began: float | None = self.creation_time
-
-        def received(self, data: bytes) -> bool:
-            if data and self.request is None and self.request_began is None:
-                self.request_began = time.time()
-            result: bool = super().received(data)
-            if self.request is None:  # nothing partial left: the clock stops
-                self.request_began = None
-            return result
-
-    class Server(TcpWSGIServer):
-        channel_class = Channel
-        request_timeout: float = Limits.request_timeout
-
-        def maintenance(self, now: float) -> None:
-            super().maintenance(now)
-            cutoff = now - self.request_timeout
-            for channel in list(self.active_channels.values()):
-                began = getattr(channel, "request_began", None)
-                if began is not None and not channel.requests and began < cutoff:
-                    channel.will_close = True
-
-    return Server, Channel
-
-
-class SurveyServer:
-    """The answer page on a socket: ``serve_forever()`` in one thread, ``shutdown()`` from
-    another, then ``server_close()``."""
+class SurveyServer(HardenedServer):
+    """The answer page on a socket (see :class:`cstoolkit.http_server.HardenedServer`)."""
 
     def __init__(self, app: SurveyApp, host: str, port: int, limits: Limits) -> None:
-        server_cls, _ = _server_classes()
         self.app = app
-        self.limits = limits
-        self._stop = threading.Event()
-        self._stopped = threading.Event()
-        self._stopped.set()
-        self._server = server_cls(
-            WsgiApp(app, limits),
-            host=host,
-            port=port,
-            ident="cst-survey",
-            threads=limits.threads,
-            connection_limit=limits.max_connections,
-            max_request_header_size=limits.max_header_bytes,
-            # waitress refuses a body of max_request_body_size bytes or more
-            max_request_body_size=limits.max_body_bytes + 1,
-            channel_timeout=limits.idle_timeout,
-            cleanup_interval=1,
-            asyncore_use_poll=True,
-            expose_tracebacks=False,
-            clear_untrusted_proxy_headers=True,
-        )
-        self._server.request_timeout = limits.request_timeout
-
-    @property
-    def server_address(self) -> tuple[str, int]:
-        return str(self._server.effective_host), int(self._server.effective_port)
-
-    def open_connections(self) -> int:
-        """Connections the server holds now (for tests and status)."""
-        return len(self._server.active_channels)
-
-    def serve_forever(self, poll_interval: float = 0.2) -> None:
-        from waitress import wasyncore
-
-        self._stopped.clear()
-        try:
-            while not self._stop.is_set():
-                wasyncore.loop(timeout=poll_interval, use_poll=True, map=self._server._map, count=1)
-        finally:
-            self._stopped.set()
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._stopped.wait()
-
-    def server_close(self) -> None:
-        from waitress import wasyncore
-
-        self._server.task_dispatcher.shutdown()
-        wasyncore.close_all(self._server._map)
+        super().__init__(WsgiApp(app, limits), host, port, limits, ident="cst-survey")
 
 
 def make_server(

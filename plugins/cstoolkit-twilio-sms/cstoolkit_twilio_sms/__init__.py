@@ -147,3 +147,10 @@ class TwilioSMSChannel(HttpChannel):
 @hookimpl
 def register_channels(register: Any) -> None:
     register(TwilioSMSChannel)
+
+
+@hookimpl
+def register_inbound_sources(register: Any) -> None:
+    from cstoolkit_twilio_sms.inbound import TwilioInbound
+
+    register(TwilioInbound)

@@ -172,3 +172,10 @@ class WhatsAppChannel(HttpChannel):
 @hookimpl
 def register_channels(register: Any) -> None:
     register(WhatsAppChannel)
+
+
+@hookimpl
+def register_inbound_sources(register: Any) -> None:
+    from cstoolkit_whatsapp.inbound import WhatsAppInbound
+
+    register(WhatsAppInbound)
