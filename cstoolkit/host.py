@@ -47,6 +47,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("surveys", "cstoolkit.surveys.provider"),
     ("actions", "cstoolkit.builtin.actions"),
     ("kpi", "cstoolkit.builtin.kpi"),
+    ("imap", "cstoolkit.builtin.imap"),
 )
 
 #: hook name -> the kind of thing its ``register`` callback takes.

@@ -12,6 +12,8 @@ from typing import NoReturn
 import pytest
 
 from cstoolkit.store import Store, open_store
+from tests.imapserver import IMAP_ENABLE, ImapServer
+from tests.imapserver import start_server as start_imap
 from tests.pgserver import PG_ENABLE, PgServer, start_server
 
 
@@ -48,6 +50,20 @@ def skip_or_fail(why: str, enable: str) -> NoReturn:
     if require_servers():
         pytest.fail(f"{message} (CSTOOLKIT_REQUIRE_SERVERS=1 requires it)", pytrace=False)
     pytest.skip(message)
+
+
+# -- Dovecot: one real IMAP server per test session -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[ImapServer]:
+    """One Dovecot IMAP server per test process (per xdist worker) on 127.0.0.1."""
+    try:
+        server = start_imap()
+    except RuntimeError as exc:
+        skip_or_fail(f"no IMAP server: {exc}", IMAP_ENABLE)
+    yield server
+    server.stop()
 
 
 # -- PostgreSQL: one real server per test session, one fresh schema per test -----------------

@@ -56,6 +56,7 @@ def poll_sources(
                 report.outcomes.append(outcome)
                 if outcome.action != FAILED:
                     item.done()
+                    db.clear_problem(store, name, item.ref)
         finally:
             source.close()
             receiver.close()
