@@ -79,6 +79,8 @@ def run_checks(
     else:
         checks.append(Check("plugins", "ok", f"{len(loaded)} loaded"))
     live: list[tuple[str, Callable[[], Check]]] = [("store", lambda: _check_store(config))]
+    if config.instances("inbound"):
+        live.append(("inbound", lambda: check_inbound(config)))
     for section in INSTANCE_SECTIONS:
         for name in sorted(config.instances(section)):
             label = f"{section}.{name}"
@@ -165,6 +167,25 @@ def _instance_check(
         return Check(label, "ok" if verdict.ok else "fail", verdict.detail)
 
     return check
+
+
+def check_inbound(config: Config) -> Check:
+    """Inbound messages in doubt, interrupted, or left unparsed in a mailbox."""
+    from cstoolkit.inbound.status import counts
+    from cstoolkit.store.configured import open_configured
+
+    if not config.store_url and not config.store_path.exists():
+        return Check("inbound", "ok", "nothing received yet")
+    store = open_configured(config)
+    try:
+        c = counts(store)
+    finally:
+        store.close()
+    if not any(c.values()):
+        return Check("inbound", "ok", "nothing in doubt, nothing left unparsed")
+    detail = (f"{c['in_doubt']} in doubt, {c['interrupted']} interrupted, {c['unparsed']} "
+              "unparsed (see: cst inbound status)")  # fmt: skip
+    return Check("inbound", "warn", detail)
 
 
 def _check_store(config: Config) -> Check:

@@ -56,6 +56,12 @@ def status(app: App, fmt: str, as_json: bool, out_path: str | None) -> None:
             f"surveys: {s['pending']} pending, {s['in_doubt']} in doubt, {s['sent']} sent, "
             f"{s['answers']} answers\n"
         )
+        inbound = data["inbound"]
+        if any(inbound.values()):
+            buf.write(
+                f"inbound: {inbound['in_doubt']} in doubt, {inbound['interrupted']} interrupted, "
+                f"{inbound['unparsed']} unparsed (cst inbound status)\n"
+            )
         run = data["last_run"]
         if run is None:
             buf.write("last run: never (cst run)\n")

@@ -28,6 +28,7 @@ def _iso(epoch: int | None) -> str | None:
 
 def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
     """Everything ``cst status`` shows, as plain JSON-able values."""
+    from cstoolkit.inbound.status import counts as inbound_counts
     from cstoolkit.ops.run import last_run
     from cstoolkit.surveys.send import status_summary
 
@@ -74,6 +75,7 @@ def collect(store: Store, instances: list[str] | None = None) -> dict[str, Any]:
             "answers": surveys["answers"],
             "opt_outs": surveys["opt_outs"],
         },
+        "inbound": inbound_counts(store),
         "last_run": None
         if run is None
         else {
@@ -210,6 +212,11 @@ def prometheus(status: dict[str, Any]) -> str:
            [({}, s["pending"])])  # fmt: skip
     metric("surveys_in_doubt", "Survey offers whose delivery is unknown (never resent blindly).",
            "gauge", [({}, s["in_doubt"])])  # fmt: skip
+    inbound = status["inbound"]
+    metric("inbound_in_doubt", "Inbound messages or replies whose outcome is unknown (never "
+           "redone blindly).", "gauge", [({}, inbound["in_doubt"])])  # fmt: skip
+    metric("inbound_unparsed", "Mail left flagged in a mailbox because it cannot be parsed.",
+           "gauge", [({}, inbound["unparsed"])])  # fmt: skip
     run = status["last_run"]
     metric(
         "run_last_timestamp_seconds",

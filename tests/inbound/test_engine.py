@@ -147,6 +147,14 @@ def test_crash_mid_create_without_lookup_is_in_doubt_and_reported(
     assert len(NoLookupBackend.created) == 1  # never created again blindly
     assert [e.key for e in in_doubt(store)] == ["wa:w1"]
     assert [p["state"] for p in problems(store)] == ["in_doubt"]
+    from cstoolkit.doctor import check_inbound
+    from cstoolkit.ops.status import collect, prometheus
+
+    status = collect(store)
+    assert status["inbound"]["in_doubt"] == 1
+    assert "cstoolkit_inbound_in_doubt 1" in prometheus(status)
+    check = check_inbound(config)
+    assert check.status == "warn" and "1 in doubt" in check.detail
     # a retry of the message is still answered without creating
     assert Receiver(config, host, store, "wa", backend=backend).receive(msg("w1")).action == (
         DUPLICATE

@@ -1,0 +1,162 @@
+"""Replies go back out over WhatsApp: inside the 24-hour window as text, outside it as the
+configured template or, without one, a "window closed" tag and note on the ticket; an
+acknowledgement with the ticket number. The Graph API is a fake on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cstoolkit.inbound.engine import Receiver
+from cstoolkit.inbound.replies import SENT, WINDOW_CLOSED, deliver_replies
+from cstoolkit.inbound_source import InboundMessage
+from cstoolkit.instances import build_instance
+from cstoolkit.plugin import Changes, Comment
+from cstoolkit.store.ledger import counts
+from cstoolkit.sync import pull
+
+from .helpers import load, tickets, workspace
+
+WA_TOKEN = "wa-access-token-1234"
+
+
+class Graph:
+    """A fake of the Graph API's POST /{version}/{phone_number_id}/messages."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length))
+                outer.requests.append({"path": self.path, "auth": self.headers.get(
+                    "Authorization"), "body": body})  # fmt: skip
+                data = json.dumps({"messaging_product": "whatsapp", "messages": [
+                    {"id": f"wamid.OUT{len(outer.requests)}"}]}).encode()  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def graph() -> Iterator[Graph]:
+    g = Graph()
+    yield g
+    g.close()
+
+
+def setup(root: Path, graph: Graph, extra: str = "", channel: str = "") -> tuple[Any, Any, Any]:
+    path = workspace(root, f"""
+[inbound.wa2]
+plugin = "whatsapp"
+backend = "desk"
+app_secret = "env:CST_TEST_APP_SECRET"
+verify_token = "env:CST_TEST_VERIFY_TOKEN"
+reply_channel = "wa_out"
+{extra}
+
+[channels.wa_out]
+plugin = "whatsapp"
+phone_number_id = "106540352242922"
+access_token = "env:CST_TEST_WA_TOKEN"
+base_url = "{graph.url}"
+{channel}
+""")  # fmt: skip
+    return load(path)
+
+
+def message(mid: str, hours_ago: float = 0.0) -> InboundMessage:
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    return InboundMessage(mid, "whatsapp", "+34600111222", "my order?", at)
+
+
+def agent_replies(config: Any, host: Any, store: Any, text: str) -> None:
+    """An agent answers in the helpdesk; the next sync brings the reply into the store."""
+    backend = build_instance(config, host, "backends", "desk", store)
+    backend.apply("1", Changes(comments=[Comment(text, public=True)]))
+    backend.apply("1", Changes(comments=[Comment("internal only", public=False)]))
+    pull(store, backend, lock=False)
+
+
+def test_reply_inside_the_window_goes_out_as_text_once(tmp_path: Path, graph: Graph) -> None:
+    config, host, store = setup(tmp_path, graph)
+    Receiver(config, host, store, "wa2").receive(message("wamid.R1"))
+    agent_replies(config, host, store, "It ships today.")
+    out = deliver_replies(config, host, store, "wa2")
+    assert [d.action for d in out] == [SENT]
+    assert len(graph.requests) == 1
+    sent = graph.requests[0]
+    assert sent["path"] == "/v21.0/106540352242922/messages"
+    assert sent["auth"] == f"Bearer {WA_TOKEN}"
+    assert sent["body"]["to"] == "34600111222" and sent["body"]["type"] == "text"
+    assert sent["body"]["text"]["body"] == "It ships today."
+    assert deliver_replies(config, host, store, "wa2") == []  # never twice
+    assert len(graph.requests) == 1
+
+
+def test_reply_outside_the_window_without_template_marks_the_ticket(
+    tmp_path: Path, graph: Graph
+) -> None:
+    config, host, store = setup(tmp_path, graph)
+    Receiver(config, host, store, "wa2").receive(message("wamid.R2", hours_ago=30))
+    agent_replies(config, host, store, "Sorry for the wait.")
+    out = deliver_replies(config, host, store, "wa2")
+    assert [d.action for d in out] == [WINDOW_CLOSED]
+    assert graph.requests == []
+    ticket = tickets(tmp_path)["1"]
+    assert "whatsapp-window-closed" in ticket["tags"]
+    note = ticket["events"][-1]
+    assert note["public"] is False and "24-hour customer-service window closed" in note["body"]
+    assert deliver_replies(config, host, store, "wa2") == []
+    assert counts(store, "inbound_reply") == {"done": 1}
+
+
+def test_reply_outside_the_window_uses_the_approved_template(tmp_path: Path, graph: Graph) -> None:
+    config, host, store = setup(tmp_path, graph, channel='template = "ticket_update"\n'
+                                'template_parameters = ["ticket"]')  # fmt: skip
+    Receiver(config, host, store, "wa2").receive(message("wamid.R3", hours_ago=30))
+    agent_replies(config, host, store, "Sorry for the wait.")
+    assert [d.action for d in deliver_replies(config, host, store, "wa2")] == [SENT]
+    body = graph.requests[0]["body"]
+    assert body["type"] == "template" and body["template"]["name"] == "ticket_update"
+    assert body["template"]["components"][0]["parameters"] == [{"type": "text", "text": "1"}]
+
+
+def test_acknowledgement_with_the_ticket_number(tmp_path: Path, graph: Graph) -> None:
+    from cstoolkit.inbound.replies import acknowledger
+
+    config, host, store = setup(tmp_path, graph, extra="acknowledge = true")
+    r = Receiver(config, host, store, "wa2")
+    r.on_created = acknowledger(config, host, store, r.settings)
+    r.receive(message("wamid.A1"))
+    r.receive(message("wamid.A2"))  # a follow-up on the same ticket: no second acknowledgement
+    deadline = time.monotonic() + 5
+    while not graph.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [q["body"]["text"]["body"] for q in graph.requests] == [
+        "We received your message. Your ticket number is 1."
+    ]
