@@ -29,7 +29,12 @@ from cstoolkit.host import Host
 from cstoolkit.sample import SampleSpec, generate_file
 from cstoolkit.secrets import REDACTOR
 
-SECTIONS = {"backend": "backends", "channel": "channels", "survey_provider": "surveys"}
+SECTIONS = {
+    "backend": "backends",
+    "channel": "channels",
+    "survey_provider": "surveys",
+    "inbound_source": "inbound",
+}
 RECIPE = """
 name: leak-probe
 query: "status:new"
@@ -112,6 +117,9 @@ def plant(root: Path, host: Host, port: int, store: str = "") -> Planted:
             for form in ("lit", "env"):
                 inst = f"{name}_{form}"
                 lines = [f"[{section}.{inst}]", f'plugin = "{name}"']
+                if section == "inbound":  # the core keys of an inbound source
+                    lines += ['backend = "local_lit"', 'reply_channel = "outbox_lit"',
+                              f'public_url = "{closed}/inbound/{inst}"']  # fmt: skip
                 for spec in cls.settings:
                     where = f"{section}.{inst}.{spec.name}"
                     if spec.name in secret_names:
@@ -129,6 +137,8 @@ def plant(root: Path, host: Host, port: int, store: str = "") -> Planted:
                         _, written = planted.new(where, form == "env", "P")
                         written = f"${{{written}}}" if form == "env" else written
                         value = f"http://proxyuser:{written}@127.0.0.1:{port}"
+                    elif section == "inbound" and spec.name in ("host", "port", "security"):
+                        value = {"host": "127.0.0.1", "port": port, "security": "none"}[spec.name]
                     elif spec.name in fixed:
                         value = fixed[spec.name]
                     elif spec.required:
@@ -161,6 +171,9 @@ COMMANDS: list[list[str]] = [
     ["-vv", "triage", "run", "recipe.yaml"],
     ["-vv", "survey", "send", "--dry-run", "--json"],
     ["report", "kpi", "--format", "html", "--out", "report.html"],
+    ["-vv", "inbound", "poll", "--json"],
+    ["inbound", "status", "--json"],
+    ["-vv", "inbound", "replies", "--json"],
 ]
 #: The other forms (tables, text logs), run by the slow tests.
 MORE_COMMANDS: list[list[str]] = [
@@ -264,6 +277,9 @@ def test_planted_secrets_never_leak(
     assert codes["-vv survey send --dry-run --json"] == 0, workspace.outputs
     assert (workspace.root / "report.html").exists()
     assert "cannot connect" in workspace.outputs["doctor --json"]
+    assert codes["-vv inbound poll --json"] == 1  # the mailbox's port is closed
+    assert "Connection refused" in workspace.outputs["-vv inbound poll --json"]
+    assert {"whatsapp", "twilio", "imap"} <= set(kinds["inbound_source"])
     force_internal_error(workspace, capsys, monkeypatch)
     assert list((workspace.root / "crash").glob("*.txt"))
     assert_nothing_leaked(workspace)

@@ -219,3 +219,18 @@ def test_secrets_never_in_answers_or_logs(served: Served, caplog: pytest.LogCapt
     for secret in (APP_SECRET, VERIFY_TOKEN, AUTH_TOKEN):
         assert secret not in caplog.text
         assert all(secret.encode() not in a for a in answers)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=st.dictionaries(
+    st.sampled_from(["MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "MediaUrl0",
+                     "MediaContentType0", "ProfileName", "X"]),
+    st.lists(st.text(max_size=40), min_size=1, max_size=2), max_size=9))  # fmt: skip
+def test_hostile_signed_twilio_forms_are_answered_never_crash(
+    served: Served, form: dict[str, list[str]]
+) -> None:
+    before = served.recorded()
+    status, _ = post_twilio(served.port, form)
+    assert status in (200, 400, 403)
+    if status != 200:
+        assert served.recorded() == before
