@@ -72,7 +72,8 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
     report = ForgetReport()
     c: dict[str, int] = dict.fromkeys(
         ("tickets", "events", "survey_offers", "survey_answers", "opt_outs", "ledger",
-         "planned_changes", "triage_snapshots", "audit_entries"), 0)  # fmt: skip
+         "planned_changes", "triage_snapshots", "audit_entries", "inbound_messages"),
+        0)  # fmt: skip
     with store.transaction() as tx:
         salt = sup.salt(tx, create=True)
         assert salt is not None
@@ -100,6 +101,10 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
                 mapping.get(optout_value),
             )
         needles = [*emails, *ids]
+        for contact in needles:
+            c["inbound_messages"] += erasure.hash_inbound_contacts(
+                tx, contact, lambda old: "forgotten:" + sup.digest(salt, old.lower())[:32]
+            )
         if needles:
             erasure.scrub_documents(tx, needles, lambda v: _scrub(v, needles, mapping), c)
             erasure.retarget_audit(tx, mapping)

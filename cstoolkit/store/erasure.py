@@ -122,6 +122,16 @@ def hash_optouts(tx: Any, value: str, hashed: Callable[[str], str], pseudo: str 
     return changed
 
 
+def hash_inbound_contacts(tx: Any, value: str, hashed: Callable[[str], str]) -> int:
+    """Replace the inbound contact ``value`` (a phone or an email address) by ``hashed(value)``
+    in the inbound message rows: threading then treats a later message as a new contact."""
+    tx.execute(
+        "UPDATE inbound_messages SET contact = ? WHERE lower(contact) = lower(?)",
+        (hashed(value), value),
+    )
+    return int(tx.rowcount)
+
+
 def scrub_documents(
     tx: Any, needles: list[str], scrub: Callable[[Any], Any], counts: dict[str, int]
 ) -> None:

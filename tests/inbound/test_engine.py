@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cstoolkit.inbound.engine import (
     COMMENTED,
@@ -20,7 +23,7 @@ from cstoolkit.inbound.engine import (
 from cstoolkit.inbound.status import problems
 from cstoolkit.inbound_source import Attachment, InboundMessage
 from cstoolkit.plugin import TICKETS_CREATE, TICKETS_READ, Backend, NewTicket
-from cstoolkit.store.ledger import counts
+from cstoolkit.store.ledger import Ledger, counts
 
 from .helpers import load, tickets, workspace
 
@@ -161,3 +164,39 @@ def test_crash_mid_create_without_lookup_is_in_doubt_and_reported(
     )
     assert resolve(store, "wa", "w1", created="desk:77")
     assert problems(store) == [] and len(NoLookupBackend.created) == 1
+
+
+def test_forgetting_a_contact_erases_their_address_from_inbound_rows(tmp_path: Path) -> None:
+    from cstoolkit.ops.privacy import forget
+    from cstoolkit.store import inbound as db
+
+    config, host, store = load(workspace(tmp_path))
+    Receiver(config, host, store, "wa").receive(msg("w1", "+34600111222"))
+    Receiver(config, host, store, "wa").receive(msg("<m@x>", "ana@example.com", channel="email"))
+    report = forget(store, "+34600111222")
+    assert report.counts["inbound_messages"] == 1
+    forget(store, "ana@example.com")
+    assert db.latest_for_contact(store, "wa", "+34600111222") is None
+    assert db.latest_for_contact(store, "wa", "ana@example.com") is None
+    entry = Ledger(store, "inbound", "peek").get("wa:w1")
+    assert entry is not None and "+34600111222" not in json.dumps(entry.detail)
+    # a later message from the same phone starts a new ticket
+    assert Receiver(config, host, store, "wa").receive(msg("w2", "+34600111222")).action == (
+        CREATED
+    )
+
+
+@given(raw=st.binary(max_size=400) | st.text(max_size=300).map(lambda t: t.encode("utf-8",
+       "surrogatepass")))  # fmt: skip
+def test_any_mail_bytes_parse_or_are_refused_with_a_reason(raw: bytes) -> None:
+    """What the poll treats as 'cannot be parsed' is every failure parse_mail can have."""
+    from cstoolkit.builtin.imap import ImapSource
+
+    source = ImapSource("m", {"host": "127.0.0.1", "username": "u", "password": "p",
+                              "security": "none"}, None)  # type: ignore[arg-type]  # fmt: skip
+    try:
+        message = source.parse_mail(b"From: a@b.example\r\n" + raw, "imap://u@h/INBOX")
+    except (ValueError, LookupError, TypeError, UnicodeError, IndexError):
+        return
+    assert message.sender == "a@b.example" or "@" in message.sender
+    assert message.message_id
