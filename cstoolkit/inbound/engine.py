@@ -178,6 +178,14 @@ class Receiver:
         detail = {"source": self.name, "message": message.as_dict()}
         if not self.ledger.reserve(key, detail):
             entry = self.ledger.get(key)
+            if (
+                entry is not None
+                and entry.state == RESERVED
+                and entry.run_id != self.ledger.run_id
+                and entry.lease_expired()
+                and self.ledger.take_over(entry)
+            ):
+                return self._settle(entry)  # a dead run's: the provider's retry settles it
             state = entry.state if entry else "?"
             ticket = entry.provider_ref if entry else None
             why = "already received" if state == DONE else f"already received ({state})"
@@ -227,7 +235,16 @@ class Receiver:
         if not self.ledger.confirm(key):
             why = f"not created: {self.ledger.holder(key)}"
             return Outcome(self.name, message.message_id, DUPLICATE, None, why)
-        external = self.backend.create(self._new_ticket(key, message))
+        try:
+            external = self.backend.create(self._new_ticket(key, message))
+        except Exception as exc:
+            # Created or not is unknown (a timeout after sending, a refusal, a bug): never
+            # created again blindly. The lease is given up, so the provider's next delivery or
+            # the next serve/poll settles it by the marker, or leaves it in doubt.
+            why = f"creating the ticket: {type(exc).__name__}: {exc}"
+            self.ledger.abandon(key, why)
+            log.warning("inbound %s: %s", key, why)
+            return Outcome(self.name, message.message_id, FAILED, None, why)
         ticket_id = qualify(self.settings.backend, str(external))
         self._recorded(key, message, ticket_id, CREATED)
         if self.on_created is not None:

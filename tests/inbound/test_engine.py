@@ -200,3 +200,41 @@ def test_any_mail_bytes_parse_or_are_refused_with_a_reason(raw: bytes) -> None:
         return
     assert message.sender == "a@b.example" or "@" in message.sender
     assert message.message_id
+
+
+def test_an_error_while_creating_is_settled_by_the_next_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timeout after the helpdesk created the ticket: the webhook answers 503, the provider
+    delivers again, the marker finds the ticket: one ticket."""
+    config, host, store = load(workspace(tmp_path))
+    r = Receiver(config, host, store, "wa")
+    real = r.backend.create
+
+    def create_then_time_out(ticket: NewTicket) -> str:
+        real(ticket)
+        raise TimeoutError("read timed out")
+
+    monkeypatch.setattr(r.backend, "create", create_then_time_out)
+    first = r.receive(msg("w1"))
+    assert first.action == "failed" and "read timed out" in first.detail
+    again = Receiver(config, host, store, "wa").receive(msg("w1"))
+    assert again.action == CREATED and again.detail == "found by marker"
+    assert len(tickets(tmp_path)) == 1
+
+
+def test_an_error_while_creating_without_lookup_is_in_doubt(tmp_path: Path) -> None:
+    config, host, store = load(workspace(tmp_path))
+    NoLookupBackend.created.clear()
+
+    class Flaky(NoLookupBackend):
+        def create(self, ticket: NewTicket) -> str:
+            type(self).created.append(ticket)
+            raise TimeoutError("read timed out")
+
+    backend = Flaky("desk", {}, None)  # type: ignore[arg-type]
+    assert Receiver(config, host, store, "wa", backend=backend).receive(msg("w1")).action == (
+        "failed"
+    )
+    again = Receiver(config, host, store, "wa", backend=backend).receive(msg("w1"))
+    assert again.action == IN_DOUBT and len(NoLookupBackend.created) == 1
