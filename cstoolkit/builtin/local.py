@@ -551,36 +551,20 @@ class LocalBackend(Backend):
             when = values.z(now())
             records: list[dict[str, Any]] = []
             requester = None
-            if ticket.requester_phone and not ticket.requester_email:
-                requester = index.phones.get(ticket.requester_phone)
+            # A requester is found (or added) by email, else by phone (WhatsApp, SMS).
+            field, address = (
+                ("email", ticket.requester_email.lower())
+                if ticket.requester_email
+                else ("phone", ticket.requester_phone)
+            )
+            if address:
+                known = index.emails if field == "email" else index.phones
+                requester = known.get(address)
                 if requester is None:
-                    digest = hashlib.sha1(ticket.requester_phone.encode()).hexdigest()
-                    requester = "r-" + digest[:10]
-                    records.append(
-                        {
-                            "type": "person",
-                            "id": requester,
-                            "role": "requester",
-                            "name": ticket.requester_name,
-                            "phone": ticket.requester_phone,
-                        }
-                    )
-            if ticket.requester_email:
-                requester = index.emails.get(ticket.requester_email.lower())
-                if requester is None:
-                    requester = (
-                        "r-"
-                        + hashlib.sha1(ticket.requester_email.lower().encode()).hexdigest()[:10]
-                    )
-                    records.append(
-                        {
-                            "type": "person",
-                            "id": requester,
-                            "role": "requester",
-                            "name": ticket.requester_name,
-                            "email": ticket.requester_email,
-                        }
-                    )
+                    requester = "r-" + hashlib.sha1(address.encode()).hexdigest()[:10]
+                    records.append({"type": "person", "id": requester, "role": "requester",
+                                    "name": ticket.requester_name,
+                                    field: ticket.requester_email or address})  # fmt: skip
             rec: dict[str, Any] = {
                 "type": "ticket",
                 "id": ext,
