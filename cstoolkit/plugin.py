@@ -241,14 +241,15 @@ class NewTicket:
     description: str
     requester_email: str | None = None
     requester_name: str = ""
-    #: the requester's phone (E.164) when they wrote in by WhatsApp or SMS
-    requester_phone: str | None = None
     status: str = "new"
     priority: str = "normal"
     channel: str = "other"
     tags: list[str] = field(default_factory=list)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     marker: str | None = None
+    #: the requester's phone (E.164) when they wrote in by WhatsApp or SMS (last: positional
+    #: callers of API 1.1 keep working)
+    requester_phone: str | None = None
 
 
 @dataclass(slots=True)
