@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import time
@@ -52,9 +53,15 @@ auth_token = "env:CST_TEST_AUTH_TOKEN"
     return root / "cstoolkit.toml"
 
 
+@functools.cache
+def host() -> Host:
+    """The plugins, loaded once per test process (nothing here changes them)."""
+    return Host().load()
+
+
 def load(path: Path) -> tuple[Config, Host, Store]:
     config = load_config(path, env=ENV)
-    return config, Host().load(), open_store(config.store_path)
+    return config, host(), open_store(config.store_path)
 
 
 def wa_body(

@@ -43,7 +43,7 @@ class Served:
 def serve(root: Path, extra: str = "") -> Iterator[Served]:
     config, host, store = load(workspace(root, extra))
     server = make_server(config, host, store, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield Served(root, server, store)
