@@ -30,7 +30,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from cstoolkit.plugin import PluginBase
@@ -114,7 +114,7 @@ class InboundMessage:
             "sender_name": self.sender_name,
             "subject": self.subject,
             "text": self.text,
-            "received_at": self.received_at.isoformat(),
+            "received_at": self.received_at.timestamp(),
             "thread_refs": list(self.thread_refs),
             "attachments": [
                 {"name": a.name, "content_type": a.content_type, "size": a.size, "url": a.url,
@@ -133,7 +133,7 @@ class InboundMessage:
             sender_name=str(d.get("sender_name") or ""),
             subject=str(d.get("subject") or ""),
             text=str(d.get("text") or ""),
-            received_at=datetime.fromisoformat(str(d["received_at"])),
+            received_at=datetime.fromtimestamp(float(d["received_at"]), UTC),
             thread_refs=[str(r) for r in d.get("thread_refs") or []],
             attachments=[Attachment(**a) for a in d.get("attachments") or []],
             data=dict(d.get("data") or {}),
