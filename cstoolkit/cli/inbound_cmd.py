@@ -70,7 +70,7 @@ def replies(app: App, names: tuple[str, ...], dry_run: bool, fmt: str, as_json: 
     outside WhatsApp's 24-hour window without a template the ticket is tagged and noted
     instead. Exit 1 when a delivery failed or ended in doubt.
     """
-    from cstoolkit.inbound.replies import FAILED, IN_DOUBT, deliver_replies
+    from cstoolkit.inbound.replies import FAILED, IN_DOUBT, REFUSED, deliver_replies
     from cstoolkit.output import render
 
     chosen = list(names) or list(app.config.instances("inbound"))
@@ -82,7 +82,7 @@ def replies(app: App, names: tuple[str, ...], dry_run: bool, fmt: str, as_json: 
     count = render(rows, REPLY_COLUMNS, chosen_format(fmt, as_json), title="Replies")
     if count == 0 and chosen_format(fmt, as_json) == "table":
         app.say("no reply to deliver")
-    if any(r["action"] in (FAILED, IN_DOUBT) for r in rows):
+    if any(r["action"] in (FAILED, IN_DOUBT, REFUSED) for r in rows):
         sys.exit(1)
 
 

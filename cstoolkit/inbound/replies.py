@@ -46,6 +46,9 @@ SENT = "sent"
 FAILED = "failed"
 IN_DOUBT = "in_doubt"
 WINDOW_CLOSED = "window_closed"
+REFUSED = "refused"
+#: provider error codes that mean "outside the customer-service window"
+WINDOW_CODES = ("63016", "131047")
 #: the channels whose tickets get agents' replies delivered
 REPLY_CHANNELS = ("whatsapp", "sms")
 
@@ -69,9 +72,11 @@ def _channel(config: Config, host: Any, store: Store, name: str) -> Channel:
     return built
 
 
-def _recipient(row: db.Row) -> Recipient:
+def _recipient(row: db.Row, settings: Settings) -> Recipient:
     if row.channel == "email":
         return Recipient(email=row.contact)
+    if row.channel == "whatsapp" and settings.plugin == "twilio":
+        return Recipient(phone="whatsapp:" + row.contact)  # Twilio's WhatsApp addresses
     return Recipient(phone=row.contact)
 
 
@@ -100,8 +105,8 @@ def send_once(
         return None
     _, external = split_id(ticket_id)
     message = Message(
-        idempotency_key=key, recipient=_recipient(row), subject=f"[#{external}]", text=text,
-        short=text, last_inbound_at=row.at, data={"ticket_external_id": external},
+        idempotency_key=key, recipient=_recipient(row, settings), subject=f"[#{external}]",
+        text=text, short=text, last_inbound_at=row.at, data={"ticket_external_id": external},
     )  # fmt: skip
     closed = _window_closed(channel, message)
     if dry_run:
@@ -127,6 +132,14 @@ def send_once(
         why = detail if result is None else result.detail
         ledger.mark_in_doubt(key, why)
         return Delivery(ticket_id, key, IN_DOUBT, why)
+    if not result.ok and result.permanent:
+        # Refused for good (Twilio 63016: outside WhatsApp's window): not retried; the ticket
+        # says why, like a closed window.
+        why = f"not delivered over {channel.instance}: {result.detail}"
+        ledger.commit(key, None, outcome=REFUSED, error=result.detail)
+        window = any(code in result.detail for code in WINDOW_CODES)
+        _mark_window_closed(store, settings, ticket_id, key, why, backend_for, tag=window)
+        return Delivery(ticket_id, key, REFUSED, why)
     if not result.ok:
         ledger.fail(key, result.detail)
         return Delivery(ticket_id, key, FAILED, result.detail)
@@ -139,12 +152,13 @@ def send_once(
 
 def _mark_window_closed(
     store: Store, settings: Settings, ticket_id: str, key: str, why: str,
-    backend_for: Callable[[str], Any],
+    backend_for: Callable[[str], Any], *, tag: bool = True,
 ) -> None:  # fmt: skip
-    """The ticket says the reply did not go out: a tag and an internal note, planned and pushed
-    like every other write."""
+    """The ticket says the reply did not go out: an internal note (and, for a closed window,
+    the tag), planned and pushed like every other write."""
     run = "ir-" + hashlib.sha1(key.encode()).hexdigest()[:12]
-    change = Changes(add_tags=[settings.window_closed_tag], comments=[Comment(why, public=False)])
+    tags = [settings.window_closed_tag] if tag else []
+    change = Changes(add_tags=tags, comments=[Comment(why, public=False)])
     push.plan(store, [push.PlannedChange(ticket_id, change, f"inbound:{settings.name}",
                                          ledger_key=key)], run)  # fmt: skip
     push.push(store, backend_for, run_id=run, actor=f"inbound:{settings.name}")

@@ -160,3 +160,80 @@ def test_acknowledgement_with_the_ticket_number(tmp_path: Path, graph: Graph) ->
     assert [q["body"]["text"]["body"] for q in graph.requests] == [
         "We received your message. Your ticket number is 1."
     ]
+
+
+class TwilioApi:
+    """A fake of Twilio's Messages resource; ``refuse`` answers WhatsApp's window error."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        from urllib.parse import parse_qs
+
+        self.requests: list[dict[str, list[str]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.requests.append(parse_qs(self.rfile.read(length).decode()))
+                if refuse:
+                    status, data = 400, {"code": 63016, "status": 400, "message": "Failed to "
+                                         "send freeform message because you are outside the "
+                                         "allowed window."}  # fmt: skip
+                else:
+                    status, data = 201, {"sid": "SM" + "f" * 32, "status": "queued"}
+                body = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("refuse", [False, True], ids=["sent", "window-closed"])
+def test_twilio_whatsapp_reply_goes_to_the_whatsapp_address(tmp_path: Path, refuse: bool) -> None:
+    from .helpers import ACCOUNT
+
+    api = TwilioApi(refuse)
+    try:
+        path = workspace(tmp_path, f"""reply_channel = "tw_out"
+
+[channels.tw_out]
+plugin = "twilio_sms"
+account_sid = "{ACCOUNT}"
+auth_token = "env:CST_TEST_AUTH_TOKEN"
+from_number = "whatsapp:+14155238886"
+base_url = "{api.url}"
+retries = 0
+""")  # fmt: skip
+        from .helpers import load as load_workspace
+
+        config, host, store = load_workspace(path)
+        msg = InboundMessage("SM" + "1" * 32, "whatsapp", "+34600555666", "hola",
+                             message("x").received_at)  # fmt: skip
+        Receiver(config, host, store, "tw").receive(msg)
+        agent_replies(config, host, store, "On its way.")
+        out = deliver_replies(config, host, store, "tw")
+        sent = api.requests[0]
+        assert sent["To"] == ["whatsapp:+34600555666"]
+        assert sent["From"] == ["whatsapp:+14155238886"] and sent["Body"] == ["On its way."]
+        if not refuse:
+            assert [d.action for d in out] == [SENT]
+        else:
+            assert [d.action for d in out] == ["refused"] and "63016" in out[0].detail
+            ticket = tickets(tmp_path)["1"]
+            assert "whatsapp-window-closed" in ticket["tags"]
+            assert "63016" in ticket["events"][-1]["body"]
+        assert deliver_replies(config, host, store, "tw") == [] and len(api.requests) == 1
+    finally:
+        api.close()

@@ -30,8 +30,10 @@ from cstoolkit.plugin import CheckResult, Setting
 
 API = "https://api.twilio.com"
 # Twilio error codes that concern this one recipient or message: retrying will not help.
+# 63016: a WhatsApp free-form message outside the 24-hour window.
 _PERMANENT = frozenset(
-    str(code) for code in (21211, 21214, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006)
+    str(code)
+    for code in (21211, 21214, 21408, 21610, 21612, 21614, 21617, 30003, 30005, 30006, 63016)
 )
 _LOOKUP_PAGES = 5
 
@@ -72,8 +74,10 @@ class TwilioSMSChannel(HttpChannel):
 
     @staticmethod
     def e164(phone: str) -> str:
-        digits = re.sub(r"[^\d+]", "", phone)
-        return digits if digits.startswith("+") else "+" + digits
+        """``+`` and the digits; a ``whatsapp:`` address (Twilio's WhatsApp) keeps its prefix."""
+        prefix = "whatsapp:" if phone.startswith("whatsapp:") else ""
+        digits = re.sub(r"[^\d+]", "", phone.removeprefix(prefix))
+        return prefix + (digits if digits.startswith("+") else "+" + digits)
 
     def form(self, message: Message) -> dict[str, str]:
         assert message.recipient.phone
