@@ -32,7 +32,14 @@ import pluggy
 
 from cstoolkit import hookspecs
 from cstoolkit.errors import PluginError
-from cstoolkit.plugin import KNOWN_CAPABILITIES, Backend, Channel, PluginBase, SurveyProvider
+from cstoolkit.plugin import (
+    KNOWN_CAPABILITIES,
+    Backend,
+    Channel,
+    KnowledgeSource,
+    PluginBase,
+    SurveyProvider,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("surveys", "cstoolkit.surveys.provider"),
     ("actions", "cstoolkit.builtin.actions"),
     ("kpi", "cstoolkit.builtin.kpi"),
+    ("knowledge", "cstoolkit.builtin.knowledge"),
 )
 
 #: hook name -> the kind of thing its ``register`` callback takes.
@@ -56,12 +64,14 @@ HOOK_KINDS: dict[str, str] = {
     "register_actions": "action",
     "register_metrics": "metric",
     "register_exporters": "exporter",
+    "register_knowledge_sources": "knowledge_source",
 }
 
 _KIND_BASES: dict[str, type[PluginBase]] = {
     "backend": Backend,
     "channel": Channel,
     "survey_provider": SurveyProvider,
+    "knowledge_source": KnowledgeSource,
 }
 
 

@@ -203,6 +203,14 @@ SURVEYS = _instances(
     "surveys.md",
 )
 
+KNOWLEDGE = _instances(
+    "knowledge",
+    "knowledge_source",
+    (Key("plugin", required=True, help="The knowledge source (markdown, zendesk_guide, ...)."),),
+    "A knowledge base cst reads articles from: an instance of a knowledge source plugin.",
+    "knowledge.md",
+)
+
 # -- triage: calendars, SLA, roster ----------------------------------------------------------
 
 CALENDARS = Section(
@@ -477,6 +485,7 @@ SECTIONS: dict[str, Section] = {
         BACKENDS,
         CHANNELS,
         SURVEYS,
+        KNOWLEDGE,
         CALENDARS,
         SLA,
         ROSTER,

@@ -35,6 +35,7 @@ INSTANCE_SECTIONS: dict[str, str] = {
     "backends": "backend",
     "channels": "channel",
     "surveys": "survey_provider",
+    "knowledge": "knowledge_source",
 }
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -1,0 +1,107 @@
+"""Knowledge search: terms per language, FTS5's BM25 computed once, the same ranking and the
+same normalised scores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cstoolkit.knowledge import text as analyse
+from cstoolkit.knowledge.search import TITLE_WEIGHT, Index
+from cstoolkit.knowledge.sync import sync_source
+from cstoolkit.store import open_store
+from tests.knowledge_kit import QUERIES, markdown_source, write_kb
+
+
+def _ranking(store, queries=QUERIES):  # type: ignore[no-untyped-def]
+    index = Index(store)
+    return [
+        [
+            (h.article.id, h.score, tuple(h.matched))
+            for h in index.search(q, language=lang, limit=10)
+        ]
+        for q, lang in queries
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "words", "stems"),
+    [
+        ("es", "reembolsos reembolso contraseñas", ["reembols", "reembols", "contrasen"]),
+        ("en", "refunds refunded passwords", ["refund", "refund", "password"]),
+        ("pt", "reembolsos senhas redefinir", ["reembols", "senh", "redefin"]),
+        ("xx", "Ünïcode words", ["unicode", "words"]),  # no stemmer: folded words
+    ],
+)
+def test_terms_are_stemmed_per_language(language: str, words: str, stems: list[str]) -> None:
+    assert analyse.terms(words, language) == stems
+
+
+def test_stop_words_and_accents() -> None:
+    assert analyse.terms("¿Dónde está mi pedido?", "es") == ["dond", "ped"]
+    assert all(t.isascii() and t.isalnum() for t in analyse.terms("ação não é força", "pt"))
+
+
+def test_score_is_fts5_bm25_normalised(tmp_path: Path) -> None:
+    """On SQLite the raw score equals FTS5's own bm25() with the same column weights."""
+    store = open_store(tmp_path / "s.db")
+    sync_source(store, "help", markdown_source(write_kb(tmp_path / "kb")))
+    index = Index(store)
+    checked = 0
+    for query, lang in QUERIES:
+        for hit in index.search(query, language=lang or "en", limit=10):
+            terms = analyse.query_terms(query, hit.language)
+            match = " OR ".join(f'"{t}"' for t in terms)
+            (fts5,) = store.conn.execute(
+                f"SELECT bm25(kb_fts, {TITLE_WEIGHT}, 1.0) FROM kb_fts JOIN kb_articles a "
+                "ON a.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND a.id = ?",
+                (match, hit.article.id),
+            ).fetchone()
+            assert hit.bm25 == pytest.approx(-fts5, rel=1e-9), (query, hit.article.id)
+            assert 0 < hit.score < 1
+            checked += 1
+    assert checked >= 10
+    store.close()
+
+
+def test_ranking_and_scores(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.db")
+    sync_source(store, "help", markdown_source(write_kb(tmp_path / "kb")))
+    index = Index(store)
+    best = index.search("no me llega el enlace para restablecer la contraseña", language="es")
+    assert best[0].article.id == "help:es/contrasena.md"
+    assert {"enlace", "restablecer", "contraseña"} <= set(best[0].matched)
+    assert all(h.article.language == "es" for h in best)
+    anywhere = index.search("reembolso")  # no language: read as each language of the base
+    assert {h.article.id for h in anywhere} == {"help:es/reembolso.md", "help:pt/reembolso.md"}
+    assert index.search("something nobody wrote about") == []
+    floor = best[0].score
+    assert [h.article.id for h in index.search(
+        "no me llega el enlace para restablecer la contraseña", language="es", min_score=floor
+    )] == ["help:es/contrasena.md"]  # fmt: skip
+    store.close()
+
+
+@pytest.mark.server
+def test_sqlite_and_postgresql_rank_the_same_articles_with_the_same_scores(
+    tmp_path: Path, pg_target
+) -> None:  # type: ignore[no-untyped-def]
+    root = write_kb(tmp_path / "kb")
+    lite = open_store(tmp_path / "s.db")
+    pg = pg_target.open()
+    for store in (lite, pg):
+        sync_source(store, "help", markdown_source(root))
+    on_sqlite, on_pg = _ranking(lite), _ranking(pg)
+    assert on_sqlite == on_pg
+    assert sum(len(r) for r in on_sqlite) >= 15  # the queries do find articles
+    # an incremental change keeps them equal
+    (root / "en/refund.md").write_text("# Refund\nRefund refund refund.\n", "utf-8")
+    import os
+
+    os.utime(root / "en/refund.md", ns=(1, 2_000_000_000_000_000_000))
+    for store in (lite, pg):
+        sync_source(store, "help", markdown_source(root))
+    assert _ranking(lite) == _ranking(pg)
+    lite.close()
+    pg.close()
