@@ -1,6 +1,7 @@
 """Built-in recipe actions, registered through the same hook as a plugin's
 (``set``, ``add_tags``, ``remove_tags``, ``assign``, ``escalate``, ``note``, ``reply``,
-``notify``, ``apply_sla``; see docs/recipes.md)."""
+``notify``, ``apply_sla``; see docs/recipes.md) and the knowledge base's (``suggest_articles``,
+``answer_from_kb``, ``kb_handoff``; docs/knowledge.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cstoolkit.hookspecs import hookimpl
 @hookimpl
 def register_actions(register: Any) -> None:
     from cstoolkit.triage.actions import BUILTIN_ACTIONS
+    from cstoolkit.triage.kb_actions import KB_ACTIONS
 
-    for cls in BUILTIN_ACTIONS:
+    for cls in (*BUILTIN_ACTIONS, *KB_ACTIONS):
         register(cls())

@@ -10,7 +10,17 @@ from cstoolkit.cli import base
 from cstoolkit.cli.app import App, chosen_format, format_options, pass_app
 from cstoolkit.errors import ConfigError, NotFoundError
 
-HIT_COLUMNS = ["article", "title", "language", "section", "score", "bm25", "matched", "url"]
+HIT_COLUMNS = [
+    "article",
+    "title",
+    "language",
+    "section",
+    "score",
+    "bm25",
+    "coverage",
+    "matched",
+    "url",
+]
 HIT_TABLE = ["article", "title", "language", "score", "matched"]
 
 

@@ -64,6 +64,17 @@ class Decision:
     hit: Hit | None = None
 
 
+def answered_from_kb(ticket: Any) -> bool:
+    custom = ticket.custom_fields or {}
+    return bool(custom.get(ARTICLE_FIELD)) or ANSWERED_TAG in (ticket.tags or [])
+
+
+def human_replies(ticket: Any, agent_replies: int) -> int:
+    """Public agent replies other than the knowledge base's own answer (which the helpdesk
+    records as the integration user's reply, and sync brings back as an agent's)."""
+    return max(0, agent_replies - (1 if answered_from_kb(ticket) else 0))
+
+
 def asks_for_person(texts: Sequence[str], words: Sequence[str]) -> str | None:
     phrases = [analyse.normalise_phrase(w) for w in words]
     for text in texts:
@@ -90,11 +101,10 @@ def decide(
     word = asks_for_person([question(ticket), *requester_texts], handoff_words)
     if word:
         return Decision("handoff", f"asked for a person ({word!r})")
+    if answered_from_kb(ticket):
+        return Decision("skip", "already answered from the knowledge base")
     if agent_replies:
         return Decision("skip", "an agent has replied")
-    custom = ticket.custom_fields or {}
-    if custom.get(ARTICLE_FIELD) or ANSWERED_TAG in (ticket.tags or []):
-        return Decision("skip", "already answered from the knowledge base")
     language = language_of(ticket, requester, default_language)
     hits = index.search(question(ticket), language=language, limit=1)
     if not hits:

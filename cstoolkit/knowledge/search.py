@@ -11,12 +11,14 @@ knowledge base, *avgdl* their average number of terms)::
     idf(t)   = ln((N - n(t) + 0.5) / (n(t) + 0.5)), at least 1e-6    (n(t): articles with t)
     f(t, d)  = 2 * (occurrences in the title) + (occurrences in the body)
     bm25     = sum over t of idf(t) * f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl))
-    score    = bm25 / sum over t of idf(t) * (k1 + 1)           (k1 = 1.2, b = 0.75)
+    score    = bm25 / sum over t with n(t) > 0 of idf(t) * (k1 + 1)   (k1 = 1.2, b = 0.75)
 
-``score`` is the share of the best BM25 any article could reach for the query: 1 would be
-an article holding every term infinitely often, 0 one holding none. A term no article holds
-counts in the denominator at its full weight, so a question about something the knowledge
-base does not cover scores low however well a few common words match.
+``score`` is the share of the best BM25 any article could reach for the query's terms that
+the knowledge base holds: 1 would be an article holding every such term infinitely often, 0
+one holding none. Terms no article holds (names, order numbers, greetings the stop words
+miss) cannot tell one article from another and are left out, so a long ticket is not
+punished for its filler; the share of the query's terms the base holds is reported beside the
+score as ``coverage``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Hit:
     bm25: float
     matched: list[str] = field(default_factory=list)
     language: str = ""
+    coverage: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         a = self.article
@@ -62,6 +65,7 @@ class Hit:
             "score": self.score,
             "bm25": round(self.bm25, DIGITS),
             "matched": list(self.matched),
+            "coverage": self.coverage,
         }
 
 
@@ -132,8 +136,9 @@ class Index:
             return []
         avgdl = total / n_docs if total else 1.0
         df = self.document_frequencies(terms)
-        weights = {t: idf(n_docs, df[t]) for t in terms}
+        weights = {t: idf(n_docs, df[t]) for t in terms if df[t]}
         best = sum(w * (K1 + 1) for w in weights.values())
+        coverage = round(len(weights) / len(terms), DIGITS)
         out = []
         for article in kb.matching(self.store, terms, languages=[language]):
             raw, matched = bm25(article, weights, avgdl)
@@ -146,6 +151,7 @@ class Index:
                     bm25=raw,
                     matched=[originals[t] for t in terms if t in matched],
                     language=language,
+                    coverage=coverage,
                 )
             )
         return out
