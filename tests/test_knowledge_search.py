@@ -105,3 +105,30 @@ def test_sqlite_and_postgresql_rank_the_same_articles_with_the_same_scores(
     assert _ranking(lite) == _ranking(pg)
     lite.close()
     pg.close()
+
+
+def test_gaps_name_topics_no_article_covers(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cstoolkit.knowledge.metrics import gaps
+    from cstoolkit.model import Status, Ticket
+
+    store = open_store(tmp_path / "s.db")
+    sync_source(store, "help", markdown_source(write_kb(tmp_path / "kb")))
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+
+    def ticket(n: int, subject: str, tags: list[str]) -> tuple[Ticket, None]:
+        return Ticket(f"d:{n}", "d", str(n), subject, Status.NEW, at, at, tags=tags,
+                      language="en"), None  # fmt: skip
+
+    items = [ticket(i, "password reset link never arrives", ["password", "en"]) for i in range(6)]
+    items += [ticket(10 + i, "add a dark mode to the mobile app", ["feature"]) for i in range(7)]
+    items += [ticket(20, "dark mode please", ["rare"])]
+    found = gaps(Index(store), items, min_score=0.3, min_tickets=5, ignore={"en"})
+    rows = [g.as_dict() for g in found]
+    assert [(r["topic"], r["tickets"], r["covered"], r["gap"]) for r in rows] == [
+        ("feature", 7, 0, True),
+        ("password", 6, 6, False),
+    ]
+    assert rows[1]["best_article"] == "help:en/reset-password.md"
+    store.close()

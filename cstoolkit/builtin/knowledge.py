@@ -199,3 +199,10 @@ def _updated(value: Any, path: Path, fail: Callable[[str, str], FileError]) -> d
 @hookimpl
 def register_knowledge_sources(register: Callable[[type[KnowledgeSource[Any]]], None]) -> None:
     register(MarkdownSource)
+
+
+@hookimpl
+def register_metrics(register: Callable[[Any], None]) -> None:
+    from cstoolkit.knowledge.metrics import SelfServiceMetric
+
+    register(SelfServiceMetric())

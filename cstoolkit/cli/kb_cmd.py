@@ -176,3 +176,124 @@ def suggest_cmd(
     _hits(app, hits, fmt, as_json, f"Articles for {ticket_id} ({language})")
     if not hits:
         raise NotFoundError(f"no article in {language!r} matched {ticket_id}")
+
+
+def _selected(app: App, query_text: str | None, where: str) -> Any:
+    from cstoolkit.cli.querying import selection
+
+    return app.store.select(selection(app, query_text, where))
+
+
+@kb.command("backtest")
+@click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="The answer floor (default: answer_from_kb's, 0.35).",
+)
+@click.option("--tickets", "show_tickets", is_flag=True, help="List each answered ticket.")
+@format_options()
+@pass_app
+def backtest_cmd(
+    app: App,
+    query_text: str | None,
+    min_score: float | None,
+    show_tickets: bool,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """How many stored tickets a first-line answer would have answered, with which articles."""
+    from functools import partial
+
+    from cstoolkit.knowledge.answer import DEFAULT_MIN_SCORE
+    from cstoolkit.knowledge.backtest import backtest
+    from cstoolkit.knowledge.search import Index
+    from cstoolkit.output import render, write_json
+    from cstoolkit.store import facts
+
+    store = app.store
+    result = backtest(
+        Index(store),
+        _selected(app, query_text, "kb backtest --query"),
+        min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
+        facts=partial(facts.for_ticket, store),
+    )
+    chosen = chosen_format(fmt, as_json)
+    s = result.summary()
+    if chosen == "json":
+        write_json({**s, "articles": result.articles(), "tickets": result.tickets})
+        return
+    app.say(
+        f"{s['evaluated']} tickets: {s['answered']} would have been answered "
+        f"({s['answered_pct'] or 0}%) at score >= {s['min_score']:g}, {s['handed_off']} asked "
+        f"for a person; {s['answered_and_solved_with_one_reply']} of the answered were solved "
+        "with one agent reply"
+    )
+    if show_tickets:
+        render(
+            result.tickets,
+            ["ticket", "subject", "language", "article", "score", "matched"],
+            chosen,
+            title="Tickets answered",
+        )
+    else:
+        render(
+            result.articles(),
+            ["article", "title", "tickets", "mean_score"],
+            chosen,
+            title="Articles that would have answered",
+        )
+
+
+@kb.command("gaps")
+@click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="An article covers a ticket from this score (default 0.35).",
+)
+@click.option("--min-tickets", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Tickets searched per topic (the latest).",
+)
+@format_options()
+@pass_app
+def gaps_cmd(
+    app: App,
+    query_text: str | None,
+    min_score: float | None,
+    min_tickets: int,
+    sample: int,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Topics (tags) with many tickets and no article scoring above the floor."""
+    from cstoolkit.knowledge.answer import DEFAULT_MIN_SCORE
+    from cstoolkit.knowledge.metrics import gaps
+    from cstoolkit.knowledge.search import Index
+    from cstoolkit.knowledge.text import STEMMERS
+    from cstoolkit.output import render
+
+    index = Index(app.store)
+    found = gaps(
+        index,
+        _selected(app, query_text, "kb gaps --query"),
+        min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
+        min_tickets=min_tickets,
+        sample=sample,
+        ignore=set(STEMMERS) | set(index.languages),  # language tags are not topics
+    )
+    render(
+        [g.as_dict() for g in found],
+        ["topic", "tickets", "sampled", "covered", "coverage_pct", "gap", "best_article"],
+        chosen_format(fmt, as_json),
+        title="Knowledge gaps",
+    )
+    n = sum(g.is_gap for g in found)
+    app.say(f"{n} of {len(found)} topics are gaps (under 50% of their tickets covered)")

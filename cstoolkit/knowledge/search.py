@@ -11,14 +11,18 @@ knowledge base, *avgdl* their average number of terms)::
     idf(t)   = ln((N - n(t) + 0.5) / (n(t) + 0.5)), at least 1e-6    (n(t): articles with t)
     f(t, d)  = 2 * (occurrences in the title) + (occurrences in the body)
     bm25     = sum over t of idf(t) * f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl))
-    score    = bm25 / sum over t with n(t) > 0 of idf(t) * (k1 + 1)   (k1 = 1.2, b = 0.75)
+    score    = bm25 / sum over t of w(t) * (k1 + 1)                 (k1 = 1.2, b = 0.75)
 
-``score`` is the share of the best BM25 any article could reach for the query's terms that
-the knowledge base holds: 1 would be an article holding every such term infinitely often, 0
-one holding none. Terms no article holds (names, order numbers, greetings the stop words
-miss) cannot tell one article from another and are left out, so a long ticket is not
-punished for its filler; the share of the query's terms the base holds is reported beside the
-score as ``coverage``.
+where w(t) = idf(t) for a term some article holds and, for a term no article holds, the
+weight it would have if one article held it, idf with n(t) = 1: the base could have had an
+article on it and has none, so the question is only partly covered. A term no article holds
+that has a digit in it (an order number, an amount) or is one or two characters long says
+nothing about the topic and is left out.
+
+``score`` is the share of the best BM25 an article could reach for the query: 1 would be an
+article holding every term infinitely often, 0 one holding none; a question about something
+the knowledge base does not cover scores low however well a few common words match. The share
+of the query's terms the base holds is reported beside it as ``coverage``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class Hit:
             "matched": list(self.matched),
             "coverage": self.coverage,
         }
+
+
+def is_topic_word(term: str) -> bool:
+    """Whether a term no article holds still counts against a query's score (see above)."""
+    return len(term) > 2 and not any(c.isdigit() for c in term)
 
 
 def idf(n_docs: int, df: int) -> float:
@@ -137,8 +146,12 @@ class Index:
         avgdl = total / n_docs if total else 1.0
         df = self.document_frequencies(terms)
         weights = {t: idf(n_docs, df[t]) for t in terms if df[t]}
+        missing = [t for t in terms if not df[t] and is_topic_word(t)]
+        if not weights:
+            return []
         best = sum(w * (K1 + 1) for w in weights.values())
-        coverage = round(len(weights) / len(terms), DIGITS)
+        best += len(missing) * idf(n_docs, 1) * (K1 + 1)
+        coverage = round(len(weights) / (len(weights) + len(missing)), DIGITS)
         out = []
         for article in kb.matching(self.store, terms, languages=[language]):
             raw, matched = bm25(article, weights, avgdl)

@@ -290,3 +290,40 @@ def sources(store: Store) -> list[dict[str, Any]]:
         "SELECT source, synced_at, articles FROM kb_sources ORDER BY source"
     ).fetchall()
     return [{"source": r[0], "synced_at": from_epoch(r[1]), "articles": r[2]} for r in rows]
+
+
+# -- self-service figures ----------------------------------------------------------------------
+
+
+def self_service_counts(
+    store: Store,
+    tickets_sql: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    csat_good_min: int = 4,
+) -> dict[str, int]:
+    """Of the tickets ``tickets_sql`` selects (a report's filter, ``SELECT t.id ...``) created
+    in [since, until): how many were created, answered from the knowledge base (custom field
+    ``kb_article`` set), of those solved with no agent reply but the answer's own
+    (``agent_replies <= 1``), reopened, and their CSAT answers (1-5) and good ones."""
+    sql = (
+        "SELECT COUNT(*), "
+        "SUM(CASE WHEN a.answered THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.answered AND a.status IN ('solved', 'closed') "
+        "AND COALESCE(f.agent_replies, 0) <= 1 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.answered AND COALESCE(f.reopens, 0) > 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.answered AND f.survey_csat >= 1 AND f.survey_csat < 6 "
+        "THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.answered AND f.survey_csat >= ? AND f.survey_csat < 6 "
+        "THEN 1 ELSE 0 END) "
+        "FROM (SELECT t.id, t.status, "
+        "json_extract(t.custom_fields, '$.kb_article') IS NOT NULL AS answered "
+        "FROM tickets t WHERE t.created_at >= ? AND t.created_at < ? "
+        f"AND t.id IN ({tickets_sql})) a "
+        "LEFT JOIN ticket_facts f ON f.ticket_id = a.id"
+    )
+    row = store.conn.execute(sql, (csat_good_min, int(since), int(until), *params)).fetchone()
+    names = ("created", "answered", "deflected", "reopened", "csat_responses", "csat_good")
+    return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
