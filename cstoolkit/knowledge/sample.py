@@ -65,30 +65,31 @@ número em Conta > Segurança em um dispositivo com a sessão aberta; o código 
 minuto. Não tem nenhum? Responda e verificamos você de outra forma.
 """,
     "en/refund-cancelled-order.md": """---
-title: Refund for a cancelled order
+title: Refund for a cancelled order or a duplicate charge
 section: Billing
 labels: [billing, refund]
 ---
-Cancelled an order in time? The refund is processed automatically within two business days
-and reaches your card 5 to 10 days later. A duplicate charge is refunded the same way; the
-corrected invoice appears in your account.
+Paid for an order and cancelled it in time? The refund is processed automatically within two
+business days and reaches your card 5 to 10 days later. Charged twice on your card? The
+duplicate charge is refunded the same way, and the corrected invoice appears in your account.
 """,
     "es/reembolso-pedido-cancelado.md": """---
-title: Reembolso de un pedido cancelado
+title: Solicitud de reembolso de un pedido cancelado
 section: Facturación
 labels: [billing, refund]
 ---
-¿Cancelaste el pedido a tiempo? El reembolso se tramita solo en dos días laborables y llega a
-tu tarjeta entre 5 y 10 días después. Un cobro duplicado se reembolsa igual; la factura
-corregida aparece en tu cuenta.
+¿Pagaste un pedido y lo cancelaste a tiempo? No hace falta solicitar nada: el reembolso se
+tramita solo en dos días laborables y llega a tu tarjeta entre 5 y 10 días después. Un cobro
+duplicado se reembolsa igual; la factura corregida aparece en tu cuenta.
 """,
     "pt/reembolso-pedido-cancelado.md": """---
-title: Reembolso de um pedido cancelado
+title: Pedido de reembolso de um pedido cancelado
 section: Faturamento
 labels: [billing, refund]
 ---
-Cancelou o pedido a tempo? O reembolso é processado automaticamente em dois dias úteis e chega
-ao seu cartão de 5 a 10 dias depois. Uma cobrança duplicada é reembolsada da mesma forma.
+Pagou um pedido e cancelou a tempo? Não é preciso pedir nada: o reembolso é processado
+automaticamente em dois dias úteis e chega ao seu cartão de 5 a 10 dias depois. Uma cobrança
+duplicada é reembolsada da mesma forma.
 """,
     "en/order-not-arrived.md": """---
 title: My order hasn't arrived
@@ -130,3 +131,35 @@ def write(folder: Path) -> int:
         path.write_text(text, "utf-8")
         written += 1
     return written
+
+
+#: Where the sample articles go in the workspace, and the recipe that answers from them.
+FOLDER = "kb"
+RECIPE_NAME = "first-line.yaml"
+RECIPE_TEXT = """\
+# First line from the knowledge base (docs/knowledge.md): an open ticket no agent has answered
+# yet gets the best article of the knowledge base, in the customer's language, when it scores at
+# least 0.35; a customer who asks for a person ("agent", "humano", "atendente"...) is tagged
+# kb_handoff and never answered automatically. The answer is recorded in the ledger and sets
+# the ticket's kb_article field, so it goes out once per ticket; `cst triage revert RUN` clears
+# the fields. Needs a [knowledge.NAME] source synced with `cst kb sync`.
+name: first-line
+description: Answer open tickets from the knowledge base before an agent does.
+query: "status:new,open agent_replies:0"
+rules:
+  - name: hand off on request
+    then:
+      - kb_handoff: {}
+  - name: answer from the knowledge base
+    then:
+      - answer_from_kb: {min_score: 0.35}
+"""
+
+
+def write_recipe(folder: Path) -> Path:
+    """``first-line.yaml`` in ``folder`` (kept when it exists: it may have been edited)."""
+    path = folder / RECIPE_NAME
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(RECIPE_TEXT, "utf-8")
+    return path
