@@ -83,6 +83,10 @@ COVERED: dict[str, tuple[str, ...]] = {
         "require_time",
         "iso_z",
         "local_text",
+        # HTTP knowledge sources (1.2)
+        "HttpKnowledgeSource",
+        "HttpSourceSettings",
+        "html_text",
     ),
     "cstoolkit.model": (
         "Ticket",
@@ -171,6 +175,7 @@ DECLARATIVE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "Channel": ("idempotent", "address_kind"),
     "SurveyProvider": ("kinds",),
     "KnowledgeSource": ("kind",),
+    "HttpKnowledgeSource": ("default_base_url",),
 }
 
 _PUBLIC_DUNDERS = ("__init__",)
