@@ -14,6 +14,7 @@ the HTML ``description`` as text); the folder's name is its section, ``tags`` it
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -114,7 +115,9 @@ class FreshdeskSolutionsSource(HttpKnowledgeSource[FreshdeskSolutionsSettings]):
                             changed = []
                             for raw in items:
                                 art = self.map_record(
-                                    lambda r, n=name: self.article(r, n), raw, f"GET {path}"
+                                    functools.partial(self.article, folder=name),
+                                    raw,
+                                    f"GET {path}",
                                 )
                                 if art is None:
                                     continue
