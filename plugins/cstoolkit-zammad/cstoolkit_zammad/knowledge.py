@@ -1,6 +1,7 @@
 """The Zammad knowledge base as a knowledge source: ``plugin = "zammad_kb"``.
 
-``POST /api/v1/knowledge_bases/init`` (a read: retried like a GET) answers with the knowledge base's assets, id-keyed maps:
+``POST /api/v1/knowledge_bases/init`` (a read: retried like a GET) answers with the knowledge
+base's assets, id-keyed maps:
 ``KnowledgeBaseAnswer`` (``category_id``, ``published_at``, ``archived_at``, ``tags``,
 ``translation_ids``), ``KnowledgeBaseAnswerTranslation`` (``title``, ``kb_locale_id``,
 ``answer_id``, ``content_id``, ``updated_at``), ``KnowledgeBaseLocale`` (``system_locale_id``)
