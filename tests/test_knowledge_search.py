@@ -4,6 +4,7 @@ same normalised scores on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,132 @@ def test_gaps_name_topics_no_article_covers(tmp_path: Path) -> None:
     ]
     assert rows[1]["best_article"] == "help:en/reset-password.md"
     store.close()
+
+
+# -- generated knowledge bases: the same ranking on both stores -------------------------------
+
+WORDS = {
+    "en": [
+        "password",
+        "reset",
+        "link",
+        "refund",
+        "order",
+        "charge",
+        "card",
+        "invoice",
+        "delivery",
+        "parcel",
+        "account",
+        "login",
+        "code",
+        "verification",
+        "app",
+        "crash",
+        "error",
+        "export",
+        "report",
+        "dark",
+        "mode",
+    ],
+    "es": [
+        "contraseña",
+        "restablecer",
+        "enlace",
+        "reembolso",
+        "pedido",
+        "cobro",
+        "tarjeta",
+        "factura",
+        "entrega",
+        "paquete",
+        "cuenta",
+        "acceso",
+        "código",
+        "verificación",
+        "aplicación",
+        "error",
+        "informe",
+        "modo",
+    ],
+    "pt": [
+        "senha",
+        "redefinir",
+        "link",
+        "reembolso",
+        "pedido",
+        "cobrança",
+        "cartão",
+        "fatura",
+        "entrega",
+        "pacote",
+        "conta",
+        "acesso",
+        "código",
+        "verificação",
+        "aplicativo",
+        "erro",
+        "relatório",
+        "modo",
+    ],
+}
+
+
+class _Given:
+    """A knowledge source handing over generated articles (all of them on every pull)."""
+
+    def __init__(self, articles: list[Any]) -> None:
+        self.articles = articles
+
+    def pull(self, cursor: str | None) -> Any:
+        from cstoolkit.articles import ArticlePage
+
+        yield ArticlePage(list(self.articles), [], "all")
+
+
+def _articles(draw: Any) -> tuple[list[Any], list[tuple[str, str]]]:
+    from datetime import UTC, datetime
+
+    from hypothesis import strategies as st
+
+    from cstoolkit.articles import Article
+
+    out = []
+    n = draw(st.integers(min_value=1, max_value=8))
+    for i in range(n):
+        lang = draw(st.sampled_from(sorted(WORDS)))
+        words = st.sampled_from(WORDS[lang])
+        title = " ".join(draw(st.lists(words, min_size=1, max_size=4)))
+        body = " ".join(draw(st.lists(words, min_size=0, max_size=30)))
+        out.append(
+            Article(f"g:{i}", "g", str(i), title, body, lang, datetime(2026, 1, 1, tzinfo=UTC))
+        )
+    queries = []
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        lang = draw(st.sampled_from(sorted(WORDS)))
+        words = st.sampled_from([*WORDS[lang], "unknown", "zzz", "123"])
+        queries.append((" ".join(draw(st.lists(words, min_size=1, max_size=8))), lang))
+    return out, queries
+
+
+@pytest.mark.server
+def test_generated_knowledge_bases_rank_alike_on_both_stores(tmp_path: Path, pg_target) -> None:  # type: ignore[no-untyped-def]
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    lite = open_store(tmp_path / "gen.db")
+    pg = pg_target.open()
+
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+    @given(st.data())
+    def check(data: Any) -> None:
+        articles, queries = _articles(data.draw)
+        for store in (lite, pg):
+            sync_source(store, "g", _Given(articles), full=True)
+        assert _ranking(lite, queries) == _ranking(pg, queries)
+
+    try:
+        check()
+    finally:
+        lite.close()
+        pg.close()
