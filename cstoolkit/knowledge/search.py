@@ -28,7 +28,6 @@ of the query's terms the base holds is reported beside it as ``coverage``.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,6 +70,16 @@ class Hit:
             "matched": list(self.matched),
             "coverage": self.coverage,
         }
+
+
+@dataclass(slots=True)
+class _Scored:
+    id: str
+    score: float
+    bm25: float
+    matched: list[str]
+    language: str
+    coverage: float
 
 
 def is_topic_word(term: str) -> bool:
@@ -122,14 +131,20 @@ class Index:
         """The best articles for ``text``: in ``language`` only (the text read as that
         language), or, without one, in every language of the knowledge base (the text read
         as each), best first; ties by article id."""
-        hits: list[Hit] = []
+        scored: list[_Scored] = []
         langs = [language] if language else self.languages
         for lang in langs:
-            hits.extend(self._search_language(text, lang))
-        hits.sort(key=lambda h: (-h.score, h.article.id))
-        return [h for h in hits if h.score >= min_score and h.score > 0][:limit]
+            scored.extend(self._search_language(text, lang))
+        scored.sort(key=lambda s: (-s.score, s.id))
+        best = [s for s in scored if s.score >= min_score and s.score > 0][:limit]
+        out = []
+        for s in best:  # the whole article only for what is shown
+            article = kb.article(self.store, s.id)
+            if article is not None:
+                out.append(Hit(article, s.score, s.bm25, s.matched, s.language, s.coverage))
+        return out
 
-    def _search_language(self, text: str, language: str) -> list[Hit]:
+    def _search_language(self, text: str, language: str) -> list[_Scored]:
         originals: dict[str, str] = {}
         stop = analyse.STOP_WORDS.get(language, frozenset())
         for word in analyse.words(text):
@@ -153,32 +168,32 @@ class Index:
         best += len(missing) * idf(n_docs, 1) * (K1 + 1)
         coverage = round(len(weights) / (len(weights) + len(missing)), DIGITS)
         out = []
-        for article in kb.matching(self.store, terms, languages=[language]):
-            raw, matched = bm25(article, weights, avgdl)
+        for candidate in kb.candidates(self.store, terms, languages=[language]):
+            raw, matched = bm25(candidate, weights, avgdl)
             if not matched:
                 continue
             out.append(
-                Hit(
-                    article=article,
-                    score=round(raw / best, DIGITS) if best else 0.0,
-                    bm25=raw,
-                    matched=[originals[t] for t in terms if t in matched],
-                    language=language,
-                    coverage=coverage,
+                _Scored(
+                    candidate.id,
+                    round(raw / best, DIGITS) if best else 0.0,
+                    raw,
+                    [originals[t] for t in terms if t in matched],
+                    language,
+                    coverage,
                 )
             )
         return out
 
 
-def bm25(article: kb.ArticleRow, weights: dict[str, float], avgdl: float) -> tuple[float, set[str]]:
+def bm25(article: Any, weights: dict[str, float], avgdl: float) -> tuple[float, set[str]]:
     """FTS5's BM25 of ``article`` for terms with these IDF weights, and the terms it holds."""
-    title = Counter(article.title_terms.split())
-    body = Counter(article.terms.split())
+    title = article.title_terms.split()
+    body = article.terms.split()
     norm = K1 * (1 - B + B * article.length / avgdl)
     score = 0.0
     matched = set()
     for term, weight in weights.items():
-        f = TITLE_WEIGHT * title.get(term, 0) + BODY_WEIGHT * body.get(term, 0)
+        f = TITLE_WEIGHT * title.count(term) + BODY_WEIGHT * body.count(term)
         if f:
             matched.add(term)
             score += weight * (f * (K1 + 1)) / (f + norm)

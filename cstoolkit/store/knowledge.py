@@ -223,6 +223,31 @@ def _quoted(term: str) -> str:
     return "'" + term.replace("'", "") + "'"
 
 
+@dataclass(slots=True)
+class Candidate:
+    """What scoring an article needs: its id and indexed terms (no title or body text)."""
+
+    id: str
+    title_terms: str
+    terms: str
+    length: int
+
+
+def candidates(
+    store: Store,
+    terms: Sequence[str],
+    *,
+    languages: Sequence[str] | None = None,
+    limit: int = MAX_CANDIDATES,
+) -> list[Candidate]:
+    """The articles holding any of ``terms`` (in ``languages`` when given), by id, as the
+    terms scoring reads."""
+    return [
+        Candidate(*r)
+        for r in _matching(store, terms, "a.id, a.title_terms, a.terms, a.length", languages, limit)
+    ]
+
+
 def matching(
     store: Store,
     terms: Sequence[str],
@@ -231,6 +256,17 @@ def matching(
     limit: int = MAX_CANDIDATES,
 ) -> list[ArticleRow]:
     """The articles holding any of ``terms`` (in ``languages`` when given), by id."""
+    cols = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+    return [_row(r) for r in _matching(store, terms, cols, languages, limit)]
+
+
+def _matching(
+    store: Store,
+    terms: Sequence[str],
+    cols: str,
+    languages: Sequence[str] | None,
+    limit: int,
+) -> list[Any]:
     wanted = [t for t in dict.fromkeys(terms) if t]
     if not wanted:
         return []
@@ -239,7 +275,6 @@ def matching(
     if languages:
         where = f" AND a.language IN ({', '.join('?' * len(languages))})"
         params.extend(languages)
-    cols = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
     if store.dialect == "sqlite":
         match = " OR ".join(f'"{t}"' for t in wanted)
         sql = (
@@ -252,8 +287,7 @@ def matching(
             f"SELECT {cols} FROM kb_articles a WHERE a.search @@ to_tsquery('simple', ?)"
             f"{where} ORDER BY a.id LIMIT ?"
         )
-    rows = store.conn.execute(sql, (match, *params, limit))
-    return [_row(r) for r in rows]
+    return list(store.conn.execute(sql, (match, *params, limit)))
 
 
 def articles(
