@@ -191,7 +191,11 @@ def _knowledge(config: Any, store: Any, host: Host) -> tuple[list[str], dict[str
     for name in names:
         source = build_instance(config, host, "knowledge", name, store)
         total = sync_source(store, name, source).total
-    recipe = sample.write_recipe(config.base_dir / "recipes")
+    from cstoolkit.triage.quickstart import install_recipes
+
+    recipe = config.base_dir / "recipes" / sample.RECIPE_NAME
+    if not recipe.exists():
+        install_recipes(recipe.parent)
     rel = recipe.relative_to(config.base_dir)
     ws = runner.Workspace(config, host, store)
     plan = runner.plan_run(ws, [recipe])

@@ -266,3 +266,22 @@ def test_backtest_and_gaps(workspace: Path) -> None:
     code, out, err = cst("--config", config, "kb", "gaps", "--min-tickets", "1", "--json")
     assert code == 0, err
     assert json.loads(out) == []  # the fixture's tickets have no tags: no topics
+
+
+def test_a_recipe_test_file_describes_its_knowledge_base_inline(tmp_path: Path) -> None:
+    (tmp_path / "first-line.yaml").write_text(RECIPE, "utf-8")
+    test = tmp_path / "first-line.test.yaml"
+    test.write_text(
+        "knowledge:\n"
+        "  - {title: Reset your password, language: en,\n"
+        "     body: Ask for a new password reset link on the login page.}\n"
+        "cases:\n"
+        "  - ticket: {subject: Password reset link never arrives, language: en}\n"
+        "    expect: {replies: [Reset your password], notes: 1}\n",
+        "utf-8",
+    )
+    code, out, err = cst("recipe", "test", str(tmp_path / "first-line.yaml"))
+    assert code == 0, out + err
+    test.write_text("knowledge:\n  - {title: A, bodyy: x}\ncases:\n  - expect: {}\n", "utf-8")
+    code, out, err = cst("recipe", "test", str(tmp_path / "first-line.yaml"))
+    assert code == 2 and f"{test}:2" in err and "unknown key 'bodyy'" in err

@@ -13,7 +13,6 @@ from cstoolkit.hookspecs import hookimpl
 @hookimpl
 def register_actions(register: Any) -> None:
     from cstoolkit.triage.actions import BUILTIN_ACTIONS
-    from cstoolkit.triage.kb_actions import KB_ACTIONS
 
-    for cls in (*BUILTIN_ACTIONS, *KB_ACTIONS):
+    for cls in BUILTIN_ACTIONS:  # the knowledge base's (triage/kb_actions.py) included
         register(cls())

@@ -133,33 +133,7 @@ def write(folder: Path) -> int:
     return written
 
 
-#: Where the sample articles go in the workspace, and the recipe that answers from them.
+#: Where the sample articles go in the workspace, and the shipped recipe that answers from them
+#: (``recipes/first-line.yaml``, copied into the workspace with the other recipes).
 FOLDER = "kb"
 RECIPE_NAME = "first-line.yaml"
-RECIPE_TEXT = """\
-# First line from the knowledge base (docs/knowledge.md): an open ticket no agent has answered
-# yet gets the best article of the knowledge base, in the customer's language, when it scores at
-# least 0.35; a customer who asks for a person ("agent", "humano", "atendente"...) is tagged
-# kb_handoff and never answered automatically. The answer is recorded in the ledger and sets
-# the ticket's kb_article field, so it goes out once per ticket; `cst triage revert RUN` clears
-# the fields. Needs a [knowledge.NAME] source synced with `cst kb sync`.
-name: first-line
-description: Answer open tickets from the knowledge base before an agent does.
-query: "status:new,open agent_replies:0"
-rules:
-  - name: hand off on request
-    then:
-      - kb_handoff: {}
-  - name: answer from the knowledge base
-    then:
-      - answer_from_kb: {min_score: 0.35}
-"""
-
-
-def write_recipe(folder: Path) -> Path:
-    """``first-line.yaml`` in ``folder`` (kept when it exists: it may have been edited)."""
-    path = folder / RECIPE_NAME
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(RECIPE_TEXT, "utf-8")
-    return path

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cstoolkit.knowledge import answer as kb_answer
-from cstoolkit.triage.actions import TEMPLATE_NAMES, Action, ActionContext, ArgError
+from cstoolkit.triage.action_base import TEMPLATE_NAMES, Action, ActionContext, ArgError
 
 #: Names an answer or suggestion template sees besides the recipe template names.
 KB_TEMPLATE_NAMES = (*TEMPLATE_NAMES, "article", "articles")
