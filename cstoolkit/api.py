@@ -1,7 +1,8 @@
 """The frozen, versioned plugin-facing API.
 
 :data:`API_VERSION` names the contract third-party plugins are written against (1.1 adds
-typed settings and the HTTP backend base; a plugin written for 1.0 keeps working). Within one
+typed settings and the HTTP backend base, 1.2 knowledge and inbound sources; a plugin written
+for 1.0 keeps working). Within one
 API major version, everything listed in :data:`COVERED` keeps working: signatures only gain
 optional keyword arguments with defaults, dataclasses only gain fields with defaults, hooks only
 gain optional arguments (pluggy passes what an implementation asks for), error classes keep
@@ -11,10 +12,10 @@ release (docs/plugins/compatibility.md).
 
 :func:`snapshot` describes the covered surface (``inspect.signature`` of every covered callable,
 the fields of every covered dataclass, the hookspecs, the error hierarchy and the capability
-names); ``tests/plugin_kit/api_v1_1.json`` holds the committed snapshot, so an accidental change
-fails a test, and ``tests/plugin_kit/api_v1.json`` (the 1.0 snapshot) must stay covered by it.
-After a deliberate, compatible addition, regenerate it with
-``python -m cstoolkit.api > tests/plugin_kit/api_v1_1.json`` and say so in the changelog.
+names); ``tests/plugin_kit/api_v1_2.json`` holds the committed snapshot, so an accidental change
+fails a test, and ``tests/plugin_kit/api_v1.json`` and ``api_v1_1.json`` (the 1.0 and 1.1
+snapshots) must stay covered by it. After a deliberate, compatible addition, regenerate it with
+``python -m cstoolkit.api > tests/plugin_kit/api_v1_2.json`` and say so in the changelog.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import re
 from typing import Any
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 #: module -> names of the covered classes and functions in it.
 COVERED: dict[str, tuple[str, ...]] = {
@@ -46,6 +47,21 @@ COVERED: dict[str, tuple[str, ...]] = {
         "marker_token",
         "merge_mapping",
         "BackendSettings",
+        # knowledge sources (1.2)
+        "KnowledgeSource",
+    ),
+    "cstoolkit.articles": ("Article", "ArticlePage"),
+    # inbound sources (1.2)
+    "cstoolkit.inbound_source": (
+        "InboundSource",
+        "InboundMessage",
+        "Attachment",
+        "WebhookRequest",
+        "WebhookAnswer",
+        "Polled",
+        "Refused",
+        "meta_signature",
+        "twilio_signature",
     ),
     # typed settings (1.1)
     "cstoolkit.plugin_settings": ("PluginSettings", "SettingsNamespace", "setting"),
@@ -79,6 +95,10 @@ COVERED: dict[str, tuple[str, ...]] = {
         "require_time",
         "iso_z",
         "local_text",
+        # HTTP knowledge sources (1.2)
+        "HttpKnowledgeSource",
+        "HttpSourceSettings",
+        "html_text",
     ),
     "cstoolkit.model": (
         "Ticket",
@@ -108,6 +128,7 @@ COVERED: dict[str, tuple[str, ...]] = {
         "register_metrics",
         "register_exporters",
         "register_commands",
+        "register_knowledge_sources",
     ),
     # the shared HTTP client factory
     "cstoolkit.http": (
@@ -165,6 +186,8 @@ DECLARATIVE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "HttpBackend": ("default_base_url", "remember_markers"),
     "Channel": ("idempotent", "address_kind"),
     "SurveyProvider": ("kinds",),
+    "KnowledgeSource": ("kind",),
+    "HttpKnowledgeSource": ("default_base_url",),
 }
 
 _PUBLIC_DUNDERS = ("__init__",)

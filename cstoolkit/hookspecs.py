@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import click
 
     from cstoolkit.inbound_source import InboundSource
-    from cstoolkit.plugin import Backend, Channel, SurveyProvider
+    from cstoolkit.plugin import Backend, Channel, KnowledgeSource, SurveyProvider
 
 PROJECT = "cstoolkit"
 
@@ -77,6 +77,15 @@ def register_exporters(register: Callable[[Any], None]) -> None:
     """Register report output formats: objects with a ``name`` attribute (the ``--format`` value).
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def register_knowledge_sources(register: Callable[[type[KnowledgeSource]], None]) -> None:
+    """Register knowledge source classes (subclasses of
+    :class:`cstoolkit.plugin.KnowledgeSource`): where ``cst kb sync`` reads articles from.
+
+    .. versionadded:: 1.2
     """
 
 

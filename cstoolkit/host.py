@@ -33,7 +33,14 @@ import pluggy
 from cstoolkit import hookspecs
 from cstoolkit.errors import PluginError
 from cstoolkit.inbound_source import InboundSource
-from cstoolkit.plugin import KNOWN_CAPABILITIES, Backend, Channel, PluginBase, SurveyProvider
+from cstoolkit.plugin import (
+    KNOWN_CAPABILITIES,
+    Backend,
+    Channel,
+    KnowledgeSource,
+    PluginBase,
+    SurveyProvider,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("actions", "cstoolkit.builtin.actions"),
     ("kpi", "cstoolkit.builtin.kpi"),
     ("imap", "cstoolkit.builtin.imap"),
+    ("knowledge", "cstoolkit.builtin.knowledge"),
 )
 
 #: hook name -> the kind of thing its ``register`` callback takes.
@@ -59,6 +67,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_metrics": "metric",
     "register_exporters": "exporter",
     "register_inbound_sources": "inbound_source",
+    "register_knowledge_sources": "knowledge_source",
 }
 
 _KIND_BASES: dict[str, type[PluginBase]] = {
@@ -66,6 +75,7 @@ _KIND_BASES: dict[str, type[PluginBase]] = {
     "channel": Channel,
     "survey_provider": SurveyProvider,
     "inbound_source": InboundSource,
+    "knowledge_source": KnowledgeSource,
 }
 
 

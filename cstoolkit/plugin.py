@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+from cstoolkit.articles import ArticlePage
 from cstoolkit.config.core import BACKEND_KEYS, MAPPING_TABLES
 from cstoolkit.config.core import FILTER_KEYS as _FILTER_KEYS
 from cstoolkit.errors import ConfigError
@@ -84,6 +85,7 @@ SECTIONS = {
     "channel": "channels",
     "survey_provider": "surveys",
     "inbound_source": "inbound",
+    "knowledge_source": "knowledge",
 }
 
 
@@ -452,8 +454,30 @@ def merge_mapping(
     return out
 
 
+class KnowledgeSource(PluginBase[OptionsT]):
+    """A knowledge base cst reads articles from (plugin API 1.2): a help center, a Solutions
+    folder, a folder of Markdown files.
+
+    :meth:`pull` yields :class:`~cstoolkit.articles.ArticlePage` objects from ``cursor`` (None:
+    from the start), each with the opaque cursor that resumes after it; the engine commits each
+    page and its cursor in one transaction (``cst kb sync``). A source pages, retries and
+    guards against cursors that do not advance exactly as a backend does (HTTP sources build on
+    :mod:`cstoolkit.http` and :mod:`cstoolkit.backends`).
+    """
+
+    kind: ClassVar[str] = "knowledge_source"
+
+    def pull(self, cursor: str | None) -> Iterator[ArticlePage]:
+        raise NotImplementedError
+
+    def check(self) -> CheckResult:
+        """A live, read-only check that the source answers (``cst doctor``)."""
+        return CheckResult(True, "no live check")
+
+
 PLUGIN_KINDS: dict[str, type[PluginBase[Any]]] = {
     "backend": Backend,
     "channel": Channel,
     "survey_provider": SurveyProvider,
+    "knowledge_source": KnowledgeSource,
 }

@@ -62,6 +62,12 @@ resolution = {{ urgent = "8h", high = "1d", normal = "3d", low = "5d" }}
 [costs]
 currency = "EUR"
 agent_hour = 28.5
+
+# The knowledge base: Markdown articles in kb/ (docs/knowledge.md); `cst kb sync` reads them.
+[knowledge.help]
+plugin = "markdown"
+path = "kb"
+base_url = "https://help.example.com"
 """
 
 
@@ -160,8 +166,63 @@ def _stages(
     stages: dict[str, tuple[list[str], dict[str, Any]]] = {}
     text, plan = triage_demo(config, store, host)
     stages["triage"] = (text.splitlines(), plan.summary())
+    stages["knowledge"] = _knowledge(config, store, host)
     surveys = survey_demo(directory, config, store, host)
     stages["surveys"] = (surveys.lines(), surveys.as_dict())
     summary, html, figures = kpi_demo(config, store, directory, host)
     stages["report"] = (summary.splitlines(), {"html": str(html), "figures": figures})
     return stages
+
+
+def _knowledge(config: Any, store: Any, host: Host) -> tuple[list[str], dict[str, Any]]:
+    """The sample knowledge base synced, and the first-line recipe applied to the sample
+    helpdesk: the open tickets it answers show in the report (self_service)."""
+    from cstoolkit.knowledge import sample
+    from cstoolkit.knowledge.backtest import backtest
+    from cstoolkit.knowledge.search import Index
+    from cstoolkit.knowledge.sync import sync_source
+    from cstoolkit.triage import runner
+
+    names = sorted(config.instances("knowledge"))
+    if not names:
+        return ["Knowledge base: no [knowledge.NAME] source configured (docs/knowledge.md)."], {}
+    sample.write(config.base_dir / sample.FOLDER)
+    total = 0
+    for name in names:
+        source = build_instance(config, host, "knowledge", name, store)
+        total = sync_source(store, name, source).total
+    from cstoolkit.triage.quickstart import install_recipes
+
+    recipe = config.base_dir / "recipes" / sample.RECIPE_NAME
+    if not recipe.exists():
+        install_recipes(recipe.parent)
+    rel = recipe.relative_to(config.base_dir)
+    ws = runner.Workspace(config, host, store)
+    plan = runner.plan_run(ws, [recipe])
+    report = runner.apply(ws, plan)
+    answered = [tp for tp in plan.changing if any("answer" in d for d in tp.done)]
+    handed = [tp for tp in plan.changing if any("handed" in d for d in tp.done)]
+    past = backtest(Index(store), store.select()).summary()
+    lines = [
+        f"Knowledge base {sample.FOLDER}/: {total} articles (cst kb list). Recipe {rel} applied "
+        f"to the sample helpdesk: {len(answered)} open tickets answered from the knowledge "
+        f"base, {len(handed)} handed to the team.",
+    ]
+    for tp in answered[:3]:
+        lines.append(f"  {tp.ticket_id}  {'; '.join(d.split(': ', 1)[-1] for d in tp.done)}")
+    if report.push is not None and report.push.applied:
+        lines.append(f"  undo it:      cst triage revert {report.run_id}")
+    lines.append('  search it:    cst kb search "reset password"')
+    lines.append(
+        f"  backtest:     cst kb backtest  ({past['answered']} of {past['evaluated']} tickets "
+        "would have been answered)"
+    )
+    lines.append("  what is missing: cst kb gaps")
+    details = {
+        "articles": total,
+        "answered": len(answered),
+        "handed_off": len(handed),
+        "run_id": report.run_id,
+        "backtest": past,
+    }
+    return lines, details

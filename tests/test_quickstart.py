@@ -114,6 +114,28 @@ def test_the_triage_figures_are_what_triage_run_prints(ws: Workspace) -> None:
     assert m.group(2) in proc.stderr + proc.stdout
 
 
+def test_the_knowledge_figures_are_what_kb_commands_print(ws: Workspace) -> None:
+    m = re.search(r"Knowledge base kb/: (\d+) articles \(cst kb list\)\. Recipe (\S+) applied "
+                  r"to the sample helpdesk: (\d+) open tickets answered", ws.output)  # fmt: skip
+    assert m is not None, ws.output
+    assert len(json.loads(ws.cst("kb", "list", "--json").stdout)) == int(m.group(1)) > 0
+    assert m.group(2) == "recipes/first-line.yaml"
+    assert ws.cst("recipe", "check", m.group(2)).returncode == 0
+    b = re.search(
+        r"cst kb backtest  \((\d+) of (\d+) tickets would have been answered\)", ws.output
+    )
+    assert b is not None, ws.output
+    proc = ws.cst("kb", "backtest")
+    assert f"{b.group(2)} tickets: {b.group(1)} would have been answered" in proc.stderr
+    assert int(b.group(1)) > 0
+    # answering again finds nothing new (once per ticket), and the report counts what was
+    plan = json.loads(ws.cst("triage", "run", m.group(2), "--json").stdout)
+    assert not [c for t in plan["tickets"] for c in t["comments"] if c["public"]]
+    report = json.loads(ws.cst("report", "kpi", "--json").stdout)
+    (kb,) = [x for x in report["metrics"] if x["name"] == "self_service"]
+    assert kb["values"]["answered"] >= int(m.group(3))
+
+
 def test_the_survey_figures_are_what_status_prints(ws: Workspace) -> None:
     m = re.search(r"surveys: sent (\d+) CSAT", ws.output)
     assert m is not None and int(m.group(1)) > 0

@@ -14,6 +14,7 @@ from cstoolkit.backends.http_base import (
     HttpSettings,
     http_setting,
 )
+from cstoolkit.backends.knowledge import HttpKnowledgeSource, HttpSourceSettings, html_text
 from cstoolkit.backends.records import (
     MAPPING_ERRORS,
     FieldError,
@@ -62,7 +63,9 @@ __all__ = [
     "HttpAuth",
     "HttpBackend",
     "HttpBackendSettings",
+    "HttpKnowledgeSource",
     "HttpSettings",
+    "HttpSourceSettings",
     "NoProgressError",
     "PluginSettings",
     "ProgressGuard",
@@ -74,6 +77,7 @@ __all__ = [
     "expect_list",
     "expect_object",
     "field",
+    "html_text",
     "http_setting",
     "id_field",
     "iso_z",

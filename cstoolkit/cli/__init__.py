@@ -43,6 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "inbound",
         "Customers' WhatsApp, SMS and mail in; replies out.",
     ),
+    "kb": (
+        "cstoolkit.cli.kb_cmd",
+        "kb",
+        "Knowledge base: sync articles, search, suggest for tickets.",
+    ),
     "tickets": ("cstoolkit.cli.tickets_cmd", "tickets", "List and show stored tickets."),
     "triage": ("cstoolkit.cli.triage_cmd", "triage", "Run triage recipes (dry run by default)."),
     "locks": ("cstoolkit.cli.locks_cmd", "locks", "List and release run locks."),

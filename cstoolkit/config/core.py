@@ -239,6 +239,13 @@ INBOUND = _instances(
     "to and the channel replies go out on.",
     "inbound.md",
 )
+KNOWLEDGE = _instances(
+    "knowledge",
+    "knowledge_source",
+    (Key("plugin", required=True, help="The knowledge source (markdown, zendesk_guide, ...)."),),
+    "A knowledge base cst reads articles from: an instance of a knowledge source plugin.",
+    "knowledge.md",
+)
 
 # -- triage: calendars, SLA, roster ----------------------------------------------------------
 
@@ -515,6 +522,7 @@ SECTIONS: dict[str, Section] = {
         CHANNELS,
         SURVEYS,
         INBOUND,
+        KNOWLEDGE,
         CALENDARS,
         SLA,
         ROSTER,

@@ -36,6 +36,7 @@ INSTANCE_SECTIONS: dict[str, str] = {
     "channels": "channel",
     "surveys": "survey_provider",
     "inbound": "inbound_source",
+    "knowledge": "knowledge_source",
 }
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

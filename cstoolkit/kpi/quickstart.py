@@ -30,6 +30,7 @@ _LINES = (
     ("backlog", "backlog"),
     ("csat", "CSAT"),
     ("sla_compliance", "SLA compliance"),
+    ("self_service", "answered from the KB"),
 )
 
 

@@ -26,66 +26,17 @@ Plugins add actions with the ``register_actions`` hook::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from cstoolkit.model import Priority, Status
-
-
-class ArgError(Exception):
-    """Bad arguments of an action; ``at`` is the path inside the arguments."""
-
-    def __init__(self, message: str, at: Sequence[str | int] = (), *, key: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.at = tuple(at)
-        self.key = key  # the problem is the key at ``at`` (an unknown option), not its value
-
-
-class ActionContext(Protocol):
-    """What an action can see and do for one ticket (implemented by the engine)."""
-
-    @property
-    def ticket(self) -> Any: ...  # the working copy, with earlier changes applied
-    @property
-    def requester(self) -> Any: ...
-    @property
-    def now(self) -> Any: ...
-    @property
-    def roster(self) -> Any: ...
-
-    def set_field(self, name: str, value: Any) -> bool: ...
-    def add_tags(self, tags: Sequence[str]) -> bool: ...
-    def remove_tags(self, tags: Sequence[str]) -> bool: ...
-    def comment(self, body: str, public: bool) -> None: ...
-    def notify(self, channel: str, to: str, subject: str, text: str) -> None: ...
-    def render(self, template: Any) -> str: ...
-    def assign(self, strategy: str, params: Mapping[str, Any]) -> str | None: ...
-    def escalate(self, params: Mapping[str, Any]) -> str | None: ...
-
-
-class Action:
-    """Base class of the built-in actions (plugins may use it, or just the same attributes)."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    idempotent: ClassVar[bool] = True
-
-    def parse(self, args: Any) -> Any:
-        return args
-
-    def once(self, params: Any) -> bool:
-        return not self.idempotent
-
-    def writes(self, params: Any) -> frozenset[str]:
-        return frozenset()
-
-    def summary(self, params: Any) -> str:
-        return self.name
-
-    def run(self, params: Any, ctx: ActionContext) -> str | None:
-        raise NotImplementedError
-
+from cstoolkit.triage.action_base import (
+    TEMPLATE_NAMES,
+    Action,
+    ActionContext,
+    ArgError,
+)
+from cstoolkit.triage.kb_actions import KB_ACTIONS
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -102,12 +53,6 @@ def _tags(args: Any) -> list[str]:
             raise ArgError(f"a tag has no spaces: {t!r}", (i,))
         out.append(str(t))
     return out
-
-
-#: The names a recipe template sees (built by the engine's ``template_context``).
-TEMPLATE_NAMES = (
-    "ticket", "before", "requester", "assignee", "group", "sla", "recipe", "rule", "now",
-)  # fmt: skip
 
 
 def _template(args: Any, key: str = "template") -> Any:
@@ -443,6 +388,7 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     ReplyAction,
     NotifyAction,
     ApplySlaAction,
+    *KB_ACTIONS,
 )
 
 

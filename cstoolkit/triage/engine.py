@@ -68,6 +68,8 @@ class Context:
     ledger_seen: Callable[[str], bool] = lambda _k: False
     group_names: Mapping[str, str] = field(default_factory=dict)
     people: Callable[[str], Person | None] = lambda _pid: None
+    #: the knowledge base's search (cstoolkit.knowledge.search.Index), for the kb actions
+    knowledge: Any = None
 
 
 class _Run:
@@ -202,6 +204,17 @@ class _Run:
 
     def comment(self, body: str, public: bool) -> None:
         self.plan.comments.append(PlannedComment(body, public, self.key))
+
+    @property
+    def knowledge(self) -> Any:
+        """The knowledge base's search (None where the context has none)."""
+        return self.ctx.knowledge
+
+    def requester_texts(self) -> list[str]:
+        """What the requester wrote on this ticket, in order (cstoolkit.timeline.messages)."""
+        from cstoolkit.timeline.messages import requester_texts
+
+        return requester_texts(self.original, self.ctx.events(self.original.id))
 
     def notify(self, channel: str, to: str, subject: str, text: str) -> None:
         self.plan.notifications.append(
@@ -647,6 +660,8 @@ def store_context(
         entry = ledger.get(key)
         return entry is not None and entry.state != FAILED
 
+    from cstoolkit.knowledge.search import Index
+
     groups = store.group_names()
     return Context(
         now=now,
@@ -660,4 +675,5 @@ def store_context(
         ledger_seen=seen,
         group_names=groups,
         people=store.person,
+        knowledge=Index(store),
     )

@@ -18,7 +18,8 @@ ticket. The format (docs/recipes.md#tests)::
           notes: ["Enterprise"]
 
 Tests need no store, no network and no config: everything comes from the file (the workspace's
-calendars, SLA policies and roster are used when the file names none).
+calendars, SLA policies and roster are used when the file names none; ``knowledge:`` articles
+go into a throwaway in-memory store for the knowledge-base actions).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from cstoolkit.triage.assign import AssignState
 from cstoolkit.triage.recipe import Env, Recipe, load_recipe
 from cstoolkit.triage.roster import Roster, load_roster
 
-_TOP = ("recipe", "now", "roster", "calendars", "sla", "instance", "cases")
+_TOP = ("recipe", "now", "roster", "calendars", "sla", "instance", "knowledge", "cases")
 _CASE = ("name", "ticket", "previous", "ledger", "state", "now", "expect")
 _EXPECT = (
     "matched",
@@ -200,10 +201,19 @@ def run_tests(
     cases = data.get("cases")
     if not isinstance(cases, list) or not cases:
         raise doc.error(("cases",) if "cases" in data else (), "a test file needs cases: [...]")
-    for i, case in enumerate(cases):
-        report.cases.append(
-            _run_case(doc, i, case, recipe, now, instance, calendars, policies, roster)
-        )
+    from cstoolkit.knowledge.fixtures import memory_index
+
+    store, knowledge = memory_index(doc, data.get("knowledge"), DEFAULT_NOW)
+    try:
+        for i, case in enumerate(cases):
+            report.cases.append(
+                _run_case(
+                    doc, i, case, recipe, now, instance, calendars, policies, roster, knowledge
+                )
+            )
+    finally:
+        if store is not None:
+            store.close()
     return report
 
 
@@ -217,6 +227,7 @@ def _run_case(
     calendars: Mapping[str, Any],
     policies: Sequence[Any],
     roster: Roster | None,
+    knowledge: Any = None,
 ) -> CaseResult:
     at: tuple[Any, ...] = ("cases", i)
     if not isinstance(case, Mapping):
@@ -245,6 +256,7 @@ def _run_case(
         events=lambda _tid: events,
         previous=lambda _r, _t: dict(previous) if isinstance(previous, Mapping) else None,
         ledger_seen=lambda key: key in done or any(key.startswith(d) for d in done),
+        knowledge=knowledge,
     )
     planner = engine.Planner([recipe], ctx)
     tp = planner.plan_ticket_safely(ticket, requester)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cstoolkit import api
 
-SNAPSHOT = Path(__file__).with_name("api_v1_1.json")
+SNAPSHOT = Path(__file__).with_name("api_v1_2.json")
+#: The 1.1 surface: everything in it must still be there, unchanged (a 1.1 plugin keeps working).
+SNAPSHOT_1_1 = Path(__file__).with_name("api_v1_1.json")
 #: The 1.0 surface: everything in it must still be there, unchanged (a 1.0 plugin keeps working).
 SNAPSHOT_1_0 = Path(__file__).with_name("api_v1.json")
 #: 1.0 entries that changed compatibly in 1.1 (old value -> new value).
 COMPATIBLE_CHANGES = {
-    "api_version": ('"1.0"', '"1.1"'),
+    "api_version": ('"1.0"', '"1.2"'),
     # PluginBase became generic over its typed settings class (still a plain base class).
     "cstoolkit.plugin.PluginBase.bases": ('["object"]', '["Generic"]'),
 }
@@ -35,7 +39,7 @@ def test_public_signatures_match_the_committed_snapshot() -> None:
     added = sorted(current.keys() - committed.keys())
     assert not (changed or removed or added), (
         "the frozen plugin API changed (docs/plugins/compatibility.md); if deliberate and "
-        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1_1.json\n"
+        "compatible, regenerate: python -m cstoolkit.api > tests/plugin_kit/api_v1_2.json\n"
         + "\n".join(
             [f"changed: {k}: {committed[k]} -> {current[k]}" for k in changed[:20]]
             + [f"removed: {k}" for k in removed[:20]]
@@ -75,8 +79,18 @@ def _only_optional_added(old: str, new: str) -> bool:
     return old_r == new_r and kept == old_p and all(" = " in p or p.startswith("*") for p in added)
 
 
-def test_every_api_1_0_entry_is_still_there_unchanged() -> None:
-    old = _flatten(json.loads(SNAPSHOT_1_0.read_text()))
+@pytest.mark.parametrize(
+    ("snapshot", "compatible"),
+    [
+        (SNAPSHOT_1_0, COMPATIBLE_CHANGES),
+        (SNAPSHOT_1_1, {"api_version": ('"1.1"', '"1.2"')}),
+    ],
+    ids=["1.0", "1.1"],
+)
+def test_every_older_api_entry_is_still_there_unchanged(
+    snapshot: Path, compatible: dict[str, tuple[str, str]]
+) -> None:
+    old = _flatten(json.loads(snapshot.read_text()))
     current = _flatten(json.loads(json.dumps(api.snapshot())))
     broken = []
     for key, value in old.items():
@@ -86,24 +100,26 @@ def test_every_api_1_0_entry_is_still_there_unchanged() -> None:
                 broken.append(key)
             continue
         new = current.get(key)
-        if new == value or COMPATIBLE_CHANGES.get(key) == (value, new):
+        if new == value or compatible.get(key) == (value, new):
             continue
         signature = ".methods." in key or key.endswith(".fields")
         if new is not None and signature and _only_optional_added(value, new):
             continue
         broken.append(key)
-    assert not broken, f"API 1.0 surface changed incompatibly: {broken[:20]}"
+    assert not broken, f"API {snapshot.name} surface changed incompatibly: {broken[:20]}"
 
 
 def test_snapshot_covers_protocols_hooks_http_state_and_errors() -> None:
     snap = api.snapshot()
-    assert snap["api_version"] == api.API_VERSION == "1.1"
+    assert snap["api_version"] == api.API_VERSION == "1.2"
     backend = snap["cstoolkit.plugin"]["Backend"]["methods"]
     assert {"pull", "apply", "create", "fetch", "find_by_marker", "check", "close"} <= set(backend)
     assert "since" in backend["pull"] and "full" in backend["pull"]
     assert {"send", "lookup", "address"} <= set(snap["cstoolkit.plugin"]["Channel"]["methods"])
     assert "compose" in snap["cstoolkit.plugin"]["SurveyProvider"]["methods"]
-    assert len(snap["cstoolkit.hookspecs"]) == 7
+    assert len(snap["cstoolkit.hookspecs"]) == 9
+    assert "pull" in snap["cstoolkit.plugin"]["KnowledgeSource"]["methods"]
+    assert "parse" in snap["cstoolkit.inbound_source"]["InboundSource"]["methods"]
     assert "from_settings" in snap["cstoolkit.http"]["HttpClient"]["methods"]
     assert {"get", "set", "delete", "keys"} <= set(
         snap["cstoolkit.store.kv"]["KeyValue"]["methods"]
