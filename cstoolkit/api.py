@@ -129,6 +129,7 @@ COVERED: dict[str, tuple[str, ...]] = {
         "register_exporters",
         "register_commands",
         "register_knowledge_sources",
+        "register_inbound_sources",
     ),
     # the shared HTTP client factory
     "cstoolkit.http": (
