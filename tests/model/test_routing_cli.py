@@ -1,0 +1,138 @@
+"""`cst model train|evaluate|explain|status` on a tiny generated workspace (scikit-learn)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cstoolkit.cli import cli, main
+from tests.conftest import skip_or_fail
+
+ROOT = Path(__file__).resolve().parents[2]
+END = datetime(2026, 3, 1, tzinfo=UTC)
+CONFIG = (
+    '[store]\npath = "cstoolkit.db"\n\n[backends.demo]\nplugin = "local"\npath = "helpdesk.jsonl"\n'
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        import sklearn  # noqa: F401
+        import skops  # noqa: F401
+    except ImportError:
+        skip_or_fail("scikit-learn is not installed", "pip install -e '.[test]' (or '.[ml]')")
+    from cstoolkit.config import build_instance, load_config
+    from cstoolkit.host import Host
+    from cstoolkit.sample import SampleSpec, generate_file
+    from cstoolkit.store import open_store
+    from cstoolkit.sync import pull
+
+    base = tmp_path_factory.mktemp("routing")
+    (base / "cstoolkit.toml").write_text(CONFIG)
+    spec = SampleSpec(tickets=400, days=30, seed=5, end=END, realistic_text=True)
+    generate_file(spec, base / "helpdesk.jsonl")
+    (base / "recipes").mkdir()
+    shutil.copy(ROOT / "recipes" / "keyword-routing.yaml", base / "recipes")
+    config = load_config(base / "cstoolkit.toml")
+    store = open_store(config.store_path)
+    try:
+        pull(store, build_instance(config, Host().load(), "backends", "demo", store))
+    finally:
+        store.close()
+    return base
+
+
+@pytest.fixture
+def ws(built: Path, tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "ws"
+    shutil.copytree(built, target)
+    yield target
+
+
+def run(ws: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--config", str(ws / "cstoolkit.toml"), *args])
+
+
+def fails(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run through the console entry point (errors -> one line and their exit code)."""
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(ws / "cstoolkit.toml"), *args])
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+def test_train_writes_model_and_metadata_and_evaluate_reports_baselines(ws: Path) -> None:
+    res = run(ws, "model", "train", "--json")
+    assert res.exit_code == 0, res.output
+    meta = json.loads((ws / "models" / "routing.json").read_text())
+    assert meta["data"]["tickets"] == 400 and len(meta["data"]["hash"]) == 64
+    assert set(meta["classes"]["group"]) <= {"demo:general", "demo:billing", "demo:technical",
+                                             "demo:escalations"}  # fmt: skip
+    assert sum(meta["classes"]["group"].values()) == 400
+    assert meta["versions"]["scikit-learn"] and meta["features"]["chars"]
+    assert meta["metrics"]["targets"]["group"]["model"]["floors"][0]["floor"] == 0.0
+    assert meta["size_bytes"] < 50e6
+    res = run(ws, "model", "evaluate", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    group = out["targets"]["group"]
+    assert {"model", "majority", "recipes"} <= set(group)
+    assert out["split"]["train"]["to"] <= out["split"]["test"]["from"]  # older -> newer
+    assert group["model"]["macro_f1"] > group["majority"]["macro_f1"]
+
+
+def test_explain_and_status(ws: Path) -> None:
+    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+    res = run(ws, "model", "explain", "demo:390", "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["prediction"].startswith("demo:") and got["for"]
+    res = run(ws, "model", "status", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["retrain"] is None
+
+
+def test_changed_or_incompatible_model_is_refused_in_one_line(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+    meta_path = ws / "models" / "routing.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(dict(meta, versions={"scikit-learn": "0.1.0"})))
+    code, err = fails(ws, capsys, "model", "explain", "demo:390")
+    assert code == 2 and "trained with scikit-learn 0.1.0" in err
+    assert len(err.strip().splitlines()) == 1
+    meta_path.write_text(json.dumps(meta))
+    with open(ws / "models" / "routing.skops", "ab") as fh:
+        fh.write(b"tampered")
+    code, err = fails(ws, capsys, "model", "explain", "demo:390")
+    assert code == 2 and "hash differs" in err
+
+
+def test_privacy_forget_marks_the_model_for_retraining(ws: Path) -> None:
+    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+    from cstoolkit.store import open_store
+
+    store = open_store(ws / "cstoolkit.db")
+    try:
+        requester = store.conn.execute(
+            "SELECT requester_id FROM tickets WHERE id = 'demo:5'"
+        ).fetchone()[0]
+    finally:
+        store.close()
+    res = run(ws, "privacy", "forget", requester)
+    assert res.exit_code == 0, res.output
+    res = run(ws, "model", "status", "--json")
+    assert "privacy forget" in json.loads(res.stdout)["retrain"]
+
+
+def test_no_model_is_one_line_exit_2(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = fails(ws, capsys, "model", "explain", "demo:1")
+    assert code == 2 and "no model" in err
