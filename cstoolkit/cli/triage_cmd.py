@@ -19,7 +19,13 @@ REVERT_COLUMNS = ["ticket", "restores", "not restored"]
 def _workspace(app: App, *, store: bool = True) -> Any:
     from cstoolkit.triage.runner import Workspace
 
-    return Workspace(app.config, app.host, app.store if store else None)
+    ws = Workspace(app.config, app.host, app.store if store else None)
+    if store and (app.config.base_dir / "models" / "routing.json").exists():
+        from cstoolkit.routing.service import Predictor
+
+        # the workspace's routing model: predicted.* fields and the route action
+        ws.predict = Predictor(app.config.base_dir / "models")
+    return ws
 
 
 def _plan_rows(plan: Any) -> list[dict[str, Any]]:
