@@ -223,12 +223,25 @@ def example_of(ticket: Ticket, requester: Person | None) -> db.Example:
 
 
 class Predictor:
-    """A loaded, verified model that predicts per ticket (cached by ticket id and text)."""
+    """The workspace's model, verified and loaded on first use, predicting per ticket (cached
+    by ticket id and text). Commands create one whenever a model exists; a run whose recipes
+    never ask for a prediction never loads it."""
 
     def __init__(self, directory: Path, name: str = modelfile.DEFAULT_NAME) -> None:
-        learn.require_sklearn()
-        self.bundle, self.meta = modelfile.load(directory, name)
+        self.directory = directory
+        self.name = name
+        self._bundle: dict[str, Any] | None = None
+        self.meta: dict[str, Any] = {}
         self._cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+        #: the latest prediction of each ticket (what a command shows beside its decisions)
+        self.last: dict[str, dict[str, Any]] = {}
+
+    @property
+    def bundle(self) -> dict[str, Any]:
+        if self._bundle is None:
+            learn.require_sklearn()
+            self._bundle, self.meta = modelfile.load(self.directory, self.name)
+        return self._bundle
 
     def __call__(self, ticket: Ticket, requester: Person | None) -> dict[str, Any]:
         key = (ticket.id, ticket.subject or "", ticket.description or "")
@@ -236,7 +249,22 @@ class Predictor:
         if got is None:
             got = learn.predict(self.bundle, [example_of(ticket, requester)])[0]
             self._cache[key] = got
+        self.last[ticket.id] = got
         return got
+
+    def describe(self, ticket_id: str) -> str:
+        """``group demo:billing 0.93, priority high 0.61`` for a ticket predicted in this run."""
+        got = self.last.get(ticket_id)
+        if not got:
+            return ""
+        parts = []
+        for target in ("group", "priority", "tags", "language"):
+            value = got.get(f"predicted.{target}")
+            if value is None:
+                continue
+            shown = ",".join(value) if isinstance(value, list) else value
+            parts.append(f"{target} {shown or '-'} {got[f'predicted.{target}.confidence']:.2f}")
+        return ", ".join(parts)
 
     def many(self, items: Sequence[tuple[Ticket, Person | None]]) -> None:
         """Predict many tickets at once (one matrix: much faster) into the cache."""

@@ -136,3 +136,36 @@ def test_privacy_forget_marks_the_model_for_retraining(ws: Path) -> None:
 def test_no_model_is_one_line_exit_2(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = fails(ws, capsys, "model", "explain", "demo:1")
     assert code == 2 and "no model" in err
+
+
+MODEL_RECIPE = """
+name: model-routing
+query: "status:new,open,pending,solved,closed"
+rules:
+  - name: model
+    when: {predicted.group.confidence: {ge: 0.8}}
+    then: [{route: {floor: 0.8}}]
+    stop: true
+  - name: billing words
+    when: {subject: {contains_any: [factura, invoice, fatura]}}
+    then: [{set: {group: billing}}]
+"""
+
+
+def test_triage_run_and_backtest_use_the_model(ws: Path) -> None:
+    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+    (ws / "model-routing.yaml").write_text(MODEL_RECIPE)
+    res = run(ws, "triage", "run", str(ws / "model-routing.yaml"), "--json")
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["tickets"] and plan["predictions"]
+    some = next(iter(plan["predictions"].values()))
+    assert some["predicted.group"].startswith("demo:")
+    assert 0 <= some["predicted.group.confidence"] <= 1
+    res = run(ws, "triage", "run", str(ws / "model-routing.yaml"))
+    assert "prediction" in res.stdout and "group demo:" in res.stdout
+    res = run(ws, "triage", "backtest", str(ws / "model-routing.yaml"), "--since",
+              "2026-01-01", "--until", "2026-03-01", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    matches = json.loads(res.stdout)["rule_matches"]
+    assert matches["model"] > 0

@@ -113,6 +113,11 @@ def load(
     store = ws._need_store()
     used = recipe.fields() | (query.fields_used(recipe.query) if recipe.query else frozenset())
     used |= frozenset(also)
+    if ws.predict is not None and (
+        any(n.startswith("predicted.") for n in used)
+        or any(call.name == "route" for rule in recipe.rules for call in rule.then)
+    ):
+        used |= frozenset(reads.TEXT_COLUMNS)  # the routing model reads the text
     want_text = sorted(c for c in reads.TEXT_COLUMNS if c in used)
     rows = reads.period_rows(store, start, end, want_text)
     n = len(rows)
