@@ -52,9 +52,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(built: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the workspace without a model."""
     target = tmp_path / "ws"
     shutil.copytree(built, target)
     yield target
+
+
+@pytest.fixture(scope="module")
+def trained_once(built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The workspace with a model trained (and validated) once for the module."""
+    target = tmp_path_factory.mktemp("trained") / "ws"
+    shutil.copytree(built, target)
+    res = run(target, "model", "train", "--json")
+    assert res.exit_code == 0, res.output
+    return target, res
+
+
+@pytest.fixture
+def trained(trained_once: tuple[Path, Any], tmp_path: Path) -> Path:
+    """A copy of the trained workspace (tests may change it)."""
+    target = tmp_path / "trained"
+    shutil.copytree(trained_once[0], target)
+    return target
 
 
 def run(ws: Path, *args: str) -> Any:
@@ -68,9 +87,11 @@ def fails(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
     return int(info.value.code or 0), capsys.readouterr().err
 
 
-def test_train_writes_model_and_metadata_and_evaluate_reports_baselines(ws: Path) -> None:
-    res = run(ws, "model", "train", "--json")
-    assert res.exit_code == 0, res.output
+def test_train_writes_model_and_metadata_and_evaluate_reports_baselines(
+    trained_once: tuple[Path, Any],
+) -> None:
+    ws, res = trained_once
+    assert json.loads(res.stdout)["data"]["tickets"] == 400
     meta = json.loads((ws / "models" / "routing.json").read_text())
     assert meta["data"]["tickets"] == 400 and len(meta["data"]["hash"]) == 64
     assert set(meta["classes"]["group"]) <= {"demo:general", "demo:billing", "demo:technical",
@@ -88,8 +109,8 @@ def test_train_writes_model_and_metadata_and_evaluate_reports_baselines(ws: Path
     assert group["model"]["macro_f1"] > group["majority"]["macro_f1"]
 
 
-def test_explain_and_status(ws: Path) -> None:
-    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+def test_explain_and_status(trained: Path) -> None:
+    ws = trained
     res = run(ws, "model", "explain", "demo:390", "--json")
     assert res.exit_code == 0, res.output
     got = json.loads(res.stdout)
@@ -100,9 +121,9 @@ def test_explain_and_status(ws: Path) -> None:
 
 
 def test_changed_or_incompatible_model_is_refused_in_one_line(
-    ws: Path, capsys: pytest.CaptureFixture[str]
+    trained: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+    ws = trained
     meta_path = ws / "models" / "routing.json"
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps(dict(meta, versions={"scikit-learn": "0.1.0"})))
@@ -116,8 +137,8 @@ def test_changed_or_incompatible_model_is_refused_in_one_line(
     assert code == 2 and "hash differs" in err
 
 
-def test_privacy_forget_marks_the_model_for_retraining(ws: Path) -> None:
-    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+def test_privacy_forget_marks_the_model_for_retraining(trained: Path) -> None:
+    ws = trained
     from cstoolkit.store import open_store
 
     store = open_store(ws / "cstoolkit.db")
@@ -152,8 +173,8 @@ rules:
 """
 
 
-def test_triage_run_and_backtest_use_the_model(ws: Path) -> None:
-    assert run(ws, "model", "train", "--no-validate").exit_code == 0
+def test_triage_run_and_backtest_use_the_model(trained: Path) -> None:
+    ws = trained
     (ws / "model-routing.yaml").write_text(MODEL_RECIPE)
     res = run(ws, "triage", "run", str(ws / "model-routing.yaml"), "--json")
     assert res.exit_code == 0, res.output
