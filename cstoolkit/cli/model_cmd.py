@@ -148,7 +148,7 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     multiple=True,
     help="Recipes of the rules baseline (default: the workspace's recipes/*.yaml).",
 )
-@format_options()
+@format_options(extra=("html",))
 @pass_app
 def evaluate(
     app: App,
@@ -175,7 +175,20 @@ def evaluate(
         recipes=_recipes(app, recipe_paths),
     )
     fmt = chosen_format(fmt, as_json)
-    emit(fmt, _rows(result), COLUMNS, document=result, title="Time-ordered validation")
+
+    def html(out: Any) -> None:
+        from cstoolkit.routing.html import page
+
+        out.write(page(result))
+
+    emit(
+        fmt,
+        _rows(result),
+        COLUMNS,
+        document=result,
+        writers={"html": html},
+        title="Time-ordered validation",
+    )
     if fmt == "table":
         floors = [
             {"target": t, **row}
