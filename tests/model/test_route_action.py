@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cstoolkit.model import Status, Ticket
 from cstoolkit.triage.engine import Context, Planner
 from cstoolkit.triage.recipe import load_recipe
@@ -47,3 +49,36 @@ def test_above_the_floor_the_model_routes_below_it_the_rules_do(tmp_path: Path) 
     assert "model: group demo:technical (0.93)" in " ".join(by_id["demo:1"].done)
     assert by_id["demo:2"].after["group_id"] == "demo:billing"  # the rules decided
     assert by_id["demo:2"].matched == ["model-routing/billing words"]
+
+
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from cstoolkit.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out + out.err
+
+
+def test_recipe_test_cases_take_predictions_and_refuse_unknown_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    (tmp_path / "r.test.yaml").write_text(
+        "cases:\n"
+        "  - name: sure\n"
+        "    ticket: {subject: factura}\n"
+        "    predicted: {group: technical, group.confidence: 0.9}\n"
+        "    expect: {matched: [model], changes: {group: 'demo:technical'}}\n"
+    )
+    code, out = _main(capsys, "recipe", "test", str(tmp_path / "r.test.yaml"))
+    assert code == 0, out
+    assert "PASS sure [model: group demo:technical, group.confidence 0.9]" in out
+    (tmp_path / "r.test.yaml").write_text(
+        "cases:\n"
+        "  - ticket: {subject: factura}\n"
+        "    predicted: {groups: technical}\n"
+        "    expect: {matched: [model]}\n"
+    )
+    code, out = _main(capsys, "recipe", "test", str(tmp_path / "r.test.yaml"))
+    assert code == 2 and "unknown prediction 'groups'" in out
