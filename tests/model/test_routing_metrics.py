@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cstoolkit.routing.metrics import floor_table, majority, report, set_report
 
@@ -52,3 +54,30 @@ def test_majority_and_tags() -> None:
     assert r.accuracy == pytest.approx(1 / 3)
     assert r.classes["x"].f1 == 1.0 and r.classes["y"].f1 == 0.0
     assert r.macro_f1 == pytest.approx(0.5)
+
+
+_LABELS = st.sampled_from(["a", "b", "c"])
+
+
+@given(
+    st.lists(
+        st.tuples(_LABELS, st.one_of(st.none(), _LABELS), st.floats(0, 1)), min_size=1, max_size=40
+    )
+)
+def test_figures_hold_together(rows: list[tuple[str, str | None, float]]) -> None:
+    """Coverage never grows with the floor; at floor 0 the accuracy of the predictions made is
+    the share of right ones among them; every F1 lies between 0 and 1."""
+    truth = [t for t, _, _ in rows]
+    pred = [p for _, p, _ in rows]
+    conf = [c for _, _, c in rows]
+    r = report(truth, pred, conf)
+    coverage = [row["coverage"] for row in r.floors]
+    assert coverage == sorted(coverage, reverse=True)
+    made = [(t, p) for t, p in zip(truth, pred, strict=True) if p is not None]
+    assert r.floors[0]["coverage"] == round(len(made) / len(rows), 4)
+    if made:
+        assert r.floors[0]["accuracy"] == round(sum(t == p for t, p in made) / len(made), 4)
+    assert r.accuracy == pytest.approx(
+        sum(t == p for t, p in zip(truth, pred, strict=True)) / len(rows)
+    )
+    assert all(0 <= f.f1 <= 1 for f in r.classes.values()) and 0 <= r.macro_f1 <= 1
