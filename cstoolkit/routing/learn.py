@@ -17,9 +17,11 @@ file stays small.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cstoolkit.errors import UsageError
@@ -110,13 +112,13 @@ def classifier(kind: str) -> Any:
     if kind == "sgd":
         from sklearn.linear_model import SGDClassifier
 
-        return SGDClassifier(loss="log_loss", alpha=5e-6, max_iter=15, tol=None, random_state=0)
+        return SGDClassifier(loss="log_loss", alpha=5e-6, max_iter=8, tol=None, random_state=0)
     if kind == "calibrated":
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.linear_model import SGDClassifier
 
         return CalibratedClassifierCV(
-            SGDClassifier(loss="hinge", alpha=5e-6, max_iter=15, tol=None, random_state=0),
+            SGDClassifier(loss="hinge", alpha=5e-6, max_iter=8, tol=None, random_state=0),
             cv=3,
             method="sigmoid",
             ensemble=False,
@@ -133,8 +135,19 @@ def tag_classifier() -> Any:
     from sklearn.multiclass import OneVsRestClassifier
 
     return OneVsRestClassifier(
-        SGDClassifier(loss="log_loss", alpha=2e-6, max_iter=12, tol=None, random_state=0)
+        SGDClassifier(loss="log_loss", alpha=2e-6, max_iter=6, tol=None, random_state=0)
     )
+
+
+def _fitted(model: Any, x: Any, y: Any) -> Any:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    return model
 
 
 def fit(
@@ -144,40 +157,36 @@ def fit(
     kind: str = "calibrated",
 ) -> dict[str, Any]:
     """Fit the vectorizers and one model per target with labels (None: left out)."""
-    import warnings
-
     import numpy as np
-    from sklearn.exceptions import ConvergenceWarning
 
     vecs = vectorizers()
     text, full = matrices(vecs, exs, fit=True)
-    models: dict[str, Any] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for target in ("group", "priority", "language"):
-            ys = labels[target]
-            counts = Counter(y for y in ys if y is not None)
-            # a class with fewer than MIN_CLASS tickets is not learned (calibration needs folds)
-            rows = np.array(
-                [i for i, y in enumerate(ys) if y is not None and counts[y] >= MIN_CLASS],
-                dtype=np.int64,
-            )
-            if len(rows) == 0 or len({ys[i] for i in rows}) < 2:
-                continue
-            x = (text if target == "language" else full)[rows]
-            model = classifier(kind)
-            model.fit(x, np.array([ys[i] for i in rows]))
-            models[target] = model
-        if tags:
-            y = np.array(
-                [[1 if t in set(ts) else 0 for t in tags] for ts in labels["tags"]], dtype=np.int8
-            )
-            keep = [j for j in range(len(tags)) if 0 < y[:, j].sum() < len(exs)]
-            if keep:
-                model = tag_classifier()
-                model.fit(full, y[:, keep])
-                models["tags"] = model
-                tags = [tags[j] for j in keep]
+    jobs: dict[str, Callable[[], Any]] = {}
+    for target in ("group", "priority", "language"):
+        ys = labels[target]
+        counts = Counter(y for y in ys if y is not None)
+        # a class with fewer than MIN_CLASS tickets is not learned (calibration needs folds)
+        rows = np.array(
+            [i for i, y in enumerate(ys) if y is not None and counts[y] >= MIN_CLASS],
+            dtype=np.int64,
+        )
+        if len(rows) == 0 or len({ys[i] for i in rows}) < 2:
+            continue
+        x = (text if target == "language" else full)[rows]
+        y = np.array([ys[i] for i in rows])
+        jobs[target] = functools.partial(_fitted, classifier(kind), x, y)
+    if tags:
+        y = np.array(
+            [[1 if t in set(ts) else 0 for t in tags] for ts in labels["tags"]], dtype=np.int8
+        )
+        keep = [j for j in range(len(tags)) if 0 < y[:, j].sum() < len(exs)]
+        if keep:
+            jobs["tags"] = functools.partial(_fitted, tag_classifier(), full, y[:, keep])
+            tags = [tags[j] for j in keep]
+    # the fitting loops release the GIL: two threads use both cores
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {target: pool.submit(job) for target, job in jobs.items()}
+        models = {target: f.result() for target, f in futures.items()}
     for vec in vecs.values():
         if hasattr(vec, "stop_words_"):  # the terms cut by min_df/max_features: not needed
             del vec.stop_words_

@@ -68,7 +68,7 @@ def save(bundle: dict[str, Any], meta: dict[str, Any], directory: Path, name: st
     directory.mkdir(parents=True, exist_ok=True)
     model_path, meta_path = paths(directory, name)
     tmp = model_path.with_name(f".{model_path.name}.tmp")
-    sio.dump(bundle, tmp, compression=zipfile.ZIP_DEFLATED)
+    sio.dump(_pack(bundle), tmp, compression=zipfile.ZIP_DEFLATED)
     meta = dict(meta, format=FORMAT, versions=versions(), sha256=_sha256(tmp))
     meta["size_bytes"] = tmp.stat().st_size
     tmp_meta = meta_path.with_name(f".{meta_path.name}.tmp")
@@ -76,6 +76,34 @@ def save(bundle: dict[str, Any], meta: dict[str, Any], directory: Path, name: st
     os.replace(tmp, model_path)
     os.replace(tmp_meta, meta_path)
     return model_path
+
+
+def _pack(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle with each vectorizer's vocabulary as an array of its terms (in column order)
+    instead of a dict: a dict of 100,000 terms is slow to write and read, an array is not."""
+    import copy
+
+    import numpy as np
+
+    vecs, vocab = {}, {}
+    for key, fitted in bundle.get("vectorizers", {}).items():
+        terms = getattr(fitted, "vocabulary_", None)
+        vec = copy.copy(fitted)
+        if isinstance(terms, dict):
+            order = np.empty(len(terms), dtype=object)
+            for term, j in terms.items():
+                order[j] = term
+            vocab[key] = np.array(order.tolist(), dtype=str)
+            del vec.vocabulary_
+        vecs[key] = vec
+    return dict(bundle, vectorizers=vecs, vocabularies=vocab)
+
+
+def _unpack(bundle: dict[str, Any]) -> dict[str, Any]:
+    vocab = bundle.pop("vocabularies", {})
+    for key, terms in vocab.items():
+        bundle["vectorizers"][key].vocabulary_ = {t: j for j, t in enumerate(terms.tolist())}
+    return bundle
 
 
 def read_meta(directory: Path, name: str = DEFAULT_NAME) -> dict[str, Any]:
@@ -126,4 +154,4 @@ def load(directory: Path, name: str = DEFAULT_NAME) -> tuple[dict[str, Any], dic
         raise UsageError(f"{model_path}: cannot load the model ({type(exc).__name__})") from None
     if not isinstance(bundle, dict) or "models" not in bundle:
         raise UsageError(f"{model_path}: not a routing model")
-    return bundle, meta
+    return _unpack(bundle), meta

@@ -278,6 +278,7 @@ class Predictor:
             preds = learn.predict(self.bundle, [example_of(t, r) for t, r in chunk])
             for (t, _), p in zip(chunk, preds, strict=True):
                 self._cache[(t.id, t.subject or "", t.description or "")] = p
+                self.last[t.id] = p
 
 
 def explain(

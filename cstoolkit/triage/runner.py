@@ -255,11 +255,24 @@ def plan_run(
     ctx = ws.context(recipes, when)
     planner = engine.Planner(recipes, ctx)
     ws.select_failures.clear()
-    plan = planner.plan(ws.select(recipes, query_text, when))
+    items: Any = ws.select(recipes, query_text, when)
+    if ws.predict is not None and _asks_the_model(recipes):
+        items = list(items)
+        ws.predict.many(items)  # one matrix for every ticket: much faster than one by one
+    plan = planner.plan(items)
     for ticket, error in ws.select_failures:
         plan.evaluated += 1
         plan.tickets.append(engine.failed_plan(ticket, error))
     return plan
+
+
+def _asks_the_model(recipes: Sequence[Recipe]) -> bool:
+    """Whether a recipe tests a ``predicted.*`` field or routes by the model."""
+    return any(
+        any(n.startswith("predicted.") for n in r.fields())
+        or any(c.name == "route" for rule in r.rules for c in rule.then)
+        for r in recipes
+    )
 
 
 def apply(ws: Workspace, plan: engine.Plan, *, kind: str = "apply") -> engine.ApplyReport:
