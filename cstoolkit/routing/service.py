@@ -23,6 +23,7 @@ from cstoolkit.model import Channel, Person, Priority, Role, Status, Ticket, now
 from cstoolkit.routing import learn, metrics, modelfile
 from cstoolkit.routing.labels import Labelled, load, topic_tags
 from cstoolkit.store import routing as db
+from cstoolkit.timespec import parse_time
 
 if TYPE_CHECKING:
     from cstoolkit.store import Store
@@ -299,7 +300,7 @@ def status(
     created since ``weeks`` ago, or since training if later) against its validation figures."""
     meta = modelfile.read_meta(directory, name)
     record = db.model_record(store, name)
-    trained = datetime.strptime(meta["trained_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    trained = parse_time(meta["trained_at"], relative=False)
     current = now()
     out: dict[str, Any] = {
         "name": name,
