@@ -71,6 +71,12 @@ def _recipes(app: App, paths: tuple[str, ...]) -> Any:
     help="The linear model (docs/routing.md, Choices).",
 )
 @click.option("--no-validate", is_flag=True, help="Skip the time-ordered validation figures.")
+@click.option(
+    "--exclude-tag",
+    "exclude_tags",
+    multiple=True,
+    help="A tag not to learn as a topic (besides es, en, pt, vip, escalated).",
+)
 @format_options()
 @pass_app
 def train(
@@ -79,6 +85,7 @@ def train(
     until: str | None,
     classifier: str,
     no_validate: bool,
+    exclude_tags: tuple[str, ...],
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -88,9 +95,12 @@ def train(
     from cstoolkit.routing import service
 
     start, end = _time(since, "--since"), _time(until, "--until")
+    excluded = (*service.DEFAULT_EXCLUDED_TAGS, *exclude_tags)
     validation = None
     if not no_validate:
-        validation = service.evaluate(app.store, since=start, until=end, kind=classifier)
+        validation = service.evaluate(
+            app.store, since=start, until=end, kind=classifier, exclude_tags=excluded
+        )
     meta = service.train(
         app.store,
         _models_dir(app),
@@ -98,6 +108,7 @@ def train(
         until=end,
         kind=classifier,
         validation=validation,
+        exclude_tags=excluded,
     )
     fmt = chosen_format(fmt, as_json)
     emit(fmt, _rows(validation or {}), COLUMNS, document=meta, title="Validation")
@@ -143,6 +154,12 @@ def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     show_default=True,
 )
 @click.option(
+    "--exclude-tag",
+    "exclude_tags",
+    multiple=True,
+    help="A tag not to learn as a topic (besides es, en, pt, vip, escalated).",
+)
+@click.option(
     "--recipes",
     "recipe_paths",
     multiple=True,
@@ -156,6 +173,7 @@ def evaluate(
     until: str | None,
     test_share: float,
     classifier: str,
+    exclude_tags: tuple[str, ...],
     recipe_paths: tuple[str, ...],
     fmt: str,
     as_json: bool,
@@ -172,6 +190,7 @@ def evaluate(
         until=_time(until, "--until"),
         test_share=test_share,
         kind=classifier,
+        exclude_tags=(*service.DEFAULT_EXCLUDED_TAGS, *exclude_tags),
         recipes=_recipes(app, recipe_paths),
     )
     fmt = chosen_format(fmt, as_json)

@@ -107,6 +107,8 @@ def test_train_writes_model_and_metadata_and_evaluate_reports_baselines(
     assert {"model", "majority", "recipes"} <= set(group)
     assert out["split"]["train"]["to"] <= out["split"]["test"]["from"]  # older -> newer
     assert group["model"]["macro_f1"] > group["majority"]["macro_f1"]
+    res = run(ws, "model", "evaluate", "--json", "--test-share", "0.3", "--exclude-tag", "billing")
+    assert "billing" not in json.loads(res.stdout)["targets"]["tags"]["model"]["classes"]
     res = run(ws, "model", "evaluate", "--format", "html", "--test-share", "0.3")
     assert res.exit_code == 0, res.output
     assert "coverage and accuracy at each confidence floor" in res.stdout
