@@ -127,7 +127,7 @@ def run(directory: Path, host: Host, *, tickets: int = 5000, seed: int = 1) -> Q
     helpdesk = config.resolve_path(str(inst.settings.get("path", "helpdesk.jsonl")))
     generated = 0
     if not helpdesk.exists():
-        spec = SampleSpec(tickets=tickets, seed=seed, survey_answers=True)
+        spec = SampleSpec(tickets=tickets, seed=seed, survey_answers=True, realistic_text=True)
         generated = generate_file(spec, helpdesk).tickets
     recipes = install_recipes(config.base_dir / "recipes")
     store = open_store(config.store_path)

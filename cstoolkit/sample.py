@@ -69,6 +69,11 @@ class SampleSpec:
     #: output (and the benchmarks' inputs) stay as they were; drawn from their own random
     #: stream, so the rest of the file is the same either way.
     survey_answers: bool = False
+    #: Rewrite first messages realistically (paraphrases, typos, mixed languages, two topics,
+    #: vague messages) and let agents correct about 5% of the routing trigger's groups (one
+    #: ``group_change`` event each): see :mod:`cstoolkit.synthetic.text`. On for quickstart and
+    #: ``cst sample generate``; off by default so the benchmarks' inputs keep their events.
+    realistic_text: bool = False
 
 
 @dataclass
@@ -134,7 +139,8 @@ def generate(
         write(agent.record)
     rng = random.Random(f"cst-sample/{spec.seed}/tickets")
     surveys = random.Random(f"cst-sample/{spec.seed}/surveys") if spec.survey_answers else None
-    ctx = _Context(rng, _Roster(agents), end, _Timestamps(), surveys)
+    text = random.Random(f"cst-sample/{spec.seed}/text") if spec.realistic_text else None
+    ctx = _Context(rng, _Roster(agents), end, _Timestamps(), surveys, text)
     customers = _Customers(spec.seed, max(1, spec.tickets // 3))
     people, events = len(agents), 0
     for n, created in enumerate(_arrivals(rng, spec.tickets, start, end), start=1):

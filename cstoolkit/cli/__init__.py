@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("cstoolkit.cli.status_cmd", "status", "Sync lag, queues, last run."),
     "store": ("cstoolkit.cli.store_cmd", "store", "Prune, back up and migrate the store."),
     "privacy": ("cstoolkit.cli.privacy_cmd", "privacy", "Forget a person (erasure)."),
+    "model": ("cstoolkit.cli.model_cmd", "model", "Train, evaluate and explain learned routing."),
     "completion": (
         "cstoolkit.cli.completion",
         "completion",

@@ -26,13 +26,22 @@ def sample() -> None:
     required=True,
     help="The helpdesk file to write (JSON Lines, see docs/backends/local.md).",
 )
+@click.option(
+    "--realistic-text/--plain-text",
+    default=True,
+    show_default=True,
+    help="Realistic first messages (paraphrases, typos, mixed languages, two topics, vague "
+    "messages, ~5% corrected groups; docs/routing.md) or the plain templates.",
+)
 @pass_app
-def generate(app: App, n_tickets: int, days: int, seed: int, out: Path) -> None:
+def generate(
+    app: App, n_tickets: int, days: int, seed: int, out: Path, realistic_text: bool
+) -> None:
     """Write a deterministic, realistic helpdesk file (streams: 1,000,000 tickets fit)."""
     from cstoolkit.cli import progress
     from cstoolkit.sample import SampleSpec, generate_file
 
-    spec = SampleSpec(tickets=n_tickets, days=days, seed=seed)
+    spec = SampleSpec(tickets=n_tickets, days=days, seed=seed, realistic_text=realistic_text)
     with progress.task("sample", total=n_tickets, unit="tickets", quiet=app.quiet) as bar:
         stats = generate_file(spec, out, lambda n: bar.update(completed=n))
     app.say(

@@ -19,34 +19,47 @@ REVERT_COLUMNS = ["ticket", "restores", "not restored"]
 def _workspace(app: App, *, store: bool = True) -> Any:
     from cstoolkit.triage.runner import Workspace
 
-    return Workspace(app.config, app.host, app.store if store else None)
+    ws = Workspace(app.config, app.host, app.store if store else None)
+    if store and (app.config.base_dir / "models" / "routing.json").exists():
+        from cstoolkit.routing.service import Predictor
+
+        # the workspace's routing model: predicted.* fields and the route action
+        ws.predict = Predictor(app.config.base_dir / "models")
+    return ws
 
 
-def _plan_rows(plan: Any) -> list[dict[str, Any]]:
+def _plan_rows(plan: Any, predict: Any = None) -> list[dict[str, Any]]:
     rows = []
     for tp in plan.tickets:
-        rows.append(
-            {
-                "ticket": tp.ticket_id,
-                "subject": tp.subject,
-                "matched": tp.matched,
-                "changes": tp.describe_changes(),
-                "skipped": tp.skipped,
-                "errors": tp.errors,
-            }
-        )
+        row = {
+            "ticket": tp.ticket_id,
+            "subject": tp.subject,
+            "matched": tp.matched,
+            "changes": tp.describe_changes(),
+            "skipped": tp.skipped,
+            "errors": tp.errors,
+        }
+        if predict is not None:  # the routing model's prediction beside the decision
+            row["prediction"] = predict.describe(tp.ticket_id)
+        rows.append(row)
     return rows
 
 
-def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
+def _show_plan(app: App, plan: Any, fmt: str, title: str, predict: Any = None) -> None:
     from cstoolkit.output import render, write_json
 
+    if predict is not None and not predict.last:
+        predict = None  # the recipes asked the model nothing
+    extra = ["prediction"] if predict is not None else []
     if fmt == "json":
-        write_json(plan.as_dict())
+        doc = plan.as_dict()
+        if predict is not None:
+            doc["predictions"] = {t.ticket_id: predict.last.get(t.ticket_id) for t in plan.tickets}
+        write_json(doc)
         return
-    rows = _plan_rows(plan)
+    rows = _plan_rows(plan, predict)
     if fmt in ("ndjson", "csv"):
-        render(rows, PLAN_COLUMNS, fmt)
+        render(rows, PLAN_COLUMNS + extra, fmt)
         rows = []
     for row in rows:
         row["matched"] = "\n".join(row["matched"])
@@ -56,7 +69,7 @@ def _show_plan(app: App, plan: Any, fmt: str, title: str) -> None:
             + [f"ERROR {e}" for e in row["errors"]]
         )
     if rows:
-        render(rows, ["ticket", "subject", "matched", "changes"], "table", title=title)
+        render(rows, ["ticket", "subject", "matched", "changes", *extra], "table", title=title)
     s = plan.summary()
     app.say(
         f"{s['evaluated']} tickets evaluated, {s['matched']} matched a rule, "
@@ -163,7 +176,7 @@ def run_cmd(
             runner.write_plan(plan, plan_out)
             app.say(f"plan written to {plan_out}")
         if not do_apply:
-            _show_plan(app, plan, fmt, "Triage plan (dry run: nothing written)")
+            _show_plan(app, plan, fmt, "Triage plan (dry run: nothing written)", ws.predict)
             if fmt == "json":
                 _show_failed(plan)
             if plan.failed:
@@ -171,7 +184,7 @@ def run_cmd(
             return
         runner.check_max_changes(plan, max_changes)
         if fmt == "table":
-            _show_plan(app, plan, fmt, "Triage plan (applying)")
+            _show_plan(app, plan, fmt, "Triage plan (applying)", ws.predict)
         else:
             _show_failed(plan)
         report = runner.apply(ws, plan)

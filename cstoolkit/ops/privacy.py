@@ -27,8 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.model import now
 from cstoolkit.store import audit, erasure, facts
 from cstoolkit.store import privacy as sup
+from cstoolkit.store import routing as routing_models
 
 if TYPE_CHECKING:
     from cstoolkit.store.base import Store
@@ -91,6 +93,10 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
             touched |= facts.tickets_of_person(tx, pid)
             erasure.erase_person(tx, pid, pseudo, c)
         facts.refresh(tx, sorted(touched))  # authors, assignees and survey answers changed
+        # models trained on their text must be retrained (docs/routing.md)
+        c["routing_models"] = routing_models.mark_stale_for_tickets(
+            tx, sorted(touched), "privacy forget: a customer's text was erased", now()
+        )
         for email in emails:
             c["survey_offers"] += erasure.blank_offer_addresses(tx, email)
         for optout_value in [*emails, *ids]:

@@ -157,6 +157,14 @@ SLA_METRIC_FIELDS: Final[tuple[tuple[str, str, str], ...]] = (
     ("fulfilled_at", "datetime", "when the clock stopped"),
 )
 
+#: The routing model's predictions (docs/routing.md): (target, kind, description).
+PREDICTED_FIELDS: Final = (
+    ("group", "id", "group for the ticket (INSTANCE:ID)"),
+    ("priority", "string", "priority for the ticket"),
+    ("tags", "tags", "topic tags for the ticket"),
+    ("language", "string", "language of the ticket's text"),
+)
+
 #: Bases of the business-time ages (a recipe's calendar).
 BUSINESS_BASES: Final = (
     "created",
@@ -233,6 +241,14 @@ def declare_fact_fields() -> None:
             "not counting that day",
             "calendar",
             unit="days",
+        )
+    for target, kind, doc in PREDICTED_FIELDS:
+        _declare(f"predicted.{target}", kind, f"the routing model's {doc}", "model")
+        _declare(
+            f"predicted.{target}.confidence",
+            "number",
+            f"the model's probability (0-1) for predicted.{target}",
+            "model",
         )
     _declare("group.name", "string", "the group's name (else its id within the backend)", "groups")
     _declare("assignee.tier", "number", "the assignee's tier in the roster", "roster")

@@ -32,6 +32,7 @@ _GROUPS = (
     ("Business time of a recipe's calendar", lambda s: "calendar" in s.needs),
     ("Groups and the roster ([roster.md](roster.md))",
      lambda s: bool(s.needs & {"groups", "roster"})),
+    ("Predictions of the routing model ([routing.md](routing.md))", lambda s: "model" in s.needs),
 )  # fmt: skip
 
 

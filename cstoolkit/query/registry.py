@@ -81,6 +81,11 @@ NEEDS: Final[dict[str, tuple[str, str]]] = {
         "the conditions of a recipe with `calendar:` and the --query of triage run or "
         "triage backtest with one such recipe",
     ),
+    "model": (
+        "the routing model (cst model train)",
+        "recipe conditions, the --query of triage run and triage backtest (missing without "
+        "a model: no floor is met and the rules decide)",
+    ),
 }
 #: What every command that evaluates conditions per ticket with the store's data supplies.
 STORE_NEEDS: Final = frozenset({"facts", "sla", "groups", "roster"})

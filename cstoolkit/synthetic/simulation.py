@@ -23,6 +23,7 @@ from cstoolkit.synthetic.desk import (
     advance_business,
     pick,
 )
+from cstoolkit.synthetic.text import rewrite
 from cstoolkit.synthetic.vocabulary import (
     AGENT_FOLLOW_UPS,
     AUTO_SOLVE_AFTER,
@@ -166,6 +167,7 @@ class Context:
     end: int
     iso: Timestamps
     surveys: random.Random | None = None  # SampleSpec.survey_answers: the answers' own stream
+    text: random.Random | None = None  # SampleSpec.realistic_text: the first messages' own stream
 
 
 def speed(channel: str) -> str:
@@ -200,13 +202,16 @@ class Simulation:
     """Plays out one ticket's life: routing, replies, back-and-forth, notes, holds,
     escalation, solving, reopening and closing. Stops (via Cutoff) at the end of the period."""
 
-    def __init__(self, ctx: Context, tk: Ticket, req: Requester, channel: str) -> None:
+    def __init__(
+        self, ctx: Context, tk: Ticket, req: Requester, channel: str, correct_to: str | None = None
+    ) -> None:
         self.ctx = ctx
         self.rng = ctx.rng
         self.tk = tk
         self.req = req
         self.lang = req.language
         self.speed = speed(channel)
+        self.correct_to = correct_to  # the group an agent moves a misrouted ticket to
 
     def run(self, topic: str) -> None:
         rng, tk = self.rng, self.tk
@@ -215,6 +220,8 @@ class Simulation:
         if rng.random() < P_PRIORITY_TWEAK:
             self.tweak_priority(at)
         self.agent_reply(at, FIRST_REPLIES[self.lang][topic].format(name=self.req.first_name))
+        if self.correct_to is not None:
+            self.correct_group()
         rounds = pick(ROUNDS_LIVE if self.speed == "live" else ROUNDS_ASYNC, rng.random())
         note_at = self.some_round(rounds, P_INTERNAL_NOTE)
         hold_at = self.some_round(rounds, P_ON_HOLD)
@@ -233,6 +240,14 @@ class Simulation:
             self.reopen()
         solved_at = tk.solved_at if tk.solved_at is not None else tk.t
         tk.set_status(solved_at + CLOSE_AFTER, CLOSED, None, SYSTEM)
+
+    def correct_group(self) -> None:
+        """The assignee sees the trigger routed the ticket to the wrong group and moves it."""
+        tk, new = self.tk, self.correct_to
+        assert new is not None and self.ctx.text is not None
+        at = tk.t + 60 + int(self.ctx.text.random() * 600)
+        tk.change(at, GROUP_CHANGE, tk.owner, AGENT, tk.group, new)
+        tk.group = new
 
     def some_round(self, rounds: int, probability: float) -> int:
         """With ``probability``, a round in ``0..rounds`` for something to happen in; else -1."""
@@ -348,12 +363,18 @@ def ticket_record(ctx: Context, tid: str, created: int, req: Requester) -> dict[
     tk = Ticket(tid, created, ctx.end, ctx.iso)
     tk.group = TOPIC_GROUP[topic]
     tk.priority = pick(PRIORITIES[req.plan], rng.random())
+    correct_to: str | None = None
+    if ctx.text is not None:
+        msg = rewrite(ctx.text, req.language, topic, subject, description)
+        subject, description = msg.subject, msg.description
+        tk.group = msg.routed or msg.group
+        correct_to = msg.group if msg.routed else None
     tk.tags = [topic, tag, req.language]
     if req.plan == "enterprise":
         tk.tags.append("vip")
     tk.message(created, req.id, REQUESTER, description, True, kind=CREATED)
     with contextlib.suppress(Cutoff):
-        Simulation(ctx, tk, req, channel).run(topic)
+        Simulation(ctx, tk, req, channel, correct_to).run(topic)
     if ctx.surveys is not None:
         survey_answers(ctx.surveys, tk, req, ctx.end, ctx.iso)
 

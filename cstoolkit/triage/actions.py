@@ -378,6 +378,63 @@ class ApplySlaAction(Action):
         return None
 
 
+class RouteAction(Action):
+    """Route by the routing model above a confidence floor (docs/routing.md).
+
+    ``route: {floor: 0.8, fields: [group, priority]}`` sets each field whose prediction's
+    confidence is at least the floor; below it the field is left alone, so the rules after it
+    decide (put the keyword rules after this one, without ``stop``, guarded by
+    ``predicted.group.confidence: {lt: 0.8}`` or ``group: null``)."""
+
+    name = "route"
+    description = "Set group/priority from the routing model above a confidence floor."
+    FIELDS = ("group", "priority")
+
+    def parse(self, args: Any) -> dict[str, Any]:
+        if args is None:
+            args = {}
+        if not isinstance(args, Mapping):
+            raise ArgError("expected {floor: 0.8, fields: [group, priority]}")
+        unknown = set(args) - {"floor", "fields"}
+        if unknown:
+            raise ArgError(f"unknown key {sorted(unknown)[0]!r} (floor, fields)")
+        floor = args.get("floor", 0.8)
+        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+            raise ArgError("floor must be a number between 0 and 1")
+        fields = args.get("fields", ["group"])
+        fields = [fields] if isinstance(fields, str) else fields
+        if not isinstance(fields, list) or not fields or set(fields) - set(self.FIELDS):
+            raise ArgError("fields: a list of group, priority")
+        return {"floor": float(floor), "fields": list(fields)}
+
+    def writes(self, params: Any) -> frozenset[str]:
+        return frozenset(params["fields"])
+
+    def summary(self, params: Any) -> str:
+        return f"route {', '.join(params['fields'])} by the model at >= {params['floor']}"
+
+    def run(self, params: Any, ctx: ActionContext) -> str | None:
+        predicted = getattr(ctx, "predicted", None)
+        done, below = [], []
+        for name in params["fields"]:
+            value = predicted(f"predicted.{name}") if predicted else None
+            conf = predicted(f"predicted.{name}.confidence") if predicted else None
+            if value is None or conf is None:
+                below.append(f"{name}: no model")
+            elif conf < params["floor"]:
+                below.append(f"{name}: {value} at {conf:.2f} < {params['floor']:.2f}")
+            elif ctx.set_field(name, value):
+                done.append(f"{name} {value} ({conf:.2f})")
+            else:
+                done.append(f"{name} already {value} ({conf:.2f})")
+        parts = []
+        if done:
+            parts.append("model: " + ", ".join(done))
+        if below:
+            parts.append("rules decide " + "; ".join(below))
+        return "; ".join(parts)
+
+
 BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     SetAction,
     AddTagsAction,
@@ -389,6 +446,7 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     NotifyAction,
     ApplySlaAction,
     *KB_ACTIONS,
+    RouteAction,
 )
 
 

@@ -70,6 +70,8 @@ class Context:
     people: Callable[[str], Person | None] = lambda _pid: None
     #: the knowledge base's search (cstoolkit.knowledge.search.Index), for the kb actions
     knowledge: Any = None
+    #: the routing model's predictions of a ticket (``predicted.*``), when a model is loaded
+    predict: Callable[[Ticket, Person | None], Mapping[str, Any]] | None = None
 
 
 class _Run:
@@ -119,6 +121,13 @@ class _Run:
             self.extras.invalidate()
 
     # -- ActionContext --------------------------------------------------------------------------
+
+    def predicted(self, name: str) -> Any:
+        """The routing model's ``predicted.*`` value for the ticket as it came (None without a
+        model)."""
+        if self.ctx.predict is None:
+            return None
+        return self.ctx.predict(self.original, self.requester).get(name)
 
     def set_field(self, name: str, value: Any) -> bool:
         t = self.ticket
@@ -522,6 +531,7 @@ class Planner:
                 group_names=ctx.group_names,
                 events=ctx.events,
                 facts=ctx.facts,
+                predict=ctx.predict,
             )
             self._sources[recipe.key] = src
         return src

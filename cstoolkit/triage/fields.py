@@ -113,6 +113,8 @@ class Sources:
     group_names: Mapping[str, str] = field(default_factory=dict)
     events: Callable[[str], Sequence[Event]] = lambda _tid: ()
     facts: Callable[[Ticket], Facts] | None = None
+    #: the routing model's predictions of a ticket (``predicted.*``), when a model is loaded
+    predict: Callable[[Ticket, Person | None], Mapping[str, Any]] | None = None
 
     def facts_of(self, ticket: Ticket) -> Facts:
         if self.facts is not None:
@@ -201,6 +203,9 @@ class Extras(dict[str, Any]):
             return self.facts.survey_values().get(name)
         if name.startswith("sla."):
             return self._sla().get(name)
+        if name.startswith("predicted."):
+            predict = self.sources.predict
+            return predict(self.ticket, self.requester).get(name) if predict else None
         return None
 
     def _sla(self) -> Mapping[str, object]:

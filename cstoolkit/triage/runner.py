@@ -38,6 +38,9 @@ class Workspace:
     _channels: dict[str, Any] = field(default_factory=dict)
     #: tickets whose selection failed (a condition could not be evaluated): (ticket, error)
     select_failures: list[tuple[Ticket, str]] = field(default_factory=list)
+    #: the routing model's predictions (``predicted.*`` fields, the ``route`` action), set by
+    #: the command when the workspace has a model
+    predict: Any = None
 
     @cached_property
     def calendars(self) -> dict[str, Any]:
@@ -87,7 +90,7 @@ class Workspace:
 
     def context(self, recipes: Sequence[Recipe], at: datetime | None = None) -> engine.Context:
         store = self._need_store()
-        return engine.store_context(
+        ctx = engine.store_context(
             store,
             recipes,
             now=at or model.now(),
@@ -95,6 +98,8 @@ class Workspace:
             policies=self.policies,
             roster=self.roster,
         )
+        ctx.predict = self.predict
+        return ctx
 
     def _need_store(self) -> Store:
         if self.store is None:
@@ -167,6 +172,8 @@ class Workspace:
         """The needs of conditions this workspace supplies (the roster only when configured:
         it is loaded only when a condition tests it)."""
         provides = set(query.STORE_NEEDS)
+        if self.predict is not None:
+            provides.add("model")
         if len(recipes) == 1 and recipes[0].calendar:
             provides.add("calendar")
         if any("roster" in query.field_spec(n).needs for n in names) and not (
@@ -248,11 +255,24 @@ def plan_run(
     ctx = ws.context(recipes, when)
     planner = engine.Planner(recipes, ctx)
     ws.select_failures.clear()
-    plan = planner.plan(ws.select(recipes, query_text, when))
+    items: Any = ws.select(recipes, query_text, when)
+    if ws.predict is not None and _asks_the_model(recipes):
+        items = list(items)
+        ws.predict.many(items)  # one matrix for every ticket: much faster than one by one
+    plan = planner.plan(items)
     for ticket, error in ws.select_failures:
         plan.evaluated += 1
         plan.tickets.append(engine.failed_plan(ticket, error))
     return plan
+
+
+def _asks_the_model(recipes: Sequence[Recipe]) -> bool:
+    """Whether a recipe tests a ``predicted.*`` field or routes by the model."""
+    return any(
+        any(n.startswith("predicted.") for n in r.fields())
+        or any(c.name == "route" for rule in r.rules for c in rule.then)
+        for r in recipes
+    )
 
 
 def apply(ws: Workspace, plan: engine.Plan, *, kind: str = "apply") -> engine.ApplyReport:

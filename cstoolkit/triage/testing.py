@@ -50,7 +50,9 @@ from cstoolkit.triage.recipe import Env, Recipe, load_recipe
 from cstoolkit.triage.roster import Roster, load_roster
 
 _TOP = ("recipe", "now", "roster", "calendars", "sla", "instance", "knowledge", "cases")
-_CASE = ("name", "ticket", "previous", "ledger", "state", "now", "expect")
+_CASE = ("name", "ticket", "previous", "ledger", "state", "now", "predicted", "expect")
+#: what a case's ``predicted:`` may say (the routing model's answer for its ticket)
+_PREDICTED = ("group", "priority", "tags", "language")
 _EXPECT = (
     "matched",
     "changes",
@@ -70,6 +72,8 @@ class CaseResult:
     line: int
     failures: list[str] = field(default_factory=list)
     plan: engine.TicketPlan | None = None
+    #: the case's ``predicted.*`` values (shown beside its result)
+    predicted: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -145,6 +149,31 @@ def _typed(
     if value is not None and not isinstance(value, kind):
         raise doc.error(at, f"expected {what}, got {value!r}")
     return value
+
+
+def _predicted(doc: Doc, at: tuple[Any, ...], value: Any, instance: str) -> dict[str, Any] | None:
+    """A case's ``predicted: {group: billing, group.confidence: 0.92, tags: [refund]}`` as the
+    ``predicted.*`` values of its ticket (bare group names qualified like the ticket's)."""
+    value = _typed(
+        doc, at, value, Mapping, "a mapping such as {group: billing, group.confidence: 0.9}"
+    )
+    if value is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, given in value.items():
+        v: Any = given
+        target, _, suffix = str(key).partition(".")
+        if target not in _PREDICTED or suffix not in ("", "confidence"):
+            names = ", ".join(f"{t}, {t}.confidence" for t in _PREDICTED)
+            raise doc.error((*at, key), f"unknown prediction '{key}' ({names})", key=True)
+        if suffix:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+                raise doc.error((*at, key), "a confidence is a number between 0 and 1")
+            v = float(v)
+        elif target == "group" and isinstance(v, str) and ":" not in v:
+            v = f"{instance}:{v}"
+        out[f"predicted.{key}"] = v
+    return out
 
 
 def run_tests(
@@ -247,12 +276,14 @@ def _run_case(
     )
     ledger = _typed(doc, (*at, "ledger"), case.get("ledger") or [], list, "a list of ledger keys")
     done = {_text(doc, (*at, "ledger", n), key) for n, key in enumerate(ledger)}
+    predicted = _predicted(doc, (*at, "predicted"), case.get("predicted"), instance)
     ctx = engine.Context(
         now=when,
         calendars=calendars,
         policies=policies,
         roster=roster,
         state=state,
+        predict=(lambda _t, _r: predicted) if predicted is not None else None,
         events=lambda _tid: events,
         previous=lambda _r, _t: dict(previous) if isinstance(previous, Mapping) else None,
         ledger_seen=lambda key: key in done or any(key.startswith(d) for d in done),
@@ -261,6 +292,7 @@ def _run_case(
     planner = engine.Planner([recipe], ctx)
     tp = planner.plan_ticket_safely(ticket, requester)
     result.plan = tp
+    result.predicted = predicted
     expect = case.get("expect")
     if not isinstance(expect, Mapping):
         raise doc.error(at, "a case needs expect: {matched: [...], changes: {...}}")
@@ -553,10 +585,17 @@ def _compare_texts(label: str, want: Any, got: Sequence[str]) -> list[str]:
 def format_report(report: RecipeTestReport) -> list[str]:
     lines = []
     for c in report.cases:
+        shown = ""
+        if c.predicted:
+            shown = (
+                " [model: "
+                + ", ".join(f"{k.removeprefix('predicted.')} {v}" for k, v in c.predicted.items())
+                + "]"
+            )
         if c.ok:
-            lines.append(f"PASS {c.name}")
+            lines.append(f"PASS {c.name}{shown}")
         else:
-            lines.append(f"FAIL {c.name} ({report.test_file}:{c.line})")
+            lines.append(f"FAIL {c.name} ({report.test_file}:{c.line}){shown}")
             lines += [f"     {f}" for f in c.failures]
     lines.append(
         f"{len(report.cases) - report.failed} passed, {report.failed} failed ({report.test_file})"

@@ -113,6 +113,12 @@ def load(
     store = ws._need_store()
     used = recipe.fields() | (query.fields_used(recipe.query) if recipe.query else frozenset())
     used |= frozenset(also)
+    model = ws.predict is not None and (
+        any(n.startswith("predicted.") for n in used)
+        or any(call.name == "route" for rule in recipe.rules for call in rule.then)
+    )
+    if model:  # the routing model reads the text and the requester's organisation and plan
+        used |= frozenset(reads.TEXT_COLUMNS)
     want_text = sorted(c for c in reads.TEXT_COLUMNS if c in used)
     rows = reads.period_rows(store, start, end, want_text)
     n = len(rows)
@@ -175,8 +181,10 @@ def load(
         cols[name] = coded(column_of(11 + k))
     created, solved = created[order], solved[order]
     people: dict[str, PersonRow] = {}
-    if any(f == "requester" or f.startswith("requester.") for f in used) or any(
-        c.name in _NEED_PEOPLE for r in recipe.rules for c in r.then
+    if (
+        model
+        or any(f == "requester" or f.startswith("requester.") for f in used)
+        or any(c.name in _NEED_PEOPLE for r in recipe.rules for c in r.then)
     ):
         people = reads.requesters(store, cols["requester"].values)
     return Data(

@@ -61,7 +61,11 @@ class Replay:
             events=self.events,
             group_names=store.group_names(),
             people=store.person,
+            predict=ws.predict,
         )
+        if ws.predict is not None and data.n and hasattr(ws.predict, "many"):
+            # one matrix for every replayed ticket: predicted.* then reads the cache
+            ws.predict.many([self.ticket(i) for i in range(data.n)])
         self.planner = engine.Planner([recipe], self.ctx)
         self.desk = Desk(ws.roster, data) if ws.roster is not None and data.n else None
 
@@ -88,6 +92,7 @@ class Replay:
             roster=src.roster,
             group_names=src.group_names,
             events=self.events,
+            predict=src.predict,
         )
 
     def ticket(self, i: int) -> tuple[Ticket, Person | None]:
