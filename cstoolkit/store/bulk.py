@@ -2,9 +2,9 @@
 
 :func:`upsert` is what the sync path (``Store.upsert_page``) and the facts refresh write with.
 It has one meaning on both dialects, that of running ``INSERT ... ON CONFLICT`` once per row in
-order: a later row with the same key wins. The rows are made unique by key first (the last
-one kept), which is that meaning and what a single PostgreSQL statement needs (it refuses to
-update one row twice).
+order: a later row with the same key wins. Where the rows go in one statement (COPY) they are
+made unique by key first, the last one kept: that meaning, and what a single PostgreSQL
+statement needs (it refuses to update one row twice).
 
 * SQLite: ``executemany`` of the statement (the loop runs in C).
 * PostgreSQL: the rows are streamed with ``COPY`` into a temporary table of the connection,
@@ -62,17 +62,20 @@ def upsert(
     *,
     key: Sequence[str] = ("id",),
     also: str = "",
-) -> int:
+) -> None:
     """Insert ``rows`` (values in ``columns`` order) into ``table``, updating every non-key
     column of a row whose ``key`` exists (and applying ``also``, e.g. ``"deleted = 0"``);
-    inside the caller's transaction. Returns how many distinct rows were written."""
+    inside the caller's transaction."""
     if not rows:
-        return 0
+        return
     cols, keys = tuple(columns), tuple(key)
-    rows = unique(rows, [cols.index(k) for k in keys])
     copy = getattr(cur, "copy_upsert", None)
     if copy is not None and len(rows) >= COPY_MIN:
-        copy(table, cols, conflict_clause(cols, keys, also), rows)
+        copy(
+            table,
+            cols,
+            conflict_clause(cols, keys, also),
+            unique(rows, [cols.index(k) for k in keys]),
+        )
     else:
         cur.executemany(upsert_sql(table, cols, keys, also), rows)
-    return len(rows)
