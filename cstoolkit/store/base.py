@@ -373,7 +373,8 @@ class Store:
         bulk.upsert(cur, "people", _PERSON_COLUMNS, [codec.person_row(p) for p in people])
 
     def _upsert_groups(self, cur: Any, groups: list[Group]) -> None:
-        bulk.upsert(cur, "ticket_groups", _GROUP_COLUMNS, [codec.group_row(g) for g in groups])
+        rows = [codec.group_row(g) for g in groups]
+        bulk.upsert(cur, "ticket_groups", _GROUP_COLUMNS, rows, update=("name", "raw"))
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -25,10 +25,17 @@ COPY_MIN = 64
 
 
 @functools.lru_cache(maxsize=64)
-def conflict_clause(columns: tuple[str, ...], key: tuple[str, ...], also: str = "") -> str:
-    """``ON CONFLICT (key) DO UPDATE SET c = excluded.c, ...`` for every column but the key
-    (``DO NOTHING`` when there is none), then ``also`` (more assignments)."""
-    sets = [f"{c} = excluded.{c}" for c in columns if c not in key]
+def conflict_clause(
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    also: str = "",
+    update: tuple[str, ...] | None = None,
+) -> str:
+    """``ON CONFLICT (key) DO UPDATE SET c = excluded.c, ...`` for the ``update`` columns (by
+    default every column but the key; ``DO NOTHING`` when there is none), then ``also`` (more
+    assignments)."""
+    changed = update if update is not None else [c for c in columns if c not in key]
+    sets = [f"{c} = excluded.{c}" for c in changed]
     if also:
         sets.append(also)
     action = "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
@@ -36,12 +43,10 @@ def conflict_clause(columns: tuple[str, ...], key: tuple[str, ...], also: str = 
 
 
 @functools.lru_cache(maxsize=64)
-def upsert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], also: str = "") -> str:
+def upsert_sql(table: str, columns: tuple[str, ...], conflict: str) -> str:
     """The one-row statement :func:`upsert` runs for each row where it does not copy."""
     marks = ",".join("?" * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) " + conflict_clause(
-        columns, key, also
-    )
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {conflict}"
 
 
 def unique(rows: Sequence[tuple[Any, ...]], at: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -62,20 +67,17 @@ def upsert(
     *,
     key: Sequence[str] = ("id",),
     also: str = "",
+    update: Sequence[str] | None = None,
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order) into ``table``, updating every non-key
-    column of a row whose ``key`` exists (and applying ``also``, e.g. ``"deleted = 0"``);
-    inside the caller's transaction."""
+    column of a row whose ``key`` exists, or the ``update`` columns only (and applying
+    ``also``, e.g. ``"deleted = 0"``); inside the caller's transaction."""
     if not rows:
         return
     cols, keys = tuple(columns), tuple(key)
+    conflict = conflict_clause(cols, keys, also, None if update is None else tuple(update))
     copy = getattr(cur, "copy_upsert", None)
     if copy is not None and len(rows) >= COPY_MIN:
-        copy(
-            table,
-            cols,
-            conflict_clause(cols, keys, also),
-            unique(rows, [cols.index(k) for k in keys]),
-        )
+        copy(table, cols, conflict, unique(rows, [cols.index(k) for k in keys]))
     else:
-        cur.executemany(upsert_sql(table, cols, keys, also), rows)
+        cur.executemany(upsert_sql(table, cols, conflict), rows)

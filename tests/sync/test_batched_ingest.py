@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from cstoolkit.model import Event, EventKind, Page, Priority, Role, Status, Ticket, now
+from cstoolkit.model import Event, EventKind, Group, Page, Priority, Role, Status, Ticket, now
 from cstoolkit.ops.privacy import forget
 from cstoolkit.store import Store, UpsertStats, bulk, codec, open_store, privacy
 from cstoolkit.store import facts as stored
@@ -168,7 +168,8 @@ def pages(inst: str, specs: list[tuple[Any, ...]]) -> Iterator[Page | str]:
     desk = build_helpdesk(inst, specs)
     tickets = [t for t, _, _ in desk]
     first = [e for _, evs, split in desk for e in evs[:split]]
-    yield Page(tickets=tickets, events=first, people=people(inst), cursor="1")
+    group = Group(f"{inst}:g0", inst, "g0", "Support", raw={"n": 1})
+    yield Page(tickets=tickets, events=first, people=people(inst), groups=[group], cursor="1")
     # later versions of the even tickets with their other events, the first one twice
     later = [replace(t, subject=t.subject + " (later)") for t in tickets[::2]]
     again = replace(later[0], subject="twice", tags=["b", "a", "b"])
@@ -180,7 +181,8 @@ def pages(inst: str, specs: list[tuple[Any, ...]]) -> Iterator[Page | str]:
     yield Page(events=[*orphans, *unseen], cursor="3")
     # a deletion, and the requester changes (their tickets' SLA outcomes become stale)
     changed = [replace(p, name="Renamed") if p.id.endswith(":r1") else p for p in people(inst)]
-    yield Page(deleted=[tickets[0].external_id], people=changed, cursor="4")
+    renamed = [replace(group, name="Help", raw={"n": 2}), Group(f"{inst}:g1", inst, "g1", "B")]
+    yield Page(deleted=[tickets[0].external_id], people=changed, groups=renamed, cursor="4")
     yield "forget"
     # the forgotten agent still named by the vendor; the deleted ticket back again
     yield Page(tickets=tickets, events=first, people=people(inst), cursor="5")
@@ -209,6 +211,7 @@ def snapshot(store: Store, inst: str) -> dict[str, Any]:
             f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE id LIKE ? ORDER BY id", (mine,)
         ).fetchall(),
         "people": q("SELECT * FROM people WHERE id LIKE ? ORDER BY id", (mine,)).fetchall(),
+        "groups": q("SELECT * FROM ticket_groups WHERE id LIKE ? ORDER BY id", (mine,)).fetchall(),
         "facts": q(
             f"SELECT {fcols} FROM ticket_facts f WHERE f.ticket_id LIKE ? ORDER BY f.ticket_id",
             (mine,),
