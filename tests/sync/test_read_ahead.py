@@ -95,3 +95,33 @@ def test_a_store_failure_mid_pull_leaves_no_reader_and_keeps_committed_pages(
     assert not _threads()
     assert store.counts()["tickets"] == 20  # the two pages committed before the failure
     assert store.get_cursor("loc") == calls[1]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_collector_runs_less_often_during_a_pull_and_as_before_after(
+    tmp_path: Path, monkeypatch: Any, fails: bool
+) -> None:
+    import gc
+
+    store = open_store(tmp_path / "s.db")
+    backend = LocalBackend(
+        "loc", {"path": str(_helpdesk(tmp_path / "h.jsonl", 5))}, MemoryKeyValue("loc")
+    )
+    before = gc.get_threshold()
+    during = []
+    real = store.upsert_page
+
+    def spy(instance: str, page: Page) -> Any:
+        during.append(gc.get_threshold())
+        if fails:
+            raise StoreError("disk full")
+        return real(instance, page)
+
+    monkeypatch.setattr(store, "upsert_page", spy)
+    if fails:
+        with pytest.raises(StoreError):
+            sync.pull(store, backend)
+    else:
+        sync.pull(store, backend)
+    assert during and all(t[0] >= sync.PULL_GC_THRESHOLD for t in during)
+    assert gc.get_threshold() == before
