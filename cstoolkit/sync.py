@@ -9,10 +9,6 @@ whole length, so a second run on the same instance fails at once with
 :class:`~cstoolkit.errors.BusyError` (exit 4). ``full=True`` re-reads everything and, once the
 read has completed, marks the instance's stored tickets the read did not return as deleted.
 
-A backend whose reading may run in a thread of its own says so with a ``read_ahead``
-attribute (pages, an int): the engine then reads that many pages ahead while the store writes
-(:func:`read_ahead`). The built-in local backend does (one page); HTTP backends do not yet.
-
 Testing knob: the environment variable ``CSTOOLKIT_TEST_PAGE_DELAY`` (seconds, a float) makes
 the engine sleep after committing each page, so crash tests can kill a run between pages. It is
 read by the engine only and is not meant for production use.
@@ -25,8 +21,6 @@ import gc
 import inspect
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -159,62 +153,6 @@ def _pages(
     return backend.pull(cursor, full=full, since=since)
 
 
-#: What the read-ahead thread hands over besides pages: the end of the read, or its error.
-_DONE = object()
-
-
-def read_ahead(pages: Iterator[Page], depth: int) -> Iterator[Page]:
-    """``pages``, read by a thread of their own up to ``depth`` pages ahead of the caller.
-
-    The store writes page N (much of it in the database's C code, which lets other threads
-    run, or waiting for a PostgreSQL server) while the backend reads and decodes page N+1, on
-    the second core. Nothing else changes: the caller still commits each page with its cursor
-    before it takes the next, an error of the backend is raised in the caller after the pages
-    before it, and the memory held is ``depth`` pages more. When the caller stops early (an
-    error, an interruption), the thread stops at its next page and closes the backend's
-    iterator there (its ``finally`` blocks run), and the caller waits for it.
-    """
-    handover: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                handover.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    break
-            else:
-                put(_DONE)
-        except BaseException as exc:  # handed to the caller, raised there
-            put(exc)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="cst-sync-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = handover.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 #: The cyclic collector's first-generation threshold while pulling (Python's default: 700).
 PULL_GC_THRESHOLD = 100_000
 
@@ -307,13 +245,8 @@ def _pull(
         "full" if full else ("since " + since.isoformat() if since else "incremental"),
         extra={"instance": instance, "event": "sync.start"},
     )
-    pages = _pages(backend, cursor, full, since)
-    depth = getattr(backend, "read_ahead", 0)
-    depth_ok = isinstance(depth, int) and not isinstance(depth, bool) and depth > 0
-    if depth_ok:
-        pages = read_ahead(pages, depth)
     try:
-        for page in pages:
+        for page in _pages(backend, cursor, full, since):
             with store.transaction():
                 stats = store.upsert_page(instance, page)
                 if seen is not None:
@@ -347,8 +280,6 @@ def _pull(
         summary.outcome, summary.error, summary.exit_code = FAILED, type(exc).__name__, 1
         raise
     finally:
-        if depth_ok:  # stop the read-ahead thread now, not when the generator is collected
-            pages.close()  # type: ignore[attr-defined]
         summary.seconds = time.monotonic() - started
         after = backend_stats(backend)
         summary.requests = int(after["requests"] - stats_before["requests"])

@@ -140,9 +140,6 @@ class LocalBackend(Backend):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {TICKETS_READ, TICKETS_WRITE, TICKETS_CREATE, COMMENTS_WRITE, CONFLICT_CHECK}
     )
-    #: Pages the sync engine may read ahead in a thread while the store writes (reading the
-    #: file touches nothing the engine's thread uses).
-    read_ahead: ClassVar[int] = 1
 
     def __init__(self, instance: str, config: Any, state: Any) -> None:
         super().__init__(instance, config, state)
