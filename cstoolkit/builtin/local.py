@@ -359,41 +359,57 @@ class LocalBackend(Backend):
             custom_fields=dict(custom),
             raw={k: v for k, v in rec.items() if k not in _TICKET_FIELDS},
         )
-        events = []
-        kinds, roles = _KINDS, _ROLES
+        events: list[Event] = []
+        kinds, roles, known = _KINDS, _ROLES, values.EVENT_FIELD_SET
+        prefix = self.instance + ":"
+        # Per event, the common case is checked inline and the checking functions (with the
+        # field's name for their message) are called only for what it does not cover: this
+        # loop runs for every event of every synced ticket.
         for n, ev in enumerate(events_raw, start=1):
             if not isinstance(ev, dict):
                 raise ValueError(f"events[{n}]: expected an object")
-            ev_id = values.one_id(ev["id"], f"events[{n}].id") if ev.get("id") else f"{ext}-{n}"
-            # Fast paths first: the error messages (and their f-strings) only when needed.
-            kind = ev.get("kind")
+            get = ev.get
+            ev_id = get("id")
+            if not ev_id:
+                ev_id = f"{ext}-{n}"
+            elif not _plain_id(ev_id):
+                ev_id = values.one_id(ev_id, f"events[{n}].id")
+            kind = get("kind")
             event_kind = kinds.get(kind) if type(kind) is str else None
             if event_kind is None:
                 event_kind = values.member(EventKind, kind, f"events[{n}].kind")
-            role = ev.get("role")
+            role = get("role")
             author_role = None
             if role:
                 author_role = roles.get(role) if type(role) is str else None
                 if author_role is None:
                     author_role = values.member(Role, role, f"events[{n}].role")
-            at = ev.get("at")
+            at = get("at")
+            when = values.utc_time(at) or parse_time(at, f"events[{n}].at")
+            author = get("author")
+            if author is None or author == "":
+                author = None
+            elif _plain_id(author):
+                author = prefix + author
+            else:
+                author = self._q(author, f"events[{n}].author")
+            public = get("public")
+            if public is not None and type(public) is not bool:
+                values.flag(public, f"events[{n}].public")  # raises
+            body, old, new = get("body"), get("old"), get("new")
+            if body is not None and type(body) is not str:
+                body = values.text(body, f"events[{n}].body")
+            if old is not None and type(old) is not str:
+                old = values.text(old, f"events[{n}].old")
+            if new is not None and type(new) is not str:
+                new = values.text(new, f"events[{n}].new")
+            data = {} if known.issuperset(ev) else values.event_data(ev, event_kind, n)
             events.append(
                 Event(
-                    id=qualify(self.instance, ev_id),
-                    ticket_id=tid,
-                    kind=event_kind,
-                    at=values.utc_time(at) or parse_time(at, f"events[{n}].at"),
-                    author_id=self._q(ev.get("author"), f"events[{n}].author"),
-                    author_role=author_role,
-                    public=values.flag(ev.get("public"), f"events[{n}].public"),
-                    body=values.text(ev.get("body"), f"events[{n}].body"),
-                    old=values.text(ev.get("old"), f"events[{n}].old"),
-                    new=values.text(ev.get("new"), f"events[{n}].new"),
-                    data=values.event_data(ev, event_kind, n)
-                    if ev.keys() - values.EVENT_FIELD_SET
-                    else {},
+                    prefix + ev_id, tid, event_kind, when, author, author_role, public, body,
+                    old, new, data,
                 )
-            )
+            )  # fmt: skip
         return ticket, events
 
     # -- writing -------------------------------------------------------------------------------
@@ -606,6 +622,11 @@ class LocalBackend(Backend):
     def find_by_marker(self, marker: str) -> str | None:
         with self._locked():
             return self._refresh_index().markers.get(marker)
+
+
+def _plain_id(value: Any) -> bool:
+    """The common case of ``values.one_id``: a text id of the allowed length (not blank)."""
+    return type(value) is str and 0 < len(value) <= values.MAX_ID and not value.isspace()
 
 
 def _ext(qualified: str | None) -> str | None:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.errors import StoreError
 from cstoolkit.model import Event, Group, Page, Person, Ticket, now
-from cstoolkit.store import codec, condition_sql, facts
+from cstoolkit.store import bulk, codec, condition_sql, facts
 from cstoolkit.store.kv import KeyValue
 from cstoolkit.store.migrations import MIGRATIONS, STEPS, Migration
 from cstoolkit.store.privacy import suppress_page
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     from cstoolkit.store.conditions import Selectable
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+#: What a sync writes, by table (the ticket's row ends with ``synced_at``).
+_TICKET_WRITE = (*codec.TICKET_COLUMNS.split(", "), "synced_at")
+_EVENT_COLUMNS = tuple(codec.EVENT_COLUMNS.split(", "))
+_PERSON_COLUMNS = tuple(codec.PERSON_COLUMNS.split(", "))
+_GROUP_COLUMNS = tuple(codec.GROUP_COLUMNS.split(", "))
 
 
 @dataclass
@@ -55,6 +60,17 @@ class UpsertStats:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
         }
+
+
+@dataclass
+class _Written:
+    """What writing a page's tickets did: the counts, and the tickets whose facts to refresh
+    (``refresh``: read back from the store; ``known``: new tickets with their core and complete
+    events, built from the page)."""
+
+    stats: UpsertStats
+    refresh: list[str] = field(default_factory=list)
+    known: dict[str, tuple[TicketCore, list[tuple[Any, ...]]]] = field(default_factory=dict)
 
 
 class Store:
@@ -231,8 +247,9 @@ class Store:
             cur.execute("DELETE FROM sync_cursors WHERE instance = ?", (instance,))
 
     def upsert_page(self, instance: str, page: Page) -> UpsertStats:
-        """Store a page's rows and its cursor in one transaction."""
-        stats = UpsertStats()
+        """Store a page's rows, the facts of the tickets it changed and its cursor in one
+        transaction: one statement per table (:func:`cstoolkit.store.bulk.upsert`), one facts
+        refresh (:func:`cstoolkit.store.facts.refresh`) for every ticket the page changed."""
         with self.transaction() as cur:
             if self.has_table("privacy_suppressions"):  # absent before migration 0008
                 page = suppress_page(cur, page)  # forgotten people stay forgotten (ops/privacy)
@@ -244,16 +261,18 @@ class Store:
             self._upsert_groups(cur, page.groups)
             gone = {f"{instance}:{external_id}" for external_id in page.deleted}
             with_facts = self.has_table("ticket_facts")  # absent before migration 0010
-            stats = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone, with_facts)
+            written = self._upsert_tickets(cur, page.tickets, events_by_ticket, gone, with_facts)
+            stats = written.stats
             # Events that arrive without their ticket (an events-only page) are stored as well.
             in_page = {t.id for t in page.tickets}
             orphan = [e for e in page.events if e.ticket_id not in in_page]
             if orphan:
-                self._upsert_events(cur, orphan)
-                if with_facts:
-                    facts.refresh(cur, sorted({e.ticket_id for e in orphan}))
-            if changed_people and with_facts:
-                facts.mark_sla_stale_for_requesters(cur, changed_people)
+                self._insert_event_rows(cur, [codec.event_row(e) for e in orphan])
+                written.refresh.extend(sorted({e.ticket_id for e in orphan}))
+            if with_facts:
+                facts.refresh(cur, written.refresh, written.known)  # the page's one refresh
+                if changed_people:
+                    facts.mark_sla_stale_for_requesters(cur, changed_people)
             for external_id in page.deleted:
                 cur.execute(
                     "UPDATE tickets SET deleted = 1 WHERE id = ? AND deleted = 0",
@@ -291,10 +310,13 @@ class Store:
         events: dict[str, list[Event]],
         gone: set[str] | frozenset[str] = frozenset(),
         with_facts: bool = True,
-    ) -> UpsertStats:
-        stats = UpsertStats()
+    ) -> _Written:
+        """Write the tickets that are new or changed (by payload hash), their tags and events;
+        return the counts and what the facts refresh needs."""
+        written = _Written(UpsertStats())
+        stats = written.stats
         if not tickets:
-            return stats
+            return written
         existing = self._existing_hashes(cur, [t.id for t in tickets], gone)
         synced = codec.to_epoch(now())
         rows: list[tuple[Any, ...]] = []
@@ -325,60 +347,34 @@ class Store:
                 tag_rows.extend((t.id, tag) for tag in dict.fromkeys(t.tags))
             event_rows.extend(ev_rows)
         if changed_ids:
-            cur.executemany(
-                "DELETE FROM ticket_tags WHERE ticket_id = ?", [(i,) for i in changed_ids]
-            )
-        cur.executemany(
-            f"INSERT INTO tickets ({codec.TICKET_COLUMNS}, synced_at) "
-            f"VALUES ({','.join('?' * 20)}) ON CONFLICT (id) DO UPDATE SET "
-            + ", ".join(
-                f"{c} = excluded.{c}" for c in [*codec.TICKET_COLUMNS.split(", ")[1:], "synced_at"]
-            )
-            + ", deleted = 0",
-            rows,
-        )
-        cur.executemany(
-            "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            tag_rows,
-        )
+            for i in range(0, len(changed_ids), _CHUNK):
+                chunk = changed_ids[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cur.execute(f"DELETE FROM ticket_tags WHERE ticket_id IN ({marks})", chunk)
+        bulk.upsert(cur, "tickets", _TICKET_WRITE, rows, also="deleted = 0")
+        bulk.upsert(cur, "ticket_tags", ("ticket_id", "tag"), tag_rows, key=("ticket_id", "tag"))
         if not with_facts:
             self._insert_event_rows(cur, event_rows)
-            return stats
+            return written
         earlier = facts.ids_with_events(cur, list(new)) if new else set()
         self._insert_event_rows(cur, event_rows)
-        known = {
+        written.known = {
             t: (core, facts.unique_events(evs))
             for t, (core, evs) in new.items()
             if t not in earlier
         }
-        facts.refresh(cur, [*changed_ids, *earlier], known)
-        return stats
-
-    def _upsert_events(self, cur: Any, events: list[Event]) -> None:
-        self._insert_event_rows(cur, [codec.event_row(e) for e in events])
+        written.refresh = [*changed_ids, *earlier]
+        return written
 
     def _insert_event_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        cols = codec.EVENT_COLUMNS.split(", ")
-        cur.executemany(
-            f"INSERT INTO events ({codec.EVENT_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
-            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
-            rows,
-        )
+        bulk.upsert(cur, "events", _EVENT_COLUMNS, rows)
 
     def _upsert_people(self, cur: Any, people: list[Person]) -> None:
-        cols = codec.PERSON_COLUMNS.split(", ")
-        cur.executemany(
-            f"INSERT INTO people ({codec.PERSON_COLUMNS}) VALUES ({','.join('?' * len(cols))}) "
-            "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
-            [codec.person_row(p) for p in people],
-        )
+        bulk.upsert(cur, "people", _PERSON_COLUMNS, [codec.person_row(p) for p in people])
 
     def _upsert_groups(self, cur: Any, groups: list[Group]) -> None:
-        cur.executemany(
-            f"INSERT INTO ticket_groups ({codec.GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, raw = excluded.raw",
-            [codec.group_row(g) for g in groups],
-        )
+        rows = [codec.group_row(g) for g in groups]
+        bulk.upsert(cur, "ticket_groups", _GROUP_COLUMNS, rows, update=("name", "raw"))
 
     # -- reading -------------------------------------------------------------------------------
 

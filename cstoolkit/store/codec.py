@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,8 +52,7 @@ def dumps(value: Any) -> str:
     return _encode(value)
 
 
-def _event_key(row: tuple[Any, ...]) -> Any:
-    return row[0]
+_event_key = operator.itemgetter(0)
 
 
 def ticket_rows(
@@ -142,9 +142,9 @@ EVENT_COLUMNS = "id, ticket_id, kind, at, author_id, author_role, public, body, 
 def event_row(e: Event) -> tuple[Any, ...]:
     """The timeline's row of an event (one shape for both), as stored: a time zone is required
     and ``data`` is JSON text."""
-    row = timeline_event_row(e)
-    to_epoch(e.at)  # refuses a naive time before it is stored
-    return (*row[:-1], dumps(e.data))
+    if e.at.tzinfo is None:
+        to_epoch(e.at)  # refuses a naive time before it is stored
+    return timeline_event_row(e, dumps)
 
 
 def row_event(row: Any) -> Event:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.store import codec
+from cstoolkit.store import bulk, codec
 from cstoolkit.timeline import FACTS_VERSION, EventRow, Facts, TicketCore, build
 from cstoolkit.timeline.row import COLUMNS, from_row, to_row
 
@@ -75,12 +75,13 @@ _CORE = (
     "SELECT id, instance, created_at, updated_at, status, solved_at, requester_id, assignee_id "
     "FROM tickets"
 )
-_UPSERT = (
-    f"INSERT INTO ticket_facts ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
-    "ON CONFLICT (ticket_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-    + ", sla_fingerprint = NULL"
-)
+
+
+def _write(cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert facts rows; a written row's SLA outcomes are stale (``sla_fingerprint`` cleared)."""
+    bulk.upsert(
+        cur, "ticket_facts", COLUMNS, rows, key=("ticket_id",), also="sla_fingerprint = NULL"
+    )
 
 
 def _core(row: Sequence[Any]) -> TicketCore:
@@ -152,8 +153,7 @@ def refresh(
         ):
             events.setdefault(r[1], []).append(tuple(r))
         rows.extend(to_row(build(core, events.get(tid, []))) for tid, core in cores.items())
-    if rows:
-        cur.executemany(_UPSERT, rows)
+    _write(cur, rows)
     return len(rows)
 
 
@@ -193,7 +193,7 @@ def build_all(store: Store, cur: Any, *, on_progress: Progress | None = None) ->
         by_ticket: dict[str, list[EventRow]] = {}
         for r in events:
             by_ticket.setdefault(r[1], []).append(tuple(r))
-        cur.executemany(_UPSERT, [to_row(build(c, by_ticket.get(c.id, []))) for c in cores])
+        _write(cur, [to_row(build(c, by_ticket.get(c.id, []))) for c in cores])
         done += len(cores)
         after = cores[-1].id
         if on_progress is not None:

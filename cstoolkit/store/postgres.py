@@ -121,6 +121,30 @@ class _Cursor:
                 raise _lost(exc) from exc
         return self
 
+    def copy_upsert(
+        self, table: str, columns: tuple[str, ...], conflict: str, rows: Sequence[Any]
+    ) -> None:
+        """Upsert ``rows`` into ``table`` through ``COPY`` (:func:`cstoolkit.store.bulk.upsert`):
+        stream them into the connection's temporary twin of the table, then move them with one
+        ``INSERT ... SELECT ... <conflict>``. The twin is emptied after each use (and at every
+        commit), so it never holds rows of another page or transaction."""
+        stage = f"cst_stage_{table}"
+        cols = ", ".join(columns)
+        raw = self._raw
+        try:
+            raw.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
+                "ON COMMIT DELETE ROWS"
+            )
+            with raw.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            raw.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}")
+            raw.execute(f"TRUNCATE {stage}")
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise _lost(exc) from exc
+
     def fetchone(self) -> Any:
         return self._raw.fetchone() if self._raw.description is not None else None
 

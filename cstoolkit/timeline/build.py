@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -98,20 +99,23 @@ def _epoch(value: datetime) -> int:
     return int(value.timestamp())
 
 
-def event_row(e: Event) -> EventRow:
-    """An event in the stored row shape (what :func:`build` reads)."""
+def event_row(e: Event, encode: Callable[[dict[str, Any]], Any] | None = None) -> EventRow:
+    """An event in the stored row shape (what :func:`build` reads); ``encode`` turns its
+    ``data`` into what the row holds (the store: JSON text), else the mapping itself."""
+    role = e.author_role
+    public = e.public
     return (
         e.id,
         e.ticket_id,
         str(e.kind),
-        _epoch(e.at),
+        int(e.at.timestamp()),
         e.author_id,
-        str(e.author_role) if e.author_role else None,
-        None if e.public is None else int(e.public),
+        str(role) if role else None,
+        None if public is None else int(public),
         e.body,
         e.old,
         e.new,
-        e.data,
+        e.data if encode is None else encode(e.data),
     )
 
 
@@ -159,8 +163,8 @@ def _qualify(instance: str, value: str | None) -> str | None:
     return value if ":" in value else f"{instance}:{value}"
 
 
-def _order(row: EventRow) -> tuple[int, str]:
-    return (row[3], row[0])
+#: Time order, ties by event id: (at, id) of a row, read in C.
+_order = operator.itemgetter(3, 0)
 
 
 def build(core: TicketCore, rows: Sequence[EventRow]) -> Facts:
