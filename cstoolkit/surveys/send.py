@@ -69,6 +69,8 @@ SCOPE = db.SCOPE
 _RENEW_EVERY = 60.0
 PERMANENT = "permanent: "
 TEST_SEND_DELAY_ENV = "CSTOOLKIT_TEST_SEND_DELAY"
+#: crash tests only: a file whose appearance ends the pause early (the test's barrier)
+TEST_SEND_RESUME_ENV = "CSTOOLKIT_TEST_SEND_RESUME"
 __all__ = [
     "FAILED_NOW", "FENCED", "IN_DOUBT_NOW", "LATER", "RECONCILED", "SENT", "SKIPPED", "UNKNOWN_NOW",
     "WOULD_SEND", "Item", "SendReport", "in_doubt_entries", "iter_actions", "load_surveys",
@@ -520,8 +522,7 @@ class _Engine:
                 item.reason = "an earlier attempt was delivered after all"
                 self.add(item)
                 return
-        if _send_delay():
-            time.sleep(_send_delay())
+        _test_pause()
         if not self.ledger.confirm(offer.key):  # the fencing check: still ours, lease extended
             item.action = FENCED
             item.reason = f"not sent: this run no longer holds it ({self.ledger.holder(offer.key)})"
@@ -580,15 +581,23 @@ class _Engine:
         self.add(item)
 
 
-def _send_delay() -> float:
+def _test_pause() -> None:
     """``CSTOOLKIT_TEST_SEND_DELAY`` (seconds): a pause between reserve and the fencing check,
-    for crash tests only (a run that stalls longer than its lease)."""
+    for crash tests only (a run that stalls longer than its lease); it ends early when the file
+    named by ``CSTOOLKIT_TEST_SEND_RESUME`` appears, so a test can let the stalled run go on
+    exactly after another run took its reservation over, however slow the machine is."""
     import os
 
     try:
-        return max(0.0, float(os.environ.get(TEST_SEND_DELAY_ENV) or 0))
+        delay = max(0.0, float(os.environ.get(TEST_SEND_DELAY_ENV) or 0))
     except ValueError:
-        return 0.0
+        return
+    resume = os.environ.get(TEST_SEND_RESUME_ENV)
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline:
+        if resume and os.path.exists(resume):
+            return
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def send_surveys(

@@ -25,7 +25,7 @@ import pytest
 
 from cstoolkit.model import now
 from cstoolkit.store.ledger import DONE, IN_DOUBT, RESERVED, TEST_LEASE_ENV, Ledger
-from cstoolkit.surveys.send import TEST_SEND_DELAY_ENV
+from cstoolkit.surveys.send import TEST_SEND_DELAY_ENV, TEST_SEND_RESUME_ENV
 from tests.conftest import StoreFactory
 
 from .helpers import CONFIG, KEY, KEY_ENV, simple_desk
@@ -168,8 +168,9 @@ def test_a_sender_that_outlives_its_lease_is_fenced_and_sends_nothing(
     takes the reservation over and sends it; the first, waking, is refused by the fencing check
     and does not send."""
     desk = Desk(tmp_path, store_factory, WEBHOOK.format(port=receiver.port), "hook", 1)
-    stalled = desk.popen("survey", "send", "--json", **{TEST_LEASE_ENV: "1",
-                                                       TEST_SEND_DELAY_ENV: "8"})  # fmt: skip
+    resume = tmp_path / "resume"  # the stalled run goes on once the taker is done (or after 120 s)
+    stall = {TEST_LEASE_ENV: "1", TEST_SEND_DELAY_ENV: "120", TEST_SEND_RESUME_ENV: str(resume)}
+    stalled = desk.popen("survey", "send", "--json", **stall)
     deadline = time.monotonic() + 60
     while desk.states()[RESERVED] != 1:
         assert time.monotonic() < deadline and stalled.poll() is None, "no reservation"
@@ -179,6 +180,7 @@ def test_a_sender_that_outlives_its_lease_is_fenced_and_sends_nothing(
     taker = desk.cst("survey", "send", "--json")
     assert taker.returncode == 0, taker.stderr
     assert json.loads(taker.stdout)["sent"] == 1
+    resume.touch()
     code, report, err = _report(stalled)
     assert report["fenced"] == 1 and report["sent"] == 0, err
     assert code == 1, "a fenced item is reported: the run stalled past its lease"
