@@ -37,6 +37,8 @@ from cstoolkit.calendars import (
     load_calendars,
 )
 from cstoolkit.errors import ConfigError, UsageError
+from cstoolkit.kpi.aggregates import NONE_KEY, TIME_UNITS, Agg, ScanResult, SlaTally
+from cstoolkit.kpi.columnar import ATTRIBUTE_COLUMNS, ScanSpec, aggregate
 from cstoolkit.kpi.metrics import (
     BUILTIN_METRICS,
     METRIC_DEFS,
@@ -51,15 +53,6 @@ from cstoolkit.kpi.periods import (
     iso,
     parse_when,
     period_days,
-)
-from cstoolkit.kpi.scan import (
-    ATTRIBUTE_COLUMNS,
-    NONE_KEY,
-    TIME_UNITS,
-    Agg,
-    ScanResult,
-    ScanSpec,
-    SlaTally,
 )
 from cstoolkit.kpi.sla_tally import sla_setup, slow_sla
 from cstoolkit.kpi.values import (
@@ -254,7 +247,6 @@ def build_report(
     """Compute the KPI report document (see docs/report-schema.md)."""
     from cstoolkit import model
     from cstoolkit import query as q
-    from cstoolkit.kpi.scan import default_jobs, run_scan
 
     started = time.perf_counter()
     data: Mapping[str, Any] = config.data if config is not None else {}
@@ -326,7 +318,6 @@ def build_report(
 
     # -- the event pass and the SQL counts -----------------------------------------------------
     spec = ScanSpec(
-        db_path=getattr(store, "path", ""),
         since=since,
         until=until,
         previous_since=psince,
@@ -351,11 +342,8 @@ def build_report(
     if sla_info is not None:
         spec.sla_now = now.timestamp()
         spec.sla_stored = sla_info[1]
-    n_tickets = reports.ticket_count(store)
-    jobs = options.jobs or settings.jobs or default_jobs(n_tickets)
-    if python_filter is not None or getattr(store, "path", ":memory:") == ":memory:":
-        jobs = 1
-    result: ScanResult = run_scan(spec, jobs, store if jobs == 1 else None)
+    jobs = 1  # one process: the aggregation runs in numpy over stored columns
+    result: ScanResult = aggregate(store, spec)
     group_aggs: dict[Any, Agg] = {
         (None if k == NONE_KEY else k): a
         for (p, k), a in result.aggs.items()

@@ -42,4 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = _load()
 
 #: version -> "module:function" called as ``function(store, cursor, on_progress=callback)``
 #: after the statements (``callback(done, total)`` or None: see ``Store.migrate``).
-STEPS: dict[int, str] = {10: "cstoolkit.store.facts:build_all"}
+STEPS: dict[int, str] = {
+    10: "cstoolkit.store.facts:build_all",
+    11: "cstoolkit.store.columns:install",
+}
