@@ -44,8 +44,8 @@ from tests.timeline.test_differential import (
     NOW,
     POLICY,
     SINCE,
-    UNTIL,
     T0,
+    UNTIL,
     build_helpdesk,
     people,
 )
