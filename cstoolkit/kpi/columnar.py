@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -97,6 +97,52 @@ def _lists(chunk: Chunk, sel: Any, length: str) -> tuple[Any, Any, Any]:
     return mask, owner, k
 
 
+def _distinct(
+    cols: tuple[Any, ...], weights: tuple[Any, ...] = ()
+) -> tuple[list[tuple[int, ...]], list[int], list[list[float]]]:
+    """The distinct rows of integer columns with how many times each occurs (and the sum of
+    each of ``weights`` over them): one mixed-radix key per row, counted with ``bincount``
+    when the columns' ranges are small (no sort), else with one 1-D ``unique``."""
+    n = len(cols[0])
+    if not n:
+        return [], [], [[] for _ in weights]
+    key = np.zeros(n, dtype=np.int64)
+    bases: list[tuple[int, int, Any]] = []
+    size = 1
+    for raw in cols:
+        col = np.asarray(raw, dtype=np.int64)
+        lo = int(col.min())
+        span = int(col.max()) - lo + 1
+        values = None
+        inv = col - lo
+        if span > 1 << 20:
+            values, inv = np.unique(col, return_inverse=True)
+            inv = inv.reshape(-1)
+            span = len(values)
+        size *= span
+        if size >= 1 << 62:
+            raise OverflowError("too many distinct keys")  # not reached by report keys
+        key = key * span + inv
+        bases.append((lo, span, values))
+    if size <= 1 << 22:
+        counts = np.bincount(key, minlength=size)
+        present = np.nonzero(counts)[0]
+        counts = counts[present]
+        sums = [np.bincount(key, weights=w, minlength=size)[present] for w in weights]
+    else:
+        present, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        sums = [np.bincount(inverse.reshape(-1), weights=w) for w in weights]
+    decoded = []
+    rest = present
+    for lo, span, values in reversed(bases):
+        idx = rest % span
+        rest = rest // span
+        decoded.append(values[idx] if values is not None else idx + lo)
+    decoded.reverse()
+    rows = list(zip(*(c.tolist() for c in decoded), strict=True))
+    return rows, counts.tolist(), [x.tolist() for x in sums]
+
+
 class _Acc:
     """What the chunks add up to, keyed like :attr:`ScanResult.aggs`."""
 
@@ -108,7 +154,17 @@ class _Acc:
         self.counts: dict[tuple[int, Any], Counter[str]] = {}
         self.aggs: dict[tuple[int, Any], Agg] = {}
         self.trend_solved = np.zeros(max(spec.trend_buckets, default=-1) + 1, dtype=np.int64)
+        self.strings: list[str | None] = []  # report-wide codes of the chunks' strings
+        self.string_index: dict[str | None, int] = {}
+        self.agent_days: tuple[list[Any], list[Any]] = ([], [])
         self.trend_frt: list[list[Any]] = [[] for _ in range(len(self.trend_solved))]
+
+    def string(self, s: str | None) -> int:
+        found = self.string_index.get(s)
+        if found is None:
+            found = self.string_index[s] = len(self.strings)
+            self.strings.append(s)
+        return found
 
     def gid(self, key: Any) -> int:
         found = self.index.get(key)
@@ -175,6 +231,7 @@ class _Pass:
         self.time_by = spec.by in TIME_UNITS
         self.attr_by = spec.by is not None and not self.time_by
         self.strings = chunk.string_array()
+        self.global_code: Any = None
         resolved = (chunk["status"] == 4) | (chunk["status"] == 5)
         sel = (
             (chunk["deleted"] == 0)
@@ -304,10 +361,10 @@ class _Pass:
                 continue
             agg = self.acc.agg(per, None)
             whos = who[m]
-            for code, cnt in zip(*np.unique(whos, return_counts=True), strict=True):
+            for (code,), cnt in zip(*_distinct((whos,))[:2], strict=True):
                 name = strings[code]
                 agg.replies_by[name] = agg.replies_by.get(name, 0) + int(cnt)
-            self._agent_days(agg, whos, at[m])
+            self._agent_days(per, whos, at[m])
         m = inside & (k > 0) & ~np.isnan(wait)
         if m.any():
             a, w, o = at[m], wait[m], owner[m]
@@ -318,13 +375,17 @@ class _Pass:
         inside = guard[owner] & (at >= lo) & (at < until)
         for per, m in ((0, inside & (at >= since)), (1, inside & (at < since))):
             if m.any() and (per == 0 or self.has_prev):
-                self._agent_days(self.acc.agg(per, None), who[m], at[m])
+                self._agent_days(per, who[m], at[m])
 
-    def _agent_days(self, agg: Agg, who: Any, at: Any) -> None:
-        days = self.zone.day_array(at)
-        pairs = np.unique(np.stack([who.astype(np.int64), days]), axis=1)
-        strings = self.strings
-        agg.agent_days.update((strings[w], int(d)) for w, d in pairs.T.tolist())
+    def _agent_days(self, per: int, who: Any, at: Any) -> None:
+        """Collect (agent, local day) of activity, agents by their report-wide code (made
+        distinct once, at the end)."""
+        acc = self.acc
+        if self.global_code is None:
+            self.global_code = np.array(
+                [acc.string(s) for s in self.strings.tolist()], dtype=np.int64
+            )
+        acc.agent_days[per].append((self.global_code[who], self.zone.day_array(at)))
 
     def _first_reply(self) -> None:
         fr = self.col("first_reply")
@@ -382,14 +443,13 @@ class _Pass:
                 if mm is None or not mm.any():
                     continue
                 if target is None:
-                    pairs = np.unique(solver[mm], return_counts=True)
                     agg = self.acc.agg(per, None)
-                    for code, cnt in zip(*pairs, strict=True):
+                    for (code,), cnt in zip(*_distinct((solver[mm],))[:2], strict=True):
                         name = strings[code]
                         agg.solves_by[name] = agg.solves_by.get(name, 0) + int(cnt)
                 else:
-                    both = np.unique(np.stack([g[mm], solver[mm]]), axis=1, return_counts=True)
-                    for (gi, code), cnt in zip(both[0].T.tolist(), both[1].tolist(), strict=True):
+                    rows, cnts, _ = _distinct((g[mm], solver[mm]))
+                    for (gi, code), cnt in zip(rows, cnts, strict=True):
                         agg = self.acc.agg(0, self.key(gi))
                         name = strings[code]
                         agg.solves_by[name] = agg.solves_by.get(name, 0) + int(cnt)
@@ -427,13 +487,13 @@ class _Pass:
             if not m.any():
                 continue
             agg = acc.agg(per, None)
-            for code, cnt in zip(*np.unique(channel[m], return_counts=True), strict=True):
+            for (code,), cnt in zip(*_distinct((channel[m],))[:2], strict=True):
                 name = strings[code]
                 agg.by_channel[name] = agg.by_channel.get(name, 0) + int(cnt)
             heat = np.bincount(slot[m], minlength=168)
             agg.heat = [a + int(b) for a, b in zip(agg.heat, heat.tolist(), strict=True)]
-            for d, cnt in zip(*np.unique(day[m], return_counts=True), strict=True):
-                agg.created_by_day[int(d)] = agg.created_by_day.get(int(d), 0) + int(cnt)
+            for (d,), cnt in zip(*_distinct((day[m],))[:2], strict=True):
+                agg.created_by_day[d] = agg.created_by_day.get(d, 0) + cnt
         # escalation: the first assignee's tier and any later higher one
         owner, k, (who,) = self.lst("n_assign", "assign_who")
         if not len(owner):
@@ -456,10 +516,9 @@ class _Pass:
                 m = has & (p == per) & ((g >= 0) if grouped else True)
                 if not m.any():
                     continue
-                keys = np.stack([g[m] if grouped else np.zeros(int(m.sum()), np.int64),
-                                 tier0[m].astype(np.int64), esc[m].astype(np.int64)])  # fmt: skip
-                rows, cnt = np.unique(keys, axis=1, return_counts=True)
-                for (gi, tier, e), n in zip(rows.T.tolist(), cnt.tolist(), strict=True):
+                gcol = g[m] if grouped else np.zeros(int(m.sum()), np.int64)
+                found, found_n, _ = _distinct((gcol, tier0[m].astype(np.int64), esc[m]))
+                for (gi, tier, e), n in zip(found, found_n, strict=True):
                     agg = acc.agg(per, self.key(gi) if grouped else None)
                     row = agg.tiers.get(tier)
                     if row is None:
@@ -492,9 +551,8 @@ class _Pass:
         day = self.zone.day_array(at)
         per = np.where(at >= since, 0, 1)
         g = self.groups_of(at, owner)
-        keys = np.stack([per, kn, value, day, np.where(per == 0, g, -1)])
-        rows, cnt = np.unique(keys, axis=1, return_counts=True)
-        for (p, k, v, d, gi), n in zip(rows.T.tolist(), cnt.tolist(), strict=True):
+        rows, cnt, _ = _distinct((per, kn, value, day, np.where(per == 0, g, -1)))
+        for (p, k, v, d, gi), n in zip(rows, cnt, strict=True):
             name = _SURVEY_KINDS[k]
             whole = acc.agg(p, None)
             whole.surveys.setdefault(name, Counter())[v] += n
@@ -578,14 +636,9 @@ class _Pass:
                 continue
             tally = tallies[i]
             o = owner[m]
-            keys = np.stack([policy[o].astype(np.int64), metric[m].astype(np.int64),
-                             priority[o].astype(np.int64), np.trunc(target[m]).astype(np.int64),
-                             business[m].astype(np.int64)])  # fmt: skip
-            rows, inverse = np.unique(keys, axis=1, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            mets = np.bincount(inverse, weights=ok[m]).tolist()
-            dones = np.bincount(inverse).tolist()
-            for j, (pol, mt, pr, tgt, bus) in enumerate(rows.T.tolist()):
+            cols = (policy[o], metric[m], priority[o], np.trunc(target[m]), business[m])
+            rows, dones, (mets,) = _distinct(cols, (ok[m],))
+            for j, (pol, mt, pr, tgt, bus) in enumerate(rows):
                 key = (strings[pol], sla.METRICS[mt], strings[pr], tgt, bool(bus))
                 row = tally.rows.setdefault(key, [0, 0])
                 row[0] += int(mets[j])
@@ -614,10 +667,8 @@ class _Pass:
     ) -> None:
         if not len(keys):
             return
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        mets = np.bincount(inverse.reshape(-1), weights=ok).tolist()
-        dones = np.bincount(inverse.reshape(-1)).tolist()
-        for j, key in enumerate(uniq.tolist()):
+        rows, dones, (mets,) = _distinct((keys,), (ok,))
+        for j, (key,) in enumerate(rows):
             row = into.setdefault(name(key), [0, 0])
             row[0] += int(mets[j])
             row[1] += int(dones[j])
@@ -682,6 +733,12 @@ def _finish(spec: ScanSpec, acc: _Acc, result: ScanResult) -> None:
         cal, bus = acc.agg(per, key).dists[name]
         cal.add_array(np.concatenate([p[0] for p in parts]))
         bus.add_array(np.concatenate([p[1] for p in parts]))
+    for per, parts in enumerate(acc.agent_days):
+        if parts:
+            who = np.concatenate([p[0] for p in parts])
+            days = np.concatenate([p[1] for p in parts])
+            rows = _distinct((who, days))[0]
+            acc.agg(per, None).agent_days.update((cast(str, acc.strings[w]), d) for w, d in rows)
     result.trend_solved = [int(x) for x in acc.trend_solved.tolist()]
     result.trend_frt = []
     for parts in acc.trend_frt:

@@ -69,7 +69,7 @@ from cstoolkit.kpi.values import (
     productivity,
     ticket_values,
 )
-from cstoolkit.store import reports
+from cstoolkit.store import columns, reports
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -299,9 +299,14 @@ def build_report(
         matched = (t.id for t, _ in store.select(python_filter, at=until_dt))
         where, params = reports.id_filter(store, matched)
 
+    # -- stored facts, SLA outcomes and columns brought up to date -----------------------------
+    columns.ensure_facts(store)  # tickets written without the store's write paths
+    sla_info = sla_setup(data, store, calendars) if options.sla else None
+    columns.refresh(store)
+
     # -- clocks and buckets --------------------------------------------------------------------
     lo = psince if psince is not None else since
-    first_created, last_updated = reports.time_span(store)
+    first_created, last_updated = columns.span(store)
     data_lo = first_created if first_created is not None else lo
     data_hi = last_updated if last_updated is not None else until
     clock_start = min(lo, data_lo) - 86400
@@ -335,10 +340,6 @@ def build_report(
         group_buckets=group_of,
         record_tickets=options.vendor_metrics,
     )
-    from cstoolkit.store import facts as stored_facts
-
-    stored_facts.ensure(store)  # tickets written without the store's write paths
-    sla_info = sla_setup(data, store, calendars) if options.sla else None
     if sla_info is not None:
         spec.sla_now = now.timestamp()
         spec.sla_stored = sla_info[1]

@@ -237,10 +237,46 @@ def read(store: Store, *, since: float, until: float, with_ids: bool = False) ->
         page = days[k : k + _PAGE]
         marks = ",".join("?" * len(page))
         rows = store.conn.execute(
-            f"SELECT data FROM report_columns WHERE day IN ({marks}) ORDER BY day", page
+            f"SELECT day, data FROM report_columns WHERE day IN ({marks}) ORDER BY day", page
         ).fetchall()
-        for (data,) in rows:
-            yield decode_chunk(data, with_ids=with_ids)
+        for day, data in rows:
+            try:
+                yield decode_chunk(data, with_ids=with_ids)
+            except ChunkFormatError:  # written by another version: built again, once
+                with store.transaction() as cur:
+                    chunk = build(_day_rows(cur, int(day)))
+                    _write(cur, int(day), chunk)
+                yield chunk
+
+
+def ensure_facts(store: Store) -> int:
+    """Build the facts of changed tickets that have none (written without the store's write
+    paths); return how many. Every ticket written since the last refresh is marked, so this
+    looks at those only, not at every stored ticket."""
+    from cstoolkit.store import facts as stored
+
+    if not store.has_table("report_dirty"):
+        return stored.ensure(store)
+    ids = [
+        str(r[0])
+        for r in store.conn.execute(
+            "SELECT d.ticket_id FROM report_dirty d JOIN tickets t ON t.id = d.ticket_id "
+            "WHERE NOT EXISTS (SELECT 1 FROM ticket_facts f WHERE f.ticket_id = d.ticket_id)"
+        )
+    ]
+    if not ids:
+        return 0
+    with store.transaction() as cur:
+        return stored.refresh(cur, ids)
+
+
+def span(store: Store) -> tuple[float | None, float | None]:
+    """The start of the first creation day and the latest facts horizon of the stored columns
+    (None when there are none): the range a report's clocks are built for."""
+    row = store.conn.execute("SELECT MIN(day), MAX(horizon) FROM report_columns").fetchone()
+    if not row or row[0] is None:
+        return None, None
+    return float(int(row[0]) * DAY), float(row[1])
 
 
 def matching_ids(store: Store, where: str, params: Sequence[Any]) -> set[str]:

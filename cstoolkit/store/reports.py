@@ -201,17 +201,6 @@ def tickets_with_facts(
         yield stored.split_ticket_row(row)
 
 
-def time_span(store: Store) -> tuple[float | None, float | None]:
-    """The earliest creation and the latest update of the stored tickets (None when empty)."""
-    row = store.conn.execute("SELECT MIN(created_at), MAX(updated_at) FROM tickets").fetchone()
-    if not row:
-        return None, None
-    return (
-        float(row[0]) if row[0] is not None else None,
-        float(row[1]) if row[1] is not None else None,
-    )
-
-
 def id_filter(store: Store, ids: Iterable[str]) -> tuple[str, list[Any]]:
     """A report filter selecting exactly ``ids`` (tickets a condition matched in Python): they
     go into a temporary table of this connection, which the filter reads."""
