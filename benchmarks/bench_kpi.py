@@ -105,8 +105,9 @@ def _write_config(path: Path, store_line: str, helpdesk: Path, sla: bool) -> Pat
     return path
 
 
-def prepare(cache: Path, tickets: int, days: int, seed: int) -> tuple[Path, Path]:
-    """Generate and sync the sample once (cached); return the helpdesk and the store files."""
+def prepare(cache: Path, tickets: int, days: int, seed: int, out: Path) -> tuple[Path, Path]:
+    """Generate and sync the sample once (cached); return the helpdesk and the store files.
+    A cached store is only read (its config is written to ``out``)."""
     cache.mkdir(parents=True, exist_ok=True)
     tag = f"{tickets}-{days}d-s{seed}"
     helpdesk = cache / f"helpdesk-{tag}.jsonl"
@@ -115,7 +116,14 @@ def prepare(cache: Path, tickets: int, days: int, seed: int) -> tuple[Path, Path
         t = time.perf_counter()
         stats = generate_file(SampleSpec(tickets, days, seed, end=END), helpdesk)
         print(f"generated {stats.tickets:,} tickets in {time.perf_counter() - t:,.0f} s")
-    config = _write_config(cache / f"cstoolkit-{tag}.toml", f'path = "{store}"', helpdesk, False)
+    if store.exists():
+        st = open_store(store, migrate=False)
+        try:
+            if st.get_cursor("bench") is not None:
+                return helpdesk, store
+        finally:
+            st.close()
+    config = _write_config(out / f"cstoolkit-{tag}.toml", f'path = "{store}"', helpdesk, False)
     _sync(config)
     return helpdesk, store
 
@@ -317,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report_once(args.report_only, args.days)))
         return 0
 
-    helpdesk, cached = prepare(args.cache, args.tickets, args.days, args.seed)
+    tag = f"{args.tickets}-{args.days}d-s{args.seed}"
+    work = args.work or args.cache / f"work-{tag}.db"
+    out = work.parent
+    out.mkdir(parents=True, exist_ok=True)
+    helpdesk, cached = prepare(args.cache, args.tickets, args.days, args.seed, out)
     sla_on = not args.no_sla
     print(f"platform: {platform.platform()}")
     print(f"machine:  {platform.machine()} / {_cpu_model()}, {os.cpu_count()} CPUs "
@@ -335,7 +347,6 @@ def main(argv: list[str] | None = None) -> int:
           f"(business hours), {'1 SLA policy' if sla_on else 'no SLA policy'}")  # fmt: skip
 
     server = None
-    tag = f"{args.tickets}-{args.days}d-s{args.seed}"
     try:
         if args.postgres:
             sys.path.insert(0, str(ROOT))
@@ -344,11 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server()
             print(f"store:    PostgreSQL on 127.0.0.1:{server.port} (started for this run)")
             config_path = _write_config(
-                args.cache / f"cstoolkit-{tag}-pg.toml", f'url = "{server.url}"', helpdesk, sla_on
+                out / f"cstoolkit-{tag}-pg.toml", f'url = "{server.url}"', helpdesk, sla_on
             )
             _sync(config_path)
         else:
-            work = args.work or args.cache / f"work-{tag}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{work}{suffix}").unlink(missing_ok=True)
             t = time.perf_counter()
@@ -362,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             took = time.perf_counter() - t
             print(f"store:    SQLite, a work copy of the cached store ({took:,.0f} s): {work}")
             config_path = _write_config(
-                args.cache / f"cstoolkit-{tag}-work.toml", f'path = "{work}"', helpdesk, sla_on
+                out / f"cstoolkit-{tag}-work.toml", f'path = "{work}"', helpdesk, sla_on
             )
         upkeep(config_path, "once:     migrations, SLA outcomes and columns built")
         reports("first:   ", config_path, args.days, args.repeat)
