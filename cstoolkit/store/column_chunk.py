@@ -41,6 +41,7 @@ WHOLE_SECONDS = frozenset(
     }
 )  # fmt: skip
 _DURATIONS = frozenset({"wait_c", "work_c"})
+_STATUS: dict[Any, int] = dict(STATUS_CODE)  # None and any other status: UNKNOWN
 
 #: Per-ticket arrays and their dtypes.
 TICKET_ARRAYS: dict[str, str] = {
@@ -149,10 +150,6 @@ class Chunk:
         return out
 
 
-def _num(x: Any) -> float:
-    return NAN if x is None else float(x)
-
-
 class _Builder:
     """Collects rows (:data:`SOURCE_COLUMNS`) into a chunk's lists."""
 
@@ -162,12 +159,15 @@ class _Builder:
         self.cols: dict[str, list[Any]] = {k: [] for k in (*TICKET_ARRAYS, *LIST_ARRAYS)}
 
     def code(self, s: Any) -> int:
+        c = self.codes.get(s)
+        if c is not None:
+            return c
         if s is None:
             return -1
-        s = str(s)
-        c = self.codes.get(s)
+        key = str(s)
+        c = self.codes.get(key)
         if c is None:
-            c = self.codes[s] = len(self.codes)
+            c = self.codes[key] = len(self.codes)
         return c
 
     def add(self, row: Sequence[Any]) -> None:
@@ -179,71 +179,86 @@ class _Builder:
         ) = row  # fmt: skip
         c, code = self.cols, self.code
         self.ids.append(str(tid))
-        c["created"].append(float(created))
-        c["status"].append(STATUS_CODE.get(status, UNKNOWN) if status is not None else UNKNOWN)
+        c["created"].append(created)
+        c["status"].append(_STATUS.get(status, UNKNOWN))
         c["deleted"].append(1 if deleted else 0)
         c["assignee"].append(code(assignee))
         c["group"].append(code(group))
         c["channel"].append(code(channel))
         c["priority"].append(code(priority))
         c["instance"].append(code(instance))
-        c["first_reply"].append(_num(first_reply))
-        c["last_reply"].append(_num(last_reply))
-        c["first_solve"].append(_num(first_solve))
-        c["last_solve"].append(_num(last_solve))
-        c["reopens"].append(int(reopens or 0))
-        c["replies"].append(int(replies or 0))
+        c["first_reply"].append(NAN if first_reply is None else first_reply)
+        c["last_reply"].append(NAN if last_reply is None else last_reply)
+        c["first_solve"].append(NAN if first_solve is None else first_solve)
+        c["last_solve"].append(NAN if last_solve is None else last_solve)
+        c["reopens"].append(reopens or 0)
+        c["replies"].append(replies or 0)
         c["solver"].append(code(solver))
-        c["wait_c"].append(_num(wait_c))
-        c["work_c"].append(_num(work_c))
-        c["horizon"].append(float(horizon))
-        c["events"].append(int(events or 0))
-        c["status_since"].append(float(status_since))
-        replies_ = decode(reply_log) if reply_log and reply_log != "[]" else ()
-        c["n_reply"].append(len(replies_))
-        for at, who, wait in replies_:
-            c["reply_at"].append(float(at))
-            c["reply_who"].append(code(who))
-            c["reply_wait"].append(_num(wait))
-        agents = decode(agent_log) if agent_log and agent_log != "[]" else ()
-        c["n_agent"].append(len(agents))
-        for at, who in agents:
-            c["agent_at"].append(float(at))
-            c["agent_who"].append(code(who))
+        c["wait_c"].append(NAN if wait_c is None else wait_c)
+        c["work_c"].append(NAN if work_c is None else work_c)
+        c["horizon"].append(horizon)
+        c["events"].append(events or 0)
+        c["status_since"].append(status_since)
+        if reply_log and reply_log != "[]":
+            replies_ = decode(reply_log)
+            c["n_reply"].append(len(replies_))
+            at_, who_, wait_ = c["reply_at"], c["reply_who"], c["reply_wait"]
+            for at, who, wait in replies_:
+                at_.append(at)
+                who_.append(code(who))
+                wait_.append(NAN if wait is None else wait)
+        else:
+            c["n_reply"].append(0)
+        if agent_log and agent_log != "[]":
+            agents = decode(agent_log)
+            c["n_agent"].append(len(agents))
+            at_, who_ = c["agent_at"], c["agent_who"]
+            for at, who in agents:
+                at_.append(at)
+                who_.append(code(who))
+        else:
+            c["n_agent"].append(0)
         flat = decode(status_log) if status_log else ()
         c["n_status"].append(len(flat) // 2)
-        c["status_at"].extend(map(float, flat[0::2]))
-        c["status_code"].extend(map(int, flat[1::2]))
+        c["status_at"].extend(flat[0::2])
+        c["status_code"].extend(flat[1::2])
         waits = decode(wait_log) if wait_log else ()
         c["n_wait"].append(len(waits))
-        c["wait_span"].extend(map(float, waits))
+        c["wait_span"].extend(waits)
         works = decode(work_log) if work_log else ()
         c["n_work"].append(len(works))
-        c["work_span"].extend(map(float, works))
-        chain = decode(assignment_log) if assignment_log and assignment_log != "[]" else ()
-        c["n_assign"].append(len(chain))
-        c["assign_who"].extend(code(who) for _, who in chain)
-        answers = decode(answer_log) if answer_log and answer_log != "[]" else ()
-        c["n_answer"].append(len(answers))
-        for at, kind, score, _comment in answers:
-            c["answer_at"].append(float(at))
-            c["answer_kind"].append(code(kind))
-            c["answer_score"].append(
-                float(score)
-                if isinstance(score, int | float) and not isinstance(score, bool)
-                else NAN
-            )
+        c["work_span"].extend(works)
+        if assignment_log and assignment_log != "[]":
+            chain = decode(assignment_log)
+            c["n_assign"].append(len(chain))
+            c["assign_who"].extend([code(who) for _, who in chain])
+        else:
+            c["n_assign"].append(0)
+        if answer_log and answer_log != "[]":
+            answers = decode(answer_log)
+            c["n_answer"].append(len(answers))
+            for at, kind, score, _comment in answers:
+                c["answer_at"].append(at)
+                c["answer_kind"].append(code(kind))
+                c["answer_score"].append(
+                    score if isinstance(score, int | float) and not isinstance(score, bool) else NAN
+                )
+        else:
+            c["n_answer"].append(0)
         c["sla_policy"].append(code(sla_policy))
-        instances = json.loads(sla_instances) if sla_policy is not None and sla_instances else ()
-        c["n_sla"].append(len(instances))
-        for metric, target, business, decided, met, breach_after, due in instances:
-            c["sla_metric"].append(int(metric))
-            c["sla_target"].append(float(target))
-            c["sla_business"].append(1 if business else 0)
-            c["sla_decided"].append(_num(decided))
-            c["sla_met"].append(1 if met else 0)
-            c["sla_breach"].append(_num(breach_after))
-            c["sla_due"].append(_num(due))
+        if sla_policy is not None and sla_instances and sla_instances != "[]":
+            instances = decode(sla_instances)
+            c["n_sla"].append(len(instances))
+            for metric, target, business, decided, met, breach_after, due in instances:
+                c["sla_metric"].append(metric)
+                c["sla_target"].append(target)
+                c["sla_business"].append(1 if business else 0)
+                c["sla_decided"].append(NAN if decided is None else decided)
+                c["sla_met"].append(1 if met else 0)
+                c["sla_breach"].append(NAN if breach_after is None else breach_after)
+                c["sla_due"].append(NAN if due is None else due)
+        else:
+            c["n_sla"].append(0)
 
     def chunk(self) -> Chunk:
         arrays = {
