@@ -61,3 +61,14 @@ def test_splicing_replaces_exactly_the_changed_tickets() -> None:
     assert [strings[c] for c in out["channel"]] == ["email", "chat"]
     assert out["n_reply"].tolist() == [2, 0] and len(out["reply_at"]) == 2
     assert out["created"].tolist() == [DAY0 + 5, DAY0 + 8]
+
+
+def test_a_value_no_ticket_holds_any_more_leaves_the_chunk() -> None:
+    old = build([_row(1, DAY0 + 5, **{"t.assignee_id": "t:erased"}), _row(2, DAY0 + 7)])
+    assert "t:erased" in old.strings
+    new = build([_row(1, DAY0 + 5, **{"t.assignee_id": "t:pseudonym"})])
+    out = decode_chunk(encode(splice(old, ["t:1"], new)))
+    assert "t:erased" not in out.strings
+    strings = out.string_array()
+    assert sorted(strings[c] for c in out["assignee"]) == ["t:a1", "t:pseudonym"]
+    assert [strings[c] for c in out["reply_who"]].count(None) == 2

@@ -304,7 +304,25 @@ def splice(old: Chunk, drop: Iterable[str], new: Chunk) -> Chunk:
             TICKET_ARRAYS.get(name) or LIST_ARRAYS[name][0], copy=False
         )
     ids = [i for i, k in zip(old.ids, keep.tolist(), strict=True) if k] + new.ids
-    return Chunk(ids, strings, arrays)
+    return _compact(Chunk(ids, strings, arrays))
+
+
+def _compact(chunk: Chunk) -> Chunk:
+    """The chunk with only the strings its arrays still use: a value no ticket holds any more
+    (a person id a privacy erasure replaced) leaves the stored chunk with the last ticket."""
+    used = np.zeros(len(chunk.strings) + 1, dtype=bool)
+    for name in STRING_ARRAYS:
+        used[chunk.arrays[name]] = True  # code -1 marks the last slot
+    used = used[:-1]
+    if used.all():
+        return chunk
+    remap = np.full(len(chunk.strings) + 1, -1, dtype=np.int32)
+    kept = np.nonzero(used)[0]
+    remap[kept] = np.arange(len(kept), dtype=np.int32)
+    arrays = dict(chunk.arrays)
+    for name in STRING_ARRAYS:
+        arrays[name] = remap[chunk.arrays[name]]
+    return Chunk(chunk.ids, [chunk.strings[i] for i in kept.tolist()], arrays)
 
 
 def _packed(name: str, values: Any, base: int) -> tuple[str, bytes]:
