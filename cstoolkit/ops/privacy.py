@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.store import audit, erasure, facts
+from cstoolkit.store import audit, columns, erasure, facts
 from cstoolkit.store import privacy as sup
 
 if TYPE_CHECKING:
@@ -115,4 +115,5 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
             None,
             {**report.as_dict(), "pseudonyms": sorted(mapping.values())},
         )
+        columns.refresh(store)  # the report's columns drop the erased ids in this transaction
     return report
