@@ -349,6 +349,32 @@ class BusinessClock:
             return 0.0
         return self.offset(b) - self.offset(a)
 
+    def offset_array(self, t: Any) -> Any:
+        """:meth:`offset` of an array of unix seconds (numpy; NaN stays NaN): the same binary
+        search over the same intervals, so each value equals the per-instant one exactly."""
+        import numpy as np
+
+        t = np.asarray(t, dtype=np.float64)
+        if self.is_24x7:
+            return t - self.start
+        out = np.full(t.shape, np.nan)
+        if not self.starts:
+            inside = np.zeros(t.shape, dtype=bool)
+        else:
+            inside = (t >= self._lo) & (t <= self._hi)
+            starts = np.frombuffer(self.starts, dtype=np.float64)
+            lengths = np.frombuffer(self.lengths, dtype=np.float64)
+            before = np.frombuffer(self.before, dtype=np.float64)
+            ti = t[inside]
+            i = np.searchsorted(starts, ti, side="right") - 1
+            j = np.maximum(i, 0)
+            value = before[j] + np.minimum(ti - starts[j], lengths[j])
+            out[inside] = np.where(i >= 0, value, 0.0)
+        outside = ~inside & ~np.isnan(t)
+        if outside.any():  # rare: instants beyond the indexed range
+            out[outside] = [self.offset(x) for x in t[outside].tolist()]
+        return out
+
     def minute_table(self, max_minutes: int = 2_200_000) -> tuple[int, array[int], bytes] | None:
         """A per-minute form of the index for the hottest loops: ``(t0, before, open)`` with
         ``offset(t) == before[m] + (t - t0 - 60 m) * open[m]`` for ``m = (t - t0) // 60``.
@@ -417,6 +443,29 @@ class ZoneClock:
         if not self._lo <= t <= self._hi:
             return self._offset_at(t)
         return self.offsets[bisect_right(self.starts, t) - 1]
+
+    def offset_array(self, t: Any) -> Any:
+        """:meth:`offset` of an array of unix seconds (numpy): the same lookup, value for
+        value (NaN instants get offset 0)."""
+        import numpy as np
+
+        t = np.asarray(t, dtype=np.float64)
+        starts = np.frombuffer(self.starts, dtype=np.float64)
+        offsets = np.frombuffer(self.offsets, dtype=np.float64)
+        inside = (t >= self._lo) & (t <= self._hi)
+        out = offsets[np.maximum(np.searchsorted(starts, t, side="right") - 1, 0)]
+        outside = ~inside & ~np.isnan(t)
+        if outside.any():
+            out[outside] = [self._offset_at(x) for x in t[outside].tolist()]
+        return np.where(np.isnan(t), 0.0, out)
+
+    def day_array(self, t: Any) -> Any:
+        """:meth:`day` of an array of unix seconds (numpy int64; NaN instants give day 0)."""
+        import numpy as np
+
+        t = np.asarray(t, dtype=np.float64)
+        local = np.where(np.isnan(t), 0.0, t + self.offset_array(t))
+        return np.floor_divide(local, 86400).astype(np.int64)
 
     def local(self, t: float) -> float:
         """``t`` as local wall-clock seconds since 1970-01-01 00:00 local."""

@@ -112,10 +112,10 @@ def _common(fn: Any) -> Any:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    help="Worker processes for the event pass "
-    "(default: [kpi] jobs, else one per CPU for large stores).",
+    help="Accepted for existing scripts; no effect (the report runs in one process over "
+    "stored columns).",
 )
-@click.option("--no-sla", "no_sla", is_flag=True, help="Skip SLA compliance (the slowest part).")
+@click.option("--no-sla", "no_sla", is_flag=True, help="Skip SLA compliance.")
 @click.option(
     "--vendor-metrics",
     "vendor_metrics",

@@ -355,7 +355,7 @@ KPI = Section(
             values=Key("tier", "int", minimum=0, maximum=1000),
             help="Agent id -> tier.",
         ),
-        Key("jobs", "int", default=0, minimum=0, maximum=64, help="Worker processes (0: auto)."),
+        Key("jobs", "int", default=0, minimum=0, maximum=64, help="No effect (old configs)."),
     ),
     help="KPI reports: calendar, zone, score thresholds.",
     doc="metrics.md",

@@ -37,6 +37,8 @@ from cstoolkit.calendars import (
     load_calendars,
 )
 from cstoolkit.errors import ConfigError, UsageError
+from cstoolkit.kpi.aggregates import NONE_KEY, TIME_UNITS, Agg, ScanResult, SlaTally
+from cstoolkit.kpi.columnar import ATTRIBUTE_COLUMNS, ScanSpec, aggregate
 from cstoolkit.kpi.metrics import (
     BUILTIN_METRICS,
     METRIC_DEFS,
@@ -51,15 +53,6 @@ from cstoolkit.kpi.periods import (
     iso,
     parse_when,
     period_days,
-)
-from cstoolkit.kpi.scan import (
-    ATTRIBUTE_COLUMNS,
-    NONE_KEY,
-    TIME_UNITS,
-    Agg,
-    ScanResult,
-    ScanSpec,
-    SlaTally,
 )
 from cstoolkit.kpi.sla_tally import sla_setup, slow_sla
 from cstoolkit.kpi.values import (
@@ -76,7 +69,7 @@ from cstoolkit.kpi.values import (
     productivity,
     ticket_values,
 )
-from cstoolkit.store import reports
+from cstoolkit.store import columns, reports
 
 if TYPE_CHECKING:
     from cstoolkit.config import Config
@@ -254,7 +247,6 @@ def build_report(
     """Compute the KPI report document (see docs/report-schema.md)."""
     from cstoolkit import model
     from cstoolkit import query as q
-    from cstoolkit.kpi.scan import default_jobs, run_scan
 
     started = time.perf_counter()
     data: Mapping[str, Any] = config.data if config is not None else {}
@@ -307,9 +299,14 @@ def build_report(
         matched = (t.id for t, _ in store.select(python_filter, at=until_dt))
         where, params = reports.id_filter(store, matched)
 
+    # -- stored facts, SLA outcomes and columns brought up to date -----------------------------
+    columns.ensure_facts(store)  # tickets written without the store's write paths
+    sla_info = sla_setup(data, store, calendars) if options.sla else None
+    columns.refresh(store)
+
     # -- clocks and buckets --------------------------------------------------------------------
     lo = psince if psince is not None else since
-    first_created, last_updated = reports.time_span(store)
+    first_created, last_updated = columns.span(store)
     data_lo = first_created if first_created is not None else lo
     data_hi = last_updated if last_updated is not None else until
     clock_start = min(lo, data_lo) - 86400
@@ -326,7 +323,6 @@ def build_report(
 
     # -- the event pass and the SQL counts -----------------------------------------------------
     spec = ScanSpec(
-        db_path=getattr(store, "path", ""),
         since=since,
         until=until,
         previous_since=psince,
@@ -344,18 +340,11 @@ def build_report(
         group_buckets=group_of,
         record_tickets=options.vendor_metrics,
     )
-    from cstoolkit.store import facts as stored_facts
-
-    stored_facts.ensure(store)  # tickets written without the store's write paths
-    sla_info = sla_setup(data, store, calendars) if options.sla else None
     if sla_info is not None:
         spec.sla_now = now.timestamp()
         spec.sla_stored = sla_info[1]
-    n_tickets = reports.ticket_count(store)
-    jobs = options.jobs or settings.jobs or default_jobs(n_tickets)
-    if python_filter is not None or getattr(store, "path", ":memory:") == ":memory:":
-        jobs = 1
-    result: ScanResult = run_scan(spec, jobs, store if jobs == 1 else None)
+    jobs = 1  # one process: the aggregation runs in numpy over stored columns
+    result: ScanResult = aggregate(store, spec)
     group_aggs: dict[Any, Agg] = {
         (None if k == NONE_KEY else k): a
         for (p, k), a in result.aggs.items()

@@ -17,7 +17,7 @@ from cstoolkit.store import reports
 
 if TYPE_CHECKING:
     from cstoolkit.calendars import Calendar
-    from cstoolkit.kpi.scan import ScanSpec
+    from cstoolkit.kpi.columnar import ScanSpec
     from cstoolkit.store import Store
 
 

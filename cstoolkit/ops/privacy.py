@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.model import now
-from cstoolkit.store import audit, erasure, facts
+from cstoolkit.store import audit, columns, erasure, facts
 from cstoolkit.store import privacy as sup
 from cstoolkit.store import routing as routing_models
 
@@ -126,4 +126,5 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
             None,
             {**report.as_dict(), "pseudonyms": sorted(mapping.values())},
         )
+        columns.refresh(store)  # the report's columns drop the erased ids in this transaction
     return report

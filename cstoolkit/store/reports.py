@@ -5,14 +5,11 @@ Each function takes the report's ticket filter as ``where`` and ``params``: a co
 ``tickets t`` (and ``people r``, the requester) as the report compiled it. Times are unix
 seconds.
 
-The KPI scan may run in worker processes over ranges of ticket ids; each opens the SQLite file
-read-only (:func:`open_read_only`). Its reads take ``db``: a :class:`Store` or such a
-connection.
+The KPI report's per-ticket values come from the stored columns (:mod:`cstoolkit.store.columns`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -150,14 +147,6 @@ SCAN_COLUMNS = (
 )  # fmt: skip
 
 
-def open_read_only(path: str) -> sqlite3.Connection:
-    """A read-only connection to a SQLite store file (a report's worker process)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA query_only = 1")
-    conn.execute("PRAGMA cache_size = -65536")
-    return conn
-
-
 def _conn(db: Any) -> Any:
     return getattr(db, "conn", db)
 
@@ -171,20 +160,12 @@ def scan_rows(
     until: float,
     by: str | None = None,
     sla: bool = False,
-    id_from: str | None = None,
-    id_to: str | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """One row per selected ticket that may count in ``[since, until)`` (created before
     ``until``; facts reaching ``since``, or not resolved), in id order: :data:`SCAN_COLUMNS`,
     the group key being the ``--by`` column (:data:`GROUP_COLUMNS`) and the SLA columns NULL
-    unless ``sla``. ``id_from``/``id_to`` bound a worker's share of the ids."""
-    rng, rparams = "", []
-    if id_from is not None:
-        rng += " AND t.id >= ?"
-        rparams.append(id_from)
-    if id_to is not None:
-        rng += " AND t.id < ?"
-        rparams.append(id_to)
+    unless ``sla``. The report reads the stored columns instead (:mod:`cstoolkit.store.columns`);
+    this row-by-row read is what the reference oracle of the tests replays, to check them."""
     gcol = GROUP_COLUMNS.get(by or "", "NULL")
     join = " LEFT JOIN people r ON r.id = t.requester_id" if "r." in where else ""
     sla_cols = ", f.sla_policy, f.sla_instances" if sla else ", NULL, NULL"
@@ -196,23 +177,9 @@ def scan_rows(
         f"f.reply_log, f.agent_log, f.assignment_log, f.answer_log{sla_cols} "
         f"FROM tickets t JOIN ticket_facts f ON f.ticket_id = t.id{join} "
         f"WHERE ({where}) AND t.created_at < ? "
-        f"AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')){rng} ORDER BY t.id"
+        "AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')) ORDER BY t.id"
     )
-    yield from _conn(db).execute(sql, [*params, int(until), int(since), *rparams])
-
-
-def split_points(db: Any, parts: int) -> list[str]:
-    """Ticket ids that cut the stored tickets into ``parts`` id ranges of similar size."""
-    conn = _conn(db)
-    total = conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
-    points: list[str] = []
-    for k in range(1, parts):
-        row = conn.execute(
-            "SELECT id FROM tickets ORDER BY id LIMIT 1 OFFSET ?", (total * k // parts,)
-        ).fetchone()
-        if row is not None and (not points or row[0] > points[-1]):
-            points.append(row[0])
-    return points
+    yield from _conn(db).execute(sql, [*params, int(until), int(since)])
 
 
 def tickets_with_facts(
@@ -232,22 +199,6 @@ def tickets_with_facts(
     )
     for row in rows:
         yield stored.split_ticket_row(row)
-
-
-def ticket_count(store: Store) -> int:
-    """Stored tickets (deleted ones included): the size a report's parallelism is chosen by."""
-    return int(store.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
-
-
-def time_span(store: Store) -> tuple[float | None, float | None]:
-    """The earliest creation and the latest update of the stored tickets (None when empty)."""
-    row = store.conn.execute("SELECT MIN(created_at), MAX(updated_at) FROM tickets").fetchone()
-    if not row:
-        return None, None
-    return (
-        float(row[0]) if row[0] is not None else None,
-        float(row[1]) if row[1] is not None else None,
-    )
 
 
 def id_filter(store: Store, ids: Iterable[str]) -> tuple[str, list[Any]]:

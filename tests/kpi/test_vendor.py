@@ -38,7 +38,7 @@ from click.testing import CliRunner
 
 from cstoolkit.cli import cli
 from cstoolkit.errors import UsageError
-from cstoolkit.kpi import scan as scan_module
+from cstoolkit.kpi import report as report_module
 from cstoolkit.kpi import vendor as vendor_module
 from cstoolkit.kpi.report import KpiOptions, build_report
 from cstoolkit.kpi.vendor import parse_metric_set
@@ -274,7 +274,7 @@ def test_the_tolerance_decides_what_agrees(tmp_path: Path) -> None:
 
 
 def test_largest_disagreements_come_first(tmp_path: Path) -> None:
-    from cstoolkit.kpi.scan import TicketFacts
+    from cstoolkit.kpi.aggregates import TicketFacts
     from cstoolkit.kpi.vendor import VendorTicket, compare
 
     facts = {
@@ -321,18 +321,18 @@ def test_flag_off_reads_nothing_and_adds_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     specs: list[Any] = []
-    run_scan = scan_module.run_scan
+    aggregate = report_module.aggregate
 
-    def spy(spec: Any, jobs: int = 1, conn: Any = None) -> Any:
+    def spy(store: Any, spec: Any) -> Any:
         specs.append(spec)
-        result = run_scan(spec, jobs, conn)
+        result = aggregate(store, spec)
         assert result.facts is None
         return result
 
     def must_not_run(*args: Any, **kw: Any) -> Any:
         raise AssertionError("vendor metrics read with the flag off")
 
-    monkeypatch.setattr(scan_module, "run_scan", spy)
+    monkeypatch.setattr(report_module, "aggregate", spy)
     monkeypatch.setattr(vendor_module, "read_zendesk_metrics", must_not_run)
     report = _report(tmp_path / "off.db")
     assert "vendor" not in report
@@ -340,10 +340,10 @@ def test_flag_off_reads_nothing_and_adds_nothing(
     assert [s.record_tickets for s in specs] == [False]
 
 
-def test_worker_processes_merge_the_records(tmp_path: Path) -> None:
+def test_jobs_no_longer_change_the_records(tmp_path: Path) -> None:
     one = _report(tmp_path / "one.db", vendor_metrics=True, jobs=1)
     two = _report(tmp_path / "two.db", vendor_metrics=True, jobs=2)
-    assert two["scanned"]["jobs"] == 2
+    assert two["scanned"]["jobs"] == 1  # the columnar report runs in one process
     assert two["vendor"] == one["vendor"]
 
 

@@ -44,5 +44,6 @@ MIGRATIONS: tuple[Migration, ...] = _load()
 #: after the statements (``callback(done, total)`` or None: see ``Store.migrate``).
 STEPS: dict[int, str] = {
     10: "cstoolkit.store.facts:build_all",
+    11: "cstoolkit.store.columns:install",
     13: "cstoolkit.store.knowledge:create_index",
 }

@@ -1,45 +1,30 @@
-"""The single pass over the selected tickets' facts that gives every per-ticket KPI value.
+"""The reference oracle of the KPI report's per-ticket values: the former row-by-row scan,
+kept under tests only.
 
-The report never replays events: each ticket's facts (:mod:`cstoolkit.timeline`, kept in the
-store's ``ticket_facts``) hold the instants every metric needs -- first reply, reply pairs,
-status periods, solves, reopens, the solver, assignments, survey answers and, under the current
-SLA configuration, the SLA clock outcomes. One read of the store streams one row per ticket
-(tickets joined with their facts, in id order: :func:`cstoolkit.store.reports.scan_rows`); the
-loop below turns instants into calendar and business durations of the report's calendar
-(:class:`cstoolkit.calendars.BusinessClock`, one lookup per instant) and local days
-(:class:`cstoolkit.calendars.ZoneClock`), and adds each value to the bounded aggregates
-(:class:`~cstoolkit.kpi.aggregates.Agg`) of the period and group it belongs to. Nothing per
-ticket is kept beyond one float per duration.
-
-Large stores are split into ticket-id ranges scanned by worker processes (``jobs``); their
-aggregates merge exactly.
-
-On request (``ScanSpec.record_tickets``, the ``--vendor-metrics`` check) the scan also keeps one
-:class:`~cstoolkit.kpi.aggregates.TicketRecord` per ticket, so :mod:`cstoolkit.kpi.vendor` can
-pair our values with a vendor's ticket by ticket.
-
-The rules implemented here are documented in docs/metrics.md; keep both in step.
+It streams one row per ticket (tickets joined with their facts,
+:func:`cstoolkit.store.reports.scan_rows`), decodes each JSON list and adds every value in
+CPython, one instant at a time, with the per-instant clocks (``BusinessClock`` through a minute
+table, ``ZoneClock`` through a quarter table). The report computes the same values by columns
+(:mod:`cstoolkit.kpi.columnar`); tests/kpi/test_columnar_differential.py checks both agree,
+value for value, on generated helpdesks. It is deliberately the old code, unchanged but for the
+worker processes it no longer needs.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from cstoolkit.calendars import BusinessClock, Calendar, ZoneClock
+from cstoolkit.calendars import BusinessClock, ZoneClock
 from cstoolkit.kpi.aggregates import (
     NONE_KEY,
     TIME_UNITS,
     Agg,
     ScanResult,
-    SlaTally,
-    TicketFacts,
     TicketRecord,
 )
+from cstoolkit.kpi.columnar import ScanSpec
 from cstoolkit.kpi.metrics import Dist
 from cstoolkit.kpi.sla_tally import SlaTallier
 from cstoolkit.store import reports
@@ -50,61 +35,11 @@ from cstoolkit.timeline.facts import (
     OPEN,
     SOLVED,
     STATUS_CODE,
-    STATUSES,
     UNKNOWN,
 )
 from cstoolkit.timeline.row import decode as row_decode
 
-__all__ = [
-    "ATTRIBUTE_COLUMNS",
-    "NONE_KEY",
-    "STATUSES",
-    "TIME_UNITS",
-    "Agg",
-    "ScanResult",
-    "ScanSpec",
-    "SlaTally",
-    "TicketFacts",
-    "TicketRecord",
-    "default_jobs",
-    "run_scan",
-    "scan",
-]
-
-#: Attribute dimensions of ``--by``: the tickets column their key comes from (``tier``: the
-#: assignee's, mapped to their tier).
-ATTRIBUTE_COLUMNS = reports.GROUP_COLUMNS
 _SURVEY_KINDS = frozenset({"csat", "nps", "ces"})
-
-
-@dataclass
-class ScanSpec:
-    """Everything a scan (or one worker's share of it) needs; picklable."""
-
-    db_path: str
-    since: float
-    until: float
-    previous_since: float | None  # the previous period is [previous_since, since)
-    calendar: Calendar
-    timezone: str
-    clock_start: float
-    clock_end: float
-    where: str = "t.deleted = 0"
-    params: list[Any] = field(default_factory=list)
-    by: str | None = None
-    tiers: dict[str, int] = field(default_factory=dict)
-    backlog_edges: tuple[float, ...] = ()
-    #: local day number -> bucket index, for the trend (and time ``--by``) buckets
-    day0: int = 0
-    trend_buckets: list[int] = field(default_factory=list)
-    group_buckets: list[int] = field(default_factory=list)
-    id_from: str | None = None
-    id_to: str | None = None
-    #: tally the SLA outcomes stored with the facts (cstoolkit.sla_facts) as of ``sla_now``
-    sla_stored: bool = False
-    sla_now: float = 0.0
-    #: keep one TicketRecord per ticket with a reply or a solve (the vendor check); off: none
-    record_tickets: bool = False
 
 
 def _offset_fn(clock: BusinessClock) -> Callable[[float], float]:
@@ -140,18 +75,10 @@ def _offset_fn(clock: BusinessClock) -> Callable[[float], float]:
     return by_interval
 
 
-def scan(spec: ScanSpec, db: Any = None) -> ScanResult:
-    """Read the facts of the spec's tickets once and aggregate their KPI values. ``db``: the
-    store (or a connection of :func:`cstoolkit.store.reports.open_read_only`); without it the
-    SQLite file ``spec.db_path`` is opened read-only."""
-    own = db is None
-    if db is None:
-        db = reports.open_read_only(spec.db_path)
-    try:
-        return _scan(spec, db)
-    finally:
-        if own:
-            db.close()
+def scan(spec: ScanSpec, db: Any) -> ScanResult:
+    """Read the facts of the spec's tickets once and aggregate their KPI values (``db``: the
+    store)."""
+    return _scan(spec, db)
 
 
 def _scan(spec: ScanSpec, db: Any) -> ScanResult:
@@ -234,7 +161,6 @@ def _scan(spec: ScanSpec, db: Any) -> ScanResult:
         result.sla = sla_eval.tallies
     rows = reports.scan_rows(
         db, spec.where, spec.params, since=lo, until=until, by=by, sla=spec.sla_stored,
-        id_from=spec.id_from, id_to=spec.id_to,
     )  # fmt: skip
     n_tickets = n_events = 0
 
@@ -504,46 +430,3 @@ def _spans(
 
 
 assert (NEW, OPEN, ON_HOLD, SOLVED, CLOSED) == (0, 1, 3, 4, 5)  # the codes the loop relies on
-
-
-# -- parallel scans ------------------------------------------------------------------------------
-
-
-def _worker(spec: ScanSpec) -> ScanResult:
-    return scan(spec)
-
-
-def default_jobs(tickets: int) -> int:
-    """Worker processes for a store of ``tickets``: one below 50,000 tickets, else one per CPU
-    (at most 8)."""
-    if tickets < 50_000:
-        return 1
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def run_scan(spec: ScanSpec, jobs: int = 1, db: Any = None) -> ScanResult:
-    """Scan in ``jobs`` worker processes (1: in this process, reading ``db`` when given) and
-    merge their results."""
-    if jobs <= 1 or spec.db_path in ("", ":memory:"):
-        return scan(spec, db)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import replace
-
-    own = db is None
-    db = db or reports.open_read_only(spec.db_path)
-    try:
-        points = reports.split_points(db, jobs)
-    finally:
-        if own:
-            db.close()
-    bounds = [None, *points, None]
-    specs = [replace(spec, id_from=a, id_to=b) for a, b in itertools.pairwise(bounds)]
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=len(specs), mp_context=ctx) as pool:
-        results = list(pool.map(_worker, specs))
-    merged = results[0]
-    for other in results[1:]:
-        merged.merge(other)
-    return merged
