@@ -196,3 +196,28 @@ def test_triage_run_and_backtest_use_the_model(trained: Path) -> None:
     assert res.exit_code == 0, res.output
     matches = json.loads(res.stdout)["rule_matches"]
     assert matches["model"] > 0
+
+
+def test_training_and_prediction_open_no_network_connection(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ticket's text never leaves the machine: training, evaluation and prediction run with
+    every outgoing connection refused (a library fetching anything would fail here)."""
+    import socket
+
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args[1:] or kwargs)
+        raise OSError("network refused by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    trained = run(ws, "model", "train", "--json")
+    assert trained.exit_code == 0, trained.output
+    explained = run(ws, "model", "explain", "demo:390", "--json")
+    assert explained.exit_code == 0, explained.output
+    assert json.loads(explained.output)
+    assert attempts == []
