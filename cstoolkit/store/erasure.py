@@ -27,6 +27,19 @@ DOCUMENTS = (
 )
 
 
+def naming_in_events(column: str, person_id: str) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its parameters) on ``events.<column>`` (``old`` or ``new``) that finds
+    ``person_id`` there: its qualified id, or its bare external id on a ticket of its own
+    instance (backends write an assignment's ``old``/``new`` as the helpdesk names the agent,
+    and the timeline qualifies a bare value with the ticket's instance)."""
+    instance, _, external = person_id.partition(":")
+    prefix = f"{instance}:"
+    return (
+        f"({column} = ? OR ({column} = ? AND substr(ticket_id, 1, {len(prefix)}) = ?))",
+        (person_id, external, prefix),
+    )
+
+
 def people_matching(tx: Any, value: str) -> list[tuple[str, str | None]]:
     """(id, email) of the stored people whose id is ``value`` or whose email is ``value``
     (compared case-insensitively)."""
@@ -80,8 +93,9 @@ def erase_person(tx: Any, pid: str, pseudo: str, counts: dict[str, int]) -> None
         (pseudo, pid),
     )
     counts["events"] += tx.rowcount
-    tx.execute("UPDATE events SET old = ? WHERE old = ?", (pseudo, pid))
-    tx.execute("UPDATE events SET new = ? WHERE new = ?", (pseudo, pid))
+    for column in ("old", "new"):
+        where, params = naming_in_events(column, pid)
+        tx.execute(f"UPDATE events SET {column} = ? WHERE {where}", (pseudo, *params))
     tx.execute(
         "UPDATE survey_offers SET requester_id = ?, address = NULL, data = '{}' "
         "WHERE requester_id = ?",

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.store import bulk, codec
+from cstoolkit.store.erasure import naming_in_events
 from cstoolkit.timeline import FACTS_VERSION, EventRow, Facts, TicketCore, build
 from cstoolkit.timeline.row import COLUMNS, from_row, to_row
 
@@ -211,11 +212,13 @@ def tickets_of_person(cur: Any, person_id: str) -> set[str]:
             (person_id, person_id),
         )
     }
+    in_old, old_params = naming_in_events("old", person_id)
+    in_new, new_params = naming_in_events("new", person_id)
     found.update(
         r[0]
         for r in cur.execute(
-            "SELECT DISTINCT ticket_id FROM events WHERE author_id = ? OR old = ? OR new = ?",
-            (person_id, person_id, person_id),
+            f"SELECT DISTINCT ticket_id FROM events WHERE author_id = ? OR {in_old} OR {in_new}",
+            (person_id, *old_params, *new_params),
         )
     )
     return found

@@ -160,6 +160,38 @@ def test_privacy_erasure_refreshes_every_ticket_it_rewrote(store_factory: StoreF
     assert "forgotten" in facts.first_responder
 
 
+def test_privacy_erasure_reaches_assignments_that_name_the_agent_by_bare_id(
+    store_factory: StoreFactory,
+) -> None:
+    """Backends write an assignment's old/new as the helpdesk names the agent (``a1``, not
+    ``d:a1``); the timeline qualifies it with the ticket's instance. An erased agent must leave
+    neither those events nor the facts built from them (assignments, solver), and a bare id on
+    another instance's ticket is someone else."""
+    from cstoolkit.ops.privacy import forget
+
+    store = store_factory()
+    agent: dict[str, Any] = {"author_id": "d:a2", "author_role": Role.AGENT}
+    given = ev(1, 1, EventKind.ASSIGNMENT, 5, old=None, new="a1", **agent)
+    moved = ev(1, 2, EventKind.ASSIGNMENT, 30, old="a1", new="a2", **agent)
+    other = Event("e:1-1", "e:1", EventKind.ASSIGNMENT, at(30), old=None, new="a1")
+    store.upsert_page("d", Page(
+        tickets=[ticket(1, assignee_id="d:a2")],
+        events=[created(1), given, moved, reply(1, 3, 40, agent="d:a2")],
+        people=[*people(), Person("d:a2", "d", "a2", Role.AGENT, name="Bea")],
+    ))  # fmt: skip
+    store.upsert_page("e", Page(
+        tickets=[ticket(1, id="e:1", instance="e", requester_id="e:r1", assignee_id="e:a1")],
+        events=[other],
+    ))  # fmt: skip
+    assert "d:a1" in repr(stored.of_ticket(store, "d:1"))
+    forget(store, "d:a1")
+    assert_fresh(store)
+    assert "d:a1" not in repr(stored.of_ticket(store, "d:1"))
+    olds = {e.old for e in store.events("d:1") if e.kind is EventKind.ASSIGNMENT}
+    assert olds and not olds & {"a1", "d:a1"}
+    assert "e:a1" in repr(stored.of_ticket(store, "e:1"))  # the other instance's a1 stays
+
+
 def test_a_failed_refresh_writes_nothing(store_factory: StoreFactory) -> None:
     store = store_factory()
 
