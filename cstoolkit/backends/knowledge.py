@@ -25,6 +25,7 @@ source, endpoint, record and field (:mod:`cstoolkit.backends.records`)::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from cstoolkit.backends.http_base import HttpAuth, HttpSettings
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
 from cstoolkit.backends.walks import ProgressGuard
-from cstoolkit.errors import CstError
+from cstoolkit.errors import BackendError, CstError
 from cstoolkit.http import HttpStats
 from cstoolkit.plugin import CheckResult, KnowledgeSource
 
@@ -112,6 +113,29 @@ class HttpKnowledgeSource(KnowledgeSource[OptionsT]):
             return mapper(raw)
         except MAPPING_ERRORS as exc:
             raise malformed(exc, self.label, endpoint, kind, raw) from None
+
+    #: version of the "seen" cursor (:meth:`seen_cursor`); an older one asks for ``--full``
+    SEEN_CURSOR_VERSION: ClassVar[int] = 1
+
+    def seen_cursor(self, seen: Mapping[str, str]) -> str:
+        """The cursor of a source that lists every article and reads only the changed ones:
+        article id -> the update stamp it had (what the next pull compares with)."""
+        return json.dumps({"v": self.SEEN_CURSOR_VERSION, "seen": dict(seen)}, sort_keys=True)
+
+    def seen_of(self, cursor: str | None) -> dict[str, str]:
+        """What :meth:`seen_cursor` wrote (empty for a first pull); an unreadable cursor is one
+        line asking for a full sync."""
+        if not cursor:
+            return {}
+        try:
+            data = json.loads(cursor)
+            if data.get("v") != self.SEEN_CURSOR_VERSION or not isinstance(data.get("seen"), dict):
+                raise ValueError(cursor)
+            return {str(k): str(v) for k, v in data["seen"].items()}
+        except (ValueError, TypeError, AttributeError):
+            raise BackendError(
+                f"{self.label}: unreadable cursor; run `cst kb sync --full`"
+            ) from None
 
     def live_check(self, path: str, params: Mapping[str, Any] | None = None) -> CheckResult:
         """``cst doctor``'s check: GET ``path`` answers with JSON."""

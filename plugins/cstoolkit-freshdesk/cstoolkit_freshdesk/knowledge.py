@@ -15,7 +15,6 @@ the HTML ``description`` as text); the folder's name is its section, ``tags`` it
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -35,10 +34,9 @@ from cstoolkit.backends import (
     setting,
     time_field,
 )
-from cstoolkit.errors import BackendError, ConfigError
+from cstoolkit.errors import ConfigError
 
 CATEGORIES = "/api/v2/solutions/categories"
-CURSOR_VERSION = 1
 PUBLISHED = 2
 
 
@@ -86,21 +84,8 @@ class FreshdeskSolutionsSource(HttpKnowledgeSource[FreshdeskSolutionsSettings]):
         for page in cursor_walk(fetch, self.guard(endpoint, "link")):
             yield page.items
 
-    def _seen(self, cursor: str | None) -> dict[str, str]:
-        if not cursor:
-            return {}
-        try:
-            data = json.loads(cursor)
-            if data.get("v") != CURSOR_VERSION or not isinstance(data.get("seen"), dict):
-                raise ValueError(cursor)
-            return {str(k): str(v) for k, v in data["seen"].items()}
-        except (ValueError, TypeError, AttributeError):
-            raise BackendError(
-                f"{self.label}: unreadable cursor; run `cst kb sync --full`"
-            ) from None
-
     def pull(self, cursor: str | None) -> Iterator[ArticlePage]:
-        before = self._seen(cursor)
+        before = self.seen_of(cursor)
         now: dict[str, str] = {}
         for categories in self._listing(CATEGORIES):
             for category in categories:
@@ -129,7 +114,7 @@ class FreshdeskSolutionsSource(HttpKnowledgeSource[FreshdeskSolutionsSettings]):
                                 yield ArticlePage(changed, [], None)
         # the last page: what is no longer listed, and the cursor of the whole walk
         gone = sorted(set(before) - set(now))
-        yield ArticlePage([], gone, json.dumps({"v": CURSOR_VERSION, "seen": now}, sort_keys=True))
+        yield ArticlePage([], gone, self.seen_cursor(now))
 
     def article(self, raw: Any, folder: Any = None) -> Article | None:
         """One solution article (None unless published)."""

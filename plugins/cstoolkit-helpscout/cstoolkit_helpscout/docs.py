@@ -14,7 +14,6 @@ the labels, ``publicUrl`` the URL.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -34,10 +33,8 @@ from cstoolkit.backends import (
     setting,
     time_field,
 )
-from cstoolkit.errors import BackendError
 
 COLLECTIONS = "/v1/collections"
-CURSOR_VERSION = 1
 
 
 class HelpScoutDocsSettings(HttpSourceSettings):
@@ -80,21 +77,8 @@ class HelpScoutDocsSource(HttpKnowledgeSource[HelpScoutDocsSettings]):
 
         yield from page_walk(fetch, self.guard(endpoint, "page"))
 
-    def _seen(self, cursor: str | None) -> dict[str, str]:
-        if not cursor:
-            return {}
-        try:
-            data = json.loads(cursor)
-            if data.get("v") != CURSOR_VERSION or not isinstance(data.get("seen"), dict):
-                raise ValueError(cursor)
-            return {str(k): str(v) for k, v in data["seen"].items()}
-        except (ValueError, TypeError, AttributeError):
-            raise BackendError(
-                f"{self.label}: unreadable cursor; run `cst kb sync --full`"
-            ) from None
-
     def pull(self, cursor: str | None) -> Iterator[ArticlePage]:
-        before = self._seen(cursor)
+        before = self.seen_of(cursor)
         now: dict[str, str] = {}
         params = {"siteId": self.options.site_id} if self.options.site_id else None
         for collections in self._pages(COLLECTIONS, "collections", params):
@@ -116,7 +100,7 @@ class HelpScoutDocsSource(HttpKnowledgeSource[HelpScoutDocsSettings]):
                     if changed:
                         yield ArticlePage(changed, [], None)
         gone = sorted(set(before) - set(now))
-        yield ArticlePage([], gone, json.dumps({"v": CURSOR_VERSION, "seen": now}, sort_keys=True))
+        yield ArticlePage([], gone, self.seen_cursor(now))
 
     def _article(self, article_id: str, section: Any) -> Article | None:
         path = f"/v1/articles/{article_id}"

@@ -18,7 +18,6 @@ language codes (``{ "2" = "es" }``), else ``language`` is used.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -39,11 +38,10 @@ from cstoolkit.backends import (
     setting,
     time_field,
 )
-from cstoolkit.errors import BackendError, CstError
+from cstoolkit.errors import CstError
 from cstoolkit.plugin import CheckResult
 
 INIT = "/api/v1/knowledge_bases/init"
-CURSOR_VERSION = 1
 
 
 class ZammadKbSettings(HttpSourceSettings):
@@ -76,19 +74,6 @@ class ZammadKbSource(HttpKnowledgeSource[ZammadKbSettings]):
             return CheckResult(False, str(exc))
         return CheckResult(True, f"{self.api_base_url()}: {INIT} answers")
 
-    def _seen(self, cursor: str | None) -> dict[str, str]:
-        if not cursor:
-            return {}
-        try:
-            data = json.loads(cursor)
-            if data.get("v") != CURSOR_VERSION or not isinstance(data.get("seen"), dict):
-                raise ValueError(cursor)
-            return {str(k): str(v) for k, v in data["seen"].items()}
-        except (ValueError, TypeError, AttributeError):
-            raise BackendError(
-                f"{self.label}: unreadable cursor; run `cst kb sync --full`"
-            ) from None
-
     def _assets(self, data: Any, endpoint: str, name: str) -> Mapping[str, Any]:
         value = expect_object(data, self.label, endpoint).get(name) or {}
         if not isinstance(value, Mapping):
@@ -102,7 +87,7 @@ class ZammadKbSource(HttpKnowledgeSource[ZammadKbSettings]):
         return str(mapped) if mapped else self.options.language
 
     def pull(self, cursor: str | None) -> Iterator[ArticlePage]:
-        before = self._seen(cursor)
+        before = self.seen_of(cursor)
         endpoint = f"POST {INIT}"
         data = self.http.json("POST", INIT, idempotent=True)
         answers = self._assets(data, endpoint, "KnowledgeBaseAnswer")
@@ -143,7 +128,7 @@ class ZammadKbSource(HttpKnowledgeSource[ZammadKbSettings]):
         if changed:
             yield ArticlePage(changed, [], None)
         gone = sorted(set(before) - set(now))
-        yield ArticlePage([], gone, json.dumps({"v": CURSOR_VERSION, "seen": now}, sort_keys=True))
+        yield ArticlePage([], gone, self.seen_cursor(now))
 
     def _body(self, kb_id: str, answer_id: str, translation: Mapping[str, Any]) -> str:
         path = f"/api/v1/knowledge_bases/{kb_id}/answers/{answer_id}"

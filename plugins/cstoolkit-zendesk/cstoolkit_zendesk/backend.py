@@ -54,7 +54,7 @@ from cstoolkit.plugin import (
 )
 from cstoolkit_zendesk.mapping import Mapper
 from cstoolkit_zendesk.records import ZendeskRecords
-from cstoolkit_zendesk.settings import PLAN_LIMITS, ZendeskSettings
+from cstoolkit_zendesk.settings import PLAN_LIMITS, ZendeskSettings, zendesk_auth
 from cstoolkit_zendesk.writes import ZendeskWrites
 
 log = logging.getLogger("cstoolkit_zendesk")
@@ -151,19 +151,7 @@ class ZendeskBackend(ZendeskRecords, ZendeskWrites, HttpBackend[ZendeskSettings]
         return f"https://{opts.subdomain}.zendesk.com" if opts.subdomain else None
 
     def http_auth(self) -> HttpAuth:
-        opts = self.options
-        secrets = [opts.token, opts.oauth_token]
-        if opts.oauth_token:
-            return HttpAuth(
-                headers={"Authorization": f"Bearer {opts.oauth_token}"},
-                secrets=secrets,
-                hint="the oauth_token setting",
-            )
-        return HttpAuth(
-            auth=(f"{opts.email}/token", str(opts.token)),
-            secrets=secrets,
-            hint="the email and token settings",
-        )
+        return zendesk_auth(self.options.email, self.options.token, self.options.oauth_token)
 
     def http_extra(self) -> dict[str, Any]:
         opts = self.options

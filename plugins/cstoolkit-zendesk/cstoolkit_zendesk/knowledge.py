@@ -35,6 +35,7 @@ from cstoolkit.backends import (
     time_field,
 )
 from cstoolkit.errors import ConfigError
+from cstoolkit_zendesk.settings import zendesk_auth
 
 ENDPOINT = "/api/v2/help_center/incremental/articles"
 CURSOR_VERSION = 1
@@ -65,20 +66,9 @@ class ZendeskGuideSource(HttpKnowledgeSource[ZendeskGuideSettings]):
 
     def http_auth(self) -> HttpAuth:
         opts = self.options
-        secrets = [opts.token, opts.oauth_token]
-        if opts.oauth_token:
-            return HttpAuth(
-                headers={"Authorization": f"Bearer {opts.oauth_token}"},
-                secrets=secrets,
-                hint="the oauth_token setting",
-            )
-        if not (opts.email and opts.token):
+        if not opts.oauth_token and not (opts.email and opts.token):
             raise ConfigError(f"{self.settings_path}: set email and token (or oauth_token)")
-        return HttpAuth(
-            auth=(f"{opts.email}/token", str(opts.token)),
-            secrets=secrets,
-            hint="the email and token settings",
-        )
+        return zendesk_auth(opts.email, opts.token, opts.oauth_token)
 
     def check(self) -> Any:
         return self.live_check(ENDPOINT, {"start_time": int(self.options.start_time)})

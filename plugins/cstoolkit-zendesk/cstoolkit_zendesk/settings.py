@@ -4,7 +4,7 @@ credentials, export paging and pacing, events) and the account limits per plan t
 
 from __future__ import annotations
 
-from cstoolkit.backends import HttpBackendSettings, http_setting, setting
+from cstoolkit.backends import HttpAuth, HttpBackendSettings, http_setting, setting
 
 #: Account-wide limits per minute by plan (Zendesk's published figures).
 PLAN_LIMITS: dict[str, int] = {
@@ -50,3 +50,18 @@ class ZendeskSettings(HttpBackendSettings):
         help="Look up unknown comment authors (users/show_many) to tell agents from requesters.",
     )
     budget_share: float = http_setting("budget_share", 0.8)
+
+
+def zendesk_auth(email: str | None, token: str | None, oauth_token: str | None) -> HttpAuth:
+    """Zendesk's two ways in, for the ticket backend and the Help Center source alike: an
+    OAuth bearer token, or ``{email}/token`` with an API token (basic auth)."""
+    secrets = [token, oauth_token]
+    if oauth_token:
+        return HttpAuth(
+            headers={"Authorization": f"Bearer {oauth_token}"},
+            secrets=secrets,
+            hint="the oauth_token setting",
+        )
+    return HttpAuth(
+        auth=(f"{email}/token", str(token)), secrets=secrets, hint="the email and token settings"
+    )
