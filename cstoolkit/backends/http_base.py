@@ -100,6 +100,29 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def build_client(owner: Any) -> HttpClient:
+    """The :class:`HttpClient` of an HTTP backend or knowledge source: its typed settings
+    (``owner.options.client_settings()``), its address (``owner.api_base_url()``), its
+    credentials (``owner.http_auth()``, redacted in every message) and its extra client
+    arguments (``owner.http_extra()``), counting into ``owner.stats``."""
+    from cstoolkit.http import HttpClient
+
+    auth = owner.http_auth()
+    settings = owner.options.client_settings()
+    settings["base_url"] = owner.api_base_url()
+    return HttpClient.from_settings(
+        settings,
+        label=owner.label,
+        default_base_url=None,
+        auth=auth.auth,
+        headers=auth.headers,
+        secrets=auth.secrets,
+        stats=owner.stats,
+        auth_hint=auth.hint,
+        **owner.http_extra(),
+    )
+
+
 class HttpBackend(Backend[OptionsT]):
     """A backend over a vendor's HTTP API (see the module docstring)."""
 
@@ -139,22 +162,7 @@ class HttpBackend(Backend[OptionsT]):
     def http(self) -> HttpClient:
         """The instance's client, built on first use and closed by :meth:`close`."""
         if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            auth = self.http_auth()
-            settings = self.options.client_settings()
-            settings["base_url"] = self.api_base_url()
-            self._http = HttpClient.from_settings(
-                settings,
-                label=self.label,
-                default_base_url=None,
-                auth=auth.auth,
-                headers=auth.headers,
-                secrets=auth.secrets,
-                stats=self.stats,
-                auth_hint=auth.hint,
-                **self.http_extra(),
-            )
+            self._http = build_client(self)
         return self._http
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from cstoolkit.backends.http_base import HttpAuth, HttpSettings
+from cstoolkit.backends.http_base import HttpAuth, HttpSettings, build_client
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
 from cstoolkit.backends.walks import ProgressGuard
 from cstoolkit.errors import BackendError, CstError
@@ -78,22 +78,7 @@ class HttpKnowledgeSource(KnowledgeSource[OptionsT]):
     def http(self) -> HttpClient:
         """The instance's client, built on first use and closed by :meth:`close`."""
         if self._http is None:
-            from cstoolkit.http import HttpClient
-
-            auth = self.http_auth()
-            settings = self.options.client_settings()
-            settings["base_url"] = self.api_base_url()
-            self._http = HttpClient.from_settings(
-                settings,
-                label=self.label,
-                default_base_url=None,
-                auth=auth.auth,
-                headers=auth.headers,
-                secrets=auth.secrets,
-                stats=self.stats,
-                auth_hint=auth.hint,
-                **self.http_extra(),
-            )
+            self._http = build_client(self)
         return self._http
 
     def close(self) -> None:
