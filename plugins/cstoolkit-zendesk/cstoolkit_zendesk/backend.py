@@ -455,11 +455,16 @@ class ZendeskBackend(ZendeskRecords, ZendeskWrites, HttpBackend[ZendeskSettings]
             return ApplyResult(ext, False, current_updated, "no change")
         stamp = current.get("updated_at")
         updated = current_updated
+        requester = (
+            self.requester_of(current, "requester_id", ext)
+            if any(c.from_requester for c in comments)
+            else None
+        )
         rounds = max(1, len(comments))
         for n in range(rounds):
             payload: dict[str, Any] = dict(body) if n == 0 else {}
             if n < len(comments):
-                payload["comment"] = {"body": comments[n].body, "public": comments[n].public}
+                payload["comment"] = self._comment(comments[n], requester)
             if expected is not None:
                 payload["safe_update"] = True
                 payload["updated_stamp"] = stamp
