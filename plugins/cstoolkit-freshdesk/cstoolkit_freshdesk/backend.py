@@ -489,15 +489,14 @@ class FreshdeskBackend(FreshdeskRecords, FreshdeskWrites, HttpBackend[FreshdeskS
         if body:
             data = self.http.json("PUT", f"/api/v2/tickets/{ext}", json=body)
             updated = parse_time((data or {}).get("updated_at")) or updated
+        requester = (
+            self.requester_of(current, "requester_id", ext)
+            if any(c.from_requester for c in changes.comments)
+            else None
+        )
         for comment in changes.comments:
-            if comment.public:
-                self.http.json("POST", f"/api/v2/tickets/{ext}/reply", json={"body": comment.body})
-            else:
-                self.http.json(
-                    "POST",
-                    f"/api/v2/tickets/{ext}/notes",
-                    json={"body": comment.body, "private": True},
-                )
+            kind, note = self._note(comment, requester)
+            self.http.json("POST", f"/api/v2/tickets/{ext}/{kind}", json=note)
         if changes.comments:
             updated = None  # a reply or note moves updated_at; the next pull reads it
         return ApplyResult(ext, True, updated)
@@ -505,11 +504,13 @@ class FreshdeskBackend(FreshdeskRecords, FreshdeskWrites, HttpBackend[FreshdeskS
     def create(self, ticket: NewTicket) -> str:
         """POST a ticket tagged with the marker's tag; remembered in the instance state too."""
         self.writable()
-        if not ticket.requester_email:
+        if not (ticket.requester_email or ticket.requester_phone):
             found = self.find_by_marker(ticket.marker) if ticket.marker else None
             if found is not None:
                 return found
-            raise BackendError(f"{self.label}: Freshdesk needs a requester email to create")
+            raise BackendError(
+                f"{self.label}: Freshdesk needs a requester email or phone to create"
+            )
         payload = self._new_ticket(ticket)
 
         def post() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cstoolkit.plugin import Changes, NewTicket, marker_token
+from cstoolkit.plugin import Changes, Comment, NewTicket, marker_token
 from cstoolkit_freshdesk.mapping import CHANNEL_TO_SOURCE, vendor_int
 
 if TYPE_CHECKING:
@@ -67,6 +67,19 @@ class FreshdeskWrites:
                 body["custom_fields"] = fields
         return body
 
+    @staticmethod
+    def _note(comment: Comment, requester_id: Any) -> tuple[str, dict[str, Any]]:
+        """Where a comment goes and its body: an agent's public comment is a reply (mailed to
+        the requester), a private one a private note; the customer's own message
+        (``from_requester``) is a public note marked ``incoming`` (as from outside) whose
+        ``user_id`` is the requester, so it is theirs and no reply is sent to them."""
+        if comment.from_requester:
+            note = {"body": comment.body, "private": False, "incoming": True}
+            return "notes", {**note, "user_id": requester_id}
+        if comment.public:
+            return "reply", {"body": comment.body}
+        return "notes", {"body": comment.body, "private": True}
+
     def _new_ticket(self, ticket: NewTicket) -> dict[str, Any]:
         """The POST body of ``ticket``, tagged with its marker's tag."""
         tags = list(ticket.tags)
@@ -79,12 +92,18 @@ class FreshdeskWrites:
         payload: dict[str, Any] = {
             "subject": ticket.subject,
             "description": ticket.description or ticket.subject,
-            "email": ticket.requester_email,
             "status": status,
             "priority": priority,
             "source": CHANNEL_TO_SOURCE.get(str(ticket.channel), 2),
             "tags": tags,
         }
+        if ticket.requester_email:
+            payload["email"] = ticket.requester_email
+        elif ticket.requester_phone:
+            # Create Ticket finds the contact with this phone, or adds one; with a phone and no
+            # email, Freshdesk requires the name.
+            payload["phone"] = ticket.requester_phone
+            payload["name"] = ticket.requester_name or ticket.requester_phone
         if ticket.requester_name:
             payload["name"] = ticket.requester_name
         if ticket.custom_fields:
