@@ -55,6 +55,8 @@ from cstoolkit.plugin import (
 )
 
 SEARCH_PATH = "/api/v1/tickets/search"
+USERS_PATH = "/api/v1/users"
+USERS_SEARCH = "/api/v1/users/search"
 SEARCH_GET = f"GET {SEARCH_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01T00:00:00.000Z"
@@ -93,6 +95,10 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
     "whatsapp message": "whatsapp",
 }
 _ROLES = {"customer": Role.REQUESTER, "agent": Role.AGENT, "system": Role.SYSTEM}
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 def zms(value: datetime) -> str:
@@ -409,17 +415,19 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
                 )
                 changed = True
         for comment in changes.comments:
-            self.http.json(
-                "POST",
-                "/api/v1/ticket_articles",
-                json={
-                    "ticket_id": int(ext),
-                    "body": comment.body,
-                    "content_type": "text/plain",
-                    "type": "note",
-                    "internal": not comment.public,
-                },
-            )
+            article: dict[str, Any] = {
+                "ticket_id": int(ext),
+                "body": comment.body,
+                "content_type": "text/plain",
+                "type": "note",
+                "internal": not comment.public,
+            }
+            if comment.from_requester:
+                # The customer's own message: a public article whose sender is Customer and
+                # whose origin is the ticket's customer (an agent creating it on their behalf).
+                customer = self.requester_of(current, "customer_id", ext)
+                article.update(internal=False, sender="Customer", origin_by_id=customer)
+            self.http.json("POST", "/api/v1/ticket_articles", json=article)
             changed = True
         if not changed:
             return ApplyResult(ext, False, parse_time(current.get("updated_at")), "no change")
@@ -445,6 +453,17 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
         }
         if ticket.requester_email:
             payload["customer_id"] = f"guess:{ticket.requester_email}"
+        elif ticket.requester_phone:
+            # ``guess:`` takes an email only: a WhatsApp or SMS customer is found (users search)
+            # or created (a Customer with that mobile number) first, then named by id.
+            phone = ticket.requester_phone
+            found = self.person_by_phone(
+                phone,
+                search=self._customer_by_phone,
+                create=lambda number: self._new_customer(number, ticket.requester_name),
+                exists=self._active_user,
+            )
+            payload["customer_id"] = int(found) if found.isdigit() else found
 
         def post() -> str:
             data = self.http.json("POST", "/api/v1/tickets", json=payload)
@@ -453,6 +472,46 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
             return str(data["id"])
 
         return self.create_once(ticket.marker, post)
+
+    # -- customers known only by phone ----------------------------------------------------------
+
+    def _customer_by_phone(self, phone: str) -> str | None:
+        """The oldest user whose ``phone`` or ``mobile`` is ``phone`` (digits compared: the
+        search is a full-text one and may return near matches)."""
+        where = f"GET {USERS_SEARCH}"
+        data = self.http.get_json(
+            USERS_SEARCH,
+            params={"query": f'phone:"{phone}" OR mobile:"{phone}"', "expand": "true"},
+        )
+        users = data.get("users") if isinstance(data, Mapping) else data
+        digits = _digits(phone)
+        ids = []
+        for user in expect_list(users, self.label, where):
+            if not isinstance(user, Mapping):
+                raise VendorDataError(self.label, where, "a user is not an object")
+            numbers = {_digits(str(user.get(k) or "")) for k in ("phone", "mobile")}
+            if digits in numbers:
+                try:
+                    ids.append(int(id_field(user)))
+                except MAPPING_ERRORS:
+                    raise VendorDataError(self.label, where, "a user without an id") from None
+        return str(min(ids)) if ids else None
+
+    def _new_customer(self, phone: str, name: str) -> str:
+        first, _, last = (name or phone).partition(" ")
+        user = {"firstname": first, "lastname": last, "mobile": phone, "roles": ["Customer"]}
+        data = self.http.json("POST", USERS_PATH, json=user)
+        where = f"POST {USERS_PATH}"
+        if not isinstance(data, Mapping):
+            raise VendorDataError(self.label, where, "no user in the answer")
+        try:
+            return id_field(data)
+        except MAPPING_ERRORS:
+            raise VendorDataError(self.label, where, "the user has no id") from None
+
+    def _active_user(self, user_id: str) -> bool:
+        data = self.get_or_none(f"{USERS_PATH}/{user_id}")
+        return isinstance(data, Mapping) and data.get("active", True) is not False
 
     def find_by_marker(self, marker: str) -> str | None:
         known = self.remembered_marker(marker)
