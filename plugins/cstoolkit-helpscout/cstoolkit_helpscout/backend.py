@@ -72,6 +72,7 @@ log = logging.getLogger("cstoolkit_helpscout")
 DEFAULT_BASE_URL = "https://api.helpscout.net"
 TOKEN_PATH = "/v2/oauth2/token"
 LIST_PATH = "/v2/conversations"
+CUSTOMERS_PATH = "/v2/customers"
 LIST_GET = f"GET {LIST_PATH}"
 CURSOR_VERSION = 1
 DEFAULT_SINCE = "2000-01-01T00:00:00Z"
@@ -433,7 +434,13 @@ class HelpScoutBackend(HelpScoutRecords, HttpBackend[HelpScoutSettings]):
             self._send("PUT", f"{path}/tags", json={"tags": new_tags})
             changed = True
         for comment in changes.comments:
-            if comment.public:
+            if comment.from_requester:
+                # The customer's own message: a customer thread (Create Customer Thread) by
+                # the conversation's customer; it re-opens the conversation, mails nobody.
+                who = self.requester_of(current.get("primaryCustomer") or {}, "id", ext)
+                thread = {"customer": {"id": who}, "text": comment.body}
+                self._send("POST", f"{path}/customer", json=thread)
+            elif comment.public:
                 customer = current.get("primaryCustomer") or {}
                 body: dict[str, Any] = {"text": comment.body}
                 if customer.get("id") is not None:
@@ -458,45 +465,73 @@ class HelpScoutBackend(HelpScoutRecords, HttpBackend[HelpScoutSettings]):
             tags.append(marker_tag(ticket.marker))
         customer: dict[str, Any] = {"email": ticket.requester_email}
         if ticket.requester_name:
-            first, _, last = ticket.requester_name.partition(" ")
-            customer["firstName"] = first
-            if last:
-                customer["lastName"] = last
+            customer.update(_names(ticket.requester_name))
+        kind = "email"
+        if not ticket.requester_email and ticket.requester_phone:
+            # A customer is named by id or email only: one known by phone alone is created
+            # with that phone first (Help Scout documents no search by phone, so the id is
+            # remembered for their next conversation), and the conversation is a chat.
+            customer = {"id": self._customer_by_phone(ticket)}
+            kind = "chat"
 
         def post() -> str:
             if mailbox is None:
                 raise ConfigError(
                     "set mailbox_id to create conversations", field=self.settings_path
                 )
-            if not ticket.requester_email:
+            if not (ticket.requester_email or "id" in customer):
                 raise BackendError(
-                    f"{self.label}: cannot create: Help Scout needs a customer email"
+                    f"{self.label}: cannot create: Help Scout needs a customer email or phone"
                 )
+            who = {"id": customer["id"]} if "id" in customer else {"email": customer["email"]}
             payload = {
                 "subject": ticket.subject,
                 "customer": customer,
                 "mailboxId": _num(str(mailbox)),
-                "type": "email",
+                "type": kind,
                 "status": STATUS_TO_VENDOR.get(str(ticket.status), "active"),
                 "threads": [
                     {
                         "type": "customer",
-                        "customer": {"email": ticket.requester_email},
+                        "customer": who,
                         "text": ticket.description or ticket.subject,
                     }
                 ],
                 "tags": tags,
             }
-            response = self._send("POST", LIST_PATH, json=payload)
-            ext = response.headers.get("resource-id")
-            if not ext:
-                location = response.headers.get("location") or ""
-                ext = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
-            if not ext:
-                raise BackendError(f"{self.label}: POST {LIST_PATH}: no Resource-ID in the answer")
-            return str(ext)
+            return self._created_id(self._send("POST", LIST_PATH, json=payload), LIST_PATH)
 
         return self.create_once(ticket.marker, post)
+
+    def _created_id(self, response: Any, path: str) -> str:
+        """The id of what a POST created: its ``Resource-ID`` header (else ``Location``)."""
+        ext = response.headers.get("resource-id")
+        if not ext:
+            location = response.headers.get("location") or ""
+            ext = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
+        if not ext:
+            raise BackendError(f"{self.label}: POST {path}: no Resource-ID in the answer")
+        return str(ext)
+
+    def _customer_by_phone(self, ticket: NewTicket) -> int | str:
+        def create(phone: str) -> str:
+            body: dict[str, Any] = {**_names(ticket.requester_name or phone)}
+            body["phones"] = [{"type": "mobile", "value": phone}]
+            return self._created_id(self._send("POST", CUSTOMERS_PATH, json=body), CUSTOMERS_PATH)
+
+        def exists(customer_id: str) -> bool:
+            from cstoolkit.http import HttpError
+
+            try:
+                self._call("GET", f"{CUSTOMERS_PATH}/{customer_id}")
+            except HttpError as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        phone = str(ticket.requester_phone)
+        return _num(self.person_by_phone(phone, search=None, create=create, exists=exists))
 
     def find_by_marker(self, marker: str) -> str | None:
         known = self.remembered_marker(marker)
@@ -513,6 +548,15 @@ class HelpScoutBackend(HelpScoutRecords, HttpBackend[HelpScoutSettings]):
             )
         ]
         return str(min(hits)) if hits else None
+
+
+def _names(name: str) -> dict[str, str]:
+    """``firstName`` and ``lastName`` of a full name (each at most 40 characters)."""
+    first, _, last = name.strip().partition(" ")
+    names = {"firstName": first[:40]}
+    if last.strip():
+        names["lastName"] = last.strip()[:40]
+    return names
 
 
 def _ts() -> float:
