@@ -49,6 +49,10 @@ NOT_IN_SHARED_SPECS = {
     ("GET", "/api/v2/users/me"),
     ("GET", "/api/v2/users/show_many"),
     ("GET", "/api/v2/tickets/show_many"),
+    # a requester known only by phone: Search (users) and Create/Show User
+    ("GET", "/api/v2/search"),
+    ("POST", "/api/v2/users"),
+    ("GET", "/api/v2/users/{id}"),
 }
 
 
@@ -237,6 +241,10 @@ def exercise(backend: Any) -> None:
     backend.apply("3", Changes(priority="urgent", expected_updated_at=ticket.updated_at))
     backend.create(NewTicket(subject="s", description="d", marker="m-contract"))
     backend.find_by_marker("m-contract")
+    phone = NewTicket(subject="s", description="d", requester_phone="+34600111222")
+    created = backend.create(phone)
+    backend.create(phone)  # the remembered end user, checked
+    backend.apply(created, Changes(comments=[Comment("mine", from_requester=True)]))
 
 
 def test_every_request_of_the_plugin_conforms(spec: Spec, fake: FakeZendesk) -> None:

@@ -249,3 +249,21 @@ def test_malformed_answers_are_one_clear_error(
     text = str(err.value)
     assert message in text and "zendesk instance 'zd'" in text and "\n" not in text
     assert not create.called
+
+
+def test_end_to_end_on_the_fake_the_message_reads_back_as_the_requesters() -> None:
+    from zendesk_fake import FakeZendesk
+
+    from cstoolkit.model import EventKind, Role
+
+    fake = FakeZendesk(tickets=1)
+    with fake.mounted():
+        zd = make_backend(fake)
+        ext = zd.create(new(marker=None))
+        requester = fake.tickets[int(ext)]["requester_id"]
+        assert fake.users[requester]["phone"] == PHONE
+        zd.apply(ext, Changes(comments=[Comment("any news?", from_requester=True)]))
+        events = [e for p in zd.pull(None) for e in p.events if e.ticket_id.endswith(f":{ext}")]
+    mine = [e for e in events if e.kind == EventKind.COMMENT and e.body == "any news?"]
+    assert len(mine) == 1 and mine[0].public
+    assert mine[0].author_id == f"zd:{requester}" and mine[0].author_role == Role.REQUESTER

@@ -330,6 +330,9 @@ class FakeZendesk:
             ("GET", r"/api/v2/incremental/ticket_events\.json", self._events),
             ("GET", r"/api/v2/users/me\.json", self._me),
             ("GET", r"/api/v2/users/show_many\.json", self._users_many),
+            ("GET", r"/api/v2/users/(\d+)\.json", self._user),
+            ("POST", r"/api/v2/users\.json", self._new_user),
+            ("GET", r"/api/v2/search\.json", self._search_users),
             ("GET", r"/api/v2/tickets/show_many\.json", self._tickets_many),
             ("GET", r"/api/v2/tickets\.json", self._list),
             ("POST", r"/api/v2/tickets\.json", self._create),
@@ -464,9 +467,37 @@ class FakeZendesk:
                     "data. Please fetch the latest ticket data and try again.",
                 },
             )
-        comment = fields.pop("comment", None)
-        self.update(int(tid), fields, comment=comment, author=1)
+        comment = dict(fields.pop("comment", None) or {}) or None
+        author = comment.pop("author_id", 1) if comment else 1
+        self.update(int(tid), fields, comment=comment, author=author)
         return httpx.Response(200, json={"ticket": ticket, "audit": self.audits[-1]})
+
+    def _user(self, q: dict[str, str], body: Any, uid: str) -> httpx.Response:
+        user = self.users.get(int(uid))
+        if user is None:
+            return httpx.Response(404, json={"error": "RecordNotFound"})
+        return httpx.Response(200, json={"user": {"active": True, **user}})
+
+    def _new_user(self, q: dict[str, str], body: Any) -> httpx.Response:
+        fields = (body or {}).get("user") or {}
+        if not fields.get("name"):
+            return httpx.Response(422, json={"error": "RecordInvalid"})
+        uid = max(self.users) + 1
+        self.users[uid] = {"id": uid, "role": "end-user", "organization_id": None, **fields}
+        return httpx.Response(201, json={"user": {"active": True, **self.users[uid]}})
+
+    def _search_users(self, q: dict[str, str], body: Any) -> httpx.Response:
+        """``type:user role:end-user phone:<digits>`` only (what the plugin asks)."""
+        m = re.fullmatch(r"type:user role:end-user phone:(\d+)", q.get("query", ""))
+        if m is None:
+            return httpx.Response(400, json={"error": "unsupported query in the fake"})
+        found = [
+            {**u, "result_type": "user"}
+            for u in self.users.values()
+            if u.get("role") == "end-user"
+            and re.sub(r"\D", "", str(u.get("phone") or "")) == m.group(1)
+        ]
+        return httpx.Response(200, json={"results": found, "count": len(found)})
 
     def _create(self, q: dict[str, str], body: Any) -> httpx.Response:
         fields = (body or {}).get("ticket") or {}
@@ -475,6 +506,10 @@ class FakeZendesk:
             (u["id"] for u in self.users.values() if u.get("email") == requester.get("email")),
             None,
         )
+        if "requester_id" in fields:
+            uid = fields["requester_id"]
+            if uid not in self.users:
+                return httpx.Response(422, json={"error": "RecordInvalid"})
         if uid is None:
             uid = max(self.users) + 1
             self.users[uid] = {
