@@ -15,7 +15,9 @@
   private comment; lineitems: status and assignment changes).
 * **Write**: status and assignee with ``PATCH /v2/conversations/{id}`` (one JSON-Patch style
   operation per request), tags with ``PUT /v2/conversations/{id}/tags`` (the whole list),
-  notes ``POST .../notes``, replies ``POST .../reply``. Help Scout has no priority field: the
+  notes ``POST .../notes``, replies ``POST .../reply``, a customer's own message as a customer
+  thread ``POST .../customer`` (a customer known only by phone is created with it: see
+  docs/inbound.md). Help Scout has no priority field: the
   priority lives in a tag (``priority_tag_prefix`` + value). No compare-and-set exists, so
   ``conflict_check`` is not declared; :meth:`HelpScoutBackend.fetch` serves the engine's
   re-read check.

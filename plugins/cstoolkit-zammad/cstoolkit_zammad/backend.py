@@ -14,8 +14,11 @@
   ``internal`` -> private) and ``GET /api/v1/tags?object=Ticket&o_id={id}``.
 * **Write**: ``PUT /api/v1/tickets/{id}`` (state, priority, owner_id, group_id), tags through
   ``POST /api/v1/tags/add`` and ``DELETE /api/v1/tags/remove``, comments through
-  ``POST /api/v1/ticket_articles``. Zammad has no compare-and-set: no ``conflict_check``;
-  :meth:`ZammadBackend.fetch` serves the engine's re-read check.
+  ``POST /api/v1/ticket_articles`` (a customer's own message: ``sender: Customer`` and
+  ``origin_by_id`` = the ticket's customer). Zammad has no compare-and-set: no
+  ``conflict_check``; :meth:`ZammadBackend.fetch` serves the engine's re-read check.
+* **Create**: a requester known only by phone is found by users search or created as a
+  Customer with that mobile, and named by ``customer_id`` (docs/inbound.md).
 """
 
 from __future__ import annotations
