@@ -467,6 +467,8 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
                 exists=self._active_user,
             )
             payload["customer_id"] = int(found) if found.isdigit() else found
+            # The first article is the customer's message: sent by them, not by the API user.
+            payload["article"].update(sender="Customer", origin_by_id=payload["customer_id"])
 
         def post() -> str:
             data = self.http.json("POST", "/api/v1/tickets", json=payload)

@@ -101,6 +101,14 @@ def test_a_customer_found_by_phone_is_the_tickets_customer() -> None:
     assert not users.called
     sent = body(create.calls[0])
     assert sent["customer_id"] == 17  # her, not the near match
+    assert sent["article"] == {
+        "subject": "WhatsApp from +34600111222: hola",
+        "body": "hola",
+        "type": "note",
+        "internal": False,
+        "sender": "Customer",
+        "origin_by_id": 17,
+    }
 
 
 @respx.mock

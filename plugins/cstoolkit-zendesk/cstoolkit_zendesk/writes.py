@@ -149,7 +149,10 @@ class ZendeskWrites:
         elif ticket.requester_phone:
             # The requester object takes an email only: a WhatsApp or SMS customer is found or
             # created as an end user by phone first, then named by id.
-            payload["requester_id"] = self._end_user_by_phone(ticket, ticket.requester_phone)
+            # The first comment is the customer's message: theirs too, not the API user's.
+            requester = self._end_user_by_phone(ticket, ticket.requester_phone)
+            payload["requester_id"] = requester
+            payload["comment"]["author_id"] = requester
         if ticket.custom_fields:
             payload["custom_fields"] = [
                 {"id": vendor_id(self.mapper.vendor_field(k)), "value": v}

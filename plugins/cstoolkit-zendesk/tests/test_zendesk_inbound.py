@@ -116,7 +116,7 @@ def test_a_phone_only_requester_is_created_as_an_end_user_then_named_by_id() -> 
     assert body(users.calls[0]) == {"user": {"name": "Ana", "phone": PHONE}}
     sent = body(create.calls[0])["ticket"]
     assert sent["requester_id"] == 9873843 and "requester" not in sent
-    assert sent["comment"] == {"body": "hola, my order?", "public": True}
+    assert sent["comment"] == {"body": "hola, my order?", "public": True, "author_id": 9873843}
     assert sent["external_id"] == "cst-in-abc"
     assert PHONE not in json.dumps(state.get("people_by_phone"))  # kept by a hash only
 
