@@ -267,3 +267,42 @@ def test_end_to_end_on_the_fake_the_message_reads_back_as_the_requesters() -> No
     mine = [e for e in events if e.kind == EventKind.COMMENT and e.body == "any news?"]
     assert len(mine) == 1 and mine[0].public
     assert mine[0].author_id == f"zd:{requester}" and mine[0].author_role == Role.REQUESTER
+
+
+def test_the_inbound_engine_creates_then_comments_as_the_customer(tmp_path: Any) -> None:
+    """A WhatsApp message creates the ticket for the phone's end user; the customer's next
+    message is their own comment on it, through the one write path."""
+    from datetime import UTC, datetime
+
+    from zendesk_fake import FakeZendesk
+
+    from cstoolkit.config import load_config
+    from cstoolkit.host import Host
+    from cstoolkit.inbound.engine import COMMENTED, CREATED, Receiver
+    from cstoolkit.inbound_source import InboundMessage
+    from cstoolkit.store import open_store
+
+    (tmp_path / "helpdesk.jsonl").write_text("")
+    (tmp_path / "cstoolkit.toml").write_text(
+        '[backends.desk]\nplugin = "local"\npath = "helpdesk.jsonl"\n\n'
+        '[inbound.wa]\nplugin = "whatsapp"\nbackend = "desk"\n'
+        'app_secret = "env:CST_T_SECRET"\nverify_token = "env:CST_T_VERIFY"\n'
+    )
+    env = {"CST_T_SECRET": "meta-app-secret-5f1c0ffee", "CST_T_VERIFY": "verify-77d1e"}
+    config = load_config(tmp_path / "cstoolkit.toml", env=env)
+    store = open_store(config.store_path)
+    fake = FakeZendesk(tickets=1)
+    now = datetime.now(UTC)
+    with fake.mounted():
+        zd = make_backend(fake, instance="desk")
+        receiver = Receiver(config, Host().load(), store, "wa", backend=zd)
+        first = receiver.receive(InboundMessage("wamid.1", "whatsapp", PHONE, "hola", now))
+        second = receiver.receive(InboundMessage("wamid.2", "whatsapp", PHONE, "any news?", now))
+    store.close()
+    assert first.action == CREATED and second.action == COMMENTED
+    assert second.detail == "comment applied" and second.ticket_id == first.ticket_id
+    ticket = fake.tickets[int(str(first.ticket_id).split(":")[-1])]
+    requester = ticket["requester_id"]
+    assert fake.users[requester]["phone"] == PHONE
+    puts = [json.loads(r.content)["ticket"] for r in fake.requests if r.method == "PUT"]
+    assert puts[-1]["comment"] == {"body": "any news?", "public": True, "author_id": requester}
