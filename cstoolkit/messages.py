@@ -18,7 +18,7 @@ channel's ``send`` returns a :class:`DeliveryResult` saying one of three things:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SENT = "sent"
@@ -80,6 +80,45 @@ class Message:
     data: dict[str, Any] = field(default_factory=dict)
     last_inbound_at: datetime | None = None
     created_at: datetime | None = None
+
+
+# -- WhatsApp's customer-service window (one implementation, for every WhatsApp channel) -------
+
+#: Hours after the customer's last message during which free-form WhatsApp messages may be sent.
+SERVICE_WINDOW_HOURS = 24
+#: Template parameters a channel can fill, by name (in the order a channel's setting lists).
+TEMPLATE_PARAMETERS = ("name", "survey_url", "opt_out_url", "ticket", "subject", "brand")
+DEFAULT_TEMPLATE_PARAMETERS = ["name", "survey_url"]
+
+
+def in_service_window(
+    message: Message, hours: int = SERVICE_WINDOW_HOURS, *, now: datetime | None = None
+) -> bool:
+    """True when ``message`` may go out as free text on WhatsApp: its recipient wrote to us
+    (``last_inbound_at``, the customer's newest message) less than ``hours`` ago. Never
+    having written means the window is closed."""
+    last = message.last_inbound_at
+    current = now if now is not None else datetime.now(UTC)
+    return last is not None and current - last < timedelta(hours=hours)
+
+
+def template_parameters(message: Message, wanted: list[str] | None) -> list[str]:
+    """The values of an approved template's parameters for ``message``, in the order of
+    ``wanted`` (names from :data:`TEMPLATE_PARAMETERS`; None: the default pair)."""
+    values = {
+        "name": message.recipient.first_name or message.recipient.name,
+        "survey_url": message.links.get("survey", ""),
+        "opt_out_url": message.links.get("opt_out", ""),
+        "ticket": str(message.data.get("ticket_external_id", "")),
+        "subject": message.subject,
+        "brand": str(message.data.get("brand", "")),
+    }
+    return [values[p] for p in (DEFAULT_TEMPLATE_PARAMETERS if wanted is None else wanted)]
+
+
+def unknown_template_parameters(wanted: list[str] | None) -> list[str]:
+    """The names in ``wanted`` a channel cannot fill (a configuration error to report)."""
+    return [p for p in wanted or [] if p not in TEMPLATE_PARAMETERS]
 
 
 @dataclass(slots=True)

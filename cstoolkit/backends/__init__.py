@@ -29,6 +29,12 @@ from cstoolkit.backends.records import (
     map_field,
     time_field,
 )
+from cstoolkit.backends.requesters import (
+    e164,
+    first_with_phone,
+    placeholder_email,
+    requester_note,
+)
 from cstoolkit.backends.walks import (
     STALL_LIMIT,
     CursorPage,
@@ -74,9 +80,11 @@ __all__ = [
     "VendorDataError",
     "WindowStep",
     "cursor_walk",
+    "e164",
     "expect_list",
     "expect_object",
     "field",
+    "first_with_phone",
     "html_text",
     "http_setting",
     "id_field",
@@ -90,6 +98,8 @@ __all__ = [
     "page_walk",
     "parse_text",
     "parse_time",
+    "placeholder_email",
+    "requester_note",
     "require_time",
     "rewind",
     "setting",

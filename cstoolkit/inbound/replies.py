@@ -7,8 +7,10 @@ source's ``reply_channel``:
 
 * each reply is reserved in the ledger (scope ``inbound_reply``, key ``reply:TICKET:EVENT``)
   and sent at most once; an unknown outcome becomes ``in_doubt``, never resent blindly;
-* WhatsApp: free text inside the 24-hour customer-service window (counted from the customer's
-  newest message), the configured approved template outside it; with no template the reply is
+* WhatsApp (the Cloud API or Twilio; the channel keeps the window with
+  :func:`cstoolkit.messages.in_service_window`): free text inside the 24-hour customer-service
+  window (counted from the customer's newest message), the configured approved template
+  outside it; with no template the reply is
   not sent and the ticket says so through the one write path (a planned change pushed by
   :mod:`cstoolkit.push`): the source's ``window_closed_tag`` and an internal note.
 

@@ -20,6 +20,11 @@
   Create with ``POST /rest/servicedeskapi/request`` (when ``servicedesk_id`` and
   ``request_type_id`` are set) or ``POST /rest/api/3/issue``. Jira has no compare-and-set on
   edits: no ``conflict_check``; :meth:`JiraSMBackend.fetch` serves the engine's re-read check.
+* **Inbound (WhatsApp, SMS)**: a requester known only by phone is raised on behalf of a
+  customer with a placeholder email (:mod:`cstoolkit_jira_sm.customers`; needs
+  ``phone_customer_domain`` and the request API). The request comment API writes as the API
+  user (an agent) and a public comment mails the customer: a customer's own message is an
+  internal comment marked as theirs.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from cstoolkit.backends import (
     http_setting,
     offset_walk,
     parse_time,
+    requester_note,
     require_time,
     rewind,
     setting,
@@ -58,6 +64,7 @@ from cstoolkit.plugin import (
     Page,
     marker_token,
 )
+from cstoolkit_jira_sm.customers import customer_for_phone
 from cstoolkit_jira_sm.records import (
     DEFAULT_PRIORITY_MAP,
     DEFAULT_STATUS_MAP,
@@ -118,6 +125,10 @@ class JiraSMSettings(HttpBackendSettings):
     servicedesk_id: str | None = setting(help="Service desk id: create through the request API.")
     request_type_id: str | None = setting(help="Request type id for created requests.")
     issue_type: str = setting("Task", help="Issue type when creating via /issue.")
+    phone_customer_domain: str | None = setting(
+        help="A domain you own whose mail is discarded: a requester known only by phone "
+        "becomes the customer phone-<digits>@<domain> (JSM customers need an email)."
+    )
     budget_share: float = http_setting("budget_share", 0.8)
 
 
@@ -456,7 +467,7 @@ class JiraSMBackend(JiraSMRecords, HttpBackend[JiraSMSettings]):
                     json={"accountId": want_id or None},
                 )
                 changed = True
-        for comment in changes.comments:
+        for comment in map(requester_note, changes.comments):
             self.http.json(
                 "POST",
                 f"/rest/servicedeskapi/request/{ext}/comment",
@@ -505,8 +516,24 @@ class JiraSMBackend(JiraSMRecords, HttpBackend[JiraSMSettings]):
                 }
                 if ticket.requester_email:
                     body["raiseOnBehalfOf"] = ticket.requester_email
+                elif ticket.requester_phone:
+                    body["raiseOnBehalfOf"] = customer_for_phone(
+                        self.http,
+                        self.label,
+                        phone=ticket.requester_phone,
+                        name=ticket.requester_name,
+                        domain=opts.phone_customer_domain,
+                        setting=f"{self.settings_path}.phone_customer_domain",
+                        servicedesk_id=str(opts.servicedesk_id),
+                    )
                 data = self.http.json("POST", "/rest/servicedeskapi/request", json=body)
                 ext = (data or {}).get("issueId") if isinstance(data, Mapping) else None
+            elif ticket.requester_phone and not ticket.requester_email:
+                raise ConfigError(
+                    "a requester known only by phone is raised through the request API: set "
+                    "servicedesk_id and request_type_id",
+                    field=self.settings_path,
+                )
             else:
                 fields: dict[str, Any] = {
                     "project": {"key": self.project},

@@ -15,6 +15,12 @@
   ``POST /tickets/{id}/messages`` (notes and replies); create with ``POST /tickets``. LiveAgent
   has no ticket priority: a tag ``priority_tag_prefix``+value carries it. No compare-and-set:
   no ``conflict_check``; :meth:`LiveAgentBackend.fetch` serves the engine's re-read check.
+* **Inbound (WhatsApp, SMS)**: a requester known only by phone is the contact that has the
+  number (``GET /contacts`` filtered on ``phone``; only a contact whose ``phones`` hold the
+  number counts, whatever the filter returned), else one created with ``POST /contacts``
+  (``firstname``, ``phones``); the ticket's ``useridentifier`` is that contact's id. A
+  customer's own message is posted with ``useridentifier`` = the ticket's
+  ``owner_contactid``: written by the contact, not as an agent's reply mailed to them.
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ from cstoolkit.backends import (
     HttpBackendSettings,
     TimeWindowWalk,
     VendorDataError,
+    e164,
     expect_list,
+    first_with_phone,
     id_field,
     local_text,
     page_walk,
     parse_text,
     parse_time,
+    requester_note,
     rewind,
     setting,
     time_field,
@@ -62,6 +71,7 @@ from cstoolkit.plugin import (
     ApplyResult,
     Changes,
     CheckResult,
+    Comment,
     NewTicket,
     Page,
 )
@@ -408,11 +418,7 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
             self.http.request("PUT", f"/tickets/{ext}", json=body)
             changed = True
         for comment in changes.comments:
-            self.http.json(
-                "POST",
-                f"/tickets/{ext}/messages",
-                json={"message": comment.body, "type": "M" if comment.public else "N"},
-            )
+            self.http.json("POST", f"/tickets/{ext}/messages", json=self._message(current, comment))
             changed = True
         if not changed:
             return ApplyResult(ext, False, self._utc(current.get("date_changed")), "no change")
@@ -424,13 +430,18 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
             found = self.find_by_marker(ticket.marker)
             if found is not None:
                 return found
-        if not ticket.requester_email:
-            raise BackendError(f"{self.label}: cannot create: LiveAgent needs a requester email")
+        requester = ticket.requester_email
+        if not requester and ticket.requester_phone:
+            requester = self._contact_with_phone(ticket.requester_phone, ticket.requester_name)
+        if not requester:
+            raise BackendError(
+                f"{self.label}: cannot create: LiveAgent needs a requester email or phone"
+            )
         tags = list(ticket.tags)
         if ticket.priority and ticket.priority != "normal":
             tags.append(self.prefix + str(ticket.priority))
         body: dict[str, Any] = {
-            "useridentifier": ticket.requester_email,
+            "useridentifier": requester,
             "subject": ticket.subject,
             "message": ticket.description or ticket.subject,
             "departmentid": self.options.department_id
@@ -446,6 +457,34 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         ext = str(data["id"])
         self.remember_marker(ticket.marker, ext)
         return ext
+
+    def _message(self, ticket: Mapping[str, Any], comment: Comment) -> dict[str, Any]:
+        """The ``POST /tickets/{id}/messages`` body: a customer's own message is written by the
+        ticket's contact (``useridentifier``); without one it is an internal note marked as
+        theirs."""
+        contact = ticket.get("owner_contactid")
+        if comment.from_requester and contact not in (None, ""):
+            return {"message": comment.body, "useridentifier": str(contact), "type": "M"}
+        comment = requester_note(comment)
+        return {"message": comment.body, "type": "M" if comment.public else "N"}
+
+    def _contact_with_phone(self, phone: str, name: str) -> str:
+        """The id of the contact with ``phone``: found, else created."""
+        number = e164(phone)
+        data = self.http.get_json(
+            "/contacts",
+            params={"_filters": json.dumps([["phone", "E", number]]), "_perPage": 20},
+        )
+        contacts = expect_list(data, self.label, "GET /contacts")
+        found = first_with_phone(contacts, number, lambda c: list(c.get("phones") or []))
+        if found is not None and found.get("id") not in (None, ""):
+            return str(found["id"])
+        created = self.http.json(
+            "POST", "/contacts", json={"firstname": name or number, "phones": [number]}
+        )
+        if not isinstance(created, Mapping) or created.get("id") in (None, ""):
+            raise BackendError(f"{self.label}: POST /contacts: no contact id returned")
+        return str(created["id"])
 
     def find_by_marker(self, marker: str) -> str | None:
         """Markers are remembered in the instance state only (see docs: a crash between the

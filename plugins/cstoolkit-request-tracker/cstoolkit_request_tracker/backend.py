@@ -38,6 +38,7 @@ from cstoolkit.backends import (
     TimeWindowWalk,
     VendorDataError,
     page_walk,
+    requester_note,
     setting,
 )
 from cstoolkit.errors import BackendError, ConfigError, CstError
@@ -460,7 +461,7 @@ class RequestTrackerBackend(
             if failed:
                 raise BackendError(f"{self.label}: ticket {external_id}: {'; '.join(failed)}")
             done.append(", ".join(sorted(body)))
-        for comment in changes.comments:
+        for comment in map(requester_note, changes.comments):
             kind = "correspond" if comment.public else "comment"
             self.http.json(
                 "POST",

@@ -2,14 +2,27 @@
 :class:`~cstoolkit.plugin.Changes` (only what differs from the ticket read; tags and custom
 fields as custom field values) and the body of a new ticket.
 
+A requester known only by phone (WhatsApp, SMS) is the RT user named after the E.164 number,
+found with a JSON search ``POST /users`` on ``Name`` (REST2 searches users only on their public
+fields: ``MobilePhone`` is not one, and such a condition is ignored) or created with
+``POST /user`` (``Name`` and ``MobilePhone`` the number, ``RealName`` the sender's name; RT users
+need no email); the ticket's ``Requestor`` is that user's ``Name``. A search answer is never
+trusted blindly: only a user whose ``Name`` or ``MobilePhone`` is the number counts.
+
+REST2 writes every transaction as the API user, so a customer's own message
+(``Comment.from_requester``) is a private ``comment`` marked as theirs, never a ``correspond``
+(which RT would mail to the requester as an agent's reply).
+
 :class:`RequestTrackerWrites` is mixed into :class:`~cstoolkit_request_tracker.backend.
 RequestTrackerBackend`, which sends them and reads the answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.backends import e164, first_with_phone, items_of
 from cstoolkit.errors import BackendError, CapabilityError
 from cstoolkit.model import Priority, Ticket
 from cstoolkit.plugin import Changes, NewTicket
@@ -40,6 +53,11 @@ class RequestTrackerWrites:
     fields_map: dict[str, str]
 
     if TYPE_CHECKING:  # the backend's
+        from cstoolkit.http import HttpClient
+
+        http: HttpClient
+
+        def _path(self, path: str) -> str: ...
 
         def _queue_names(self) -> dict[str, str]: ...
 
@@ -103,8 +121,9 @@ class RequestTrackerWrites:
             "ContentType": "text/plain",
             "Priority": WRITE_PRIORITIES.get(ticket.priority, 50),
         }
-        if ticket.requester_email:
-            body["Requestor"] = ticket.requester_email
+        requestor = self._requestor(ticket)
+        if requestor:
+            body["Requestor"] = requestor
         cfs: dict[str, Any] = dict(ticket.custom_fields)
         if ticket.tags and self.tags_field:
             cfs[self.tags_field] = list(ticket.tags)
@@ -116,6 +135,35 @@ class RequestTrackerWrites:
         if cfs:
             body["CustomFields"] = cfs
         return body
+
+    def _requestor(self, ticket: NewTicket) -> str | None:
+        """The requester's email, else the name of the RT user named after their phone (found
+        or created)."""
+        if ticket.requester_email or not ticket.requester_phone:
+            return ticket.requester_email
+        phone = e164(ticket.requester_phone)
+        endpoint = "POST /REST/2.0/users"
+        data = self.http.json(
+            "POST",
+            self._path("/users"),
+            params={"fields": "Name,MobilePhone", "per_page": 20},
+            json=[{"field": "Name", "value": phone}],
+            idempotent=True,
+        )
+        users = items_of(data, "items", self.label, endpoint, required=True)
+        found = first_with_phone(
+            users, phone, lambda user: [user.get("Name"), user.get("MobilePhone")]
+        )
+        if found is not None and found.get("Name"):
+            return str(found["Name"])
+        answer = self.http.json(
+            "POST",
+            self._path("/user"),
+            json={"Name": phone, "RealName": ticket.requester_name or phone, "MobilePhone": phone},
+        )
+        if not isinstance(answer, Mapping) or answer.get("id") in (None, ""):
+            raise BackendError(f"{self.label}: POST /REST/2.0/user answered without an id")
+        return phone
 
 
 def _bare(value: str, instance: str) -> str:

@@ -14,10 +14,22 @@
 Requests go through the one HTTP layer (:mod:`cstoolkit.http_channel`): the create is a POST
 without an idempotency key, so it is sent again only when it cannot have reached Twilio
 (connection refused, a 429); a timeout after sending or a 5xx is ``unknown`` and looked up.
+
+**WhatsApp through Twilio** (a ``whatsapp:`` recipient): the channel keeps WhatsApp's 24-hour
+customer-service window itself, with the same implementation as the WhatsApp Cloud API channel
+(:func:`cstoolkit.messages.in_service_window`, from the customer's newest message). Inside it a
+reply is free text (``Body``); outside it, the approved template configured as ``content_sid``
+(Twilio's Content API: ``ContentSid`` and ``ContentVariables``, a JSON object ``{"1": …}`` of
+the ``content_variables`` in order, and no ``Body``); without one nothing is sent (``cst inbound
+replies`` then marks the ticket "window closed"). Twilio's error 63016 (outside the window)
+stays a permanent refusal, the backstop for a window cst could not see (a customer message
+that never reached cst). A template message cannot be recognised by its text, so ``lookup``
+does not guess for one: the engine leaves it in doubt rather than send it twice.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -25,7 +37,18 @@ from typing import Any, ClassVar
 
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.http_channel import HttpChannel, http_channel_settings
-from cstoolkit.messages import DeliveryResult, Message
+from cstoolkit.messages import (
+    DEFAULT_TEMPLATE_PARAMETERS,
+    SERVICE_WINDOW_HOURS,
+    TEMPLATE_PARAMETERS,
+    DeliveryResult,
+    Message,
+    Template,
+    in_service_window,
+    template_parameters,
+    unknown_template_parameters,
+)
+from cstoolkit.model import now
 from cstoolkit.plugin import CheckResult, Setting
 
 API = "https://api.twilio.com"
@@ -49,6 +72,22 @@ class TwilioSMSChannel(HttpChannel):
         Setting("from_number", help="Sending number in E.164 (or use messaging_service_sid)."),
         Setting("messaging_service_sid", help="MG… Messaging Service to send from."),
         Setting("status_callback", help="URL Twilio calls with delivery status updates."),
+        Setting(
+            "content_sid",
+            help="HX… approved WhatsApp template (Content API) sent outside the 24-hour window.",
+        ),
+        Setting(
+            "content_variables",
+            "list",
+            default=DEFAULT_TEMPLATE_PARAMETERS,
+            help=f"The template's variables 1, 2, …; each one of {', '.join(TEMPLATE_PARAMETERS)}.",
+        ),
+        Setting(
+            "window_hours",
+            "int",
+            default=SERVICE_WINDOW_HOURS,
+            help="WhatsApp's customer-service window.",
+        ),
         *http_channel_settings(
             base_url=API, timeout=15.0, max_retry_wait=60.0, default_rate_limit_wait=2.0
         ),
@@ -67,6 +106,13 @@ class TwilioSMSChannel(HttpChannel):
             raise ConfigError(
                 "set from_number or messaging_service_sid", field=f"channels.{instance}"
             )
+        for p in unknown_template_parameters(self.config.get("content_variables")):
+            from cstoolkit.errors import ConfigError
+
+            raise ConfigError(
+                f"unknown template variable {p!r} (use {', '.join(TEMPLATE_PARAMETERS)})",
+                field=f"channels.{instance}.content_variables",
+            )
 
     @property
     def messages_path(self) -> str:
@@ -79,9 +125,37 @@ class TwilioSMSChannel(HttpChannel):
         digits = re.sub(r"[^\d+]", "", phone.removeprefix(prefix))
         return prefix + (digits if digits.startswith("+") else "+" + digits)
 
+    @staticmethod
+    def whatsapp(message: Message) -> bool:
+        return (message.recipient.phone or "").startswith("whatsapp:")
+
+    def in_window(self, message: Message) -> bool:
+        """Free text may go out: SMS always; WhatsApp inside the customer-service window."""
+        hours = int(self.config.get("window_hours") or SERVICE_WINDOW_HOURS)
+        return not self.whatsapp(message) or in_service_window(message, hours, now=now())
+
+    def template_for(self, message: Message) -> Template | None:
+        """The approved template for outside the window (``content_sid``), or None."""
+        if message.template is not None:
+            return message.template
+        sid = self.config.get("content_sid")
+        if not sid:
+            return None
+        variables = template_parameters(message, self.config.get("content_variables"))
+        return Template(str(sid), message.language, variables)
+
     def form(self, message: Message) -> dict[str, str]:
+        """The request's form: ``Body`` inside the window (and for SMS), else the template's
+        ``ContentSid`` and ``ContentVariables`` (the caller checked there is one)."""
         assert message.recipient.phone
-        data = {"To": self.e164(message.recipient.phone), "Body": message.short or message.text}
+        data = {"To": self.e164(message.recipient.phone)}
+        template = None if self.in_window(message) else self.template_for(message)
+        if template is None:
+            data["Body"] = message.short or message.text
+        else:
+            data["ContentSid"] = template.name
+            variables = {str(n): v for n, v in enumerate(template.parameters, start=1)}
+            data["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
         if self.config.get("messaging_service_sid"):
             data["MessagingServiceSid"] = str(self.config["messaging_service_sid"])
         else:
@@ -93,6 +167,12 @@ class TwilioSMSChannel(HttpChannel):
     def send(self, message: Message) -> DeliveryResult:
         if not message.recipient.phone:
             return DeliveryResult.failed("recipient has no phone number", permanent=True)
+        if not self.in_window(message) and self.template_for(message) is None:
+            return DeliveryResult.failed(
+                "outside WhatsApp's 24-hour customer-service window and no approved template "
+                "configured (set content_sid); free text would be refused (63016)",
+                permanent=True,
+            )
         response = self.post(self.messages_path, data=self.form(message))
         if isinstance(response, DeliveryResult):
             return response
@@ -109,6 +189,11 @@ class TwilioSMSChannel(HttpChannel):
     ) -> DeliveryResult | None:
         if message is None or not message.recipient.phone:
             raise NotImplementedError("needs the message to look for")
+        if not self.in_window(message):
+            # Not NotImplementedError (that would mean "send it again"): unknown, left in doubt.
+            raise RuntimeError(
+                "a WhatsApp template message cannot be recognised by its text; not looked up"
+            )
         marker = message.links.get("survey") or message.short
         start = since - timedelta(minutes=5) if since is not None else None
         params: dict[str, Any] = {"To": self.e164(message.recipient.phone), "PageSize": 50}

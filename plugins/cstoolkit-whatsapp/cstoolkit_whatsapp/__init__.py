@@ -19,21 +19,29 @@ which reads the Graph error body into ``(#code) message: details``.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.http_channel import HttpChannel, http_channel_settings
 from cstoolkit.http_errors import excerpt
-from cstoolkit.messages import DeliveryResult, Message, Template
+from cstoolkit.messages import (
+    DEFAULT_TEMPLATE_PARAMETERS,
+    TEMPLATE_PARAMETERS,
+    DeliveryResult,
+    Message,
+    Template,
+    in_service_window,
+    template_parameters,
+    unknown_template_parameters,
+)
 from cstoolkit.model import now
 from cstoolkit.plugin import CheckResult, Setting
 
 GRAPH = "https://graph.facebook.com"
 DEFAULT_LANGUAGES = {"en": "en_US", "es": "es", "pt": "pt_BR"}
-#: Template parameters the channel can fill, by name.
-PARAMETERS = ("name", "survey_url", "opt_out_url", "ticket", "subject", "brand")
-DEFAULT_PARAMETERS = ["name", "survey_url"]
+#: Template parameters the channel can fill, by name (kept here for API 1.x importers).
+PARAMETERS = TEMPLATE_PARAMETERS
+DEFAULT_PARAMETERS = DEFAULT_TEMPLATE_PARAMETERS
 # Meta error codes: permanent for this recipient/message, or stop for the whole run.
 _PERMANENT = frozenset(
     str(code)
@@ -75,19 +83,17 @@ class WhatsAppChannel(HttpChannel):
 
     def __init__(self, instance: str, config: Any, state: Any) -> None:
         super().__init__(instance, config, state)
-        for p in self.config.get("template_parameters") or []:
-            if p not in PARAMETERS:
-                from cstoolkit.errors import ConfigError
+        for p in unknown_template_parameters(self.config.get("template_parameters")):
+            from cstoolkit.errors import ConfigError
 
-                raise ConfigError(
-                    f"unknown template parameter {p!r} (use {', '.join(PARAMETERS)})",
-                    field=f"channels.{instance}.template_parameters",
-                )
+            raise ConfigError(
+                f"unknown template parameter {p!r} (use {', '.join(PARAMETERS)})",
+                field=f"channels.{instance}.template_parameters",
+            )
 
     def in_window(self, message: Message) -> bool:
-        last = message.last_inbound_at
         hours = int(self.config.get("window_hours") or 24)
-        return last is not None and now() - last < timedelta(hours=hours)
+        return in_service_window(message, hours, now=now())
 
     def template_for(self, message: Message) -> Template | None:
         if message.template is not None:
@@ -96,16 +102,7 @@ class WhatsAppChannel(HttpChannel):
         if not name:
             return None
         languages = {**DEFAULT_LANGUAGES, **(self.config.get("template_languages") or {})}
-        values = {
-            "name": message.recipient.first_name or message.recipient.name,
-            "survey_url": message.links.get("survey", ""),
-            "opt_out_url": message.links.get("opt_out", ""),
-            "ticket": str(message.data.get("ticket_external_id", "")),
-            "subject": message.subject,
-            "brand": str(message.data.get("brand", "")),
-        }
-        wanted = self.config.get("template_parameters")
-        params = [values[p] for p in (DEFAULT_PARAMETERS if wanted is None else wanted)]
+        params = template_parameters(message, self.config.get("template_parameters"))
         return Template(str(name), languages.get(message.language, message.language), params)
 
     def payload(self, message: Message, to: str) -> dict[str, Any] | str:
