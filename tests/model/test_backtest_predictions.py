@@ -106,3 +106,18 @@ def test_without_a_model_one_line_and_no_prediction_column(ws: Path) -> None:  #
     assert "Traceback" not in res.output
     header = res.output.split("Decisions per ticket")[1].splitlines()[2]
     assert "prediction" not in header and "rules" in header
+
+
+def test_a_recipe_that_does_not_ask_the_model_still_shows_its_predictions(
+    trained: Path,  # noqa: F811
+) -> None:
+    recipe = trained / "recipes" / "keyword-routing.yaml"
+    res = run(trained, "triage", "backtest", str(recipe), *PERIOD, "--per-ticket", "--json")
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    assert result["model"] == {"present": True, "asked": False, "predicted": True}
+    rows = result["per_ticket"]["tickets"]
+    assert rows and all(r["prediction"]["group"]["value"].startswith("demo:") for r in rows)
+    assert all(r["route"] is None and r["model_changed"] == [] for r in rows)
+    res = run(trained, "triage", "backtest", str(recipe), *PERIOD, "--per-ticket")
+    assert "the recipe does not ask the routing model" in res.output
