@@ -88,14 +88,19 @@ class BacktestResult:
         handoff_words: Sequence[str] = kb_answer.HANDOFF_WORDS,
         tags: Sequence[str] = (),
         facts: Callable[[Any], Any] | None = None,
+        agent_replies: int = 0,
+        texts: Sequence[str] = (),
     ) -> kb_answer.Decision:
         """``answer_from_kb`` on ``ticket`` as it arrived (with ``tags``: what a recipe's earlier
-        actions added), counted; the decision says what it would have done."""
+        actions added; ``agent_replies`` and the requester's ``texts`` by the time it runs, when
+        later than the arrival), counted; the decision says what it would have done."""
         self._count(ticket)
         decision = kb_answer.decide(
             index,
             arrived(ticket, tags),
             requester=requester,
+            agent_replies=agent_replies,
+            requester_texts=texts,
             min_score=min_score,
             handoff_words=handoff_words,
         )
@@ -133,11 +138,15 @@ class BacktestResult:
         *,
         handoff_words: Sequence[str] = kb_answer.HANDOFF_WORDS,
         tags: Sequence[str] = (),
+        agent_replies: int = 0,
+        texts: Sequence[str] = (),
     ) -> str | None:
-        """``kb_handoff`` on ``ticket`` as it arrived: the word it asked for a person with."""
+        """``kb_handoff`` on ``ticket`` as it arrived (``agent_replies`` and ``texts`` as in
+        :meth:`answer`): the word it asked for a person with."""
         self._count(ticket)
         view = arrived(ticket, tags)
-        word = kb_answer.handoff_word(view, 0, [kb_answer.question(view)], handoff_words)
+        said = [kb_answer.question(view), *texts]
+        word = kb_answer.handoff_word(view, agent_replies, said, handoff_words)
         if word is not None:
             self._handoff(ticket)
         return word

@@ -11,14 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.model.test_routing_cli import (  # noqa: F401  (fixtures)
-    MODEL_RECIPE,
-    built,
-    run,
-    trained,
-    trained_once,
-    ws,
-)
+from tests.model.conftest import run
+from tests.model.test_routing_cli import MODEL_RECIPE
 
 PERIOD = ("--since", "2026-02-01", "--until", "2026-03-01", "--sla-sample", "0")
 
@@ -30,7 +24,7 @@ def _backtest(workspace: Path, *args: str) -> Any:
 
 
 def test_each_decision_beside_the_prediction_and_what_the_model_changed(
-    trained: Path,  # noqa: F811
+    trained: Path,
 ) -> None:
     res = _backtest(trained, "--json")
     assert res.exit_code == 0, res.output
@@ -83,7 +77,7 @@ def _final(row: dict[str, Any], name: str, side: int = 1) -> str | None:
     return None
 
 
-def test_table_and_csv_show_the_prediction_column(trained: Path) -> None:  # noqa: F811
+def test_table_and_csv_show_the_prediction_column(trained: Path) -> None:
     res = _backtest(trained)
     assert res.exit_code == 0, res.output
     assert "Decisions per ticket" in res.output and "prediction" in res.output
@@ -99,7 +93,7 @@ def test_table_and_csv_show_the_prediction_column(trained: Path) -> None:  # noq
     assert rows[0]["prediction"].startswith("group demo:")
 
 
-def test_without_a_model_one_line_and_no_prediction_column(ws: Path) -> None:  # noqa: F811
+def test_without_a_model_one_line_and_no_prediction_column(ws: Path) -> None:
     res = _backtest(ws)
     assert res.exit_code == 0, res.output
     assert "no routing model trained" in res.output
@@ -109,7 +103,7 @@ def test_without_a_model_one_line_and_no_prediction_column(ws: Path) -> None:  #
 
 
 def test_a_recipe_that_does_not_ask_the_model_still_shows_its_predictions(
-    trained: Path,  # noqa: F811
+    trained: Path,
 ) -> None:
     recipe = trained / "recipes" / "keyword-routing.yaml"
     res = run(trained, "triage", "backtest", str(recipe), *PERIOD, "--per-ticket", "--json")

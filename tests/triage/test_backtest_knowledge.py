@@ -76,3 +76,12 @@ def test_per_ticket_view_shows_the_knowledge_base_decisions(workspace: Path) -> 
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["ticket"] for r in rows] == ["demo:1", "demo:2"]
     assert rows[0]["knowledge"].startswith("answer help:en/reset-password.md")
+
+
+def test_after_an_agent_reply_the_replay_does_not_answer(workspace: Path) -> None:  # noqa: F811
+    """With --after 1h the answer runs an hour after arrival: ticket 3, which an agent answered
+    five minutes in, gets no automatic answer (as answer_from_kb decides in a run)."""
+    code, out, err = _backtest(workspace, "--after", "1h", "--json")
+    assert code == 0, err
+    answered = {t["ticket"] for t in json.loads(out)["knowledge"]["tickets"]}
+    assert answered == {"demo:1", "demo:2"}

@@ -1,9 +1,11 @@
 """The knowledge-base actions in a backtest: ``answer_from_kb``, ``kb_handoff`` and
 ``suggest_articles`` on the tickets a rule matched, in arrival order, decided and counted by the
 steps ``cst kb backtest`` uses (:class:`cstoolkit.knowledge.backtest.BacktestResult`), so both
-backtests say the same of the same ticket. Their changes go into the replay's columns as the
-actions would make them (the ``kb_answered``/``kb_handoff`` tags, the ``kb_article`` and
-``kb_score`` custom fields, the handoff's group); replies and notes are counted."""
+backtests say the same of the same ticket (with ``--after``, the agent replies and requester
+messages by the replay instant count too, as the actions read them in a run). Their changes go
+into the replay's columns as the actions would make them (the ``kb_answered``/``kb_handoff``
+tags, the ``kb_article`` and ``kb_score`` custom fields, the handoff's group); replies and
+notes are counted."""
 
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class KbReplay:
         import numpy as np
 
         from cstoolkit.store import facts
+        from cstoolkit.timeline.messages import requester_texts
+        from cstoolkit.triage import fields as fields_mod
 
         params = call.params
         if self.result is None:
@@ -60,6 +64,13 @@ class KbReplay:
         for i in np.flatnonzero(rows).tolist():
             ticket, requester = replay.ticket(i)
             tags = list(ticket.tags)
+            replies, texts = 0, []
+            later = replay.data.at[i] > replay.data.created[i]  # --after: not at the arrival
+            if call.name != "suggest_articles" and later:
+                # what an agent and the requester had written by the replay instant
+                events = replay.events(ticket.id)
+                replies = fields_mod.facts(ticket, events).agent_replies
+                texts = requester_texts(ticket, events)
             if call.name == "answer_from_kb":
                 decision = out.answer(
                     self.index,
@@ -69,6 +80,8 @@ class KbReplay:
                     handoff_words=params["handoff_words"],
                     tags=tags,
                     facts=partial(facts.for_ticket, self.store),
+                    agent_replies=replies,
+                    texts=texts,
                 )
                 hit = decision.hit
                 if decision.kind != "answer" or hit is None:
@@ -80,7 +93,13 @@ class KbReplay:
                 replay.counted["replies"] += 1
                 self.done.setdefault(i, []).append(f"answer {hit.article.id} ({hit.score:.2f})")
             elif call.name == "kb_handoff":
-                word = out.handoff(ticket, handoff_words=params["handoff_words"], tags=tags)
+                word = out.handoff(
+                    ticket,
+                    handoff_words=params["handoff_words"],
+                    tags=tags,
+                    agent_replies=replies,
+                    texts=texts,
+                )
                 if word is None:
                     continue
                 _put(cols["tags"], i, _with(tags, kb_answer.HANDOFF_TAG), changed)

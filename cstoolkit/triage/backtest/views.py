@@ -81,30 +81,30 @@ def per_ticket(
     (0: all): its rules, its decisions (field: old -> new), the model's prediction with its
     confidence, what ``route`` did, what the model changed against the recipe alone
     (``field: recipe alone -> with the model``), what the knowledge-base actions did."""
+    import numpy as np
+
     replay, cols = done.replay, data.cols
+    listed = np.zeros(data.n, dtype=bool)
+    for m in done.matched:
+        listed |= m
+    if alone is not None:
+        for name in FIELDS:
+            listed |= cols[name].codes != alone[name]
+    listed[list(replay.kb.done)] = True
+    rows = np.flatnonzero(listed & done.considered)
+    total = len(rows)
     shown: list[dict[str, Any]] = []
-    total = 0
-    for i in range(data.n):
-        if not done.considered[i]:
-            continue
-        names = [r.name for r, m in zip(rules, done.matched, strict=True) if m[i]]
-        changed = [] if alone is None else _changes(cols, alone, i)
-        kb = replay.kb.done.get(i, [])
-        if not (names or changed or kb):
-            continue
-        total += 1
-        if limit and len(shown) >= limit:
-            continue
+    for i in (rows[:limit] if limit else rows).tolist():
         got = replay.prediction(i)
         shown.append(
             {
                 "ticket": data.ids[i],
-                "rules": names,
+                "rules": [r.name for r, m in zip(rules, done.matched, strict=True) if m[i]],
                 "decisions": _changes(cols, initial, i),
                 "prediction": _prediction(got) if got else None,
                 "route": _route(replay.routed.get(i), replay.predict is not None),
-                "model_changed": changed,
-                "knowledge": kb,
+                "model_changed": [] if alone is None else _changes(cols, alone, i),
+                "knowledge": replay.kb.done.get(i, []),
             }
         )
     return {"tickets": shown, "total": total}
