@@ -52,7 +52,6 @@ class BacktestResult:
             "handed_off": self.handed_off,
             "answered_and_solved_with_one_reply": self.one_reply_solved,
             "min_score": self.min_score,
-            "suggested": self.suggested,
         }
 
     def articles(self) -> list[dict[str, Any]]:

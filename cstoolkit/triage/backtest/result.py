@@ -72,7 +72,12 @@ class BacktestResult:
 def _knowledge(kb: KbResult | None) -> dict[str, Any] | None:
     if kb is None:
         return None
-    return {**kb.summary(), "articles": kb.articles(), "tickets": kb.tickets}
+    return {
+        **kb.summary(),
+        "suggested": kb.suggested,
+        "articles": kb.articles(),
+        "tickets": kb.tickets,
+    }
 
 
 def distribution(
@@ -291,7 +296,7 @@ def _show_knowledge(kb: KbResult | None, say: Callable[[str], None]) -> None:
     say(
         f"knowledge base: of {s['evaluated']} tickets, {s['answered']} would have been "
         f"answered ({s['answered_pct'] or 0}%) at score >= {s['min_score']:g}, "
-        f"{s['handed_off']} asked for a person, {s['suggested']} got suggestions; "
+        f"{s['handed_off']} asked for a person, {kb.suggested} got suggestions; "
         f"{s['answered_and_solved_with_one_reply']} of the answered were solved with one agent "
         "reply"
     )
