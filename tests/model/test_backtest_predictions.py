@@ -91,6 +91,11 @@ def test_table_and_csv_show_the_prediction_column(trained: Path) -> None:
         "ticket", "rules", "decisions", "prediction", "route", "model_changed", "knowledge",
     ]  # fmt: skip
     assert rows[0]["prediction"].startswith("group demo:")
+    res = run(trained, "triage", "backtest", str(trained / "model-routing.yaml"), *PERIOD,
+              "--format", "csv")  # fmt: skip
+    figures = list(csv.DictReader(io.StringIO(res.stdout)))
+    model = {r["name"]: int(r["value"]) for r in figures if r["section"] == "model"}
+    assert model["changed_by_model"] > 0 and model["compared"] >= model["changed_by_model"]
 
 
 def test_without_a_model_one_line_and_no_prediction_column(ws: Path) -> None:

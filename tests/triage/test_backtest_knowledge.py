@@ -85,3 +85,13 @@ def test_after_an_agent_reply_the_replay_does_not_answer(workspace: Path) -> Non
     assert code == 0, err
     answered = {t["ticket"] for t in json.loads(out)["knowledge"]["tickets"]}
     assert answered == {"demo:1", "demo:2"}
+
+
+def test_csv_figures_carry_the_knowledge_base_replay(workspace: Path) -> None:  # noqa: F811
+    code, out, err = _backtest(workspace, "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    kb = {r["name"]: r["value"] for r in rows if r["section"] == "knowledge"}
+    assert kb["answered"] == "3" and kb["handed_off"] == "1"
+    articles = {r["name"] for r in rows if r["section"] == "kb_article"}
+    assert articles == {"help:en/reset-password.md", "help:es/reembolso.md"}

@@ -358,6 +358,21 @@ def records(result: BacktestResult) -> list[dict[str, Any]]:
             for key, value in entry[case].items():
                 out.append({"section": "sla", "name": metric, "metric": f"{case}.{key}",
                             "value": value})  # fmt: skip
+    m = result.model
+    if "changed_by_model" in m:
+        for key in ("compared", "changed_by_model", "route_by_model", "route_left_to_rules"):
+            out.append({"section": "model", "name": key, "metric": "tickets", "value": m[key]})
+        for name, n in m["changed_fields"].items():
+            out.append({"section": "model", "name": name, "metric": "changed_by_model",
+                        "value": n})  # fmt: skip
+    kb = result.knowledge
+    if kb is not None:
+        for key, value in [*kb.summary().items(), ("suggested", kb.suggested)]:
+            out.append({"section": "knowledge", "name": key, "metric": "value", "value": value})
+        for a in kb.articles():
+            for key in ("tickets", "mean_score"):
+                out.append({"section": "kb_article", "name": a["article"], "metric": key,
+                            "value": a[key]})  # fmt: skip
     return out
 
 
