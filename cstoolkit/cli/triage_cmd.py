@@ -282,6 +282,19 @@ def revert_cmd(app: App, run_id: str, dry_run: bool, fmt: str, as_json: bool) ->
     show_default=True,
     help="Tickets whose SLA clocks are replayed for the projection (0: all).",
 )
+@click.option(
+    "--per-ticket",
+    is_flag=True,
+    help="Show each ticket's decisions beside the routing model's prediction and confidence "
+    "(CSV/NDJSON: these rows instead of the figures).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="With --per-ticket: at most this many tickets, in arrival order (0: all).",
+)
 @format_options()
 @pass_app
 def backtest_cmd(
@@ -292,6 +305,8 @@ def backtest_cmd(
     query_text: str | None,
     after: str,
     sla_sample: int,
+    per_ticket: bool,
+    limit: int,
     fmt: str,
     as_json: bool,
 ) -> None:
@@ -299,7 +314,9 @@ def backtest_cmd(
 
     Each ticket created in the period is taken as it arrived and run through the recipe at its
     creation time: matches per rule, the resulting distribution per agent, group and tier, the
-    load per agent per shift, and projected SLA outcomes.
+    load per agent per shift, projected SLA outcomes, what the knowledge-base actions would
+    have answered, and what the routing model changed against the recipe alone. --per-ticket
+    lists each ticket's rules and decisions (field: old -> new) beside the model's prediction.
     """
 
     from cstoolkit.triage import backtest
@@ -320,5 +337,6 @@ def backtest_cmd(
             sla_sample=sla_sample,
             after=delay,
             end=end,
+            per_ticket=limit if per_ticket else None,
         )
     backtest.show(result, fmt, say=app.say)

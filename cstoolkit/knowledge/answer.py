@@ -84,6 +84,25 @@ def asks_for_person(texts: Sequence[str], words: Sequence[str]) -> str | None:
     return None
 
 
+def handoff_word(
+    ticket: Any, agent_replies: int, texts: Sequence[str], words: Sequence[str]
+) -> str | None:
+    """The handoff word the requester used, when ``kb_handoff`` hands ``ticket`` to the team
+    now: not handed off yet, no person of the team replied, and a word found in ``texts``."""
+    if HANDOFF_TAG in (ticket.tags or []) or human_replies(ticket, agent_replies):
+        return None
+    return asks_for_person(texts, words)
+
+
+def suggestions(
+    index: Index, ticket: Any, requester: Any, *, limit: int, min_score: float
+) -> list[Hit]:
+    """The articles ``suggest_articles`` offers the agent for ``ticket`` (best first)."""
+    return index.search(
+        question(ticket), language=language_of(ticket, requester), limit=limit, min_score=min_score
+    )
+
+
 def decide(
     index: Index,
     ticket: Any,

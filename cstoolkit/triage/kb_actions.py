@@ -187,11 +187,8 @@ class SuggestArticlesAction(Action):
     def run(self, params: Any, ctx: ActionContext) -> str | None:
         ticket = ctx.ticket
         language = kb_answer.language_of(ticket, ctx.requester)
-        hits = _index(ctx).search(
-            kb_answer.question(ticket),
-            language=language,
-            limit=params["limit"],
-            min_score=params["min_score"],
+        hits = kb_answer.suggestions(
+            _index(ctx), ticket, ctx.requester, limit=params["limit"], min_score=params["min_score"]
         )
         if not hits:
             return None
@@ -277,12 +274,9 @@ class KbHandoffAction(Action):
         return f"hand off{where} when a person is asked for"
 
     def run(self, params: Any, ctx: ActionContext) -> str | None:
-        ticket = ctx.ticket
-        if kb_answer.HANDOFF_TAG in ticket.tags:
-            return None
-        if kb_answer.human_replies(ticket, _agent_replies(ctx)):
-            return None  # a person of the team is already on it
-        word = kb_answer.asks_for_person(_texts(ctx), params["handoff_words"])
+        word = kb_answer.handoff_word(
+            ctx.ticket, _agent_replies(ctx), _texts(ctx), params["handoff_words"]
+        )
         if word is None:
             return None
         ctx.add_tags([kb_answer.HANDOFF_TAG])

@@ -87,6 +87,7 @@ class CaseResult:
             "failures": self.failures,
             "matched": self.plan.matched if self.plan else [],
             "changes": self.plan.describe_changes() if self.plan else [],
+            "predicted": self.predicted,
         }
 
 
@@ -594,6 +595,8 @@ def format_report(report: RecipeTestReport) -> list[str]:
             )
         if c.ok:
             lines.append(f"PASS {c.name}{shown}")
+            if c.predicted and c.plan is not None:  # the decision beside the prediction
+                lines.append("     decided: " + ("; ".join(c.plan.describe_changes()) or "-"))
         else:
             lines.append(f"FAIL {c.name} ({report.test_file}:{c.line}){shown}")
             lines += [f"     {f}" for f in c.failures]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,15 @@ def test_recipe_test_cases_take_predictions_and_refuse_unknown_ones(
     code, out = _main(capsys, "recipe", "test", str(tmp_path / "r.test.yaml"))
     assert code == 0, out
     assert "PASS sure [model: group demo:technical, group.confidence 0.9]" in out
+    assert "decided: group: - -> demo:technical" in out
+    code, out = _main(capsys, "recipe", "test", str(tmp_path / "r.test.yaml"), "--json")
+    assert code == 0, out
+    (case,) = json.loads(out)[0]["cases"]
+    assert case["predicted"] == {
+        "predicted.group": "demo:technical",
+        "predicted.group.confidence": 0.9,
+    }
+    assert case["changes"] == ["group: - -> demo:technical"]
     (tmp_path / "r.test.yaml").write_text(
         "cases:\n"
         "  - ticket: {subject: factura}\n"

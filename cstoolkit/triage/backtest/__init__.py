@@ -28,14 +28,16 @@ not interleave exactly as a live run's would.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit import model, query, timespec
 from cstoolkit.errors import UsageError
+from cstoolkit.triage.backtest import views
 from cstoolkit.triage.backtest.conditions import Columns
 from cstoolkit.triage.backtest.desk import Desk
-from cstoolkit.triage.backtest.load import Data, load
+from cstoolkit.triage.backtest.load import Data, asks_the_model, load
 from cstoolkit.triage.backtest.replay import Replay
 from cstoolkit.triage.backtest.result import (
     RECORD_COLUMNS,
@@ -47,9 +49,8 @@ from cstoolkit.triage.backtest.result import (
 )
 
 if TYPE_CHECKING:
+    from cstoolkit.triage.recipe import Recipe
     from cstoolkit.triage.runner import Workspace
-
-_FIELDS = ("status", "priority", "group", "assignee", "tags", "custom")
 
 
 def parse_since(text: str, *, until: datetime | None = None) -> timedelta:
@@ -85,9 +86,12 @@ def run(
     sla_sample: int = 2000,
     end: datetime | None = None,
     keep_decisions: bool = False,
+    per_ticket: int | None = None,
 ) -> BacktestResult:
     """Replay ``recipe_path`` over the tickets created in the last ``since`` (with
-    ``keep_decisions``, the result keeps each ticket's matched rules and final fields)."""
+    ``keep_decisions``, the result keeps each ticket's matched rules and final fields; with
+    ``per_ticket``, the view of each ticket's decisions beside the model's prediction, at most
+    that many tickets, 0 for all)."""
     try:
         import numpy  # noqa: F401
     except ImportError:  # pragma: no cover - numpy is a dependency of the backtest
@@ -97,10 +101,47 @@ def run(
     collecting = gc.isenabled()
     gc.disable()  # millions of small objects, no cycles: the collector would only slow it down
     try:
-        return _run(ws, recipe_path, since, query_text, after, sla_sample, end, keep_decisions)
+        return _run(
+            ws, recipe_path, since, query_text, after, sla_sample, end, keep_decisions, per_ticket
+        )
     finally:
         if collecting:
             gc.enable()
+
+
+@dataclass
+class Pass:
+    """One replay of the recipe over the period's tickets."""
+
+    replay: Replay
+    considered: Any  # the rows the recipe's query (and --query) select
+    changed: Any
+    matched: list[Any]  # per rule: its rows
+
+
+def _pass(
+    ws: Workspace, recipe: Recipe, data: Data, selection: Any, *, with_model: bool = True
+) -> Pass:
+    import numpy as np
+
+    replay = Replay(ws, recipe, data, with_model=with_model)
+    ev = Columns(data, replay.planner.sources_for(recipe), replay.subject)
+    active = np.ones(data.n, dtype=bool)
+    if selection is not None:
+        active &= ev.mask(selection)
+    if recipe.query is not None:
+        active &= ev.mask(recipe.query)
+    considered = active.copy()
+    changed = np.zeros(data.n, dtype=bool)
+    matched: list[Any] = []
+    for rule in recipe.rules:
+        m = active & ev.mask(rule.when)
+        matched.append(m)
+        for call in rule.then:
+            replay.apply(rule, call, m, changed)
+        if rule.stop:
+            active &= ~m
+    return Pass(replay, considered, changed, matched)
 
 
 def _run(
@@ -112,9 +153,8 @@ def _run(
     sla_sample: int,
     end: datetime | None,
     keep_decisions: bool,
+    per_ticket: int | None,
 ) -> BacktestResult:
-    import numpy as np
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     (recipe,) = ws.load([recipe_path])
@@ -122,49 +162,49 @@ def _run(
     start = stop - parse_since(since, until=stop)
     result = BacktestResult(recipe.name, start, stop)
     selection = ws.check_query(query.parse(query_text), [recipe]) if query_text else None
-    data = load(ws, recipe, start, stop, after, query.fields_used(selection) if selection else ())
+    used = query.fields_used(selection) if selection else ()
+    data = load(ws, recipe, start, stop, after, used, predictions=per_ticket is not None)
     timings["load"] = time.perf_counter() - t0
     result.tickets = data.n
-    rule_tags = [f"{r.name}" for r in recipe.rules]
-    result.rule_matches = dict.fromkeys(rule_tags, 0)
+    result.rule_matches = {r.name: 0 for r in recipe.rules}
+    result.model = views.model_state(ws, recipe, data)
     if data.n == 0:
         result.timings = timings
         return result
-    replay = Replay(ws, recipe, data)
-    ev = Columns(data, replay.planner.sources_for(recipe), replay.subject)
     t1 = time.perf_counter()
-    active = np.ones(data.n, dtype=bool)
-    if selection is not None:
-        active &= ev.mask(selection)
-    if recipe.query is not None:
-        active &= ev.mask(recipe.query)
-    considered = active.copy()
-    changed = np.zeros(data.n, dtype=bool)
-    matched: list[Any] = []
     initial = {k: c.codes.copy() for k, c in data.cols.items()}
-    for rule in recipe.rules:
-        m = active & ev.mask(rule.when)
+    alone: dict[str, Any] | None = None
+    if data.model and asks_the_model(recipe, used):
+        # the recipe alone first (no model: the rules decide), then with the model
+        _pass(ws, recipe, data, selection, with_model=False)
+        alone = {k: data.cols[k].codes.copy() for k in views.FIELDS}
+        for k, col in data.cols.items():
+            col.codes = initial[k].copy()
+    done = _pass(ws, recipe, data, selection)
+    replay = done.replay
+    for rule, m in zip(recipe.rules, done.matched, strict=True):
         result.rule_matches[rule.name] = int(m.sum())
-        if keep_decisions:
-            matched.append(m)
-        for call in rule.then:
-            replay.apply(rule, call, m, changed)
-        if rule.stop:
-            active &= ~m
     timings["rules"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     if keep_decisions:
-        result.decisions = decisions(recipe.rules, data, matched)
-    for name in _FIELDS:
+        result.decisions = decisions(recipe.rules, data, done.matched)
+    for name in views.FIELDS:
         col = data.cols[name]
         diff = int((col.codes != initial[name]).sum())
         if diff:
             result.field_changes[name] = diff
-    result.changed_tickets = int(changed.sum())
+    result.changed_tickets = int(done.changed.sum())
     result.counted = dict(replay.counted)
     result.errors = dict(replay.errors)
     result.not_assigned = replay.not_assigned
-    distribution(result, replay, data, initial, considered)
+    result.knowledge = replay.kb.result
+    distribution(result, replay, data, initial, done.considered)
+    if alone is not None:
+        result.model.update(views.model_changes(replay, data, alone, done.considered))
+    if per_ticket is not None:
+        result.per_ticket = views.per_ticket(
+            recipe.rules, done, data, initial, alone, limit=per_ticket
+        )
     timings["figures"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     result.sla = sla_projection(ws, data, initial, sla_sample)
@@ -184,7 +224,7 @@ def decisions(rules: Any, data: Data, matched: list[Any]) -> dict[str, dict[str,
         entry: dict[str, Any] = {
             "rules": [r.name for r, m in zip(rules, matched, strict=True) if m[i]]
         }
-        for name in _FIELDS:
+        for name in views.FIELDS:
             value = cols[name].value(i)
             entry[name] = (
                 thaw(value) if name == "custom" else sorted(value) if name == "tags" else value

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Actions whose rendering needs the requester.
 _NEED_PEOPLE = ("reply", "note", "notify", "escalate", "assign")
+#: actions that read the ticket's text (and its requester's language)
+KB_ACTIONS = ("answer_from_kb", "kb_handoff", "suggest_articles")
 
 
 class Coded:
@@ -96,6 +98,17 @@ class Data:
     at: np.ndarray  # when the recipe runs for each ticket
     cols: dict[str, Coded]
     people: dict[str, PersonRow]
+    #: whether the routing model predicts these tickets (its text columns are loaded)
+    model: bool = False
+
+
+def asks_the_model(recipe: Recipe, used: Iterable[str] = ()) -> bool:
+    """Whether ``recipe`` (or a ``--query``'s fields ``used``) reads ``predicted.*`` or routes
+    by the model."""
+    names = recipe.fields() | (query.fields_used(recipe.query) if recipe.query else frozenset())
+    return any(n.startswith("predicted.") for n in (*names, *used)) or any(
+        call.name == "route" for rule in recipe.rules for call in rule.then
+    )
 
 
 def load(
@@ -105,19 +118,20 @@ def load(
     end: datetime,
     after: timedelta,
     also: Iterable[str] = (),
+    *,
+    predictions: bool = False,
 ) -> Data:
     """The tickets created in [start, end), in arrival order, as they arrived, with the
-    columns the recipe's conditions and the fields ``also`` (a ``--query``'s) read."""
+    columns the recipe's conditions and the fields ``also`` (a ``--query``'s) read (with
+    ``predictions``, what the routing model reads even when the recipe does not ask it)."""
     import numpy as np
 
     store = ws._need_store()
     used = recipe.fields() | (query.fields_used(recipe.query) if recipe.query else frozenset())
     used |= frozenset(also)
-    model = ws.predict is not None and (
-        any(n.startswith("predicted.") for n in used)
-        or any(call.name == "route" for rule in recipe.rules for call in rule.then)
-    )
-    if model:  # the routing model reads the text and the requester's organisation and plan
+    model = ws.predict is not None and (predictions or asks_the_model(recipe, used))
+    kb = any(call.name in KB_ACTIONS for rule in recipe.rules for call in rule.then)
+    if model or kb:  # the model and the kb read the text (and the requester's language...)
         used |= frozenset(reads.TEXT_COLUMNS)
     want_text = sorted(c for c in reads.TEXT_COLUMNS if c in used)
     rows = reads.period_rows(store, start, end, want_text)
@@ -183,6 +197,7 @@ def load(
     people: dict[str, PersonRow] = {}
     if (
         model
+        or kb
         or any(f == "requester" or f.startswith("requester.") for f in used)
         or any(c.name in _NEED_PEOPLE for r in recipe.rules for c in r.then)
     ):
@@ -195,6 +210,7 @@ def load(
         at=created + after.total_seconds(),
         cols=cols,
         people=people,
+        model=model,
     )
 
 

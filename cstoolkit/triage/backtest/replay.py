@@ -24,7 +24,8 @@ from cstoolkit.triage import engine
 from cstoolkit.triage import fields as fields_mod
 from cstoolkit.triage.assign import AssignState
 from cstoolkit.triage.backtest.desk import Desk, shift_start
-from cstoolkit.triage.backtest.load import Coded, Data, person, thaw
+from cstoolkit.triage.backtest.kb import KbReplay
+from cstoolkit.triage.backtest.load import KB_ACTIONS, Coded, Data, person, thaw
 from cstoolkit.triage.recipe import ActionCall, Recipe, Rule
 from cstoolkit.triage.roster import capacity_key
 
@@ -38,7 +39,11 @@ _COUNTED = {"note": "notes", "reply": "replies", "notify": "notifications"}
 
 
 class Replay:
-    def __init__(self, ws: Workspace, recipe: Recipe, data: Data) -> None:
+    def __init__(
+        self, ws: Workspace, recipe: Recipe, data: Data, *, with_model: bool = True
+    ) -> None:
+        """``with_model=False``: the recipe alone, as if no model were trained (predicted.*
+        missing, the ``route`` action leaves every field to the rules)."""
         self.ws = ws
         self.recipe = recipe
         self.data = data
@@ -51,7 +56,12 @@ class Replay:
         self.not_assigned = 0
         self._events: dict[str, list[Event]] = {}
         self._instant: dict[str, float] | None = None  # ticket id -> replay instant
+        #: per row the ``route`` action ran on: the fields it set from the model (above its
+        #: floor) and those it left to the rules
+        self.routed: dict[int, tuple[list[str], list[str]]] = {}
+        self.predict = ws.predict if with_model else None
         store = ws._need_store()
+        self.kb = KbReplay(store)
         self.ctx = engine.Context(
             now=datetime.fromtimestamp(float(data.at[0]), UTC) if data.n else model.now(),
             calendars=ws.calendars,
@@ -61,11 +71,11 @@ class Replay:
             events=self.events,
             group_names=store.group_names(),
             people=store.person,
-            predict=ws.predict,
+            predict=self.predict,
         )
-        if ws.predict is not None and data.n and hasattr(ws.predict, "many"):
+        if self.predict is not None and data.model and data.n and hasattr(self.predict, "many"):
             # one matrix for every replayed ticket: predicted.* then reads the cache
-            ws.predict.many([self.ticket(i) for i in range(data.n)])
+            self.predict.many([self.ticket(i) for i in range(data.n)])
         self.planner = engine.Planner([recipe], self.ctx)
         self.desk = Desk(ws.roster, data) if ws.roster is not None and data.n else None
 
@@ -134,6 +144,11 @@ class Replay:
         if call.name in _COUNTED:
             self.counted[_COUNTED[call.name]] += int(rows.sum())
             return
+        if call.name in KB_ACTIONS:
+            self.kb.apply(self, call, rows, changed)
+            return
+        if call.name == "route":
+            self.note_route(call, rows)
         if call.name in _COLUMNAR_ACTIONS and not (
             call.name == "set" and "assignee" in call.params
         ):
@@ -194,16 +209,11 @@ class Replay:
                 track(cols[key], const)
             elif key == "group":
                 col, inst = cols["group"], cols["instance"]
-                roster = self.ws.roster
                 for code, instance in enumerate(list(inst.values)):
                     sub = rows & (inst.codes == code)
                     if not sub.any():
                         continue
-                    gid = (
-                        value
-                        if ":" in value
-                        else (roster.group_id(value, instance) if roster else f"{instance}:{value}")
-                    )
+                    gid = self.group_id(value, instance)
                     before = col.codes.copy()
                     col.codes[sub] = col.code(gid)
                     changed[sub] |= before[sub] != col.codes[sub]
@@ -215,6 +225,34 @@ class Replay:
                     return tuple(sorted({**dict(old), k: f}.items()))
 
                 track(cols["custom"], put)
+
+    def group_id(self, value: str, instance: str) -> str:
+        """A group named in a recipe as the id it has on ``instance``."""
+        if ":" in value:
+            return value
+        roster = self.ws.roster
+        return roster.group_id(value, instance) if roster else f"{instance}:{value}"
+
+    def prediction(self, i: int) -> dict[str, Any]:
+        """The model's prediction of row ``i`` (empty without a model)."""
+        last = getattr(self.predict, "last", None)
+        return dict(last.get(self.data.ids[i]) or {}) if last else {}
+
+    def note_route(self, call: ActionCall, rows: np.ndarray) -> None:
+        """Which fields ``route`` takes from the model on each of ``rows`` (the confidence at
+        or above its floor, as the action decides) and which it leaves to the rules."""
+        import numpy as np
+
+        floor = call.params["floor"]
+        for i in np.flatnonzero(rows).tolist():
+            got = self.prediction(i)
+            model, rules = self.routed.setdefault(i, ([], []))
+            for name in call.params["fields"]:
+                conf = got.get(f"predicted.{name}.confidence")
+                if got.get(f"predicted.{name}") is not None and conf is not None and conf >= floor:
+                    model.append(name)
+                else:
+                    rules.append(name)
 
     def row_by_row(
         self, rule: Rule, call: ActionCall, rows: np.ndarray, changed: np.ndarray

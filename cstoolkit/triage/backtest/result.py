@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.knowledge.backtest import BacktestResult as KbResult
 from cstoolkit.model import Priority, Ticket
 from cstoolkit.store import backtest as reads
 from cstoolkit.triage.backtest.load import Coded, Data, person, thaw
+from cstoolkit.triage.backtest.views import TICKET_COLUMNS, flat
 
 if TYPE_CHECKING:
     from cstoolkit.triage.backtest.replay import Replay
@@ -37,6 +39,12 @@ class BacktestResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: per ticket (when asked for): the rules it matched and its fields after the replay
     decisions: dict[str, dict[str, Any]] | None = None
+    #: the routing model: trained, asked by the recipe, and what it changed (views.py)
+    model: dict[str, Any] = field(default_factory=dict)
+    #: the knowledge-base actions' tally (None: the recipe has none)
+    knowledge: KbResult | None = None
+    #: ``--per-ticket``: {"tickets": [...], "total": n} (views.per_ticket)
+    per_ticket: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +63,21 @@ class BacktestResult:
             "sla": self.sla,
             "errors": self.errors,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "model": self.model,
+            "knowledge": _knowledge(self.knowledge),
+            **({"per_ticket": self.per_ticket} if self.per_ticket is not None else {}),
         }
+
+
+def _knowledge(kb: KbResult | None) -> dict[str, Any] | None:
+    if kb is None:
+        return None
+    return {
+        **kb.summary(),
+        "suggested": kb.suggested,
+        "articles": kb.articles(),
+        "tickets": kb.tickets,
+    }
 
 
 def distribution(
@@ -180,7 +202,11 @@ def show(result: BacktestResult, fmt: str, *, say: Callable[[str], None]) -> Non
         write_json(result.as_dict())
         return
     if fmt in ("ndjson", "csv"):
-        render(records(result), RECORD_COLUMNS, fmt)
+        if result.per_ticket is not None:
+            rows = [flat(r, "; ") for r in result.per_ticket["tickets"]]
+            render(rows, TICKET_COLUMNS, fmt)
+        else:
+            render(records(result), RECORD_COLUMNS, fmt)
         return
     say(
         f"backtest of {result.recipe}: {result.tickets} tickets created "
@@ -246,6 +272,64 @@ def show(result: BacktestResult, fmt: str, *, say: Callable[[str], None]) -> Non
         say(f"SLA projection: {result.sla['note']}")
     for err, n in result.errors.items():
         say(f"error x{n}: {err}")
+    _show_knowledge(result.knowledge, say)
+    _show_model(result, say)
+    if result.per_ticket is not None:
+        shown = result.per_ticket["tickets"]
+        rows = [flat(r, "\n") for r in shown]
+        columns = [c for c in TICKET_COLUMNS if any(row[c] for row in rows) or c in _ALWAYS]
+        total = result.per_ticket["total"]
+        more = f", the first {len(shown)} of {total}" if len(shown) < total else ""
+        render(rows, columns, "table", title=f"Decisions per ticket{more}")
+
+
+_ALWAYS = ("ticket", "rules", "decisions")
+
+
+def _show_knowledge(kb: KbResult | None, say: Callable[[str], None]) -> None:
+    """The knowledge-base actions' replay, in the words of ``cst kb backtest``."""
+    from cstoolkit.output import render
+
+    if kb is None:
+        return
+    s = kb.summary()
+    say(
+        f"knowledge base: of {s['evaluated']} tickets, {s['answered']} would have been "
+        f"answered ({s['answered_pct'] or 0}%) at score >= {s['min_score']:g}, "
+        f"{s['handed_off']} asked for a person, {kb.suggested} got suggestions; "
+        f"{s['answered_and_solved_with_one_reply']} of the answered were solved with one agent "
+        "reply"
+    )
+    if kb.by_article:
+        render(
+            kb.articles(),
+            ["article", "title", "tickets", "mean_score"],
+            "table",
+            title="Articles that would have answered",
+        )
+
+
+def _show_model(result: BacktestResult, say: Callable[[str], None]) -> None:
+    """One line on the routing model: absent, not asked, or what it changed."""
+    m = result.model
+    if not m.get("present"):
+        if m.get("asked") or result.per_ticket is not None:
+            say(
+                "no routing model trained (models/routing.json): no predictions, the rules "
+                "decide (cst model train)"
+            )
+        return
+    if "changed_by_model" in m:
+        fields = ", ".join(f"{k} {v}" for k, v in m["changed_fields"].items())
+        say(
+            f"the model changed the decisions of {m['changed_by_model']} of {m['compared']} "
+            f"tickets against the recipe alone"
+            + (f" ({fields})" if fields else "")
+            + f"; route took the model's value on {m['route_by_model']} tickets and left "
+            f"{m['route_left_to_rules']} to the rules (below the floor)"
+        )
+    elif not m.get("asked"):
+        say("the recipe does not ask the routing model: its decisions are the rules' alone")
 
 
 #: The columns of the backtest as records (``--format ndjson|csv``): one row per number.
@@ -274,6 +358,21 @@ def records(result: BacktestResult) -> list[dict[str, Any]]:
             for key, value in entry[case].items():
                 out.append({"section": "sla", "name": metric, "metric": f"{case}.{key}",
                             "value": value})  # fmt: skip
+    m = result.model
+    if "changed_by_model" in m:
+        for key in ("compared", "changed_by_model", "route_by_model", "route_left_to_rules"):
+            out.append({"section": "model", "name": key, "metric": "tickets", "value": m[key]})
+        for name, n in m["changed_fields"].items():
+            out.append({"section": "model", "name": name, "metric": "changed_by_model",
+                        "value": n})  # fmt: skip
+    kb = result.knowledge
+    if kb is not None:
+        for key, value in [*kb.summary().items(), ("suggested", kb.suggested)]:
+            out.append({"section": "knowledge", "name": key, "metric": "value", "value": value})
+        for a in kb.articles():
+            for key in ("tickets", "mean_score"):
+                out.append({"section": "kb_article", "name": a["article"], "metric": key,
+                            "value": a[key]})  # fmt: skip
     return out
 
 
