@@ -204,7 +204,7 @@ SURVEYS = _instances(
 )
 
 INBOUND_KEYS: tuple[Key, ...] = (
-    Key("plugin", required=True, help="The inbound source (whatsapp, twilio_sms, imap)."),
+    Key("plugin", required=True, help="The inbound source (whatsapp, twilio, imap, maildir)."),
     Key("backend", required=True, ref="backends", help="The [backends.NAME] tickets go to."),
     Key(
         "reply_channel",
