@@ -44,7 +44,7 @@ class Box:
         self.maildir = root / "Maildir"
         for sub in ("new", "cur", "tmp"):
             (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        extra = "".join(f"{k} = {v!r}\n" for k, v in settings.items())
+        extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
         self.path = workspace(root, f'\n[inbound.mail]\nplugin = "maildir"\nbackend = "desk"\n'
                                     f'path = "Maildir"\n{extra}')  # fmt: skip
         self.n = 0
