@@ -148,3 +148,18 @@ def test_a_webhook_ticket_is_answered_too(tmp_path: Path) -> None:
         assert rec["language"] == "es" and rec["channel"] == "sms"
         (answer,) = public_replies(rec)
         assert answer.startswith("Hola")
+
+
+def test_the_customers_language_from_content_language_else_their_words() -> None:
+    from cstoolkit.builtin.mail import parse_mail
+    from cstoolkit.inbound.engine import _language
+    from cstoolkit.knowledge.text import guess_language
+
+    raw = (b"From: ana@example.com\r\nMessage-ID: <l@x>\r\nContent-Language: pt-BR, en\r\n\r\n"
+           b"Hello, I cannot log in.\r\n")  # fmt: skip
+    message = parse_mail(raw, str)
+    assert message.data["language"] == "pt" and _language(message) == "pt"
+    assert guess_language("Hola, no me llega el enlace para restablecer la contraseña") == "es"
+    assert guess_language("Olá, não consigo redefinir minha senha, o link não chega") == "pt"
+    assert guess_language("Hi, I cannot reset my password, the link never arrives") == "en"
+    assert guess_language("ok") is None and guess_language("") is None
