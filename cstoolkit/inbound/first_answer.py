@@ -102,8 +102,11 @@ class FirstAnswer:
         try:
             self._pull()
             return self._answer(queued)
-        except CstError as exc:
-            why = f"not tried: {exc} (the first-line recipe answers it later)"
+        except Exception as exc:  # the messages are taken: their first answer waits
+            if not isinstance(exc, CstError):
+                log.exception("inbound.%s: first answer failed", self.settings.name)
+            reason = str(exc) if isinstance(exc, CstError) else f"{type(exc).__name__}: {exc}"
+            why = f"not tried: {reason} (the first-line recipe answers it later)"
             log.warning("inbound.%s: first answer %s", self.settings.name, why)
             return [Answer(self.settings.name, t, NOT_TRIED, why) for t in queued]
 
@@ -142,14 +145,13 @@ class FirstAnswer:
             ws.close()
         failed = {line.split(": ", 1)[0] for line in report.failed}
         for tp in plan.tickets:
-            done = "; ".join(d.split(": ", 1)[-1] for d in tp.done)
+            did = [d.split(": ", 1)[-1] for d in tp.done]  # "rule: what the action did"
+            action = ANSWERED if any(d.startswith("answer ") for d in did) else HANDED_OFF
             if tp.errors or tp.ticket_id in failed:
                 why = "; ".join(tp.errors) or "not applied (see cst sync push)"
                 out[tp.ticket_id] = Answer(self.settings.name, tp.ticket_id, NOT_TRIED, why)
-            elif any(d.startswith("answer ") for d in (x.split(": ", 1)[-1] for x in tp.done)):
-                out[tp.ticket_id] = Answer(self.settings.name, tp.ticket_id, ANSWERED, done)
-            elif tp.done:
-                out[tp.ticket_id] = Answer(self.settings.name, tp.ticket_id, HANDED_OFF, done)
+            elif did:
+                out[tp.ticket_id] = Answer(self.settings.name, tp.ticket_id, action, "; ".join(did))
         for ticket_id in ticket_ids:
             out.setdefault(ticket_id, Answer(self.settings.name, ticket_id, NOT_ANSWERED,
                                              "no article above the floor"))  # fmt: skip
