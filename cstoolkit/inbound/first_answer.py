@@ -8,7 +8,9 @@ request) then:
    lock), so the new tickets and their first message are there;
 2. runs the recipe actions ``kb_handoff`` and ``answer_from_kb`` on exactly those tickets, as
    ``cst triage run --apply`` would (the same planner, ledger and one write path: a planned
-   change pushed to the helpdesk, revertible with ``cst triage revert RUN``).
+   change pushed to the helpdesk, revertible with ``cst triage revert RUN``);
+3. when something was written, pulls again: the store then holds the answer as the helpdesk
+   does (``cst inbound replies`` delivers it from there on WhatsApp and SMS).
 
 So the rules are the action's, not a copy: once per ticket (the ledger and the ``kb_article``
 field), never once an agent has replied, never after the customer asked for a person (then the
@@ -143,6 +145,11 @@ class FirstAnswer:
             report = runner.apply(ws, plan, kind="inbound")
         finally:
             ws.close()
+        if report.push is not None and report.push.applied:
+            try:  # the store sees the answer as written (cst inbound replies reads it there)
+                self._pull()
+            except CstError as exc:  # written all the same: the next cst sync pull brings it
+                log.warning("inbound.%s: pull after the first answers: %s", self.settings.name, exc)
         failed = {line.split(": ", 1)[0] for line in report.failed}
         for tp in plan.tickets:
             did = [d.split(": ", 1)[-1] for d in tp.done]  # "rule: what the action did"
