@@ -55,6 +55,7 @@ BUILTINS: tuple[tuple[str, str], ...] = (
     ("actions", "cstoolkit.builtin.actions"),
     ("kpi", "cstoolkit.builtin.kpi"),
     ("imap", "cstoolkit.builtin.imap"),
+    ("maildir", "cstoolkit.builtin.maildir"),
     ("knowledge", "cstoolkit.builtin.knowledge"),
 )
 

@@ -253,6 +253,9 @@ class NewTicket:
     #: the requester's phone (E.164) when they wrote in by WhatsApp or SMS (last: positional
     #: callers of API 1.1 keep working)
     requester_phone: str | None = None
+    #: the customer's language (ISO 639-1, ``es``) when known: from the message, or guessed
+    #: from its words; a backend stores it where it can (the ticket's or requester's locale)
+    language: str | None = None
 
 
 @dataclass(slots=True)

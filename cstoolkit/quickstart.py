@@ -24,6 +24,9 @@ from cstoolkit.store import open_store
 from cstoolkit.sync import PullSummary, pull
 
 BACKEND = "demo"
+#: The sample mailbox's inbound source, and the tag of the tickets it creates.
+INBOUND = "mail"
+INBOUND_TAG = "inbound"
 #: The business-hours calendar of the sample desk (its office hours in Madrid).
 CALENDAR = "madrid"
 KEYS_FILE = "keys.json"
@@ -68,6 +71,16 @@ agent_hour = 28.5
 plugin = "markdown"
 path = "kb"
 base_url = "https://help.example.com"
+
+# Customers' mail, delivered to a Maildir (docs/inbound.md): `cst inbound poll` takes each new
+# message in once, as a ticket in [backends.{backend}] or a comment on the ticket it answers, and
+# the knowledge base answers a new ticket first when an article clears the floor.
+[inbound.{inbound}]
+plugin = "maildir"
+backend = "{backend}"
+path = "Maildir"
+tags = ["inbound"]
+answer_from_kb = true
 """
 
 
@@ -75,7 +88,9 @@ def config_text() -> str:
     """The cstoolkit.toml quickstart writes into a new workspace."""
     from cstoolkit.surveys.quickstart import CONFIG_SNIPPET
 
-    core = CONFIG_TEXT.format(backend=BACKEND, calendar=CALENDAR, keys_file=KEYS_FILE)
+    core = CONFIG_TEXT.format(
+        backend=BACKEND, calendar=CALENDAR, keys_file=KEYS_FILE, inbound=INBOUND
+    )
     return core + CONFIG_SNIPPET
 
 
@@ -164,9 +179,14 @@ def _stages(
     from cstoolkit.triage.quickstart import demo as triage_demo
 
     stages: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    # The sample mail first (after the articles: it is answered from them), so every later
+    # figure counts its tickets as the commands they name do.
+    articles = _knowledge_sync(config, store, host)
+    inbound = _inbound(config, store, host)
     text, plan = triage_demo(config, store, host)
     stages["triage"] = (text.splitlines(), plan.summary())
-    stages["knowledge"] = _knowledge(config, store, host)
+    stages["knowledge"] = _knowledge(config, store, host, articles)
+    stages["inbound"] = inbound
     surveys = survey_demo(directory, config, store, host)
     stages["surveys"] = (surveys.lines(), surveys.as_dict())
     summary, html, figures = kpi_demo(config, store, directory, host)
@@ -174,23 +194,34 @@ def _stages(
     return stages
 
 
-def _knowledge(config: Any, store: Any, host: Host) -> tuple[list[str], dict[str, Any]]:
-    """The sample knowledge base synced, and the first-line recipe applied to the sample
-    helpdesk: the open tickets it answers show in the report (self_service)."""
+def _knowledge_sync(config: Any, store: Any, host: Host) -> int | None:
+    """The sample knowledge base written and synced: how many articles (None: no source)."""
     from cstoolkit.knowledge import sample
-    from cstoolkit.knowledge.backtest import backtest
-    from cstoolkit.knowledge.search import Index
     from cstoolkit.knowledge.sync import sync_source
-    from cstoolkit.triage import runner
 
     names = sorted(config.instances("knowledge"))
     if not names:
-        return ["Knowledge base: no [knowledge.NAME] source configured (docs/knowledge.md)."], {}
+        return None
     sample.write(config.base_dir / sample.FOLDER)
     total = 0
     for name in names:
         source = build_instance(config, host, "knowledge", name, store)
         total = sync_source(store, name, source).total
+    return total
+
+
+def _knowledge(
+    config: Any, store: Any, host: Host, total: int | None
+) -> tuple[list[str], dict[str, Any]]:
+    """The first-line recipe applied to the sample helpdesk: the open tickets it answers show
+    in the report (self_service)."""
+    from cstoolkit.knowledge import sample
+    from cstoolkit.knowledge.backtest import backtest
+    from cstoolkit.knowledge.search import Index
+    from cstoolkit.triage import runner
+
+    if total is None:
+        return ["Knowledge base: no [knowledge.NAME] source configured (docs/knowledge.md)."], {}
     from cstoolkit.triage.quickstart import install_recipes
 
     recipe = config.base_dir / "recipes" / sample.RECIPE_NAME
@@ -226,3 +257,72 @@ def _knowledge(config: Any, store: Any, host: Host) -> tuple[list[str], dict[str
         "backtest": past,
     }
     return lines, details
+
+
+def _inbound(config: Any, store: Any, host: Host) -> tuple[list[str], dict[str, Any]]:
+    """The sample mailbox polled into the sample helpdesk: new tickets, a reply threaded to its
+    ticket, the knowledge base's first answers; and the self-service figure of today's
+    inbound tickets, as ``cst report kpi`` prints it with the options shown."""
+    from cstoolkit.inbound import sample
+    from cstoolkit.inbound.engine import COMMENTED, CREATED
+    from cstoolkit.inbound.first_answer import ANSWERED, HANDED_OFF
+    from cstoolkit.inbound.poll import poll_sources
+
+    if INBOUND not in config.instances("inbound"):
+        return [f"Inbound: no [inbound.{INBOUND}] source configured (docs/inbound.md)."], {}
+    inst = config.instance("inbound", INBOUND)
+    folder = config.resolve_path(str(inst.settings.get("path") or sample.FOLDER))
+    sample.write(folder)
+    report = poll_sources(config, host, store, [INBOUND])
+    created = sum(1 for o in report.outcomes if o.action == CREATED)
+    commented = sum(1 for o in report.outcomes if o.action == COMMENTED)
+    answered = [a for a in report.answers if a.action == ANSWERED]
+    handed = [a for a in report.answers if a.action == HANDED_OFF]
+    try:
+        where = folder.relative_to(config.base_dir).as_posix() + "/"
+    except ValueError:
+        where = str(folder)
+    replies = "reply" if commented == 1 else "replies"
+    if report.outcomes:
+        head = (
+            f"Inbound mail {where}: {len(report.outcomes)} messages taken in once (cst inbound "
+            f"poll): {created} new tickets, {commented} {replies} threaded to a ticket; the "
+            f"knowledge base answered {len(answered)} first, handed {len(handed)} to the team."
+        )
+    else:
+        head = f"Inbound mail {where}: nothing new (each message is taken in once)."
+    lines = [head]
+    for a in [*answered, *handed]:
+        lines.append(f"  {a.ticket_id}  {a.detail}")
+    for problem in report.problems:
+        lines.append(f"  {problem}")
+    figure = _inbound_self_service(config, store, host)
+    lines.append(f"  the tickets:  cst tickets list --query tag:{INBOUND_TAG}")
+    lines.append(f"  today's, answered from the KB: {figure}  ({INBOUND_REPORT})")
+    details = {
+        "taken": len(report.outcomes),
+        "created": created,
+        "commented": commented,
+        "answered": len(answered),
+        "handed_off": len(handed),
+        "problems": list(report.problems),
+        "answered_today": figure,
+    }
+    return lines, details
+
+
+#: The report that shows today's inbound tickets answered from the knowledge base.
+INBOUND_REPORT = f"cst report kpi --since today --until now --query tag:{INBOUND_TAG} --no-sla"
+
+
+def _inbound_self_service(config: Any, store: Any, host: Host) -> str:
+    """``answered`` of the self_service metric in :data:`INBOUND_REPORT`, as it prints it."""
+    from cstoolkit.kpi.formatting import fmt_value, headline
+    from cstoolkit.kpi.report import KpiOptions, build_report
+
+    options = KpiOptions(since="today", until="now", query=f"tag:{INBOUND_TAG}", sla=False)
+    report = build_report(store, config, options, host)
+    for m in report["metrics"]:
+        if m["name"] == "self_service":
+            return fmt_value(m["unit"], headline(m), m.get("labels"))
+    return "-"

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cstoolkit.cli import cli
+from cstoolkit.inbound.sample import MAILS as SAMPLE_MAILS
 
 
 def cst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -49,6 +50,12 @@ def quickstart_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+#: The sample mails quickstart takes in that start a ticket (the others answer one of them).
+SAMPLE_MAIL_TICKETS = sum(1 for mail in SAMPLE_MAILS if not mail[5])
+#: Tickets in the quickstart workspace: the 400 generated and those the sample mail created.
+TOTAL = 400 + SAMPLE_MAIL_TICKETS
+
+
 @pytest.fixture
 def workspace(quickstart_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The quickstart workspace, with the keys file its survey signing key is in (every command
@@ -63,7 +70,7 @@ def test_quickstart_creates_a_working_workspace(workspace: Path) -> None:
     proc = cst("--config", str(workspace / "cstoolkit.toml"), "tickets", "list", "--json",
                "--limit", "0")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)) == 400
+    assert len(json.loads(proc.stdout)) == TOTAL
 
 
 def test_quickstart_is_safe_to_rerun(workspace: Path) -> None:
@@ -73,7 +80,7 @@ def test_quickstart_is_safe_to_rerun(workspace: Path) -> None:
     result = json.loads(proc.stdout)
     assert result["created_config"] is False and result["generated_tickets"] == 0
     assert result["sync"]["inserted"] == 0 and result["sync"]["updated"] == 0
-    assert sum(result["by_status"].values()) == 400
+    assert sum(result["by_status"].values()) == TOTAL
     assert (workspace / "helpdesk.jsonl").read_bytes() == before
 
 
@@ -86,7 +93,7 @@ def test_tickets_list_formats_and_query(workspace: Path) -> None:
     nd = cst("--config", cfg, "tickets", "list", "--format", "ndjson", "--limit", "5")
     assert [json.loads(line)["id"] for line in nd.stdout.splitlines()][:1] == ["demo:1"]
     table = cst("--config", cfg, "tickets", "list", "--limit", "3")
-    assert "demo:400" in table.stdout and "status" in table.stdout  # newest first
+    assert f"demo:{TOTAL}" in table.stdout and "status" in table.stdout  # newest first
 
 
 def test_tickets_list_table_shows_the_newest_and_says_how_many_machine_formats_all(
@@ -96,12 +103,12 @@ def test_tickets_list_table_shows_the_newest_and_says_how_many_machine_formats_a
     table = cst("--config", cfg, "tickets", "list")
     assert table.returncode == 0, table.stderr
     ids = re.findall(r"demo:\d+", table.stdout)
-    assert len(ids) == 100 and ids[0] == "demo:400" and "demo:1 " not in table.stdout
-    assert "showing 100 of 400 (--limit 0 for all)" in table.stderr
+    assert len(ids) == 100 and ids[0] == f"demo:{TOTAL}" and "demo:1 " not in table.stdout
+    assert f"showing 100 of {TOTAL} (--limit 0 for all)" in table.stderr
     for fmt in ("json", "ndjson", "csv"):
         out = cst("--config", cfg, "tickets", "list", "--format", fmt).stdout
         n = len(json.loads(out)) if fmt == "json" else len(out.splitlines()) - (fmt == "csv")
-        assert n == 400, fmt
+        assert n == TOTAL, fmt
     few = cst("--config", cfg, "tickets", "list", "--format", "ndjson", "--limit", "7")
     assert len(few.stdout.splitlines()) == 7 and "showing" not in few.stderr
     everything = cst("--config", cfg, "tickets", "list", "--limit", "0")
@@ -142,7 +149,7 @@ def test_doctor_ok_and_failing(workspace: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     checks = {c["check"]: c for c in json.loads(proc.stdout)}
     assert checks["backends.demo"]["status"] == "ok"
-    assert checks["store"]["status"] == "ok" and "400 tickets" in checks["store"]["detail"]
+    assert checks["store"]["status"] == "ok" and f"{TOTAL} tickets" in checks["store"]["detail"]
     broken = tmp_path / "cstoolkit.toml"
     broken.write_text('[backends.gone]\nplugin = "local"\npath = "missing.jsonl"\n')
     proc = cst("--config", str(broken), "doctor", "--json")

@@ -185,3 +185,37 @@ def test_a_keys_file_named_by_the_environment_wins(tmp_path: Path) -> None:
     mine = tmp_path / "mine.json"
     loaded = load_config(cfg, env={"CSTOOLKIT_KEYS_FILE": str(mine)})
     assert secrets.keys_path(loaded.env) == mine
+
+
+def test_the_sample_mail_is_taken_in_once_and_the_knowledge_base_answers_one(
+    ws: Workspace,
+) -> None:
+    m = re.search(r"Inbound mail Maildir/: (\d+) messages taken in once \(cst inbound poll\): "
+                  r"(\d+) new tickets, (\d+) reply threaded to a ticket; the knowledge base "
+                  r"answered (\d+) first, handed (\d+) to the team\.", ws.output)  # fmt: skip
+    assert m is not None, ws.output
+    assert [int(g) for g in m.groups()] == [4, 3, 1, 1, 1]
+    listed = json.loads(ws.cst("tickets", "list", "--query", "tag:inbound", "--json").stdout)
+    assert len(listed) == 3
+    answered = [t for t in listed if "kb_answered" in t["tags"]]
+    assert len(answered) == 1 and "kb_handoff" in json.dumps(listed)
+    # the answer is in the customer's language (the mail is Spanish) and went through the one
+    # write path: the helpdesk file holds it as a public reply
+    helpdesk = [json.loads(line) for line in (ws.dir / "helpdesk.jsonl").read_text().splitlines()]
+    (rec,) = [r for r in helpdesk if r.get("type") == "ticket"
+              and r["id"] == answered[0]["id"].split(":")[1]][-1:]  # fmt: skip
+    replies = [e["body"] for e in rec["events"] if e["kind"] == "comment" and e["public"]]
+    assert len(replies) == 1 and replies[0].startswith("Hola")
+    # the figure of today's report is what the command it names prints
+    f = re.search(r"today's, answered from the KB: (\d+)  \((cst report kpi [^)]*)\)", ws.output)
+    assert f is not None and f.group(1) == "1", ws.output
+    report = json.loads(ws.cst(*f.group(2).split()[1:], "--json").stdout)
+    (kb,) = [x for x in report["metrics"] if x["name"] == "self_service"]
+    assert kb["values"]["answered"] == 1
+    # every mail was taken (moved to cur/, seen); polling again takes nothing twice
+    maildir = ws.dir / "Maildir"
+    assert not list((maildir / "new").iterdir())
+    assert sorted(p.name.rsplit(":2,", 1)[1] for p in (maildir / "cur").iterdir()) == ["S"] * 4
+    again = ws.cst("inbound", "poll")
+    assert "no new message" in again.stderr
+    assert ws.cst("inbound", "status").returncode == 0

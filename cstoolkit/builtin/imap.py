@@ -9,7 +9,7 @@ the mailbox and reads the messages that carry neither of cst's keywords, oldest 
   ``max_message_bytes``) is flagged ``\\Flagged`` and ``CstUnparsed``, left where it is and
   reported; remove the keyword after fixing it and the next poll tries again.
 
-The ticket's text is the plain-text part (else the HTML part without its tags). Attachments
+Parsing is :mod:`cstoolkit.builtin.mail`'s, shared with the ``maildir`` source. Attachments
 are never copied: each is listed with its type and size and linked by an IMAP URL (RFC 5092:
 ``imap://user@host:port/INBOX;UIDVALIDITY=v/;UID=u/;SECTION=2``) to the part in the mailbox;
 one over ``max_attachment_bytes`` is listed without a link. The idempotence key is the
@@ -18,30 +18,23 @@ message's ``Message-ID`` (a digest of the raw message when it has none).
 
 from __future__ import annotations
 
-import email
-import hashlib
 import imaplib
 import ipaddress
 import re
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import UTC
-from email import policy
-from email.message import EmailMessage, Message
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from cstoolkit.builtin.mail import Unparsable, parse_mail
 from cstoolkit.errors import BackendError, ConfigError
 from cstoolkit.hookspecs import hookimpl
-from cstoolkit.inbound_source import POLL, Attachment, InboundMessage, InboundSource, Polled
-from cstoolkit.model import now
+from cstoolkit.inbound_source import POLL, InboundMessage, InboundSource, Polled
 from cstoolkit.plugin import Setting
 
 IMPORTED = "CstImported"
 UNPARSED = "CstUnparsed"
-_TAGS = re.compile(r"<[^>]*>")
 
 
 class ImapSource(InboundSource):
@@ -154,8 +147,8 @@ class ImapSource(InboundSource):
             return item
         try:
             item.message = self.parse_mail(raw, self._url(mailbox, validity, uid))
-        except (ValueError, LookupError, TypeError, UnicodeError, IndexError) as exc:
-            item.problem = f"cannot be parsed: {exc}"
+        except Unparsable as exc:
+            item.problem = str(exc)
         return item
 
     def _url(self, mailbox: str, validity: str, uid: str) -> str:
@@ -165,76 +158,13 @@ class ImapSource(InboundSource):
                 f"/;UID={uid}")  # fmt: skip
 
     def parse_mail(self, raw: bytes, url: str) -> InboundMessage:
-        """One raw message -> an InboundMessage; ValueError (or a decoding error) when it
-        cannot be read."""
-        msg = email.message_from_bytes(raw, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        senders = [a for _, a in getaddresses([str(msg.get("From", ""))]) if "@" in a]
-        if not senders:
-            raise ValueError("no sender address (From)")
-        sender = senders[0].strip().lower()
-        message_id = str(msg.get("Message-ID", "")).strip()
-        if not message_id:
-            message_id = "<sha256-" + hashlib.sha256(raw).hexdigest()[:32] + "@cst.invalid>"
-        refs = " ".join(str(msg.get(h, "")) for h in ("In-Reply-To", "References"))
-        thread = list(dict.fromkeys(re.findall(r"<[^<>\s]+>", refs)))
-        name = str(getaddresses([str(msg.get("From", ""))])[0][0]) if senders else ""
-        text = _text(msg)
-        attachments = self._attachments(msg, url)
-        received = now()
-        if msg.get("Date"):
-            try:
-                received = parsedate_to_datetime(str(msg["Date"])).astimezone(UTC)
-            except (TypeError, ValueError):
-                received = now()
-        return InboundMessage(
-            message_id=message_id[:998], channel="email", sender=sender, sender_name=name,
-            subject=str(msg.get("Subject", ""))[:500], text=text, received_at=received,
-            thread_refs=thread[-50:], attachments=attachments,
-        )  # fmt: skip
-
-    def _attachments(self, msg: Message, url: str) -> list[Attachment]:
-        limit = int(self.config.get("max_attachment_bytes") or 0)
-        out = []
-        for section, part in _sections(msg):
-            if part.get_content_disposition() not in ("attachment", "inline") or (
-                part.get_content_disposition() == "inline" and not part.get_filename()
-            ):
-                continue
-            payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else None
-            too_large = bool(limit and size is not None and size > limit)
-            out.append(Attachment(
-                name=str(part.get_filename() or f"part-{section}")[:200],
-                content_type=part.get_content_type(), size=size,
-                url=None if too_large else f"{url}/;SECTION={section}", too_large=too_large,
-            ))  # fmt: skip
-        return out
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain", "html"))
-    if body is None:
-        return ""
-    content = body.get_content()
-    if not isinstance(content, str):
-        raise ValueError("the text part is not text")
-    if body.get_content_subtype() == "html":
-        content = re.sub(r"\n\s*\n+", "\n\n", _TAGS.sub("", content))
-    return content.strip()
-
-
-def _sections(msg: Message, prefix: str = "") -> Iterator[tuple[str, Message]]:
-    """Leaf parts with their IMAP section numbers (RFC 3501: 1, 2, 2.1 ...)."""
-    if not msg.is_multipart():
-        yield (prefix or "1"), msg
-        return
-    for i, part in enumerate(msg.get_payload(), start=1):
-        section = f"{prefix}.{i}" if prefix else str(i)
-        if part.is_multipart():
-            yield from _sections(part, section)
-        else:
-            yield section, part
+        """One raw message -> an InboundMessage (:func:`cstoolkit.builtin.mail.parse_mail`);
+        :class:`~cstoolkit.builtin.mail.Unparsable` when it cannot be read."""
+        return parse_mail(
+            raw,
+            lambda section: f"{url}/;SECTION={section}",
+            max_attachment_bytes=int(self.config.get("max_attachment_bytes") or 0),
+        )
 
 
 def _size(data: Any) -> int | None:

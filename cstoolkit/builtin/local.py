@@ -606,6 +606,8 @@ class LocalBackend(Backend):
                     }
                 ],
             }
+            if ticket.language:
+                rec["language"] = ticket.language
             if ticket.marker:
                 rec[_MARKER_KEY] = ticket.marker
             records.append(rec)

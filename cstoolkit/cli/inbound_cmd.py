@@ -91,12 +91,14 @@ def replies(app: App, names: tuple[str, ...], dry_run: bool, fmt: str, as_json: 
 @format_options()
 @pass_app
 def poll(app: App, names: tuple[str, ...], fmt: str, as_json: bool) -> None:
-    """Read the polled sources (an IMAP mailbox) once and take each new message in.
+    """Read the polled sources (an IMAP mailbox, a Maildir) once and take each new message in.
 
     A message that cannot be parsed is left in the mailbox, flagged and reported (exit 1);
-    nothing is ever deleted. Scheduled: run it from cron or `cst run`.
+    nothing is ever deleted. With answer_from_kb, each new ticket gets its first answer from
+    the knowledge base (said on stderr). Scheduled: run it from cron or `cst run`.
     """
     from cstoolkit.inbound.engine import FAILED, IN_DOUBT
+    from cstoolkit.inbound.first_answer import NOT_TRIED
     from cstoolkit.inbound.poll import poll_sources
     from cstoolkit.output import render
 
@@ -105,9 +107,12 @@ def poll(app: App, names: tuple[str, ...], fmt: str, as_json: bool) -> None:
     render(rows, OUTCOME_COLUMNS, chosen_format(fmt, as_json), title="Inbound")
     for p in report.problems:
         echo(f"warning: {p}")
+    for a in report.answers:
+        app.say(f"first answer on {a.ticket_id}: {a.action.replace('_', ' ')}: {a.detail}")
     if not rows and not report.problems and chosen_format(fmt, as_json) == "table":
         app.say("no new message")
-    if report.problems or any(r["action"] in (FAILED, IN_DOUBT) for r in rows):
+    not_tried = any(a.action == NOT_TRIED for a in report.answers)
+    if report.problems or not_tried or any(r["action"] in (FAILED, IN_DOUBT) for r in rows):
         sys.exit(1)
 
 

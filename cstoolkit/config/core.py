@@ -204,7 +204,7 @@ SURVEYS = _instances(
 )
 
 INBOUND_KEYS: tuple[Key, ...] = (
-    Key("plugin", required=True, help="The inbound source (whatsapp, twilio_sms, imap)."),
+    Key("plugin", required=True, help="The inbound source (whatsapp, twilio, imap, maildir)."),
     Key("backend", required=True, ref="backends", help="The [backends.NAME] tickets go to."),
     Key(
         "reply_channel",
@@ -221,6 +221,29 @@ INBOUND_KEYS: tuple[Key, ...] = (
         "acknowledgement",
         default="We received your message. Your ticket number is {ticket}.",
         help="The acknowledgement's text; {ticket} is the ticket's number.",
+    ),
+    Key(
+        "answer_from_kb",
+        "bool",
+        default=False,
+        help="Answer a new ticket once from the knowledge base (the answer_from_kb action, "
+        "in the customer's language), when its best article scores at least "
+        "answer_min_score; a customer asking for a person is handed to the team instead.",
+    ),
+    Key(
+        "answer_min_score",
+        "float",
+        default=0.35,
+        minimum=0,
+        maximum=1,
+        help="The floor of that answer (answer_from_kb's min_score, docs/knowledge.md).",
+    ),
+    Key(
+        "handoff_words",
+        "list",
+        items=Key("word"),
+        help="Words that mean 'a person, please' (default: answer_from_kb's: agent, humano, "
+        "atendente...).",
     ),
     Key("tags", "list", items=Key("tag"), help="Tags given to tickets this source creates."),
     Key("priority", default="normal", help="Priority of tickets this source creates."),

@@ -84,6 +84,10 @@ class Settings:
     tags: list[str] = field(default_factory=list)
     priority: str = "normal"
     window_closed_tag: str = "whatsapp-window-closed"
+    #: a first answer from the knowledge base on each new ticket (:mod:`.first_answer`)
+    answer_from_kb: bool = False
+    answer_min_score: float | None = None
+    handoff_words: list[str] | None = None
 
     @classmethod
     def of(cls, config: Config, name: str) -> Settings:
@@ -100,7 +104,30 @@ class Settings:
             tags=[str(t) for t in s.get("tags") or []],
             priority=str(s.get("priority") or "normal"),
             window_closed_tag=str(s.get("window_closed_tag") or cls.window_closed_tag),
+            answer_from_kb=bool(s.get("answer_from_kb", False)),
+            answer_min_score=(
+                float(s["answer_min_score"]) if s.get("answer_min_score") is not None else None
+            ),
+            handoff_words=(
+                [str(w) for w in s["handoff_words"]] if s.get("handoff_words") is not None else None
+            ),
         )
+
+
+def chain(
+    *hooks: Callable[[InboundMessage, str], None] | None,
+) -> Callable[[InboundMessage, str], None] | None:
+    """One ``on_created`` hook running ``hooks`` in order (the acknowledgement, then the first
+    answer from the knowledge base); None when there is none."""
+    chosen = [h for h in hooks if h is not None]
+    if not chosen:
+        return None
+
+    def created(message: InboundMessage, ticket_id: str) -> None:
+        for hook in chosen:
+            hook(message, ticket_id)
+
+    return created
 
 
 def build_source(config: Config, host: Any, name: str, store: Store | None) -> InboundSource:
@@ -265,6 +292,7 @@ class Receiver:
             channel=message.channel,
             tags=list(self.settings.tags),
             marker=marker_for(key),
+            language=_language(message),
         )
 
     def _recorded(self, key: str, message: InboundMessage, ticket_id: str, action: str) -> None:
@@ -340,10 +368,24 @@ def resolve(store: Store, source: str, message_id: str, *, created: str | None) 
     return True
 
 
+def _language(message: InboundMessage) -> str | None:
+    """The customer's language: what the message says (a mail's ``Content-Language``), else a
+    guess from its words (so a first answer from the knowledge base goes out in it)."""
+    from cstoolkit.knowledge.text import guess_language
+
+    given = message.data.get("language")
+    if isinstance(given, str) and given:
+        return given
+    return guess_language(f"{message.subject}\n{message.text}")
+
+
 def _subject(message: InboundMessage) -> str:
+    """A subject for a message that has none (WhatsApp, SMS): the customer's first words, so
+    the ticket's question is theirs alone (the knowledge base scores the subject with the
+    text; the channel and the phone are the ticket's own fields). Without words: who wrote."""
     first = " ".join(message.text.split())[:80]
     via = {"whatsapp": "WhatsApp", "sms": "SMS"}.get(message.channel, message.channel)
-    return f"{via} from {message.sender}: {first}" if first else f"{via} from {message.sender}"
+    return first or f"{via} from {message.sender}"
 
 
 class _Borrowed:

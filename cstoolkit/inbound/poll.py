@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.inbound import replies
-from cstoolkit.inbound.engine import FAILED, Outcome, Receiver, build_source
+from cstoolkit.inbound import first_answer, replies
+from cstoolkit.inbound.engine import FAILED, Outcome, Receiver, build_source, chain
 from cstoolkit.inbound_source import POLL
 from cstoolkit.store import inbound as db
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 class PollReport:
     outcomes: list[Outcome] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: first answers from the knowledge base on the tickets created (``answer_from_kb``)
+    answers: list[first_answer.Answer] = field(default_factory=list)
 
 
 def poll_sources(
@@ -41,7 +43,10 @@ def poll_sources(
                 report.problems.append(f"inbound.{name}: a webhook source (use cst inbound serve)")
             continue
         receiver = Receiver(config, host, store, name)
-        receiver.on_created = replies.acknowledger(config, host, store, receiver.settings)
+        first = first_answer.for_source(config, host, store, receiver.settings)
+        receiver.on_created = chain(
+            replies.acknowledger(config, host, store, receiver.settings), first
+        )
         try:
             report.outcomes.extend(receiver.recover())
             for item in source.poll():
@@ -57,6 +62,8 @@ def poll_sources(
                 if outcome.action != FAILED:
                     item.done()
                     db.clear_problem(store, name, item.ref)
+            if first is not None:
+                report.answers.extend(first.flush())
         finally:
             source.close()
             receiver.close()

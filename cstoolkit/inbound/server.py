@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cstoolkit.http_server import HardenedServer, Limits, Response, plain, read_body, reason
-from cstoolkit.inbound import replies
-from cstoolkit.inbound.engine import FAILED, Outcome, Receiver, build_source
+from cstoolkit.inbound import first_answer, replies
+from cstoolkit.inbound.engine import FAILED, Outcome, Receiver, build_source, chain
 from cstoolkit.inbound_source import WEBHOOK, InboundSource, Refused, WebhookRequest
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class Endpoint:
     source: InboundSource
     receiver: Receiver
     public_url: str | None
+    first: first_answer.FirstAnswer | None = None
 
 
 class InboundApp:
@@ -62,8 +63,11 @@ class InboundApp:
                 source.close()
                 continue
             receiver = Receiver(config, host, store, name)
-            receiver.on_created = replies.acknowledger(config, host, store, receiver.settings)
-            self.endpoints[name] = Endpoint(source, receiver, receiver.settings.public_url)
+            first = first_answer.for_source(config, host, store, receiver.settings)
+            receiver.on_created = chain(
+                replies.acknowledger(config, host, store, receiver.settings), first
+            )
+            self.endpoints[name] = Endpoint(source, receiver, receiver.settings.public_url, first)
 
     def recover(self) -> list[Outcome]:
         """Settle what a dead server left reserved (see :meth:`Receiver.recover`)."""
@@ -113,9 +117,13 @@ class InboundApp:
             return plain(exc.status, str(exc))
         with self._lock:
             outcomes = [ep.receiver.receive(msg) for msg in messages]
+            answers = ep.first.flush() if ep.first is not None else []
         self.outcomes.extend(outcomes)
         for o in outcomes:
             log.info("inbound.%s %s %s %s", o.source, o.action, o.ticket_id or "-", o.detail)
+        for a in answers:
+            log.info("inbound.%s first answer on %s: %s %s", a.source, a.ticket_id, a.action,
+                     a.detail)  # fmt: skip
         if any(o.action == FAILED for o in outcomes):
             return plain(503, "not taken now; deliver again later", **{"Retry-After": "60"})
         ok = ep.source.ok_answer

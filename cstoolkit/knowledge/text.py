@@ -142,3 +142,18 @@ def contains_phrase(text: str, phrases: Sequence[str]) -> str | None:
 
 def joined(items: Iterable[str]) -> str:
     return " ".join(items)
+
+
+def guess_language(text: str, languages: Iterable[str] | None = None) -> str | None:
+    """The language of ``text`` among ``languages`` (default: those with stop words here),
+    by which language's stop words it uses most; None when no language clearly leads (fewer
+    than two such words, or a tie). Cheap on purpose: it names the language of a customer's
+    first message so an answer goes out in it, not the language of any text."""
+    candidates = [c for c in (languages or STOP_WORDS) if c in STOP_WORDS]
+    said = words(text)
+    counts = sorted(
+        ((sum(1 for w in said if w in STOP_WORDS[c]), c) for c in candidates), reverse=True
+    )
+    if not counts or counts[0][0] < 2 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+        return None
+    return counts[0][1]

@@ -17,6 +17,7 @@ is the same number on both stores.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -358,6 +359,9 @@ def self_service_counts(
         f"AND t.id IN ({tickets_sql})) a "
         "LEFT JOIN ticket_facts f ON f.ticket_id = a.id"
     )
-    row = store.conn.execute(sql, (csat_good_min, int(since), int(until), *params)).fetchone()
+    # created_at is whole seconds: ``created_at < until`` for a fractional ``until`` (``--until
+    # now``) is ``created_at < ceil(until)``; truncating would drop this second's tickets.
+    bounds = (math.ceil(since), math.ceil(until))
+    row = store.conn.execute(sql, (csat_good_min, *bounds, *params)).fetchone()
     names = ("created", "answered", "deflected", "reopened", "csat_responses", "csat_good")
     return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
