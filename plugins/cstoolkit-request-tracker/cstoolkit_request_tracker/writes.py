@@ -19,10 +19,11 @@ RequestTrackerBackend`, which sends them and reads the answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cstoolkit.backends import first_with_phone, items_of
+from cstoolkit.backends.requesters import person_by_phone
 from cstoolkit.errors import BackendError, CapabilityError
 from cstoolkit.model import Priority, Ticket
 from cstoolkit.plugin import Changes, NewTicket
@@ -54,8 +55,10 @@ class RequestTrackerWrites:
 
     if TYPE_CHECKING:  # the backend's
         from cstoolkit.http import HttpClient
+        from cstoolkit.store.kv import KeyValue
 
         http: HttpClient
+        state: KeyValue
 
         def _path(self, path: str) -> str: ...
 
@@ -64,15 +67,6 @@ class RequestTrackerWrites:
         def _has_marker_field(self) -> bool: ...
 
         def get_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
-
-        def person_by_phone(
-            self,
-            phone: str,
-            *,
-            search: Callable[[str], str | None] | None,
-            create: Callable[[str], str],
-            exists: Callable[[str], bool] | None = None,
-        ) -> str: ...
 
     def _update_body(
         self, raw: dict[str, Any], current: Ticket, changes: Changes
@@ -196,8 +190,8 @@ class RequestTrackerWrites:
             names[user_id] = str(user["Name"])
             return True
 
-        user_id = self.person_by_phone(
-            ticket.requester_phone, search=search, create=create, exists=exists
+        user_id = person_by_phone(
+            self.state, ticket.requester_phone, search=search, create=create, exists=exists
         )
         return names[user_id]
 
