@@ -191,7 +191,8 @@ class Comment:
     body: str
     public: bool = False
     #: written by the ticket's requester (a customer's message that came in), not by an agent;
-    #: a backend that cannot post as the requester keeps it as an internal note marked as theirs
+    #: a backend that cannot post as the requester (its API writes only as the API user, or the
+    #: ticket names no requester) keeps it as an internal note marked as theirs
     #: (:func:`cstoolkit.backends.requester_note`), never as an agent's public reply
     from_requester: bool = False
 

@@ -34,6 +34,7 @@ from cstoolkit.backends.requesters import (
     first_with_phone,
     placeholder_email,
     requester_note,
+    same_phone,
 )
 from cstoolkit.backends.walks import (
     STALL_LIMIT,
@@ -102,6 +103,7 @@ __all__ = [
     "requester_note",
     "require_time",
     "rewind",
+    "same_phone",
     "setting",
     "time_field",
 ]

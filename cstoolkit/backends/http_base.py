@@ -26,7 +26,6 @@ remembered in the instance state, a 404 read as "none", the live check. No SQL a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ from enum import Enum
 from pathlib import Path  # read at run time: the annotations of HttpSettings
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from cstoolkit.backends import requesters
 from cstoolkit.backends.records import MAPPING_ERRORS, VendorDataError, malformed
 from cstoolkit.backends.walks import ProgressGuard
 from cstoolkit.errors import BackendError, CapabilityError, ConfigError, CstError
@@ -53,10 +53,6 @@ log = logging.getLogger("cstoolkit.backends")
 
 _HTTP: dict[str, Setting] = {s.name: s for s in http_settings()}
 MARKERS_KEY = "markers"
-#: instance-state key of the people this backend found or created by phone (see person_by_phone)
-PHONES_KEY = "people_by_phone"
-#: how many of them are remembered (the oldest are forgotten first)
-PHONES_MAX = 5000
 
 
 def http_setting(name: str, default: Any) -> Any:
@@ -375,49 +371,24 @@ class HttpBackend(Backend[OptionsT]):
         create: Callable[[str], str],
         exists: Callable[[str], bool] | None = None,
     ) -> str:
-        """The vendor's id of the person whose phone is ``phone`` (E.164), found or created once.
-
-        In order: the id this instance found or created for that phone before (remembered in
-        the instance state, keyed by a hash of the number, so a person created a moment ago is
-        found even while the vendor's search index lags; ``exists(id)`` re-checks it, so a
-        person merged or deleted since is looked up again), then the vendor's search
-        (``search(phone)``, None where the vendor documents none), then ``create(phone)``. The
-        id found or created is remembered. Errors of the calls propagate (a BackendError).
-        """
-        key = hashlib.sha256(phone.encode()).hexdigest()[:24]
-        known = self._people().get(key)
-        if known is not None and (exists is None or exists(known)):
-            return known
-        found = search(phone) if search is not None else None
-        person = found if found is not None else create(phone)
-        self._remember_person(key, person)
-        return person
-
-    def _people(self) -> dict[str, str]:
-        raw = self.state.get(PHONES_KEY, {}) if self.state is not None else {}
-        if not isinstance(raw, Mapping):
-            return {}
-        return {str(k): str(v) for k, v in raw.items() if v is not None}
-
-    def _remember_person(self, key: str, person: str) -> None:
-        if self.state is None:
-            return
-        people = self._people()
-        people.pop(key, None)
-        people[key] = person
-        while len(people) > PHONES_MAX:
-            people.pop(next(iter(people)))
-        self.state.set(PHONES_KEY, people)
+        """The vendor's id of the person whose phone is ``phone``, found or created once and
+        remembered in this instance's state (:func:`cstoolkit.backends.requesters.person_by_phone`:
+        the calls get the number spelled by ``e164``)."""
+        return requesters.person_by_phone(
+            self.state, phone, search=search, create=create, exists=exists
+        )
 
     def requester_of(self, record: Mapping[str, Any], key: str, ext: str) -> Any:
-        """The requester's id on a ticket ``record`` (``record[key]``), for a message posted as
-        theirs; a BackendError when the ticket names none (never posted as an agent instead)."""
-        value = record.get(key)
-        if value is None or isinstance(value, bool) or not isinstance(value, str | int):
-            raise BackendError(
-                f"{self.label}: ticket {ext} has no requester ({key!r}); the customer's "
-                "message is not posted as an agent's"
-            )
+        """The requester's id on ticket ``ext`` just read (``record[key]``), for a message posted
+        as theirs; None when the ticket names none: the plugin then posts
+        :func:`~cstoolkit.backends.requesters.requester_note` (never an agent's reply)."""
+        value = requesters.requester_of(record, key)
+        if value is None:
+            log.info(
+                "%s: ticket %s has no requester (%r): the customer's message is kept as an "
+                "internal note marked as theirs",
+                self.label, ext, key,
+            )  # fmt: skip
         return value
 
     def check_unchanged(

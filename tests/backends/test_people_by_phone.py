@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from cstoolkit.backends import HttpBackend, HttpBackendSettings, http_base
-from cstoolkit.errors import BackendError
+from cstoolkit.backends import HttpBackend, HttpBackendSettings, requesters
 from cstoolkit.store.kv import MemoryKeyValue
 
 
@@ -61,7 +60,7 @@ def test_found_or_created_once_and_remembered_by_a_hash() -> None:
     again = find("+34600111222")
     assert first == again == "100"
     assert vendor.calls == ["search", "create", "exists"]
-    assert "+34600111222" not in json.dumps(state.get(http_base.PHONES_KEY))
+    assert "+34600111222" not in json.dumps(state.get(requesters.PHONES_KEY))
     del vendor.people["100"]  # merged or deleted in the helpdesk since
     assert find("+34600111222") == "101"
 
@@ -74,19 +73,33 @@ def test_a_vendor_without_search_creates_then_remembers() -> None:
 
 
 def test_memory_is_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_base, "PHONES_MAX", 3)
+    monkeypatch.setattr(requesters, "PHONES_MAX", 3)
     vendor, state = Vendor(), MemoryKeyValue("ac")
     backend = acme(state)
     for n in range(5):
         backend.person_by_phone(f"+1{n}", search=None, create=vendor.create)
-    assert len(state.get(http_base.PHONES_KEY)) == 3
+    assert len(state.get(requesters.PHONES_KEY)) == 3
     backend.person_by_phone("+10", search=None, create=vendor.create)  # forgotten: created again
     assert vendor.calls.count("create") == 6
 
 
-def test_requester_of_refuses_a_ticket_without_one() -> None:
+def test_requester_of_is_none_for_a_ticket_without_one() -> None:
+    # The one rule (docs/inbound.md): no requester, so the plugin posts requester_note instead.
     backend = acme(MemoryKeyValue("ac"))
     assert backend.requester_of({"requester_id": 7}, "requester_id", "42") == 7
-    for bad in ({}, {"requester_id": None}, {"requester_id": True}, {"requester_id": {"id": 1}}):
-        with pytest.raises(BackendError, match="ticket 42 has no requester"):
-            backend.requester_of(bad, "requester_id", "42")
+    for bad in (
+        {},
+        {"requester_id": None},
+        {"requester_id": ""},
+        {"requester_id": True},
+        {"requester_id": {"id": 1}},
+    ):
+        assert backend.requester_of(bad, "requester_id", "42") is None
+
+
+def test_every_spelling_of_a_number_is_one_person() -> None:
+    vendor = Vendor()
+    backend = acme(MemoryKeyValue("ac"))
+    spellings = ["+34600111222", "whatsapp:+34600111222", "+34 600-111-222", "34600111222"]
+    ids = {backend.person_by_phone(p, search=None, create=vendor.create) for p in spellings}
+    assert ids == {"100"} and vendor.people == {"100": "+34600111222"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cstoolkit.backends import e164, requester_note
 from cstoolkit.plugin import Changes, Comment, NewTicket, marker_token
 from cstoolkit_freshdesk.mapping import CHANNEL_TO_SOURCE, vendor_int
 
@@ -72,7 +73,10 @@ class FreshdeskWrites:
         """Where a comment goes and its body: an agent's public comment is a reply (mailed to
         the requester), a private one a private note; the customer's own message
         (``from_requester``) is a public note marked ``incoming`` (as from outside) whose
-        ``user_id`` is the requester, so it is theirs and no reply is sent to them."""
+        ``user_id`` is the requester, so it is theirs and no reply is sent to them; on a ticket
+        that names no requester it is a private note marked as theirs (``requester_note``)."""
+        if comment.from_requester and requester_id is None:
+            comment = requester_note(comment)
         if comment.from_requester:
             note = {"body": comment.body, "private": False, "incoming": True}
             return "notes", {**note, "user_id": requester_id}
@@ -102,8 +106,8 @@ class FreshdeskWrites:
         elif ticket.requester_phone:
             # Create Ticket finds the contact with this phone, or adds one; with a phone and no
             # email, Freshdesk requires the name.
-            payload["phone"] = ticket.requester_phone
-            payload["name"] = ticket.requester_name or ticket.requester_phone
+            payload["phone"] = e164(ticket.requester_phone)
+            payload["name"] = ticket.requester_name or payload["phone"]
         if ticket.requester_name:
             payload["name"] = ticket.requester_name
         if ticket.custom_fields:

@@ -15,6 +15,7 @@ import pytest
 import respx
 from freshdesk_fake import FakeTime, make_backend
 
+from cstoolkit.backends.requesters import REQUESTER_NOTE_HEADER
 from cstoolkit.errors import BackendError
 from cstoolkit.plugin import Changes, Comment, NewTicket
 
@@ -104,12 +105,17 @@ def test_agents_comments_are_unchanged() -> None:
 
 
 @respx.mock
-def test_without_a_requester_the_message_is_refused_not_posted_as_an_agent() -> None:
+def test_without_a_requester_the_message_is_a_private_note_marked_as_theirs() -> None:
+    # The one rule for a ticket that names no requester (docs/inbound.md): never a reply
+    # mailed as an agent's, never stuck in the push queue.
     mock_ticket({**TICKET, "requester_id": None})
-    posted = respx.post(url__regex=rf"{BASE}/api/v2/tickets/42/.*")
-    with pytest.raises(BackendError, match="no requester"):
-        apply(Comment("hi", from_requester=True))
-    assert not posted.called
+    reply = respx.post(f"{BASE}/api/v2/tickets/42/reply")
+    notes = respx.post(f"{BASE}/api/v2/tickets/42/notes").mock(
+        return_value=httpx.Response(201, json={**NOTE, "private": True, "incoming": False})
+    )
+    apply(Comment("hi", from_requester=True))
+    assert not reply.called
+    assert body(notes.calls[0]) == {"body": f"{REQUESTER_NOTE_HEADER}\n\nhi", "private": True}
 
 
 @respx.mock

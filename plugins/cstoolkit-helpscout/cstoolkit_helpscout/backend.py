@@ -45,6 +45,7 @@ from cstoolkit.backends import (
     map_field,
     page_walk,
     parse_time,
+    requester_note,
     rewind,
     setting,
 )
@@ -435,11 +436,18 @@ class HelpScoutBackend(HelpScoutRecords, HttpBackend[HelpScoutSettings]):
         if sorted(new_tags) != sorted(tags):
             self._send("PUT", f"{path}/tags", json={"tags": new_tags})
             changed = True
-        for comment in changes.comments:
+        comments = changes.comments
+        who = (
+            self.requester_of(current.get("primaryCustomer") or {}, "id", ext)
+            if any(c.from_requester for c in comments)
+            else None
+        )
+        if who is None:  # no customer: the customer's message is a note marked as theirs
+            comments = [requester_note(c) for c in comments]
+        for comment in comments:
             if comment.from_requester:
                 # The customer's own message: a customer thread (Create Customer Thread) by
                 # the conversation's customer; it re-opens the conversation, mails nobody.
-                who = self.requester_of(current.get("primaryCustomer") or {}, "id", ext)
                 thread = {"customer": {"id": who}, "text": comment.body}
                 self._send("POST", f"{path}/customer", json=thread)
             elif comment.public:

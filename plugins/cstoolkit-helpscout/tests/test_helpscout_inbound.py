@@ -16,6 +16,7 @@ import pytest
 import respx
 from helpscout_fake import make_backend
 
+from cstoolkit.backends.requesters import REQUESTER_NOTE_HEADER
 from cstoolkit.errors import BackendError
 from cstoolkit.plugin import Changes, Comment, NewTicket
 from cstoolkit.store.kv import MemoryKeyValue
@@ -133,13 +134,17 @@ def test_the_customers_message_is_a_customer_thread(token: Any) -> None:
     assert body(thread.calls[0]) == {"customer": {"id": 700}, "text": "any news?"}
 
 
-def test_without_a_customer_the_message_is_refused_not_posted_as_an_agent(token: Any) -> None:
+def test_without_a_customer_the_message_is_a_note_marked_as_theirs(token: Any) -> None:
+    # The one rule for a ticket that names no requester (docs/inbound.md): never a reply
+    # mailed as an agent's, never stuck in the push queue.
     bare = {**CONVERSATION, "primaryCustomer": None}
     token.get(f"{CONVERSATIONS}/42").mock(return_value=httpx.Response(200, json=bare))
-    posted = token.post(url__regex=rf"{CONVERSATIONS}/42/.*")
-    with pytest.raises(BackendError, match="no requester"):
-        backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
-    assert not posted.called
+    reply = token.post(f"{CONVERSATIONS}/42/reply")
+    thread = token.post(f"{CONVERSATIONS}/42/customer")
+    note = token.post(f"{CONVERSATIONS}/42/notes").mock(return_value=httpx.Response(201))
+    backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
+    assert not reply.called and not thread.called
+    assert body(note.calls[0]) == {"text": f"{REQUESTER_NOTE_HEADER}\n\nhi"}
 
 
 def test_rate_limits_on_the_new_calls_are_waited_out(token: Any) -> None:

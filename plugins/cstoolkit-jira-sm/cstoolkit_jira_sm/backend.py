@@ -518,8 +518,7 @@ class JiraSMBackend(JiraSMRecords, HttpBackend[JiraSMSettings]):
                     body["raiseOnBehalfOf"] = ticket.requester_email
                 elif ticket.requester_phone:
                     body["raiseOnBehalfOf"] = customer_for_phone(
-                        self.http,
-                        self.label,
+                        self,
                         phone=ticket.requester_phone,
                         name=ticket.requester_name,
                         domain=opts.phone_customer_domain,

@@ -6,6 +6,9 @@ So a phone-only requester becomes the customer ``phone-<digits>@<phone_customer_
 dropped, since JSM mails its customers. Without that setting the create is refused with a
 one-line error naming it.
 
+The customer's accountId is remembered by ``person_by_phone`` (keyed by a hash of the number)
+and checked again with ``GET /rest/api/3/user?accountId=`` before it is used again.
+
 * ``POST /rest/servicedeskapi/customer?strictConflictStatusCode=true`` with ``email`` and
   ``displayName`` creates the customer (its ``accountId`` is in the answer); an existing one
   answers 409, and is then found with ``GET /rest/api/3/user/search?query=<email>`` (only an
@@ -18,19 +21,23 @@ one-line error naming it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from cstoolkit.backends import expect_list, placeholder_email
 from cstoolkit.errors import BackendError
 from cstoolkit.http import HttpClient
 from cstoolkit.http_errors import HttpError
 
+if TYPE_CHECKING:
+    from cstoolkit.backends import HttpBackend
+
 CUSTOMER_PATH = "/rest/servicedeskapi/customer"
 USER_SEARCH_PATH = "/rest/api/3/user/search"
+USER_PATH = "/rest/api/3/user"
 
 
 def customer_for_phone(
-    http: HttpClient,
-    label: str,
+    backend: HttpBackend[Any],
     *,
     phone: str,
     name: str,
@@ -38,10 +45,20 @@ def customer_for_phone(
     setting: str,
     servicedesk_id: str,
 ) -> str:
-    """The accountId of the customer standing for ``phone`` (created or found), with access to
-    service desk ``servicedesk_id``."""
+    """The accountId of the customer standing for ``phone`` (remembered, created or found:
+    ``person_by_phone``, re-checked with Get User), with access to service desk
+    ``servicedesk_id``."""
+    http, label = backend.http, backend.label
     email = placeholder_email(phone, domain, setting)
-    account = _create(http, label, email, name or phone) or _find(http, label, email)
+
+    def create(number: str) -> str:
+        return _create(http, label, email, name or number) or _find(http, label, email)
+
+    def exists(account: str) -> bool:
+        user = backend.get_or_none(USER_PATH, params={"accountId": account})
+        return isinstance(user, Mapping) and user.get("active", True) is not False
+
+    account = backend.person_by_phone(phone, search=None, create=create, exists=exists)
     http.request(
         "POST",
         f"/rest/servicedeskapi/servicedesk/{servicedesk_id}/customer",

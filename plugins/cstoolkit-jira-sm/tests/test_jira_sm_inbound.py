@@ -192,3 +192,19 @@ def test_an_agents_public_comment_stays_public(fake: FakeJira) -> None:
     make_backend(fake).apply("10001", Changes(comments=[Comment("On its way", public=True)]))
     (posted,) = sent(fake, "POST", "/rest/servicedeskapi/request/10001/comment")
     assert body(posted) == {"body": "On its way", "public": True}
+
+
+def test_the_customer_is_remembered_and_checked_again_for_the_next_ticket(fake: FakeJira) -> None:
+    fake.script("POST", "/rest/servicedeskapi/customer", httpx.Response(201, json=CUSTOMER))
+    for _ in range(2):
+        fake.script("POST", "/rest/servicedeskapi/servicedesk/1/customer", httpx.Response(204))
+    fake.script("GET", "/rest/api/3/user", httpx.Response(200, json=CUSTOMER))
+    backend = make_backend(fake, **DESK)
+    backend.create(phone_ticket())
+    backend.create(phone_ticket())  # remembered by a hash of the number, checked with Get User
+    assert len(sent(fake, "POST", "/rest/servicedeskapi/customer")) == 1
+    (shown,) = sent(fake, "GET", "/rest/api/3/user")
+    assert shown.url.params["accountId"] == ACCOUNT
+    assert len(sent(fake, "POST", "/rest/servicedeskapi/servicedesk/1/customer")) == 2
+    requests = sent(fake, "POST", "/rest/servicedeskapi/request")
+    assert [body(r)["raiseOnBehalfOf"] for r in requests] == [ACCOUNT, ACCOUNT]

@@ -37,7 +37,6 @@ from cstoolkit.backends import (
     HttpBackendSettings,
     TimeWindowWalk,
     VendorDataError,
-    e164,
     expect_list,
     first_with_phone,
     id_field,
@@ -417,8 +416,13 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         if body:
             self.http.request("PUT", f"/tickets/{ext}", json=body)
             changed = True
+        contact = (
+            self.requester_of(current, "owner_contactid", ext)
+            if any(c.from_requester for c in changes.comments)
+            else None
+        )
         for comment in changes.comments:
-            self.http.json("POST", f"/tickets/{ext}/messages", json=self._message(current, comment))
+            self.http.json("POST", f"/tickets/{ext}/messages", json=self._message(contact, comment))
             changed = True
         if not changed:
             return ApplyResult(ext, False, self._utc(current.get("date_changed")), "no change")
@@ -458,33 +462,43 @@ class LiveAgentBackend(HttpBackend[LiveAgentSettings]):
         self.remember_marker(ticket.marker, ext)
         return ext
 
-    def _message(self, ticket: Mapping[str, Any], comment: Comment) -> dict[str, Any]:
+    @staticmethod
+    def _message(contact: Any, comment: Comment) -> dict[str, Any]:
         """The ``POST /tickets/{id}/messages`` body: a customer's own message is written by the
         ticket's contact (``useridentifier``); without one it is an internal note marked as
         theirs."""
-        contact = ticket.get("owner_contactid")
-        if comment.from_requester and contact not in (None, ""):
+        if comment.from_requester and contact is not None:
             return {"message": comment.body, "useridentifier": str(contact), "type": "M"}
         comment = requester_note(comment)
         return {"message": comment.body, "type": "M" if comment.public else "N"}
 
     def _contact_with_phone(self, phone: str, name: str) -> str:
-        """The id of the contact with ``phone``: found, else created."""
-        number = e164(phone)
-        data = self.http.get_json(
-            "/contacts",
-            params={"_filters": json.dumps([["phone", "E", number]]), "_perPage": 20},
-        )
-        contacts = expect_list(data, self.label, "GET /contacts")
-        found = first_with_phone(contacts, number, lambda c: list(c.get("phones") or []))
-        if found is not None and found.get("id") not in (None, ""):
-            return str(found["id"])
-        created = self.http.json(
-            "POST", "/contacts", json={"firstname": name or number, "phones": [number]}
-        )
-        if not isinstance(created, Mapping) or created.get("id") in (None, ""):
-            raise BackendError(f"{self.label}: POST /contacts: no contact id returned")
-        return str(created["id"])
+        """The id of the contact with ``phone``: remembered, found, else created
+        (``person_by_phone``; a search answer counts only for a contact with the number)."""
+
+        def search(number: str) -> str | None:
+            data = self.http.get_json(
+                "/contacts",
+                params={"_filters": json.dumps([["phone", "E", number]]), "_perPage": 20},
+            )
+            contacts = expect_list(data, self.label, "GET /contacts")
+            found = first_with_phone(contacts, number, lambda c: list(c.get("phones") or []))
+            if found is not None and found.get("id") not in (None, ""):
+                return str(found["id"])
+            return None
+
+        def create(number: str) -> str:
+            created = self.http.json(
+                "POST", "/contacts", json={"firstname": name or number, "phones": [number]}
+            )
+            if not isinstance(created, Mapping) or created.get("id") in (None, ""):
+                raise BackendError(f"{self.label}: POST /contacts: no contact id returned")
+            return str(created["id"])
+
+        def exists(contact_id: str) -> bool:
+            return self.get_or_none(f"/contacts/{contact_id}") is not None
+
+        return self.person_by_phone(phone, search=search, create=create, exists=exists)
 
     def find_by_marker(self, marker: str) -> str | None:
         """Markers are remembered in the instance state only (see docs: a crash between the

@@ -209,3 +209,25 @@ def test_an_agents_reply_is_unchanged() -> None:
     )
     make().apply("la:t9", Changes(comments=[Comment("On its way", public=True)]))
     assert body(posted.calls[0].request) == {"message": "On its way", "type": "M"}
+
+
+@respx.mock
+def test_the_contact_is_remembered_and_checked_again_for_the_next_ticket() -> None:
+    search = respx.get(f"{API}/contacts").mock(return_value=httpx.Response(200, json=[]))
+    created = respx.post(f"{API}/contacts").mock(
+        side_effect=[
+            httpx.Response(200, json=contact("c0ffee", PHONE)),
+            httpx.Response(200, json=contact("c0ffef", PHONE)),
+        ]
+    )
+    shown = respx.get(f"{API}/contacts/c0ffee").mock(
+        side_effect=[httpx.Response(200, json=contact("c0ffee", PHONE)), httpx.Response(404)]
+    )
+    ticket = respx.post(f"{API}/tickets").mock(return_value=httpx.Response(200, json={"id": "t9"}))
+    backend = make()
+    backend.create(phone_ticket())
+    backend.create(phone_ticket())  # remembered (by a hash of the number), still there
+    assert search.call_count == 1 and created.call_count == 1 and shown.call_count == 1
+    backend.create(phone_ticket())  # deleted in LiveAgent since: looked up and created again
+    assert search.call_count == 2 and created.call_count == 2
+    assert [body(c.request)["useridentifier"] for c in ticket.calls] == ["c0ffee"] * 2 + ["c0ffef"]

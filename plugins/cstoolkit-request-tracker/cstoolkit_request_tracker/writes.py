@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.backends import e164, first_with_phone, items_of
+from cstoolkit.backends import first_with_phone, items_of
+from cstoolkit.backends.requesters import person_by_phone
 from cstoolkit.errors import BackendError, CapabilityError
 from cstoolkit.model import Priority, Ticket
 from cstoolkit.plugin import Changes, NewTicket
@@ -54,14 +55,18 @@ class RequestTrackerWrites:
 
     if TYPE_CHECKING:  # the backend's
         from cstoolkit.http import HttpClient
+        from cstoolkit.store.kv import KeyValue
 
         http: HttpClient
+        state: KeyValue
 
         def _path(self, path: str) -> str: ...
 
         def _queue_names(self) -> dict[str, str]: ...
 
         def _has_marker_field(self) -> bool: ...
+
+        def get_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
     def _update_body(
         self, raw: dict[str, Any], current: Ticket, changes: Changes
@@ -137,33 +142,58 @@ class RequestTrackerWrites:
         return body
 
     def _requestor(self, ticket: NewTicket) -> str | None:
-        """The requester's email, else the name of the RT user named after their phone (found
-        or created)."""
+        """The requester's email, else the ``Name`` of the RT user of their phone (found or
+        created once through ``person_by_phone``, which remembers the user's id)."""
         if ticket.requester_email or not ticket.requester_phone:
             return ticket.requester_email
-        phone = e164(ticket.requester_phone)
-        endpoint = "POST /REST/2.0/users"
-        data = self.http.json(
-            "POST",
-            self._path("/users"),
-            params={"fields": "Name,MobilePhone", "per_page": 20},
-            json=[{"field": "Name", "value": phone}],
-            idempotent=True,
+        names: dict[str, str] = {}  # user id -> Name, from whichever call answered
+
+        def search(phone: str) -> str | None:
+            endpoint = "POST /REST/2.0/users"
+            data = self.http.json(
+                "POST",
+                self._path("/users"),
+                params={"fields": "Name,MobilePhone", "per_page": 20},
+                json=[{"field": "Name", "value": phone}],
+                idempotent=True,
+            )
+            users = items_of(data, "items", self.label, endpoint, required=True)
+            found = first_with_phone(
+                users, phone, lambda user: [user.get("Name"), user.get("MobilePhone")]
+            )
+            if found is None or not found.get("Name") or found.get("id") in (None, ""):
+                return None
+            names[str(found["id"])] = str(found["Name"])
+            return str(found["id"])
+
+        def create(phone: str) -> str:
+            answer = self.http.json(
+                "POST",
+                self._path("/user"),
+                json={
+                    "Name": phone,
+                    "RealName": ticket.requester_name or phone,
+                    "MobilePhone": phone,
+                },
+            )
+            if not isinstance(answer, Mapping) or answer.get("id") in (None, ""):
+                raise BackendError(f"{self.label}: POST /REST/2.0/user answered without an id")
+            names[str(answer["id"])] = phone
+            return str(answer["id"])
+
+        def exists(user_id: str) -> bool:
+            user = self.get_or_none(self._path(f"/user/{user_id}"))
+            if not isinstance(user, Mapping) or not user.get("Name"):
+                return False
+            if str(user.get("Disabled") or "0") != "0":
+                return False
+            names[user_id] = str(user["Name"])
+            return True
+
+        user_id = person_by_phone(
+            self.state, ticket.requester_phone, search=search, create=create, exists=exists
         )
-        users = items_of(data, "items", self.label, endpoint, required=True)
-        found = first_with_phone(
-            users, phone, lambda user: [user.get("Name"), user.get("MobilePhone")]
-        )
-        if found is not None and found.get("Name"):
-            return str(found["Name"])
-        answer = self.http.json(
-            "POST",
-            self._path("/user"),
-            json={"Name": phone, "RealName": ticket.requester_name or phone, "MobilePhone": phone},
-        )
-        if not isinstance(answer, Mapping) or answer.get("id") in (None, ""):
-            raise BackendError(f"{self.label}: POST /REST/2.0/user answered without an id")
-        return phone
+        return names[user_id]
 
 
 def _bare(value: str, instance: str) -> str:

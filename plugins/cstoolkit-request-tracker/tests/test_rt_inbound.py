@@ -205,3 +205,23 @@ def test_an_agents_public_comment_is_still_a_correspondence() -> None:
         "Content": "On its way",
         "ContentType": "text/plain",
     }
+
+
+@respx.mock
+def test_the_phone_user_is_remembered_and_checked_again_for_the_next_ticket() -> None:
+    search = respx.post(f"{API}/users").mock(return_value=httpx.Response(200, json=users()))
+    created = respx.post(f"{API}/user").mock(return_value=httpx.Response(201, json=CREATED_USER))
+    shown = respx.get(f"{API}/user/31").mock(
+        side_effect=[
+            httpx.Response(200, json={"id": 31, "Name": PHONE, "Disabled": "0"}),
+            httpx.Response(200, json={"id": 31, "Name": PHONE, "Disabled": "1"}),
+        ]
+    )
+    ticket = respx.post(f"{API}/ticket").mock(return_value=httpx.Response(201, json=CREATED_TICKET))
+    backend = make()
+    backend.create(phone_ticket())
+    backend.create(phone_ticket())  # remembered by a hash of the number, still enabled
+    assert search.call_count == 1 and created.call_count == 1 and shown.call_count == 1
+    backend.create(phone_ticket())  # disabled in RT since: looked up (and created) again
+    assert search.call_count == 2 and created.call_count == 2
+    assert [body(c.request)["Requestor"] for c in ticket.calls] == [PHONE] * 3

@@ -38,7 +38,9 @@ from cstoolkit.backends import (
     id_field,
     iso_z,
     parse_time,
+    requester_note,
     rewind,
+    same_phone,
     setting,
     time_field,
 )
@@ -98,10 +100,6 @@ DEFAULT_CHANNEL_MAP: dict[str, str] = {
     "whatsapp message": "whatsapp",
 }
 _ROLES = {"customer": Role.REQUESTER, "agent": Role.AGENT, "system": Role.SYSTEM}
-
-
-def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
 
 
 def zms(value: datetime) -> str:
@@ -417,7 +415,15 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
                     json={"item": tag, "object": "Ticket", "o_id": int(ext)},
                 )
                 changed = True
-        for comment in changes.comments:
+        customer = (
+            self.requester_of(current, "customer_id", ext)
+            if any(c.from_requester for c in changes.comments)
+            else None
+        )
+        comments = changes.comments
+        if customer is None:  # no customer: the customer's message is an internal note, theirs
+            comments = [requester_note(c) for c in comments]
+        for comment in comments:
             article: dict[str, Any] = {
                 "ticket_id": int(ext),
                 "body": comment.body,
@@ -428,7 +434,6 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
             if comment.from_requester:
                 # The customer's own message: a public article whose sender is Customer and
                 # whose origin is the ticket's customer (an agent creating it on their behalf).
-                customer = self.requester_of(current, "customer_id", ext)
                 article.update(internal=False, sender="Customer", origin_by_id=customer)
             self.http.json("POST", "/api/v1/ticket_articles", json=article)
             changed = True
@@ -481,7 +486,7 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
     # -- customers known only by phone ----------------------------------------------------------
 
     def _customer_by_phone(self, phone: str) -> str | None:
-        """The oldest user whose ``phone`` or ``mobile`` is ``phone`` (digits compared: the
+        """The oldest user whose ``phone`` or ``mobile`` is ``phone`` (``same_phone``: the
         search is a full-text one and may return near matches)."""
         where = f"GET {USERS_SEARCH}"
         data = self.http.get_json(
@@ -489,13 +494,11 @@ class ZammadBackend(HttpBackend[ZammadSettings]):
             params={"query": f'phone:"{phone}" OR mobile:"{phone}"', "expand": "true"},
         )
         users = data.get("users") if isinstance(data, Mapping) else data
-        digits = _digits(phone)
         ids = []
         for user in expect_list(users, self.label, where):
             if not isinstance(user, Mapping):
                 raise VendorDataError(self.label, where, "a user is not an object")
-            numbers = {_digits(str(user.get(k) or "")) for k in ("phone", "mobile")}
-            if digits in numbers:
+            if any(same_phone(user.get(k), phone) for k in ("phone", "mobile")):
                 try:
                     ids.append(int(id_field(user)))
                 except MAPPING_ERRORS:

@@ -15,6 +15,7 @@ import pytest
 import respx
 from zammad_fake import make_backend
 
+from cstoolkit.backends.requesters import REQUESTER_NOTE_HEADER
 from cstoolkit.errors import BackendError
 from cstoolkit.plugin import Changes, Comment, NewTicket
 from cstoolkit.store.kv import MemoryKeyValue
@@ -161,12 +162,21 @@ def test_an_agents_article_is_unchanged() -> None:
 
 
 @respx.mock
-def test_without_a_customer_the_message_is_refused_not_posted_as_an_agent() -> None:
+def test_without_a_customer_the_message_is_an_internal_note_marked_as_theirs() -> None:
+    # The one rule for a ticket that names no requester (docs/inbound.md): never an agent's
+    # public article, never stuck in the push queue.
     mock_ticket({**TICKET, "customer_id": None})
-    articles = respx.post(f"{BASE}/api/v1/ticket_articles")
-    with pytest.raises(BackendError, match="no requester"):
-        backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
-    assert not articles.called
+    articles = respx.post(f"{BASE}/api/v1/ticket_articles").mock(
+        return_value=httpx.Response(201, json={**ARTICLE, "sender": "Agent", "internal": True})
+    )
+    backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
+    assert body(articles.calls[0]) == {
+        "ticket_id": 42,
+        "body": f"{REQUESTER_NOTE_HEADER}\n\nhi",
+        "content_type": "text/plain",
+        "type": "note",
+        "internal": True,
+    }
 
 
 @respx.mock

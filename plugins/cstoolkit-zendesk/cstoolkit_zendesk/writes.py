@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cstoolkit.backends import MAPPING_ERRORS, VendorDataError, id_field, items_of
+from cstoolkit.backends import (
+    MAPPING_ERRORS,
+    VendorDataError,
+    id_field,
+    items_of,
+    requester_note,
+    same_phone,
+)
 from cstoolkit.plugin import Changes, Comment, NewTicket
 from cstoolkit_zendesk.mapping import vendor_id
 
@@ -90,19 +97,23 @@ class ZendeskWrites:
     def _comment(comment: Comment, requester_id: Any) -> dict[str, Any]:
         """A comment of an update: a customer's own message (``from_requester``) is a public
         comment whose ``author_id`` is the ticket's requester, so it shows as theirs, not as an
-        agent's reply (Ticket Comments: "Author id")."""
+        agent's reply (Ticket Comments: "Author id"); on a ticket that names no requester it is
+        an internal note marked as theirs (``requester_note``)."""
+        if comment.from_requester and requester_id is None:
+            comment = requester_note(comment)
         if comment.from_requester:
             return {"body": comment.body, "public": True, "author_id": requester_id}
         return {"body": comment.body, "public": comment.public}
 
     def _end_user_by_phone(self, ticket: NewTicket, phone: str) -> int | str:
         """The end user with ``phone``: Zendesk's search (``role:end-user phone:<digits>``, as
-        its guide to finding a caller says), else a new user with that phone (Create User)."""
+        its guide to finding a caller says; only a user whose ``phone`` is the number counts),
+        else a new user with that phone (Create User). ``person_by_phone`` hands these calls
+        the number spelled by ``e164``."""
 
         def search(number: str) -> str | None:
-            digits = "".join(c for c in number if c.isdigit())
             data = self.http.get_json(
-                SEARCH_PATH, params={"query": f"type:user role:end-user phone:{digits}"}
+                SEARCH_PATH, params={"query": f"type:user role:end-user phone:{number[1:]}"}
             )
             where = f"GET {SEARCH_PATH}"
             ids = []
@@ -110,9 +121,11 @@ class ZendeskWrites:
                 if not isinstance(raw, Mapping) or raw.get("result_type", "user") != "user":
                     continue
                 try:
-                    ids.append(int(id_field(raw)))
+                    user_id = int(id_field(raw))
                 except MAPPING_ERRORS:
                     raise VendorDataError(self.label, where, "a user without an id") from None
+                if same_phone(raw.get("phone"), number):  # a search answer is not trusted
+                    ids.append(user_id)
             return str(min(ids)) if ids else None
 
         def create(number: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 import respx
 from zendesk_fake import FakeTime, make_backend
 
+from cstoolkit.backends.requesters import REQUESTER_NOTE_HEADER
 from cstoolkit.errors import BackendError
 from cstoolkit.plugin import Changes, Comment, NewTicket
 from cstoolkit.store.kv import MemoryKeyValue
@@ -182,13 +183,17 @@ def test_an_agents_comment_is_unchanged() -> None:
 
 
 @respx.mock
-def test_without_a_requester_the_message_is_refused_not_posted_as_an_agent() -> None:
+def test_without_a_requester_the_message_is_an_internal_note_marked_as_theirs() -> None:
+    # The one rule for a ticket that names no requester (docs/inbound.md): never an agent's
+    # public comment, never stuck in the push queue.
     bare = {"ticket": {**TICKET["ticket"], "requester_id": None}}
     respx.get(f"{BASE}/api/v2/tickets/42.json").mock(return_value=httpx.Response(200, json=bare))
-    put = respx.put(f"{BASE}/api/v2/tickets/42.json")
-    with pytest.raises(BackendError, match="no requester"):
-        backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
-    assert not put.called
+    put = respx.put(f"{BASE}/api/v2/tickets/42.json").mock(
+        return_value=httpx.Response(200, json=bare)
+    )
+    backend().apply("42", Changes(comments=[Comment("hi", from_requester=True)]))
+    note = {"body": f"{REQUESTER_NOTE_HEADER}\n\nhi", "public": False}
+    assert body(put.calls[0]) == {"ticket": {"comment": note}}
 
 
 @respx.mock
