@@ -35,7 +35,7 @@ from cstoolkit.knowledge.search import Index
 from cstoolkit.store import knowledge as store_kb
 
 if TYPE_CHECKING:
-    from cstoolkit.kpi.metrics import MetricContext
+    from cstoolkit.kpi.metrics import Grouping, MetricContext
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -57,25 +57,70 @@ class SelfServiceMetric:
     def compute(self, ctx: MetricContext) -> Mapping[str, float | None] | None:
         if ctx.store is None or not ctx.store.has_table("kb_articles"):
             return None
-        kpi = ctx.config.get("kpi") if isinstance(ctx.config, Mapping) else None
-        good_min = 4
-        if isinstance(kpi, Mapping) and isinstance(kpi.get("csat_good_min"), int):
-            good_min = int(kpi["csat_good_min"])
+        return values(self.counts(ctx).get(None, _ZERO))
+
+    def compute_groups(
+        self, ctx: MetricContext, grouping: Grouping
+    ) -> Mapping[Any, Mapping[str, float | None]]:
+        """The values of each group of ``--by`` or bucket of the series (one query)."""
+        if ctx.store is None or not ctx.store.has_table("kb_articles"):
+            return {}
+        found = self.counts(ctx, grouping)
+        return {key: values(found.get(key, _ZERO)) for key in grouping.keys}
+
+    def counts(
+        self, ctx: MetricContext, grouping: Grouping | None = None
+    ) -> dict[Any, dict[str, int]]:
+        """The counts of :func:`cstoolkit.store.knowledge.self_service_counts` by group key
+        (``None`` alone without ``grouping``; tiers summed over their agents)."""
+        assert ctx.store is not None
         sql, params = ctx.tickets_sql("t.id")
-        c = store_kb.self_service_counts(
-            ctx.store, sql, params, since=ctx.since, until=ctx.until, csat_good_min=good_min
+        by = grouping.by if grouping is not None and grouping.by != "time" else None
+        found = store_kb.self_service_counts(
+            ctx.store,
+            sql,
+            params,
+            since=ctx.since,
+            until=ctx.until,
+            csat_good_min=csat_good_min(ctx.config),
+            by=by,
+            bounds=grouping.bounds if grouping is not None and grouping.by == "time" else None,
         )
-        answered = c["answered"]
-        return {
-            "answered": answered,
-            "answered_pct": _pct(answered, c["created"]),
-            "deflected": c["deflected"],
-            "deflection_pct": _pct(c["deflected"], answered),
-            "reopened": c["reopened"],
-            "reopened_pct": _pct(c["reopened"], answered),
-            "csat_pct": _pct(c["csat_good"], c["csat_responses"]),
-            "csat_responses": c["csat_responses"],
-        }
+        if by != "tier" or grouping is None:
+            return found
+        tiers: dict[Any, dict[str, int]] = {}
+        for agent, c in found.items():
+            total = tiers.setdefault(grouping.tiers.get(agent) if agent is not None else None,
+                                     dict.fromkeys(c, 0))  # fmt: skip
+            for name, n in c.items():
+                total[name] += n
+        return tiers
+
+
+_ZERO = dict.fromkeys(store_kb.SELF_SERVICE_COUNTS, 0)
+
+
+def csat_good_min(config: Any) -> int:
+    """``[kpi] csat_good_min`` (4 unless set)."""
+    kpi = config.get("kpi") if isinstance(config, Mapping) else None
+    if isinstance(kpi, Mapping) and isinstance(kpi.get("csat_good_min"), int):
+        return int(kpi["csat_good_min"])
+    return 4
+
+
+def values(c: Mapping[str, int]) -> dict[str, float | None]:
+    """The metric's values from its counts (the period's, a group's or a bucket's)."""
+    answered = c["answered"]
+    return {
+        "answered": answered,
+        "answered_pct": _pct(answered, c["created"]),
+        "deflected": c["deflected"],
+        "deflection_pct": _pct(c["deflected"], answered),
+        "reopened": c["reopened"],
+        "reopened_pct": _pct(c["reopened"], answered),
+        "csat_pct": _pct(c["csat_good"], c["csat_responses"]),
+        "csat_responses": c["csat_responses"],
+    }
 
 
 @dataclass

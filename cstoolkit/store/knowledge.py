@@ -329,6 +329,32 @@ def sources(store: Store) -> list[dict[str, Any]]:
 # -- self-service figures ----------------------------------------------------------------------
 
 
+#: The counts :func:`self_service_counts` returns, in order.
+SELF_SERVICE_COUNTS = (
+    "created", "answered", "deflected", "reopened", "csat_responses", "csat_good",
+)  # fmt: skip
+
+
+def bucket_case(column: str, bounds: Sequence[int]) -> str:
+    """An SQL expression giving the bucket index ``b`` of ``column`` in
+    ``[bounds[b], bounds[b + 1])`` (NULL outside ``bounds``): nested CASEs halving the range,
+    so a row costs ``log2(buckets)`` comparisons."""
+    edges = [int(b) for b in bounds]
+
+    def inner(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {column} < {edges[mid]} THEN {inner(lo, mid)} ELSE {inner(mid, hi)} END"
+
+    if len(edges) < 2:
+        return "NULL"
+    return (
+        f"CASE WHEN {column} >= {edges[0]} AND {column} < {edges[-1]} "
+        f"THEN {inner(0, len(edges) - 1)} END"
+    )
+
+
 def self_service_counts(
     store: Store,
     tickets_sql: str,
@@ -337,13 +363,27 @@ def self_service_counts(
     since: float,
     until: float,
     csat_good_min: int = 4,
-) -> dict[str, int]:
+    by: str | None = None,
+    bounds: Sequence[int] | None = None,
+) -> dict[Any, dict[str, int]]:
     """Of the tickets ``tickets_sql`` selects (a report's filter, ``SELECT t.id ...``) created
     in [since, until): how many were created, answered from the knowledge base (custom field
     ``kb_article`` set), of those solved with no agent reply but the answer's own
-    (``agent_replies <= 1``), reopened, and their CSAT answers (1-5) and good ones."""
+    (``agent_replies <= 1``), reopened, and their CSAT answers (1-5) and good ones.
+
+    Keyed by group: ``None`` alone without ``by`` and ``bounds``; with ``by`` (a ``--by``
+    attribute, :data:`cstoolkit.store.reports.GROUP_COLUMNS`) the ticket's value of that
+    column (``tier``: its assignee); with ``bounds`` the index of the creation bucket
+    (:func:`bucket_case`). Keys without tickets are absent."""
+    from cstoolkit.store.reports import GROUP_COLUMNS
+
+    key = "NULL"
+    if bounds is not None:
+        key = bucket_case("t.created_at", bounds)
+    elif by is not None:
+        key = GROUP_COLUMNS[by]
     sql = (
-        "SELECT COUNT(*), "
+        "SELECT a.k, COUNT(*), "
         "SUM(CASE WHEN a.answered THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.answered AND a.status IN ('solved', 'closed') "
         "AND COALESCE(f.agent_replies, 0) <= 1 THEN 1 ELSE 0 END), "
@@ -352,12 +392,16 @@ def self_service_counts(
         "THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.answered AND f.survey_csat >= ? AND f.survey_csat < 6 "
         "THEN 1 ELSE 0 END) "
-        "FROM (SELECT t.id, t.status, "
+        f"FROM (SELECT t.id, t.status, {key} AS k, "
         "json_extract(t.custom_fields, '$.kb_article') IS NOT NULL AS answered "
         "FROM tickets t WHERE t.created_at >= ? AND t.created_at < ? "
         f"AND t.id IN ({tickets_sql})) a "
-        "LEFT JOIN ticket_facts f ON f.ticket_id = a.id"
+        "LEFT JOIN ticket_facts f ON f.ticket_id = a.id GROUP BY a.k"
     )
-    row = store.conn.execute(sql, (csat_good_min, int(since), int(until), *params)).fetchone()
-    names = ("created", "answered", "deflected", "reopened", "csat_responses", "csat_good")
-    return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
+    rows = store.conn.execute(sql, (csat_good_min, int(since), int(until), *params)).fetchall()
+    out: dict[Any, dict[str, int]] = {}
+    for row in rows:
+        counts = {n: int(v or 0) for n, v in zip(SELF_SERVICE_COUNTS, row[1:], strict=True)}
+        if counts["created"]:
+            out[row[0]] = counts
+    return out
