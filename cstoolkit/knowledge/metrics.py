@@ -19,19 +19,14 @@ ticket's creation. Values:
 ``csat_pct`` / ``csat_responses``
     CSAT of the answered tickets: answers 4-5 (``[kpi] csat_good_min``) over answers 1-5.
 
-:func:`gaps` is the knowledge-gaps table of ``cst kb gaps``: per topic (a tag), how many
-tickets there are and how many of them an article answers above the floor.
+The knowledge-gaps table is :mod:`cstoolkit.knowledge.gaps`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.knowledge import answer as kb_answer
-from cstoolkit.knowledge.search import Index
 from cstoolkit.store import knowledge as store_kb
 
 if TYPE_CHECKING:
@@ -121,76 +116,3 @@ def values(c: Mapping[str, int]) -> dict[str, float | None]:
         "csat_pct": _pct(c["csat_good"], c["csat_responses"]),
         "csat_responses": c["csat_responses"],
     }
-
-
-@dataclass
-class Gap:
-    topic: str
-    tickets: int = 0
-    sampled: int = 0
-    covered: int = 0
-    articles: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def coverage_pct(self) -> float | None:
-        return _pct(self.covered, self.sampled)
-
-    def as_dict(self) -> dict[str, Any]:
-        best = self.articles.most_common(1)
-        return {
-            "topic": self.topic,
-            "tickets": self.tickets,
-            "sampled": self.sampled,
-            "covered": self.covered,
-            "coverage_pct": self.coverage_pct,
-            "gap": self.is_gap,
-            "best_article": best[0][0] if best else None,
-        }
-
-    @property
-    def is_gap(self) -> bool:
-        pct = self.coverage_pct
-        return pct is not None and pct < 50.0
-
-
-def gaps(
-    index: Index,
-    tickets: Iterable[tuple[Any, Any]],
-    *,
-    min_score: float = kb_answer.DEFAULT_MIN_SCORE,
-    min_tickets: int = 5,
-    sample: int = 50,
-    ignore: Iterable[str] = (),
-) -> list[Gap]:
-    """Topics (tags) with at least ``min_tickets`` tickets, each with how many of its latest
-    ``sample`` tickets an article answers at ``min_score`` or more (in the ticket's language);
-    a topic under 50% is a gap. Gaps first, the most tickets first."""
-    skip = set(ignore)
-    by_topic: dict[str, list[tuple[Any, Any]]] = {}
-    for ticket, requester in tickets:
-        for tag in ticket.tags:
-            if tag in skip:
-                continue
-            by_topic.setdefault(tag, []).append((ticket, requester))
-    out = []
-    for topic, items in by_topic.items():
-        if len(items) < min_tickets:
-            continue
-        gap = Gap(topic, tickets=len(items))
-        latest = sorted(items, key=lambda tr: (tr[0].created_at, tr[0].id))[-sample:]
-        for ticket, requester in latest:
-            gap.sampled += 1
-            language = kb_answer.language_of(ticket, requester)
-            hits = index.search(kb_answer.question(ticket), language=language, limit=1)
-            if hits and hits[0].score >= min_score:
-                gap.covered += 1
-                gap.articles[hits[0].article.id] += 1
-        out.append(gap)
-    out.sort(
-        key=lambda g: (
-            not g.is_gap,
-            -(g.tickets - g.covered * g.tickets / max(g.sampled, 1)),
-            g.topic,
-        )
-    )
-    return out

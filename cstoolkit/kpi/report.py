@@ -37,6 +37,8 @@ from cstoolkit.calendars import (
     load_calendars,
 )
 from cstoolkit.errors import ConfigError, UsageError
+from cstoolkit.knowledge import gaps as kb_gaps
+from cstoolkit.knowledge.gaps import GapRequest
 from cstoolkit.kpi import grouped
 from cstoolkit.kpi.aggregates import NONE_KEY, TIME_UNITS, Agg, ScanResult, SlaTally
 from cstoolkit.kpi.columnar import ATTRIBUTE_COLUMNS, ScanSpec, aggregate
@@ -140,6 +142,8 @@ class KpiOptions:
     sla: bool = True
     vendor_metrics: bool = False  # add the vendor check (Zendesk ticket metrics beside ours)
     vendor_tolerance: float = 60.0  # seconds within which two durations agree
+    #: add the knowledge-gaps table (cstoolkit.knowledge.gaps; the command builds the topics)
+    gaps: GapRequest | None = None
     #: the context of the query's per-ticket parts (a cstoolkit.query.Context: the ticket's
     #: facts, SLA policies, group names, roster), built by the command
     query_context: Any = None
@@ -667,6 +671,12 @@ def build_report(
             "business": cur.dist(name, True).histogram(HISTOGRAM_EDGES),
         }
     staffing = _staffing_curve(data, counts, zone, day0, day_last, notes)
+    knowledge_gaps = None
+    if options.gaps is not None:
+        knowledge_gaps = kb_gaps.for_report(
+            store, *cur_ctx.tickets_sql(), since=since, until=until, request=options.gaps,
+            notes=notes,
+        )  # fmt: skip
 
     report = {
         "schema_version": SCHEMA_VERSION,
@@ -704,6 +714,8 @@ def build_report(
         "staffing": staffing,
         "notes": notes,
     }
+    if options.gaps is not None:
+        report["knowledge_gaps"] = knowledge_gaps
     if vendor_doc is not None:
         report["vendor"] = vendor_doc
     cleaned: dict[str, Any] = _clean(report)

@@ -17,12 +17,13 @@ is the same number on both stores.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.model import now
+from cstoolkit.model import Person, Ticket, now
+from cstoolkit.store import codec
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
@@ -405,3 +406,21 @@ def self_service_counts(
         if counts["created"]:
             out[row[0]] = counts
     return out
+
+
+def tickets_created(
+    store: Store, tickets_sql: str, params: Sequence[Any], *, since: float, until: float
+) -> Iterator[tuple[Ticket, Person | None]]:
+    """The (ticket, requester) pairs ``tickets_sql`` selects (a report's filter) created in
+    [since, until), oldest first: the tickets of a report's knowledge gaps."""
+    cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+    pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+    ncols = len(codec.TICKET_COLUMNS.split(", "))
+    sql = (
+        f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+        f"WHERE t.created_at >= ? AND t.created_at < ? AND t.id IN ({tickets_sql}) "
+        "ORDER BY t.created_at, t.id"
+    )
+    for row in store.conn.execute(sql, (int(since), int(until), *params)):
+        requester = codec.row_person(row[ncols:]) if row[ncols] is not None else None
+        yield codec.row_ticket(row[:ncols]), requester
