@@ -177,9 +177,11 @@ def test_model_topics_without_the_ml_extra_is_a_note(
             raise UsageError(f"learned routing needs scikit-learn: {learn.ENABLE}")
 
         monkeypatch.setattr(learn, "require_sklearn", missing)
-        _, source, note = topics.gap_topics("auto", built / "models")
-        assert source == "tags" and note is not None
-        assert note.startswith("knowledge gaps: topics from tags only: learned routing needs")
+        request = topics.gap_topics("auto", built / "models")
+        assert request.source == "tags" and request.predicted is None and request.note
+        assert request.note.startswith(
+            "knowledge gaps: topics from tags only: learned routing needs"
+        )
     finally:
         meta.unlink()
 
@@ -209,9 +211,13 @@ def test_topics_from_the_routing_model(trained: Path) -> None:
     model_tags = set(meta["classes"]["tags"])
     table = json.loads(_ok(trained, "kb", "gaps", "--topics", "model", "--json"))
     assert table and {r["topic"] for r in table} <= model_tags
-    doc = _report(trained, "--gaps", "--topics", "model")
-    assert doc["knowledge_gaps"]["topics"] == "model"
-    assert not any("routing model" in n for n in doc["notes"])
+    for topics in ("model", "auto"):  # the report's table is cst kb gaps' table
+        doc = _report(trained, "--gaps", "--topics", topics)
+        gaps = doc["knowledge_gaps"]
+        table = json.loads(_ok(trained, "kb", "gaps", "--topics", topics, "--json"))
+        assert [dict(zip(gaps["columns"], r, strict=True)) for r in gaps["rows"]] == table
+        assert not any("routing model" in n for n in doc["notes"])
+    assert _report(trained, "--gaps")["knowledge_gaps"]["topics"] == "tags, else model"
 
     # auto: a ticket keeps its own tags; one without tags takes the model's
     store = open_store(load_config(trained / "cstoolkit.toml").store_path)
@@ -220,8 +226,8 @@ def test_topics_from_the_routing_model(trained: Path) -> None:
     finally:
         store.close()
     bare = [(replace(t, tags=[]), r) for t, r in pairs[:10]]
-    auto, source, note = gap_topics("auto", trained / "models")
-    model, _, _ = gap_topics("model", trained / "models")
-    assert source == "tags, else model" and note is None
+    asked = gap_topics("auto", trained / "models")
+    assert asked.source == "tags, else model" and asked.note is None
+    auto, model = asked.topics(), gap_topics("model", trained / "models").topics()
     assert auto(pairs[10:]) == tag_topics(pairs[10:])
     assert auto(bare) == model(bare) and any(auto(bare))

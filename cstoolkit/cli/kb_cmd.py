@@ -297,9 +297,9 @@ def gaps_cmd(
     from cstoolkit.output import render
     from cstoolkit.routing.topics import gap_topics
 
-    topics_of, source, note = gap_topics(topics, app.config.base_dir / "models")
-    if note:
-        app.say(f"note: {note}")
+    request = gap_topics(topics, app.config.base_dir / "models")
+    if request.note:
+        app.say(f"note: {request.note}")
     index = Index(app.store)
     found = gaps(
         index,
@@ -308,13 +308,13 @@ def gaps_cmd(
         min_tickets=min_tickets,
         sample=sample,
         ignore=language_tags(index),
-        topics=topics_of,
+        topics=request.topics(),
     )
     render(
         [g.as_dict() for g in found],
         COLUMNS,
         chosen_format(fmt, as_json),
-        title=f"Knowledge gaps (topics: {source})",
+        title=f"Knowledge gaps (topics: {request.source})",
     )
     n = sum(g.is_gap for g in found)
     app.say(f"{n} of {len(found)} topics are gaps (under 50% of their tickets covered)")

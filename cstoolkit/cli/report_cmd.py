@@ -192,11 +192,9 @@ def kpi(
     if topics is not None and not with_gaps:
         raise UsageError("--topics goes with --gaps")
     if with_gaps:
-        from cstoolkit.knowledge.gaps import GapRequest
         from cstoolkit.routing.topics import gap_topics
 
-        topics_of, source, note = gap_topics(topics or "auto", app.config.base_dir / "models")
-        gaps = GapRequest(topics=topics_of, source=source, note=note)
+        gaps = gap_topics(topics or "auto", app.config.base_dir / "models")
     chosen = selection(app, query, "report kpi --query")
     options = KpiOptions(
         since=since,

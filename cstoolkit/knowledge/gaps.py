@@ -13,7 +13,7 @@ and one search per distinct question and language.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ __all__ = [
     "for_report",
     "gaps",
     "language_tags",
-    "section",
+    "measure",
     "tag_topics",
     "with_predictions",
 ]
@@ -131,21 +131,46 @@ def gaps(
     """Topics with at least ``min_tickets`` tickets, each with how many of its latest
     ``sample`` tickets an article answers at ``min_score`` or more (in the ticket's language);
     a topic under 50% is a gap. Gaps first, the most uncovered tickets first."""
-    skip = set(ignore)
-    pairs = list(tickets)
-    by_topic: dict[str, list[Pair]] = {}
+    counts: Counter[str] = Counter()
+    latest: dict[str, list[Pair]] = {}
+    _add_topics(list(tickets), topics, set(ignore), counts, latest)
+    return measure(index, counts, latest, min_score=min_score, min_tickets=min_tickets,
+                   sample=sample)  # fmt: skip
+
+
+def _add_topics(
+    pairs: Sequence[Pair],
+    topics: Topics,
+    skip: set[str],
+    counts: Counter[str],
+    latest: dict[str, list[Pair]],
+) -> None:
     for pair, names in zip(pairs, topics(pairs), strict=True):
         for topic in dict.fromkeys(names):
             if topic not in skip:
-                by_topic.setdefault(topic, []).append(pair)
+                counts[topic] += 1
+                latest.setdefault(topic, []).append(pair)
+
+
+def measure(
+    index: Index,
+    counts: Mapping[str, int],
+    tickets: Mapping[str, Sequence[Pair]],
+    *,
+    min_score: float = kb_answer.DEFAULT_MIN_SCORE,
+    min_tickets: int = 5,
+    sample: int = 50,
+) -> list[Gap]:
+    """The table from each topic's ticket count and its tickets (at least its latest
+    ``sample``): the searches, one per distinct question and language."""
     found: dict[tuple[str, str | None], Hit | None] = {}
     out = []
-    for topic, items in by_topic.items():
-        if len(items) < min_tickets:
+    for topic, n in counts.items():
+        if n < min_tickets:
             continue
-        gap = Gap(topic, tickets=len(items))
-        latest = sorted(items, key=lambda tr: (tr[0].created_at, tr[0].id))[-sample:]
-        for ticket, requester in latest:
+        gap = Gap(topic, tickets=n)
+        latest = sorted(tickets.get(topic, ()), key=lambda tr: (tr[0].created_at, tr[0].id))
+        for ticket, requester in latest[-sample:]:
             gap.sampled += 1
             key = (kb_answer.question(ticket), kb_answer.language_of(ticket, requester))
             if key not in found:
@@ -166,24 +191,7 @@ def gaps(
     return out
 
 
-def section(
-    index: Index,
-    tickets: Iterable[Pair],
-    settings: GapSettings,
-    *,
-    topics: Topics = tag_topics,
-    source: str = "tags",
-) -> dict[str, Any]:
-    """The table as a report section: its settings, columns and rows, and how many gaps."""
-    found = gaps(
-        index,
-        tickets,
-        min_score=settings.min_score,
-        min_tickets=settings.min_tickets,
-        sample=settings.sample,
-        ignore=language_tags(index),
-        topics=topics,
-    )
+def _section(found: Sequence[Gap], settings: GapSettings, source: str) -> dict[str, Any]:
     return {
         "topics": source,
         "min_score": settings.min_score,
@@ -197,13 +205,20 @@ def section(
 
 @dataclass(frozen=True)
 class GapRequest:
-    """What ``cst report kpi --gaps`` asks for: the settings, the topics (built by the command:
-    the routing model lives above this package) and a note about them, if any."""
+    """Where the topics come from, and the table's settings: the tags, and the routing
+    model's predicted tags (``predicted``, built by the commands: the model lives above this
+    package) for the tickets without tags or for every ticket (``every_ticket``)."""
 
     settings: GapSettings = field(default_factory=GapSettings)
-    topics: Topics = tag_topics
+    predicted: Topics | None = None
+    every_ticket: bool = False
     source: str = "tags"
     note: str | None = None
+
+    def topics(self) -> Topics:
+        if self.predicted is None:
+            return tag_topics
+        return with_predictions(self.predicted, every_ticket=self.every_ticket)
 
 
 NO_KNOWLEDGE_BASE = (
@@ -214,7 +229,7 @@ NO_KNOWLEDGE_BASE = (
 
 def for_report(
     store: Store,
-    tickets_sql: str,
+    where: str,
     params: Sequence[Any],
     *,
     since: float,
@@ -222,8 +237,12 @@ def for_report(
     request: GapRequest,
     notes: list[str],
 ) -> dict[str, Any] | None:
-    """The report's ``knowledge_gaps`` section over the tickets of its filter created in the
-    period, or ``None`` with a one-line note when the store holds no article."""
+    """The report's ``knowledge_gaps`` section over the tickets of its condition (``where``
+    over ``tickets t`` and ``people r``) created in the period, or ``None`` with a one-line
+    note when the store holds no article.
+
+    Tags are counted in SQL and only each topic's latest tickets are read; the tickets the
+    model gives topics to (those without tags, or all of them) are read and predicted."""
     from cstoolkit.store import knowledge as store_kb
 
     if request.note:
@@ -232,5 +251,26 @@ def for_report(
     if not store.has_table("kb_articles") or not index.languages:
         notes.append(NO_KNOWLEDGE_BASE)
         return None
-    pairs = store_kb.tickets_created(store, tickets_sql, params, since=since, until=until)
-    return section(index, pairs, request.settings, topics=request.topics, source=request.source)
+    settings = request.settings
+    skip = language_tags(index)
+    counts: Counter[str] = Counter()
+    latest: dict[str, list[Pair]] = {}
+    if request.predicted is None or not request.every_ticket:
+        tag_counts, tag_latest = store_kb.tag_samples(
+            store, where, params, since=since, until=until, sample=settings.sample,
+            min_tickets=settings.min_tickets if request.predicted is None else 1, ignore=skip,
+        )  # fmt: skip
+        counts.update(tag_counts)
+        for topic, pairs in tag_latest.items():
+            latest.setdefault(topic, []).extend(pairs)
+    if request.predicted is not None:
+        pairs = list(
+            store_kb.tickets_created(
+                store, where, params, since=since, until=until,
+                untagged=not request.every_ticket,
+            )
+        )  # fmt: skip
+        _add_topics(pairs, request.predicted, skip, counts, latest)
+    found = measure(index, counts, latest, min_score=settings.min_score,
+                    min_tickets=settings.min_tickets, sample=settings.sample)  # fmt: skip
+    return _section(found, settings, request.source)

@@ -69,12 +69,11 @@ class SelfServiceMetric:
         """The counts of :func:`cstoolkit.store.knowledge.self_service_counts` by group key
         (``None`` alone without ``grouping``; tiers summed over their agents)."""
         assert ctx.store is not None
-        sql, params = ctx.tickets_sql("t.id")
         by = grouping.by if grouping is not None and grouping.by != "time" else None
         found = store_kb.self_service_counts(
             ctx.store,
-            sql,
-            params,
+            ctx.where,
+            ctx.params,
             since=ctx.since,
             until=ctx.until,
             csat_good_min=csat_good_min(ctx.config),

@@ -674,7 +674,7 @@ def build_report(
     knowledge_gaps = None
     if options.gaps is not None:
         knowledge_gaps = kb_gaps.for_report(
-            store, *cur_ctx.tickets_sql(), since=since, until=until, request=options.gaps,
+            store, where, params, since=since, until=until, request=options.gaps,
             notes=notes,
         )  # fmt: skip
 

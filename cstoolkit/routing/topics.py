@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cstoolkit.errors import UsageError
-from cstoolkit.knowledge.gaps import TOPIC_SOURCES, Topics, tag_topics, with_predictions
+from cstoolkit.knowledge.gaps import TOPIC_SOURCES, GapRequest, Topics
 from cstoolkit.routing import learn, modelfile
 
 if TYPE_CHECKING:
@@ -46,18 +46,18 @@ def predicted_tags(
     return topics, None
 
 
-def gap_topics(source: str, directory: Path) -> tuple[Topics, str, str | None]:
-    """``(topics, what they are, note)`` for ``--topics SOURCE`` (:data:`TOPIC_SOURCES`):
-    ``auto`` takes the model's predicted tags for tickets without tags when a model exists;
-    ``model`` takes them for every ticket; without a usable model both fall back to the tags,
-    with a note saying why."""
+def gap_topics(source: str, directory: Path) -> GapRequest:
+    """What ``--topics SOURCE`` (:data:`TOPIC_SOURCES`) asks the gaps table for: ``auto``
+    takes the model's predicted tags for tickets without tags when a model exists; ``model``
+    takes them for every ticket; without a usable model both fall back to the tags, with a
+    note saying why."""
     if source not in TOPIC_SOURCES:
         raise UsageError(f"--topics must be one of {', '.join(TOPIC_SOURCES)}, not {source!r}")
     if source == "tags":
-        return tag_topics, "tags", None
+        return GapRequest()
     predicted, why = predicted_tags(directory)
     if predicted is None:
-        return tag_topics, "tags", f"knowledge gaps: topics from tags only: {why}"
+        return GapRequest(note=f"knowledge gaps: topics from tags only: {why}")
     if source == "model":
-        return with_predictions(predicted, every_ticket=True), "model", None
-    return with_predictions(predicted), "tags, else model", None
+        return GapRequest(predicted=predicted, every_ticket=True, source="model")
+    return GapRequest(predicted=predicted, source="tags, else model")
