@@ -231,3 +231,50 @@ def test_topics_from_the_routing_model(trained: Path) -> None:
     auto, model = asked.topics(), gap_topics("model", trained / "models").topics()
     assert auto(pairs[10:]) == tag_topics(pairs[10:])
     assert auto(bare) == model(bare) and any(auto(bare))
+
+
+def test_report_gaps_count_tags_in_sql_as_the_table_does(
+    store_factory: Any, tmp_path: Path
+) -> None:
+    """The report's way to the table (tags counted in SQL, each topic's latest tickets read)
+    gives the rows ``gaps`` gives from the tickets themselves, on SQLite and PostgreSQL."""
+    from datetime import timedelta
+
+    from cstoolkit.knowledge.gaps import GapRequest, GapSettings, for_report, gaps, language_tags
+    from cstoolkit.knowledge.search import Index
+    from cstoolkit.knowledge.sync import sync_source
+    from cstoolkit.model import Status, Ticket
+    from cstoolkit.plugin import Page
+    from tests.knowledge_kit import markdown_source, write_kb
+
+    store = store_factory()
+    try:
+        sync_source(store, "help", markdown_source(write_kb(tmp_path / "kb")))
+        t0 = datetime(2026, 11, 2, tzinfo=UTC)
+        subjects = [
+            ("password reset link never arrives", ["password", "en"]),
+            ("add a dark mode to the mobile app", ["feature", "mobile"]),
+            ("refund of a duplicate charge", ["billing"]),
+            ("dark mode please", ["feature"]),
+        ]
+        tickets = [
+            Ticket(f"d:{i}", "d", str(i), subjects[i % 4][0], Status.NEW,
+                   t0 + timedelta(hours=i), t0 + timedelta(hours=i),
+                   tags=subjects[i % 4][1], language="en")
+            for i in range(40)
+        ]  # fmt: skip
+        store.upsert_page("d", Page(tickets=tickets))
+        since, until = (t0 + timedelta(hours=2)).timestamp(), (t0 + timedelta(hours=37)).timestamp()
+        settings = GapSettings(min_score=0.3, min_tickets=3, sample=4)
+        notes: list[str] = []
+        doc = for_report(store, "t.deleted = 0", [], since=since, until=until,
+                         request=GapRequest(settings=settings), notes=notes)  # fmt: skip
+        assert doc is not None and not notes
+        index = Index(store)
+        inside = [(t, r) for t, r in store.select() if since <= t.created_at.timestamp() < until]
+        table = gaps(index, inside, min_score=0.3, min_tickets=3, sample=4,
+                     ignore=language_tags(index))  # fmt: skip
+        assert doc["rows"] == [[g.as_dict()[c] for c in doc["columns"]] for g in table]
+        assert {r[0] for r in doc["rows"]} == {"password", "feature", "mobile", "billing"}
+    finally:
+        store.close()
