@@ -13,7 +13,10 @@ in-process (median of ``--repeat`` runs, after one warm-up run that builds the c
 
 * the report without ``--by`` (``self_service`` as one period value and per series bucket);
 * with ``--by channel`` and ``--by week`` (``self_service`` per group: one more query);
-* with ``--gaps`` (topics from tags): the added time is the gaps table.
+* with ``--gaps`` (topics from tags): the added time is the gaps table;
+
+and then each added part alone: the ``self_service`` query for one period, per channel and per
+day (the series), and the gaps section.
 """
 
 from __future__ import annotations
@@ -48,6 +51,41 @@ def _median(fn: Any, repeat: int) -> tuple[float, float, float]:
         fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times), min(times), max(times)
+
+
+def _parts(store: Any, repeat: int) -> None:
+    from datetime import UTC, datetime
+
+    from cstoolkit.calendars import ZoneClock
+    from cstoolkit.knowledge.gaps import for_report
+    from cstoolkit.kpi.periods import bucket_bounds, buckets
+    from cstoolkit.store import knowledge as store_kb
+
+    since = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    until = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    zone = ZoneClock("UTC", since - 86400, until + 86400)
+    day0 = zone.day(since)
+    labels, index = buckets(day0, zone.day(until - 1), "day")
+    bounds = bucket_bounds(zone, day0, index)
+    where = "t.deleted = 0"
+    parts = {
+        "self_service, one period": lambda: store_kb.self_service_counts(
+            store, where, [], since=since, until=until
+        ),
+        "self_service per channel": lambda: store_kb.self_service_counts(
+            store, where, [], since=since, until=until, by="channel"
+        ),
+        f"self_service per day ({len(labels)})": lambda: store_kb.self_service_counts(
+            store, where, [], since=since, until=until, bounds=bounds
+        ),
+        "gaps section (tags)": lambda: for_report(
+            store, where, [], since=since, until=until, request=GapRequest(), notes=[]
+        ),
+    }
+    print("parts alone:")
+    for name, fn in parts.items():
+        med, lo, hi = _median(fn, repeat)
+        print(f"  {name:<30} {med:7.3f} s  ({lo:.3f}-{hi:.3f})")
 
 
 def main() -> None:
@@ -96,6 +134,7 @@ def main() -> None:
                 lambda o=options: build_report(store, config, o, host), args.repeat
             )
             print(f"  {name:<22} {med:7.3f} s  ({lo:.3f}-{hi:.3f})")
+        _parts(store, args.repeat)
     finally:
         store.close()
 
