@@ -111,7 +111,7 @@ def test_sqlite_and_postgresql_rank_the_same_articles_with_the_same_scores(
 def test_gaps_name_topics_no_article_covers(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from cstoolkit.knowledge.metrics import gaps
+    from cstoolkit.knowledge.gaps import gaps
     from cstoolkit.model import Status, Ticket
 
     store = open_store(tmp_path / "s.db")

@@ -246,6 +246,21 @@ def backtest_cmd(
         )
 
 
+def topics_option(fn: Any) -> Any:
+    """``--topics``: where a ticket's topics come from (docs/knowledge.md, "Knowledge gaps")."""
+    from cstoolkit.knowledge import TOPIC_SOURCES
+
+    return click.option(
+        "--topics",
+        "topics",
+        type=click.Choice(TOPIC_SOURCES),
+        default="auto",
+        show_default=True,
+        help="Topics from tags, from the routing model's predicted tags (model), or tags and "
+        "the model's for tickets without tags (auto).",
+    )(fn)
+
+
 @kb.command("gaps")
 @click.option("-q", "--query", "query_text", help="Only tickets matching this condition.")
 @click.option(
@@ -262,6 +277,7 @@ def backtest_cmd(
     show_default=True,
     help="Tickets searched per topic (the latest).",
 )
+@topics_option
 @format_options()
 @pass_app
 def gaps_cmd(
@@ -270,16 +286,20 @@ def gaps_cmd(
     min_score: float | None,
     min_tickets: int,
     sample: int,
+    topics: str,
     fmt: str,
     as_json: bool,
 ) -> None:
-    """Topics (tags) with many tickets and no article scoring above the floor."""
+    """Topics (tags, or the routing model's) with many tickets and no article above the floor."""
     from cstoolkit.knowledge.answer import DEFAULT_MIN_SCORE
-    from cstoolkit.knowledge.metrics import gaps
+    from cstoolkit.knowledge.gaps import COLUMNS, gaps, language_tags
     from cstoolkit.knowledge.search import Index
-    from cstoolkit.knowledge.text import STEMMERS
     from cstoolkit.output import render
+    from cstoolkit.routing.topics import gap_topics
 
+    request = gap_topics(topics, app.config.base_dir / "models")
+    if request.note:
+        app.say(f"note: {request.note}")
     index = Index(app.store)
     found = gaps(
         index,
@@ -287,13 +307,14 @@ def gaps_cmd(
         min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
         min_tickets=min_tickets,
         sample=sample,
-        ignore=set(STEMMERS) | set(index.languages),  # language tags are not topics
+        ignore=language_tags(index),
+        topics=request.topics(),
     )
     render(
         [g.as_dict() for g in found],
-        ["topic", "tickets", "sampled", "covered", "coverage_pct", "gap", "best_article"],
+        COLUMNS,
         chosen_format(fmt, as_json),
-        title="Knowledge gaps",
+        title=f"Knowledge gaps (topics: {request.source})",
     )
     n = sum(g.is_gap for g in found)
     app.say(f"{n} of {len(found)} topics are gaps (under 50% of their tickets covered)")

@@ -12,6 +12,7 @@ import click
 
 from cstoolkit.cli import base
 from cstoolkit.cli.app import App, format_options, pass_app
+from cstoolkit.knowledge import TOPIC_SOURCES
 
 BY_CHOICES = ("agent", "group", "channel", "priority", "tier", "instance", "day", "week", "month")
 _EXTENSIONS = {
@@ -129,6 +130,20 @@ def _common(fn: Any) -> Any:
     default=None,
     help="With --vendor-metrics: durations this close agree (default 1m; 90s, 5m).",
 )
+@click.option(
+    "--gaps",
+    "with_gaps",
+    is_flag=True,
+    help="Add the knowledge-gaps table: topics with many tickets of the period and no article "
+    "above the floor (docs/knowledge.md).",
+)
+@click.option(
+    "--topics",
+    type=click.Choice(TOPIC_SOURCES),
+    default=None,
+    help="With --gaps: topics from tags, the routing model's predicted tags (model), or tags "
+    "and the model's for tickets without tags (auto, the default).",
+)
 @pass_app
 def kpi(
     app: App,
@@ -146,6 +161,8 @@ def kpi(
     no_sla: bool,
     vendor_metrics: bool,
     vendor_tolerance: str | None,
+    with_gaps: bool,
+    topics: str | None,
 ) -> None:
     """The KPI report: reply, resolution and wait times, one-touch and reopen rates, backlog,
     SLA compliance, CSAT/NPS/CES, volume, productivity, escalations, cost and arrivals.
@@ -171,6 +188,13 @@ def kpi(
         raise UsageError(f"format {fmt!r} has no write(report, out) method")
     from cstoolkit.cli.querying import selection
 
+    gaps = None
+    if topics is not None and not with_gaps:
+        raise UsageError("--topics goes with --gaps")
+    if with_gaps:
+        from cstoolkit.routing.topics import gap_topics
+
+        gaps = gap_topics(topics or "auto", app.config.base_dir / "models")
     chosen = selection(app, query, "report kpi --query")
     options = KpiOptions(
         since=since,
@@ -185,6 +209,7 @@ def kpi(
         sla=not no_sla,
         vendor_metrics=vendor_metrics,
         vendor_tolerance=tolerance,
+        gaps=gaps,
     )
     from cstoolkit.cli import progress
 

@@ -19,23 +19,18 @@ ticket's creation. Values:
 ``csat_pct`` / ``csat_responses``
     CSAT of the answered tickets: answers 4-5 (``[kpi] csat_good_min``) over answers 1-5.
 
-:func:`gaps` is the knowledge-gaps table of ``cst kb gaps``: per topic (a tag), how many
-tickets there are and how many of them an article answers above the floor.
+The knowledge-gaps table is :mod:`cstoolkit.knowledge.gaps`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.knowledge import answer as kb_answer
-from cstoolkit.knowledge.search import Index
 from cstoolkit.store import knowledge as store_kb
 
 if TYPE_CHECKING:
-    from cstoolkit.kpi.metrics import MetricContext
+    from cstoolkit.kpi.metrics import Grouping, MetricContext
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -57,95 +52,66 @@ class SelfServiceMetric:
     def compute(self, ctx: MetricContext) -> Mapping[str, float | None] | None:
         if ctx.store is None or not ctx.store.has_table("kb_articles"):
             return None
-        kpi = ctx.config.get("kpi") if isinstance(ctx.config, Mapping) else None
-        good_min = 4
-        if isinstance(kpi, Mapping) and isinstance(kpi.get("csat_good_min"), int):
-            good_min = int(kpi["csat_good_min"])
-        sql, params = ctx.tickets_sql("t.id")
-        c = store_kb.self_service_counts(
-            ctx.store, sql, params, since=ctx.since, until=ctx.until, csat_good_min=good_min
+        return values(self.counts(ctx).get(None, _ZERO))
+
+    def compute_groups(
+        self, ctx: MetricContext, grouping: Grouping
+    ) -> Mapping[Any, Mapping[str, float | None]]:
+        """The values of each group of ``--by`` or bucket of the series (one query)."""
+        if ctx.store is None or not ctx.store.has_table("kb_articles"):
+            return {}
+        found = self.counts(ctx, grouping)
+        return {key: values(found.get(key, _ZERO)) for key in grouping.keys}
+
+    def counts(
+        self, ctx: MetricContext, grouping: Grouping | None = None
+    ) -> dict[Any, dict[str, int]]:
+        """The counts of :func:`cstoolkit.store.knowledge.self_service_counts` by group key
+        (``None`` alone without ``grouping``; tiers summed over their agents)."""
+        assert ctx.store is not None
+        by = grouping.by if grouping is not None and grouping.by != "time" else None
+        found = store_kb.self_service_counts(
+            ctx.store,
+            ctx.where,
+            ctx.params,
+            since=ctx.since,
+            until=ctx.until,
+            csat_good_min=csat_good_min(ctx.config),
+            by=by,
+            bounds=grouping.bounds if grouping is not None and grouping.by == "time" else None,
         )
-        answered = c["answered"]
-        return {
-            "answered": answered,
-            "answered_pct": _pct(answered, c["created"]),
-            "deflected": c["deflected"],
-            "deflection_pct": _pct(c["deflected"], answered),
-            "reopened": c["reopened"],
-            "reopened_pct": _pct(c["reopened"], answered),
-            "csat_pct": _pct(c["csat_good"], c["csat_responses"]),
-            "csat_responses": c["csat_responses"],
-        }
+        if by != "tier" or grouping is None:
+            return found
+        tiers: dict[Any, dict[str, int]] = {}
+        for agent, c in found.items():
+            total = tiers.setdefault(grouping.tiers.get(agent) if agent is not None else None,
+                                     dict.fromkeys(c, 0))  # fmt: skip
+            for name, n in c.items():
+                total[name] += n
+        return tiers
 
 
-@dataclass
-class Gap:
-    topic: str
-    tickets: int = 0
-    sampled: int = 0
-    covered: int = 0
-    articles: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def coverage_pct(self) -> float | None:
-        return _pct(self.covered, self.sampled)
-
-    def as_dict(self) -> dict[str, Any]:
-        best = self.articles.most_common(1)
-        return {
-            "topic": self.topic,
-            "tickets": self.tickets,
-            "sampled": self.sampled,
-            "covered": self.covered,
-            "coverage_pct": self.coverage_pct,
-            "gap": self.is_gap,
-            "best_article": best[0][0] if best else None,
-        }
-
-    @property
-    def is_gap(self) -> bool:
-        pct = self.coverage_pct
-        return pct is not None and pct < 50.0
+_ZERO = dict.fromkeys(store_kb.SELF_SERVICE_COUNTS, 0)
 
 
-def gaps(
-    index: Index,
-    tickets: Iterable[tuple[Any, Any]],
-    *,
-    min_score: float = kb_answer.DEFAULT_MIN_SCORE,
-    min_tickets: int = 5,
-    sample: int = 50,
-    ignore: Iterable[str] = (),
-) -> list[Gap]:
-    """Topics (tags) with at least ``min_tickets`` tickets, each with how many of its latest
-    ``sample`` tickets an article answers at ``min_score`` or more (in the ticket's language);
-    a topic under 50% is a gap. Gaps first, the most tickets first."""
-    skip = set(ignore)
-    by_topic: dict[str, list[tuple[Any, Any]]] = {}
-    for ticket, requester in tickets:
-        for tag in ticket.tags:
-            if tag in skip:
-                continue
-            by_topic.setdefault(tag, []).append((ticket, requester))
-    out = []
-    for topic, items in by_topic.items():
-        if len(items) < min_tickets:
-            continue
-        gap = Gap(topic, tickets=len(items))
-        latest = sorted(items, key=lambda tr: (tr[0].created_at, tr[0].id))[-sample:]
-        for ticket, requester in latest:
-            gap.sampled += 1
-            language = kb_answer.language_of(ticket, requester)
-            hits = index.search(kb_answer.question(ticket), language=language, limit=1)
-            if hits and hits[0].score >= min_score:
-                gap.covered += 1
-                gap.articles[hits[0].article.id] += 1
-        out.append(gap)
-    out.sort(
-        key=lambda g: (
-            not g.is_gap,
-            -(g.tickets - g.covered * g.tickets / max(g.sampled, 1)),
-            g.topic,
-        )
-    )
-    return out
+def csat_good_min(config: Any) -> int:
+    """``[kpi] csat_good_min`` (4 unless set)."""
+    kpi = config.get("kpi") if isinstance(config, Mapping) else None
+    if isinstance(kpi, Mapping) and isinstance(kpi.get("csat_good_min"), int):
+        return int(kpi["csat_good_min"])
+    return 4
+
+
+def values(c: Mapping[str, int]) -> dict[str, float | None]:
+    """The metric's values from its counts (the period's, a group's or a bucket's)."""
+    answered = c["answered"]
+    return {
+        "answered": answered,
+        "answered_pct": _pct(answered, c["created"]),
+        "deflected": c["deflected"],
+        "deflection_pct": _pct(c["deflected"], answered),
+        "reopened": c["reopened"],
+        "reopened_pct": _pct(c["reopened"], answered),
+        "csat_pct": _pct(c["csat_good"], c["csat_responses"]),
+        "csat_responses": c["csat_responses"],
+    }

@@ -28,7 +28,7 @@ from cstoolkit.kpi.formatting import (
     vendor_table,
     vendor_title,
 )
-from cstoolkit.kpi.render import Exporter
+from cstoolkit.kpi.render import GAP_TEXT, Exporter, gap_rows, gaps_title
 
 __all__ = ["PALETTE", "HtmlExporter", "render_html"]
 
@@ -121,7 +121,7 @@ def _cards(report: dict[str, Any], metrics: dict[str, Any], sv: dict[str, Any]) 
     names = (
         "tickets_created", "tickets_solved", "first_reply_time", "full_resolution_time",
         "csat", "nps", "sla_compliance", "one_touch_rate", "reopen_rate", "backlog",
-        "agent_work_time", "cost_per_ticket",
+        "agent_work_time", "cost_per_ticket", "self_service",
     )  # fmt: skip
     cards = []
     for i, name in enumerate(names):
@@ -384,6 +384,7 @@ def render_html(report: dict[str, Any]) -> str:
             "one_touch_rate",
             "csat",
             "sla_compliance",
+            "self_service",
         ]
         names = [n for n in names if n in metrics]
         group_rows: list[list[Any]] = []
@@ -395,6 +396,16 @@ def render_html(report: dict[str, Any]) -> str:
             group_rows.append(row)
         heads = [report["by"], *[metrics[n]["label"] for n in names]]
         parts.append(_panel(f"By {report['by']}", _table(heads, group_rows, set(heads[1:]))))
+    gaps = report.get("knowledge_gaps")
+    if gaps:
+        gcols = gaps["columns"]
+        parts.append(
+            _panel(
+                gaps_title(gaps),
+                _table(gcols, gap_rows(gaps), set(gcols) - set(GAP_TEXT)),
+                "topics with many tickets and no article at the floor: docs/knowledge.md",
+            )
+        )
     vendor = report.get("vendor")
     if vendor:
         vcols, vrows = vendor_table(vendor)

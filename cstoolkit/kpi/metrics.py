@@ -45,6 +45,7 @@ __all__ = [
     "BuiltinMetric",
     "CostSettings",
     "Dist",
+    "Grouping",
     "KpiSettings",
     "Metric",
     "MetricContext",
@@ -308,6 +309,28 @@ class MetricContext:
             f"WHERE {self.where}"
         )
         return sql, list(self.params)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How ``--by`` or the series' buckets split the current period, for a metric that computes
+    per group: its optional ``compute_groups(ctx, grouping)`` returns a mapping of each key of
+    ``keys`` to values like ``compute``'s (docs/plugins/hooks.md#register_metrics).
+
+    ``by`` is an attribute of ``--by`` (``agent``, ``group``, ``channel``, ``priority``,
+    ``instance``: the ticket's value, ``None`` for none; ``tier``: its assignee's tier by
+    ``tiers``) or ``"time"``: keys are bucket indexes, a bucket holding the local days (in
+    ``timezone``, numbered from ``day0``) that ``day_buckets`` maps to it, that is the instants
+    ``[bounds[b], bounds[b + 1])``.
+    """
+
+    by: str
+    keys: tuple[Any, ...]
+    tiers: Mapping[str, int] = field(default_factory=dict)
+    timezone: str = "UTC"
+    day0: int = 0
+    day_buckets: tuple[int, ...] = ()
+    bounds: tuple[int, ...] = ()
 
 
 @runtime_checkable

@@ -106,3 +106,29 @@ def period_days(zone: ZoneClock, since: float, until: float) -> float:
     if a % 86400 == 0 and b % 86400 == 0:
         return (b - a) / 86400
     return (until - since) / 86400
+
+
+def day_start(zone: ZoneClock, day: int) -> int:
+    """The first whole second whose local day (:meth:`ZoneClock.day`) is ``day`` or later."""
+    guess = day * 86400
+    lo, hi = int(guess - zone.offset(guess)) - 4 * 3600, int(guess - zone.offset(guess)) + 4 * 3600
+    while hi - lo > 1:  # zone.day(lo) < day <= zone.day(hi)
+        mid = (lo + hi) // 2
+        if zone.day(mid) >= day:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def bucket_bounds(zone: ZoneClock, first_day: int, index: list[int]) -> list[int]:
+    """The instants bounding the buckets of :func:`buckets` (``index``: per local day from
+    ``first_day``, its bucket): bucket ``b`` holds ``[bounds[b], bounds[b + 1])``."""
+    if not index:
+        return []
+    bounds = [day_start(zone, first_day)]
+    for i in range(1, len(index)):
+        if index[i] != index[i - 1]:
+            bounds.append(day_start(zone, first_day + i))
+    bounds.append(day_start(zone, first_day + len(index)))
+    return bounds

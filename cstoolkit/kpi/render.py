@@ -132,6 +132,14 @@ class TableExporter(Exporter):
             screen.print(t)
         if report.get("groups"):
             self._groups(screen, report)
+        gaps = report.get("knowledge_gaps")
+        if gaps:
+            t = new_table(title=gaps_title(gaps), title_justify="left")
+            for c in gaps["columns"]:
+                t.add_column(c.replace("_", " "), justify="left" if c in GAP_TEXT else "right")
+            for r in gap_rows(gaps):
+                add_row(t, [cell(c, v) for c, v in zip(gaps["columns"], r, strict=True)])
+            screen.print(t)
         vendor = report.get("vendor")
         if vendor:
             cols, vrows = vendor_table(vendor)
@@ -165,6 +173,8 @@ class TableExporter(Exporter):
             ("csat", "csat_pct"),
             ("sla_compliance", "rate"),
         ]
+        if "self_service" in by_name:  # a plugin metric that computes per group
+            cols.append(("self_service", "answered"))
         t = new_table(title=f"By {report['by']}", title_justify="left")
         t.add_column(report["by"])
         for name, _ in cols:
@@ -178,6 +188,23 @@ class TableExporter(Exporter):
                 row.append(fmt_value(entry["unit"] if entry else "number", vals.get(k)))
             add_row(t, row)
         console.print(t)
+
+
+#: the text columns of the knowledge-gaps table (left-aligned)
+GAP_TEXT = ("topic", "gap", "best_article")
+
+
+def gaps_title(gaps: dict[str, Any]) -> str:
+    """``Knowledge gaps: 2 of 5 topics (topics: tags, score >= 0.35)``."""
+    return (
+        f"Knowledge gaps: {gaps['gaps']} of {len(gaps['rows'])} topics (topics: "
+        f"{gaps['topics']}, score >= {gaps['min_score']:g})"
+    )
+
+
+def gap_rows(gaps: dict[str, Any]) -> list[list[Any]]:
+    """The knowledge-gaps rows to show (``gap`` as yes/no)."""
+    return [["yes" if v is True else "no" if v is False else v for v in r] for r in gaps["rows"]]
 
 
 def cell(column: str, value: Any) -> str:
@@ -241,6 +268,12 @@ def csv_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     for w, counts in zip(heat.get("weekdays") or [], heat.get("counts") or [], strict=True):
         for h, n in enumerate(counts):
             rows.append(("heatmap", w, "arrivals_heatmap", str(h), n, None, None))
+    gaps = report.get("knowledge_gaps")
+    if gaps:
+        cols = gaps["columns"]
+        for r in gaps["rows"]:
+            for c, v in zip(cols[1:], r[1:], strict=True):
+                rows.append(("knowledge_gaps", r[0], "knowledge_gaps", c, v, None, None))
     vendor = report.get("vendor")
     if vendor:
         for c in vendor["comparisons"]:
@@ -338,6 +371,13 @@ class MarkdownExporter(Exporter):
                     vals = g["values"][n]
                     cells.append(fmt_value(by[n]["unit"], vals.get(by[n]["headline"])))
                 lines.append(_md_row(cells))
+        gaps = report.get("knowledge_gaps")
+        if gaps:
+            cols = gaps["columns"]
+            lines += ["", f"## {gaps_title(gaps)}", "", _md_row(cols), _md_row(["---"] * len(cols))]
+            lines += [
+                _md_row([cell(c, v) for c, v in zip(cols, r, strict=True)]) for r in gaps["rows"]
+            ]
         vendor = report.get("vendor")
         if vendor:
             cols, vrows = vendor_table(vendor)

@@ -37,8 +37,12 @@ from cstoolkit.calendars import (
     load_calendars,
 )
 from cstoolkit.errors import ConfigError, UsageError
+from cstoolkit.knowledge import gaps as kb_gaps
+from cstoolkit.knowledge.gaps import GapRequest
+from cstoolkit.kpi import grouped
 from cstoolkit.kpi.aggregates import NONE_KEY, TIME_UNITS, Agg, ScanResult, SlaTally
 from cstoolkit.kpi.columnar import ATTRIBUTE_COLUMNS, ScanSpec, aggregate
+from cstoolkit.kpi.grouped import plugin_value as _plugin_value
 from cstoolkit.kpi.metrics import (
     BUILTIN_METRICS,
     METRIC_DEFS,
@@ -138,6 +142,8 @@ class KpiOptions:
     sla: bool = True
     vendor_metrics: bool = False  # add the vendor check (Zendesk ticket metrics beside ours)
     vendor_tolerance: float = 60.0  # seconds within which two durations agree
+    #: add the knowledge-gaps table (cstoolkit.knowledge.gaps; the command builds the topics)
+    gaps: GapRequest | None = None
     #: the context of the query's per-ticket parts (a cstoolkit.query.Context: the ticket's
     #: facts, SLA policies, group names, roster), built by the command
     query_context: Any = None
@@ -221,21 +227,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
-
-
-def _plugin_value(result: Any) -> Values | None:
-    if result is None:
-        return None
-    if isinstance(result, bool):
-        return {"value": float(result)}
-    if isinstance(result, int | float):
-        return {"value": float(result)}
-    if isinstance(result, Mapping):
-        return {
-            str(k): (float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None)
-            for k, v in result.items()
-        }
-    raise TypeError(f"a metric returned {type(result).__name__}, not a number or a mapping")
 
 
 def build_report(
@@ -523,7 +514,15 @@ def build_report(
         "params": params,
         "config": data,
     }
-    for name, metric, plugin in _plugin_metrics(host):
+    plugin_list = _plugin_metrics(host)
+    cur_ctx = MetricContext(
+        since=since,
+        until=until,
+        period="current",
+        results={k: v for k, v in cur_vals.items() if k[0] != "_"},
+        **ctx_base,
+    )
+    for name, metric, plugin in plugin_list:
         try:
             ctx = MetricContext(
                 since=since,
@@ -561,6 +560,8 @@ def build_report(
 
     # -- groups --------------------------------------------------------------------------------
     groups: list[dict[str, Any]] = []
+    shown = {m["name"] for m in metrics}
+    per_group = [m for m in plugin_list if m[0] in shown]
     if options.by is not None:
         keys: set[Any] = set(group_aggs)
         if group_unit:
@@ -582,7 +583,14 @@ def build_report(
             created_by = counts.created_by_group
             surveys_by = counts.surveys_by_group
             keys |= set(created_by) | set(surveys_by)
-        for key in sorted(keys, key=lambda k: (k is None, str(k) if not group_unit else k)):
+        ordered = sorted(keys, key=lambda k: (k is None, str(k) if not group_unit else k))
+        grouping = (
+            grouped.time_grouping(zone, day0, group_of)
+            if group_unit
+            else grouped.attribute_grouping(options.by, ordered, tiers)
+        )
+        extra = grouped.group_values(per_group, cur_ctx, grouping, notes)
+        for key in ordered:
             agg = group_aggs.get(key) or Agg(len(settings.backlog_buckets))
             gv = ticket_values(
                 agg,
@@ -605,7 +613,10 @@ def build_report(
                 {
                     "key": None if key is None else (group_labels[key] if group_unit else str(key)),
                     "label": label,
-                    "values": {m: gv[m] for m in GROUP_METRICS if m in gv},
+                    "values": {
+                        **{m: gv[m] for m in GROUP_METRICS if m in gv},
+                        **{m: by_key[key] for m, by_key in extra.items()},
+                    },
                 }
             )
 
@@ -643,6 +654,13 @@ def build_report(
             "csat": csat_series,
             "nps": nps_series,
             "sla_compliance": sla_series,
+            **grouped.series_values(
+                per_group,
+                cur_ctx,
+                grouped.time_grouping(zone, day0, trend_of),
+                {m["name"]: m["headline"] for m in metrics},
+                notes,
+            ),
         },
     }
     histograms = {}
@@ -653,6 +671,12 @@ def build_report(
             "business": cur.dist(name, True).histogram(HISTOGRAM_EDGES),
         }
     staffing = _staffing_curve(data, counts, zone, day0, day_last, notes)
+    knowledge_gaps = None
+    if options.gaps is not None:
+        knowledge_gaps = kb_gaps.for_report(
+            store, where, params, since=since, until=until, request=options.gaps,
+            notes=notes,
+        )  # fmt: skip
 
     report = {
         "schema_version": SCHEMA_VERSION,
@@ -690,6 +714,8 @@ def build_report(
         "staffing": staffing,
         "notes": notes,
     }
+    if options.gaps is not None:
+        report["knowledge_gaps"] = knowledge_gaps
     if vendor_doc is not None:
         report["vendor"] = vendor_doc
     cleaned: dict[str, Any] = _clean(report)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cstoolkit.model import now
+from cstoolkit.model import Person, Ticket, now
+from cstoolkit.store import codec
 from cstoolkit.store.codec import dumps, from_epoch, to_epoch
 
 if TYPE_CHECKING:
@@ -330,21 +331,76 @@ def sources(store: Store) -> list[dict[str, Any]]:
 # -- self-service figures ----------------------------------------------------------------------
 
 
+#: The counts :func:`self_service_counts` returns, in order.
+SELF_SERVICE_COUNTS = (
+    "created", "answered", "deflected", "reopened", "csat_responses", "csat_good",
+)  # fmt: skip
+
+
+def bucket_case(column: str, bounds: Sequence[int]) -> str:
+    """An SQL expression giving the bucket index ``b`` of ``column`` in
+    ``[bounds[b], bounds[b + 1])`` (NULL outside ``bounds``): nested CASEs halving the range,
+    so a row costs ``log2(buckets)`` comparisons."""
+    edges = [int(b) for b in bounds]
+
+    def inner(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {column} < {edges[mid]} THEN {inner(lo, mid)} ELSE {inner(mid, hi)} END"
+
+    if len(edges) < 2:
+        return "NULL"
+    return (
+        f"CASE WHEN {column} >= {edges[0]} AND {column} < {edges[-1]} "
+        f"THEN {inner(0, len(edges) - 1)} END"
+    )
+
+
+def _join(where: str) -> str:
+    """People joined as ``r`` when a report's condition reads them."""
+    return " LEFT JOIN people r ON r.id = t.requester_id" if "r." in where else ""
+
+
+def _period(where: str) -> str:
+    """``FROM tickets t [LEFT JOIN people r] WHERE (where) AND created in [?, ?)``: a report's
+    condition over ``tickets t`` and ``people r`` and its period."""
+    return f"FROM tickets t{_join(where)} {_cond(where)}"
+
+
+def _cond(where: str) -> str:
+    return f"WHERE ({where}) AND t.created_at >= ? AND t.created_at < ?"
+
+
 def self_service_counts(
     store: Store,
-    tickets_sql: str,
+    where: str,
     params: Sequence[Any],
     *,
     since: float,
     until: float,
     csat_good_min: int = 4,
-) -> dict[str, int]:
-    """Of the tickets ``tickets_sql`` selects (a report's filter, ``SELECT t.id ...``) created
-    in [since, until): how many were created, answered from the knowledge base (custom field
-    ``kb_article`` set), of those solved with no agent reply but the answer's own
-    (``agent_replies <= 1``), reopened, and their CSAT answers (1-5) and good ones."""
+    by: str | None = None,
+    bounds: Sequence[int] | None = None,
+) -> dict[Any, dict[str, int]]:
+    """Of the tickets ``where`` selects (a report's condition over ``tickets t`` and ``people
+    r``) created in [since, until): how many were created, answered from the knowledge base
+    (custom field ``kb_article`` set), of those solved with no agent reply but the answer's own
+    (``agent_replies <= 1``), reopened, and their CSAT answers (1-5) and good ones.
+
+    Keyed by group: ``None`` alone without ``by`` and ``bounds``; with ``by`` (a ``--by``
+    attribute, :data:`cstoolkit.store.reports.GROUP_COLUMNS`) the ticket's value of that
+    column (``tier``: its assignee); with ``bounds`` the index of the creation bucket
+    (:func:`bucket_case`). Keys without tickets are absent."""
+    from cstoolkit.store.reports import GROUP_COLUMNS
+
+    key = "NULL"
+    if bounds is not None:
+        key = bucket_case("t.created_at", bounds)
+    elif by is not None:
+        key = GROUP_COLUMNS[by]
     sql = (
-        "SELECT COUNT(*), "
+        "SELECT a.k, COUNT(*), "
         "SUM(CASE WHEN a.answered THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.answered AND a.status IN ('solved', 'closed') "
         "AND COALESCE(f.agent_replies, 0) <= 1 THEN 1 ELSE 0 END), "
@@ -353,15 +409,107 @@ def self_service_counts(
         "THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.answered AND f.survey_csat >= ? AND f.survey_csat < 6 "
         "THEN 1 ELSE 0 END) "
-        "FROM (SELECT t.id, t.status, "
+        f"FROM (SELECT t.id, t.status, {key} AS k, "
         "json_extract(t.custom_fields, '$.kb_article') IS NOT NULL AS answered "
-        "FROM tickets t WHERE t.created_at >= ? AND t.created_at < ? "
-        f"AND t.id IN ({tickets_sql})) a "
-        "LEFT JOIN ticket_facts f ON f.ticket_id = a.id"
+        f"{_period(where)}) a "
+        "LEFT JOIN ticket_facts f ON f.ticket_id = a.id GROUP BY a.k"
     )
     # created_at is whole seconds: ``created_at < until`` for a fractional ``until`` (``--until
     # now``) is ``created_at < ceil(until)``; truncating would drop this second's tickets.
     bounds = (math.ceil(since), math.ceil(until))
-    row = store.conn.execute(sql, (csat_good_min, *bounds, *params)).fetchone()
-    names = ("created", "answered", "deflected", "reopened", "csat_responses", "csat_good")
-    return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
+    rows = store.conn.execute(sql, (csat_good_min, *params, *bounds)).fetchall()
+    out: dict[Any, dict[str, int]] = {}
+    for row in rows:
+        counts = {n: int(v or 0) for n, v in zip(SELF_SERVICE_COUNTS, row[1:], strict=True)}
+        if counts["created"]:
+            out[row[0]] = counts
+    return out
+
+
+# -- the knowledge gaps' tickets ----------------------------------------------------------------
+
+
+def tickets_created(
+    store: Store,
+    where: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    untagged: bool = False,
+) -> Iterator[tuple[Ticket, Person | None]]:
+    """The (ticket, requester) pairs ``where`` selects (a report's condition) created in
+    [since, until), oldest first; ``untagged``: only those without tags."""
+    extra = " AND NOT EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id)"
+    sql = f"SELECT t.id {_period(where)}{extra if untagged else ''}"
+    yield from _pairs(store, sql, [*params, math.ceil(since), math.ceil(until)])
+
+
+def _pairs(
+    store: Store, id_sql: str, params: Sequence[Any]
+) -> Iterator[tuple[Ticket, Person | None]]:
+    cols = ", ".join(f"t.{c}" for c in codec.TICKET_COLUMNS.split(", "))
+    pcols = ", ".join(f"r.{c}" for c in codec.PERSON_COLUMNS.split(", "))
+    ncols = len(codec.TICKET_COLUMNS.split(", "))
+    sql = (
+        f"SELECT {cols}, {pcols} FROM tickets t LEFT JOIN people r ON r.id = t.requester_id "
+        f"WHERE t.id IN ({id_sql}) ORDER BY t.created_at, t.id"
+    )
+    for row in store.conn.execute(sql, tuple(params)):
+        requester = codec.row_person(row[ncols:]) if row[ncols] is not None else None
+        yield codec.row_ticket(row[:ncols]), requester
+
+
+def tag_samples(
+    store: Store,
+    where: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    sample: int,
+    min_tickets: int = 1,
+    ignore: Iterable[str] = (),
+) -> tuple[dict[str, int], dict[str, list[tuple[Ticket, Person | None]]]]:
+    """Per tag of the tickets ``where`` selects created in [since, until) (but ``ignore``):
+    how many tickets carry it, and for the tags on at least ``min_tickets`` of them the latest
+    ``sample`` (by creation, then id; oldest first) as (ticket, requester) pairs. Counted in
+    SQL; only the sampled tickets are read."""
+    skip = sorted(set(ignore))
+    not_in = f" AND tt.tag NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+    base = f"FROM ticket_tags tt JOIN tickets t ON t.id = tt.ticket_id{_join(where)} {_cond(where)}"
+    args = [*params, math.ceil(since), math.ceil(until), *skip]
+    counts = {
+        str(tag): int(n)
+        for tag, n in store.conn.execute(
+            f"SELECT tt.tag, COUNT(*) {base}{not_in} GROUP BY tt.tag", tuple(args)
+        ).fetchall()
+    }
+    chosen = sorted(tag for tag, n in counts.items() if n >= min_tickets)
+    latest: dict[str, list[tuple[Ticket, Person | None]]] = {tag: [] for tag in chosen}
+    if not chosen:
+        return counts, latest
+    marks = ", ".join("?" * len(chosen))
+    ranked = (
+        "SELECT tt.tag AS tag, t.id AS id, ROW_NUMBER() OVER (PARTITION BY tt.tag "
+        f"ORDER BY t.created_at DESC, t.id DESC) AS n {base} AND tt.tag IN ({marks})"
+    )
+    rows = store.conn.execute(
+        f"SELECT tag, id FROM ({ranked}) s WHERE n <= ?", (*params, math.ceil(since), math.ceil(until),
+                                                           *chosen, int(sample))
+    ).fetchall()  # fmt: skip
+    tags_of: dict[str, list[str]] = {}
+    for tag, tid in rows:
+        tags_of.setdefault(tid, []).append(tag)
+    ids = sorted(tags_of)
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(part))
+        for ticket, requester in _pairs(
+            store, f"SELECT id FROM tickets WHERE id IN ({marks})", part
+        ):
+            for tag in tags_of[ticket.id]:
+                latest[tag].append((ticket, requester))
+    for pairs in latest.values():
+        pairs.sort(key=lambda tr: (tr[0].created_at, tr[0].id))
+    return counts, latest

@@ -430,3 +430,68 @@ def _spans(
 
 
 assert (NEW, OPEN, ON_HOLD, SOLVED, CLOSED) == (0, 1, 3, 4, 5)  # the codes the loop relies on
+
+
+# -- self_service, ticket by ticket --------------------------------------------------------------
+
+_ATTRIBUTE_INDEX = {"agent": 4, "tier": 4, "group": 5, "channel": 6, "priority": 7, "instance": 8}
+
+
+def self_service_counts(metric: Any, ctx: Any, grouping: Any = None) -> dict[Any, dict[str, int]]:
+    """The oracle of ``SelfServiceMetric.counts`` (cstoolkit.knowledge.metrics): each ticket of
+    the report's filter read as a row, its custom fields decoded, its group key found in Python
+    (a time bucket from its local creation date by ``zoneinfo``), its facts looked up one by
+    one, and the counts added up."""
+    import json
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    store = ctx.store
+    sql, params = ctx.tickets_sql("t.id")
+    rows = store.conn.execute(
+        "SELECT t.id, t.created_at, t.status, t.custom_fields, t.assignee_id, t.group_id, "
+        f"t.channel, t.priority, t.instance FROM tickets t WHERE t.id IN ({sql})",
+        tuple(params),
+    ).fetchall()
+    facts = {
+        r[0]: r[1:]
+        for r in store.conn.execute(
+            "SELECT ticket_id, agent_replies, reopens, survey_csat FROM ticket_facts"
+        ).fetchall()
+    }
+    kpi = ctx.config.get("kpi") or {}
+    good_min = kpi.get("csat_good_min", 4)
+    out: dict[Any, dict[str, int]] = {}
+    for row in rows:
+        created = float(row[1])
+        if not ctx.since <= created < ctx.until:
+            continue
+        key: Any = None
+        if grouping is not None and grouping.by == "time":
+            local = datetime.fromtimestamp(created, ZoneInfo(grouping.timezone)).date()
+            i = local.toordinal() - 719163 - grouping.day0
+            if not 0 <= i < len(grouping.day_buckets):
+                continue
+            key = grouping.day_buckets[i]
+        elif grouping is not None:
+            key = row[_ATTRIBUTE_INDEX[grouping.by]]
+            if grouping.by == "tier":
+                key = grouping.tiers.get(key) if key is not None else None
+        c = out.setdefault(key, dict.fromkeys(
+            ("created", "answered", "deflected", "reopened", "csat_responses", "csat_good"), 0
+        ))  # fmt: skip
+        c["created"] += 1
+        fields = json.loads(row[3]) if row[3] else {}
+        if fields.get("kb_article") is None:
+            continue
+        replies, reopens, csat = facts.get(row[0], (None, None, None))
+        c["answered"] += 1
+        if row[2] in ("solved", "closed") and (replies or 0) <= 1:
+            c["deflected"] += 1
+        if (reopens or 0) > 0:
+            c["reopened"] += 1
+        if csat is not None and 1 <= csat < 6:
+            c["csat_responses"] += 1
+            if csat >= good_min:
+                c["csat_good"] += 1
+    return out

@@ -30,6 +30,8 @@ import pytest
 from hypothesis import given, settings
 
 from cstoolkit.config import Config
+from cstoolkit.host import Host
+from cstoolkit.knowledge.metrics import SelfServiceMetric
 from cstoolkit.kpi import report as report_module
 from cstoolkit.kpi.report import KpiOptions, build_report
 from cstoolkit.model import Event, EventKind, Role, Status
@@ -67,6 +69,8 @@ SHAPES: tuple[dict[str, Any], ...] = (
     {"by": "channel", "vendor_metrics": True},
 )
 CALENDAR_CHOICES = ("madrid", "evening", "24x7")
+#: the built-in plugins (their metrics: self_service)
+HOST = Host(entry_points=[]).load()
 THOROUGH = os.environ.get("CSTOOLKIT_TEST_PROFILE") == "ci"
 _instances = itertools.count()
 
@@ -113,11 +117,24 @@ class Checker:
             opts = dict(shape)
             q = " ".join(x for x in (self.query, opts.pop("query", None)) if x) or None
             options = KpiOptions(since=SINCE, until=UNTIL, now=NOW, query=q, **opts)
-            ours = build_report(store, _config(calendar), options)
+            ours = build_report(store, _config(calendar), options, HOST)
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(report_module, "aggregate", _oracle)
-                theirs = build_report(store, _config(calendar), options)
+                mp.setattr(SelfServiceMetric, "counts", reference_scan.self_service_counts)
+                theirs = build_report(store, _config(calendar), options, HOST)
             assert _strip(ours) == _strip(theirs), (calendar, shape)
+            _check_self_service(ours, shape)
+
+
+def _check_self_service(doc: dict[str, Any], shape: dict[str, Any]) -> None:
+    """self_service is in the groups and the series, and its counts add up to the period's."""
+    (entry,) = [m for m in doc["metrics"] if m["name"] == "self_service"]
+    series = doc["series"]["values"]["self_service"]
+    assert sum(series) == entry["values"]["answered"]
+    if "by" in shape:
+        groups = [g["values"]["self_service"] for g in doc["groups"]]
+        for name in ("answered", "deflected", "reopened", "csat_responses"):
+            assert sum(g[name] for g in groups) == entry["values"][name], (shape, name)
 
 
 def full_replay(store: Store) -> None:
@@ -158,7 +175,16 @@ def life(
     events = {t.id: [e for p in pages for e in p.events if e.ticket_id == t.id] for t in tickets}
     # later versions of every third ticket: reopened, reassigned, one more public reply
     changed = tickets[::3]
-    later = [replace(t, status=Status.OPEN, assignee_id=tickets[-1].assignee_id) for t in changed]
+    # (and every other one answered from the knowledge base: self_service)
+    later = [
+        replace(
+            t,
+            status=Status.OPEN,
+            assignee_id=tickets[-1].assignee_id,
+            custom_fields={**t.custom_fields, "kb_article": "help:a"} if i % 2 else t.custom_fields,
+        )
+        for i, t in enumerate(changed)
+    ]
     extra = [
         Event(
             id=f"{t.id}-extra", ticket_id=t.id, kind=EventKind.COMMENT,
@@ -184,7 +210,12 @@ def life(
     last = tickets[-1]
     (row_id,) = planned.insert(store, "r", [planned.NewChange(last.id, inst, "t", {}, {})])
     (row,) = planned.select(store, ids=[row_id])
-    solved = replace(last, status=Status.SOLVED, solved_at=NOW - timedelta(days=2))
+    solved = replace(
+        last,
+        status=Status.SOLVED,
+        solved_at=NOW - timedelta(days=2),
+        custom_fields={**last.custom_fields, "kb_article": "help:b"},
+    )
     planned.finish(store, row, planned.APPLIED, None, actor="t", details={}, ticket=solved)
     surveys.record_answer(store, surveys.AnswerRow(
         f"csat/{last.id}", "csat", "csat", last.id, last.requester_id, 4, "ok",
@@ -262,5 +293,37 @@ def test_sample_helpdesk_large(store_factory: StoreFactory, tmp_path: Path, seed
     store = store_factory()
     try:
         life(store, "s", _sample_pages(tmp_path, seed, 1500), None, thorough=THOROUGH)
+    finally:
+        store.close()
+
+
+def test_self_service_under_every_by(store_factory: StoreFactory, tmp_path: Path) -> None:
+    """self_service per group of every ``--by`` and per bucket of the series: the same as the
+    ticket-by-ticket oracle, adding up to the period's, and a group's values the ones the
+    summary gives for ``--query`` restricted to that group."""
+    store = store_factory()
+    try:
+        pages = _sample_pages(tmp_path, 4, 60)
+        for page in pages:
+            store.upsert_page("s", page)
+        tickets = [t for p in pages for t in p.tickets]
+        answered = [
+            replace(t, custom_fields={**t.custom_fields, "kb_article": "help:a"})
+            for t in tickets[::2]
+        ]
+        store.upsert_page("s", Page(tickets=answered))
+        check = Checker(None, thorough=False)
+        check.turn = iter([(s, c) for s in SHAPES for c in CALENDAR_CHOICES[:1]])
+        for _ in SHAPES:
+            check(store)
+        by_channel = build_report(store, _config("madrid"), KpiOptions(
+            since=SINCE, until=UNTIL, now=NOW, by="channel"), HOST)  # fmt: skip
+        (entry,) = [m for m in by_channel["metrics"] if m["name"] == "self_service"]
+        assert entry["values"]["answered"] > 0
+        for group in by_channel["groups"]:
+            only = KpiOptions(since=SINCE, until=UNTIL, now=NOW, query=f"channel:{group['key']}")
+            alone = build_report(store, _config("madrid"), only, HOST)
+            (summary,) = [m for m in alone["metrics"] if m["name"] == "self_service"]
+            assert group["values"]["self_service"] == summary["values"], group["key"]
     finally:
         store.close()
