@@ -78,10 +78,11 @@ ORGS = 200
 
 #: printed with figure (a): why no Singer tap figure stands beside it
 SINGER_NOTE = (
-    "Singer tap: not measured. tap-zendesk (on the package index) reads a Zendesk account "
-    "by its subdomain over HTTPS; running it against this script's plain-HTTP fake server on "
-    "127.0.0.1 would need changes to the tap, which this script does not make. The 'about 2x "
-    "a Singer tap' of issue 17 is an earlier measurement, not repeated here."
+    "Singer tap: not measured. tap-zendesk (2.8.2, on the package index) has its endpoints "
+    "fixed to https://<subdomain>.zendesk.com and reads each ticket's audits with one request "
+    "per ticket; running it against this script's plain-HTTP fake server on 127.0.0.1 would "
+    "need changes to the tap and audit pages on the server, which this script does not have. "
+    "The 'about 2x a Singer tap' of issue 17 is an earlier measurement, not repeated here."
 )
 
 
