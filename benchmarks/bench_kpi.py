@@ -424,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sla", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--report-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pg_data is not None and not args.postgres:
+        parser.error("--pg-data keeps a PostgreSQL cluster: give --postgres too")
     if args.report_only:
         print(json.dumps(report_once(args.report_only, args.days)))
         return 0
