@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_kpi.py                      # 1,000,000 tickets over 90 days, SQLite
     python benchmarks/bench_kpi.py --postgres           # the same on a local PostgreSQL server
+    python benchmarks/bench_kpi.py --postgres --pg-data /big/disk/pg1m   # keep the loaded cluster
     python benchmarks/bench_kpi.py --tickets 200000     # a smaller store
     python benchmarks/bench_kpi.py --cache /fast/disk   # where the generated store is kept
 
@@ -25,8 +26,15 @@ figure of issue 17's table:
    outcomes and columns of exactly those tickets) and the report again.
 
 With ``--postgres`` the same sample is synced into a PostgreSQL server started on 127.0.0.1
-for the run (as the tests start theirs) and steps 1-3 run there. Nothing is asserted: the
-point is the figures.
+for the run (as the tests start theirs) and steps 1-3 run there; the load is printed as the
+PostgreSQL ingest figure (tickets per second of wall clock and per client CPU second, the facts
+refresh's share, peak RSS). A million tickets take a while to load, so ``--pg-data DIR`` keeps
+the cluster: the first run makes it in ``DIR/data``, loads it, brings it up to date (step 1)
+and stops it there; every run (the first included) then starts a server on a copy of it in
+``DIR/work`` (removed afterwards), so the 1% change of step 3 never reaches the kept cluster
+and each run measures the same input. ``DIR/bench-input.txt`` names the input it holds (a run
+with another ``--tickets``/``--days``/``--seed`` refuses it). Nothing is asserted: the point is
+the figures.
 """
 
 from __future__ import annotations
@@ -129,17 +137,47 @@ def prepare(cache: Path, tickets: int, days: int, seed: int, out: Path) -> tuple
 
 
 def _sync(config_path: Path) -> None:
+    """Load the helpdesk into the configured store (when it is empty) and print the load as an
+    ingest figure: tickets per second of wall clock and per CPU second of this process (the
+    client's: a PostgreSQL server's own CPU is not in it), the facts refresh's share (the one
+    ``facts.refresh`` call per page, timed around it) and this process's peak RSS."""
+    import resource
+
+    from cstoolkit.store import facts
+
     cfg = load_config(config_path)
     st = open_store(cfg.store_path) if cfg.store_url is None else open_store(cfg.store_url)
+    spent = [0.0, 0.0]  # wall, CPU of the facts refresh
+    refresh = facts.refresh
+
+    def timed_refresh(*a: Any, **kw: Any) -> int:
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            return refresh(*a, **kw)
+        finally:
+            spent[0] += time.perf_counter() - w
+            spent[1] += time.process_time() - c
+
     try:
         if st.get_cursor("bench") is None or not st.counts()["tickets"]:
             from cstoolkit.config import build_instance
 
-            t = time.perf_counter()
+            facts.refresh = timed_refresh  # type: ignore[assignment]
+            t, c = time.perf_counter(), time.process_time()
             backend = build_instance(cfg, Host().load(), "backends", "bench", st)
             summary = pull(st, backend)
-            print(f"synced {summary.fetched:,} tickets in {time.perf_counter() - t:,.0f} s")
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            n = summary.fetched
+            print(
+                f"ingest:   {n:,} tickets loaded ({'PostgreSQL' if cfg.store_url else 'SQLite'}, "
+                f"local backend) in {wall:,.0f} s wall: {n / wall:,.0f} tickets/s; client CPU "
+                f"{cpu:,.0f} s: {n / cpu:,.0f} tickets per CPU s; facts refresh "
+                f"{spent[0] / wall:.0%} of the wall clock, {spent[1] / cpu:.0%} of the CPU; "
+                f"peak RSS {rss:,.0f} MB (load average {os.getloadavg()[0]:.1f} at the end)"
+            )
     finally:
+        facts.refresh = refresh  # type: ignore[assignment]
         st.close()
 
 
@@ -307,6 +345,64 @@ def change_share(config_path: Path, share: float, seed: int) -> int:
         store.close()
 
 
+def _kept_postgres(
+    pg_data: Path, tag: str, helpdesk: Path, sla_on: bool, out: Path
+) -> tuple[Any, bool]:
+    """A server on a work copy of the cluster kept in ``pg_data/data`` (and whether this run
+    loaded it); on the first run the
+    cluster is made there, loaded (the ingest figure), brought up to date (migrations, SLA
+    outcomes, columns: the "once" figure) and stopped. The kept cluster is never changed after
+    that: each run copies it to ``pg_data/work`` (the 1% change of the run goes there, and the
+    copy is removed when the run ends), as the SQLite path copies its cached store."""
+    import shutil
+    import subprocess
+
+    sys.path.insert(0, str(ROOT))
+    from tests.pgserver import start_server
+
+    pristine = pg_data / "data"
+    marker = pg_data / "bench-input.txt"
+    loaded = False
+    if (pristine / "PG_VERSION").exists():
+        if marker.exists() and marker.read_text().strip() != tag:
+            raise SystemExit(
+                f"{pg_data} holds the input {marker.read_text().strip()}, not {tag}: "
+                "give another --pg-data"
+            )
+    else:
+        loader = start_server(pg_data)
+        print(f"store:    PostgreSQL on 127.0.0.1:{loader.port}, loading into {pristine}")
+        try:
+            config_path = _write_config(
+                out / f"cstoolkit-{tag}-pg-load.toml", f'url = "{loader.url}"', helpdesk, sla_on
+            )
+            _sync(config_path)
+            upkeep(config_path, "once:     migrations, SLA outcomes and columns built")
+        except BaseException:
+            loader.stop()  # a half-loaded cluster is not kept
+            raise
+        loader.stop(keep=True)
+        marker.write_text(tag + "\n")
+        loaded = True
+    work = pg_data / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    t = time.perf_counter()
+    # cp -a keeps the owner and modes PostgreSQL insists on (the server runs as postgres)
+    subprocess.run(["cp", "-a", str(pristine), str(work / "data")], check=True)
+    shutil.copystat(pg_data, work)
+    if os.geteuid() == 0:
+        st = pristine.stat()
+        os.chown(work, st.st_uid, st.st_gid)
+    took = time.perf_counter() - t
+    server = start_server(work, init=False)
+    print(
+        f"store:    PostgreSQL on 127.0.0.1:{server.port}, a work copy ({took:,.0f} s) of the "
+        f"cluster kept in {pristine}: {work / 'data'}"
+    )
+    return server, loaded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -318,9 +414,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--change", type=float, default=0.01, help="share of tickets changed")
     parser.add_argument("--no-sla", action="store_true", help="no SLA policy")
     parser.add_argument("--postgres", action="store_true", help="measure on PostgreSQL")
+    parser.add_argument(
+        "--pg-data",
+        type=Path,
+        default=None,
+        help="with --postgres: keep the loaded cluster in DIR/data (made, loaded and brought up "
+        "to date on the first run, then stopped) and run each later run on a copy of it",
+    )
     parser.add_argument("--sla", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--report-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pg_data is not None and not args.postgres:
+        parser.error("--pg-data keeps a PostgreSQL cluster: give --postgres too")
     if args.report_only:
         print(json.dumps(report_once(args.report_only, args.days)))
         return 0
@@ -347,8 +452,17 @@ def main(argv: list[str] | None = None) -> int:
           f"(business hours), {'1 SLA policy' if sla_on else 'no SLA policy'}")  # fmt: skip
 
     server = None
+    once = "once:     migrations, SLA outcomes and columns built"
     try:
-        if args.postgres:
+        if args.postgres and args.pg_data is not None:
+            server, loaded = _kept_postgres(args.pg_data, tag, helpdesk, sla_on, out)
+            once = "upkeep:   the work copy (brought up to date when the kept cluster was " + (
+                "loaded, above)" if loaded else "loaded: nothing left to do)"
+            )
+            config_path = _write_config(
+                out / f"cstoolkit-{tag}-pg.toml", f'url = "{server.url}"', helpdesk, sla_on
+            )
+        elif args.postgres:
             sys.path.insert(0, str(ROOT))
             from tests.pgserver import start_server
 
@@ -374,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             config_path = _write_config(
                 out / f"cstoolkit-{tag}-work.toml", f'path = "{work}"', helpdesk, sla_on
             )
-        upkeep(config_path, "once:     migrations, SLA outcomes and columns built")
+        upkeep(config_path, once)
         reports("first:   ", config_path, args.days, args.repeat)
         change_share(config_path, args.change, args.seed)
         upkeep(config_path, "refresh:  after the 1% sync")

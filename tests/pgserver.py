@@ -66,19 +66,22 @@ class PgServer:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
-    def start(self) -> None:
+    def start(self, init: bool = True) -> None:
         """initdb, then start on :attr:`port`; on a port taken meanwhile, on another one.
+        With ``init=False`` the cluster in ``root/data`` exists already (a kept one): it is
+        only started.
 
         The port is free when chosen but only bound when the server starts: another process (a
         parallel test worker) may take it in between, so a start that fails on it is retried.
         """
         data = self.root / "data"
-        init = self._run(
-            str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8", "-N",
-        )  # fmt: skip
-        if init.returncode != 0:
-            raise RuntimeError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+        if init:
+            made = self._run(
+                str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
+                "--encoding=UTF8", "--locale=C.UTF-8", "-N",
+            )  # fmt: skip
+            if made.returncode != 0:
+                raise RuntimeError(f"initdb failed: {made.stderr.strip() or made.stdout.strip()}")
         for attempt in range(PORT_ATTEMPTS):
             if attempt:
                 self.port = _free_port()
@@ -99,6 +102,8 @@ class PgServer:
                 raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()} {text[-2000:]}")
         else:
             raise RuntimeError(f"pg_ctl start failed: {PORT_ATTEMPTS} ports were taken meanwhile")
+        if not init:
+            return
         created = self._run(
             str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
             "-U", self.user, "cst_test",
@@ -106,20 +111,28 @@ class PgServer:
         if created.returncode != 0:
             raise RuntimeError(f"createdb failed: {created.stderr.strip()}")
 
-    def stop(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate",
-                  "-w", "stop")  # fmt: skip
-        shutil.rmtree(self.root, ignore_errors=True)
+    def stop(self, keep: bool = False) -> None:
+        """Stop the server and remove its directory; ``keep``: a clean shutdown that leaves
+        the cluster in ``root/data`` to be started again (``start(init=False)``)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
+                  "-m", "fast" if keep else "immediate", "-w", "stop")  # fmt: skip
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_server() -> PgServer:
-    """Start a server or raise RuntimeError saying why none could be started."""
+def start_server(root: Path | None = None, init: bool = True) -> PgServer:
+    """Start a server or raise RuntimeError saying why none could be started: in a new
+    temporary directory, or in ``root`` (its cluster in ``root/data``, made there unless
+    ``init`` is false: then it exists and is only started)."""
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(
             "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql)"
         )
-    root = Path(tempfile.mkdtemp(prefix="cst-pg-"))
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="cst-pg-"))
+    else:
+        root.mkdir(parents=True, exist_ok=True)
     user = "postgres"
     if os.geteuid() == 0:
         try:
@@ -131,9 +144,9 @@ def start_server() -> PgServer:
         user = pwd.getpwuid(os.geteuid()).pw_name
     server = PgServer(bindir, root, _free_port(), user)
     try:
-        server.start()
+        server.start(init)
     except BaseException:
-        server.stop()
+        server.stop(keep=not init)
         raise
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -142,5 +155,5 @@ def start_server() -> PgServer:
             return server
         except OSError:
             time.sleep(0.1)
-    server.stop()
+    server.stop(keep=not init)
     raise RuntimeError("PostgreSQL started but does not accept connections on 127.0.0.1")

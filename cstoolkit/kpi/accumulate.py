@@ -42,12 +42,22 @@ class ScanSpec:
     record_tickets: bool = False
 
 
+#: a column of :func:`distinct` whose range is wider than this is renumbered first
+_RENUMBER_SPAN = 256
+
+
 def distinct(
     cols: tuple[Any, ...], weights: tuple[Any, ...] = ()
 ) -> tuple[list[tuple[int, ...]], list[int], list[list[float]]]:
     """The distinct rows of integer columns with how many times each occurs (and the sum of
     each of ``weights`` over them): one mixed-radix key per row, counted with ``bincount``
-    when the columns' ranges are small (no sort), else with one 1-D ``unique``."""
+    when the columns' ranges are small (no sort), else with one 1-D ``unique``.
+
+    A column whose range is wide but whose values are few (SLA targets in seconds, report-wide
+    string codes) is first renumbered by its distinct values (a ``bincount`` over its range,
+    or ``unique`` when the range is far wider than the column is long), so that the key's range
+    is the product of the columns' numbers of distinct values rather than of their ranges; the
+    renumbering keeps the values' order, so the rows come out in the same order either way."""
     n = len(cols[0])
     if not n:
         return [], [], [[] for _ in weights]
@@ -60,10 +70,18 @@ def distinct(
         span = int(col.max()) - lo + 1
         values = None
         inv = col - lo
-        if span > 1 << 20:
-            values, inv = np.unique(col, return_inverse=True)
+        if span > _RENUMBER_SPAN and (span > 1 << 20 or span > 8 * n):
+            values, inv = np.unique(col, return_inverse=True)  # a sort of n values
             inv = inv.reshape(-1)
             span = len(values)
+        elif span > _RENUMBER_SPAN:  # few values over a wide range: renumbered without a sort
+            present = np.flatnonzero(np.bincount(inv, minlength=span))
+            if len(present) < span:
+                number = np.zeros(span, dtype=np.int64)
+                number[present] = np.arange(len(present))
+                inv = number[inv]
+                values = present + lo
+                span = len(present)
         size *= span
         if size >= 1 << 62:
             raise OverflowError("too many distinct keys")  # not reached by report keys
@@ -145,7 +163,8 @@ def finish(spec: ScanSpec, acc: Accumulator, result: ScanResult) -> None:
             who = np.concatenate([p[0] for p in parts])
             days = np.concatenate([p[1] for p in parts])
             rows = distinct((who, days))[0]
-            acc.agg(per, None).agent_days.update((cast(str, acc.strings[w]), d) for w, d in rows)
+            names = cast(list[str], acc.strings)  # agents' codes: never None
+            acc.agg(per, None).agent_days.update([(names[w], d) for w, d in rows])
     result.trend_solved = [int(x) for x in acc.trend_solved.tolist()]
     result.trend_frt = []
     for parts in acc.trend_frt:

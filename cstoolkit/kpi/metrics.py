@@ -143,6 +143,50 @@ class KpiSettings:
 
 Part = tuple["array[float]", "array[int]", float]  # sorted distinct values, cumulative counts, sum
 
+#: whole-second values within this bound are counted as integers (int32: a duration of 68 years)
+_WHOLE_BOUND = 2**31
+#: count by ``bincount`` when the values' range is at most this many times their number, else
+#: sort them (as int32): the cheaper of the two on 1,000 to 1,000,000 durations (see
+#: docs/performance.md, "Exact distributions")
+_BINCOUNT_SPAN = 8
+
+
+def counted_part(values: Any) -> tuple[Any, Any, float]:
+    """An array's sorted distinct values (float64), their cumulative counts (int64)
+    and the exact sum (``math.fsum``): the same three arrays as a sort of the values, value for
+    value, whatever the path.
+
+    Durations are whole seconds, so the common case never sorts floats: the values are checked
+    to be whole and within int32, then counted with ``bincount`` over their range when the
+    range is small next to their number, else sorted as int32 (about twice as fast as float64)
+    and cut where the value changes; their sum is the integer sum, which ``fsum`` would round
+    to the same float. Anything else (fractions, NaN, infinities, ``-0.0``, huge values) goes
+    through ``numpy.unique`` of the float64 values as before."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if not len(v):
+        return v, np.zeros(0, dtype=np.int64), 0.0
+    lo, hi = v.min(), v.max()  # NaN anywhere makes both NaN: the comparison below fails
+    if lo >= -_WHOLE_BOUND and hi < _WHOLE_BOUND:
+        whole = v.astype(np.int32)
+        if np.array_equal(whole, v) and not (lo <= 0 and np.any(np.signbit(v) & (v == 0))):
+            n = len(whole)
+            first, span = int(lo), int(hi) - int(lo) + 1
+            if span <= _BINCOUNT_SPAN * n and span < _WHOLE_BOUND:
+                counts = np.bincount(whole - np.int32(first) if first else whole, minlength=1)
+                present = np.flatnonzero(counts)
+                keys = (present + first).astype(np.float64)
+                cum = np.cumsum(counts[present], dtype=np.int64)
+            else:
+                s = np.sort(whole)
+                cut = np.flatnonzero(s[1:] != s[:-1])
+                keys = s[np.concatenate(([0], cut + 1))].astype(np.float64)
+                cum = np.concatenate((cut + 1, [n])).astype(np.int64)
+            return keys, cum, float(whole.sum(dtype=np.int64))
+    keys, counts = np.unique(v, return_counts=True)
+    return keys, np.cumsum(counts, dtype=np.int64), math.fsum(v.tolist())
+
 
 class Dist:
     """A distribution of durations (or any numbers), kept exactly and compactly.
@@ -182,15 +226,10 @@ class Dist:
     def add_array(self, values: Any) -> None:
         """Add a numpy array of values as one sealed part (the columnar report's way: counted
         by numpy, the same part :meth:`seal` would make of them)."""
-        import numpy as np
-
         if len(values) == 0:
             return
-        keys, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
-        total = math.fsum(values.tolist())
-        self.parts.append(
-            (array("d", keys.tobytes()), array("q", np.cumsum(counts).tobytes()), total)
-        )
+        keys, cum, total = counted_part(values)
+        self.parts.append((array("d", keys.tobytes()), array("q", cum.tobytes()), total))
 
     def merge(self, other: Dist) -> None:
         other.seal()
