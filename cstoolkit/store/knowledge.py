@@ -495,8 +495,8 @@ def tag_samples(
         f"ORDER BY t.created_at DESC, t.id DESC) AS n {base} AND tt.tag IN ({marks})"
     )
     rows = store.conn.execute(
-        f"SELECT tag, id FROM ({ranked}) s WHERE n <= ?", (*params, math.ceil(since), math.ceil(until),
-                                                           *chosen, int(sample))
+        f"SELECT tag, id FROM ({ranked}) s WHERE n <= ?",
+        (*params, math.ceil(since), math.ceil(until), *chosen, int(sample)),
     ).fetchall()  # fmt: skip
     tags_of: dict[str, list[str]] = {}
     for tag, tid in rows:
