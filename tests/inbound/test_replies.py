@@ -237,3 +237,42 @@ retries = 0
         assert deliver_replies(config, host, store, "tw") == [] and len(api.requests) == 1
     finally:
         api.close()
+
+
+def test_the_knowledge_bases_first_answer_goes_back_out_over_whatsapp_once(
+    tmp_path: Path, graph: Graph
+) -> None:
+    """WhatsApp in, the knowledge base's first answer on the new ticket, and that answer
+    delivered to the customer over WhatsApp by ``cst inbound replies``, once."""
+    from cstoolkit.inbound.first_answer import ANSWERED, for_source
+    from cstoolkit.knowledge import sample
+    from cstoolkit.knowledge.sync import sync_source
+
+    sample.write(tmp_path / "kb")
+    config, host, store = setup(
+        tmp_path,
+        graph,
+        'answer_from_kb = true\n\n[knowledge.help]\nplugin = "markdown"\npath = "kb"',
+    )
+    sync_source(store, "help", build_instance(config, host, "knowledge", "help", store))
+    receiver = Receiver(config, host, store, "wa2")
+    first = for_source(config, host, store, receiver.settings)
+    assert first is not None
+    receiver.on_created = first
+    es = "Hola, no me llega el enlace para restablecer la contraseña. ¿Qué hago?"
+    receiver.receive(InboundMessage("wamid.KB1", "whatsapp", "+34600111222", es, _now()))
+    (answer,) = first.flush()
+    assert answer.action == ANSWERED, answer
+    out = deliver_replies(config, host, store, "wa2")
+    assert [d.action for d in out] == [SENT]
+    (sent,) = graph.requests
+    assert sent["body"]["to"] == "34600111222" and sent["body"]["type"] == "text"
+    assert sent["body"]["text"]["body"].startswith("Hola")
+    assert deliver_replies(config, host, store, "wa2") == []  # never twice
+    assert len(graph.requests) == 1
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
