@@ -85,7 +85,7 @@ def person_by_phone(
     found or created is remembered. Errors of the calls propagate (a BackendError).
     """
     number = e164(phone)
-    key = hashlib.sha256(number.encode()).hexdigest()[:24]
+    key = phone_key(number)
     people = _people(state)
     known = people.get(key)
     if known is not None and (exists is None or exists(known)):
@@ -100,6 +100,12 @@ def person_by_phone(
             people.pop(next(iter(people)))
         state.set(PHONES_KEY, people)
     return person
+
+
+def phone_key(phone: str) -> str:
+    """The key the memory of :func:`person_by_phone` files ``phone`` under (a hash of its
+    :func:`e164` spelling, never the number)."""
+    return hashlib.sha256(e164(phone).encode()).hexdigest()[:24]
 
 
 def _people(state: KeyValue | None) -> dict[str, str]:

@@ -18,15 +18,21 @@ compared case-insensitively), in one transaction:
   (:mod:`cstoolkit.store.privacy`), so the next sync stores the pseudonym, not the person;
 * one audit entry ``privacy.forget`` records counts and the suppression hash, not the person.
 
+* backends forget which of their people they found or created by phone (the memory of
+  :func:`cstoolkit.backends.requesters.person_by_phone`): the entry of a forgotten phone number
+  and every entry naming a forgotten person's id.
+
 Not touched: the helpdesks themselves (erase the person there too), backups made before, the
-plugin key-value area.
+rest of the plugin key-value area.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cstoolkit.backends.requesters import PHONES_KEY, phone_key
 from cstoolkit.model import now
 from cstoolkit.store import audit, columns, erasure, facts
 from cstoolkit.store import privacy as sup
@@ -68,13 +74,29 @@ def _scrub(value: Any, needles: list[str], mapping: dict[str, str]) -> Any:
     return value
 
 
+def _forget_phones(tx: Any, value: str, ids: list[str]) -> int:
+    """Drop the backends' memory of who has a phone (see the module) for ``value`` and ``ids``."""
+    keys = (
+        {phone_key(value)}
+        if re.fullmatch(r"(whatsapp:)?\+?[\d\s().-]*\d[\d\s().-]*", value)
+        else set()
+    )
+    named = {tuple(pid.split(":", 1)) for pid in ids if ":" in pid}
+    return erasure.drop_state_entries(
+        tx,
+        PHONES_KEY,
+        lambda instance, key, vendor_id: key in keys or (instance, vendor_id) in named,
+    )
+
+
 def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
     """Erase ``requester`` (email or person id) from the store and suppress it at ingest."""
     value = requester.strip()
     report = ForgetReport()
     c: dict[str, int] = dict.fromkeys(
         ("tickets", "events", "survey_offers", "survey_answers", "opt_outs", "ledger",
-         "planned_changes", "triage_snapshots", "audit_entries", "inbound_messages"),
+         "planned_changes", "triage_snapshots", "audit_entries", "inbound_messages",
+         "remembered_phones"),
         0)  # fmt: skip
     with store.transaction() as tx:
         salt = sup.salt(tx, create=True)
@@ -114,6 +136,7 @@ def forget(store: Store, requester: str, *, actor: str = "cst") -> ForgetReport:
         if needles:
             erasure.scrub_documents(tx, needles, lambda v: _scrub(v, needles, mapping), c)
             erasure.retarget_audit(tx, mapping)
+        c["remembered_phones"] = _forget_phones(tx, value, ids)
         hashes = sup.add(
             tx, salt, [("person_id", i) for i in ids] + [("email", e) for e in sorted(emails)]
         )

@@ -146,6 +146,28 @@ def hash_inbound_contacts(tx: Any, value: str, hashed: Callable[[str], str]) -> 
     return int(tx.rowcount)
 
 
+def drop_state_entries(tx: Any, key: str, drop: Callable[[str, str, str], bool]) -> int:
+    """Remove, from every plugin instance's mapping-valued state ``key``, the entries for which
+    ``drop(instance, entry key, entry value)`` holds; return how many were removed."""
+    removed = 0
+    rows = tx.execute("SELECT instance, value FROM plugin_state WHERE key = ?", (key,))
+    for instance, raw in rows.fetchall():
+        try:
+            value = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(value, dict):
+            continue
+        kept = {k: v for k, v in value.items() if not drop(instance, str(k), str(v))}
+        if len(kept) != len(value):
+            removed += len(value) - len(kept)
+            tx.execute(
+                "UPDATE plugin_state SET value = ? WHERE instance = ? AND key = ?",
+                (dumps(kept), instance, key),
+            )
+    return removed
+
+
 def scrub_documents(
     tx: Any, needles: list[str], scrub: Callable[[Any], Any], counts: dict[str, int]
 ) -> None:

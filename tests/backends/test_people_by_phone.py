@@ -103,3 +103,38 @@ def test_every_spelling_of_a_number_is_one_person() -> None:
     spellings = ["+34600111222", "whatsapp:+34600111222", "+34 600-111-222", "34600111222"]
     ids = {backend.person_by_phone(p, search=None, create=vendor.create) for p in spellings}
     assert ids == {"100"} and vendor.people == {"100": "+34600111222"}
+
+
+def test_privacy_forget_drops_the_remembered_phone(tmp_path: Any) -> None:
+    """``cst privacy forget +34…`` (or the person's id) removes the backends' memory of that
+    number: no hash of it, and no entry naming the forgotten person, stays in the store."""
+    from cstoolkit.ops.privacy import forget
+    from cstoolkit.store import open_store
+    from cstoolkit.store.kv import KeyValue
+
+    store = open_store(tmp_path / "s.db")
+    try:
+        vendor = Vendor()
+        backend = acme(KeyValue(store, "ac"))
+        ana = backend.person_by_phone("+34 600 111 222", search=vendor.search, create=vendor.create)
+        bob = backend.person_by_phone("+34600333444", search=vendor.search, create=vendor.create)
+        cid = backend.person_by_phone("+34600555666", search=vendor.search, create=vendor.create)
+        key = requesters.phone_key
+        assert set(KeyValue(store, "ac").get(requesters.PHONES_KEY)) == {
+            key("+34600111222"),
+            key("+34600333444"),
+            key("+34600555666"),
+        }
+        report = forget(store, "whatsapp:+34600111222")
+        assert report.counts["remembered_phones"] == 1
+        report = forget(store, f"ac:{bob}")
+        assert report.counts["remembered_phones"] == 1
+        left = KeyValue(store, "ac").get(requesters.PHONES_KEY)
+        assert left == {key("+34600555666"): cid}
+        assert ana not in left.values()
+        # forgotten: the next message from that number looks the person up again
+        vendor.calls.clear()
+        backend.person_by_phone("+34600111222", search=vendor.search, create=vendor.create)
+        assert vendor.calls[0] == "search"
+    finally:
+        store.close()
