@@ -378,6 +378,73 @@ ANSWERED_INDEX = "tickets_kb_answered"
 ANSWERED = "json_extract(t.custom_fields, '$.kb_article') IS NOT NULL"
 
 
+def _key(by: str | None, bounds: Sequence[int] | None) -> str:
+    from cstoolkit.store.reports import GROUP_COLUMNS
+
+    if bounds is not None:
+        return bucket_case("t.created_at", bounds)
+    return GROUP_COLUMNS[by] if by is not None else "NULL"
+
+
+def self_service_answered(
+    store: Store,
+    where: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    csat_good_min: int = 4,
+    by: str | None = None,
+    bounds: Sequence[int] | None = None,
+) -> dict[Any, dict[str, int]]:
+    """The counts of :func:`self_service_counts` but ``created``, by key: only the answered
+    tickets are read, through the partial index :data:`ANSWERED_INDEX` (their facts joined);
+    keys without an answered ticket are absent."""
+    sql = (
+        f"SELECT {_key(by, bounds)} AS k, COUNT(*), "
+        "SUM(CASE WHEN t.status IN ('solved', 'closed') "
+        "AND COALESCE(f.agent_replies, 0) <= 1 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN COALESCE(f.reopens, 0) > 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN f.survey_csat >= 1 AND f.survey_csat < 6 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN f.survey_csat >= ? AND f.survey_csat < 6 THEN 1 ELSE 0 END) "
+        f"FROM tickets t INDEXED BY {ANSWERED_INDEX}{_join(where)} "
+        "LEFT JOIN ticket_facts f ON f.ticket_id = t.id "
+        f"WHERE {ANSWERED} AND t.created_at >= ? AND t.created_at < ? AND ({where}) "
+        "GROUP BY k"
+    )
+    rows = store.conn.execute(sql, (csat_good_min, int(since), int(until), *params)).fetchall()
+    return {
+        row[0]: {n: int(v or 0) for n, v in zip(SELF_SERVICE_COUNTS[1:], row[1:], strict=True)}
+        for row in rows
+    }
+
+
+def created_counts(
+    store: Store,
+    where: str,
+    params: Sequence[Any],
+    *,
+    since: float,
+    until: float,
+    by: str | None = None,
+    bounds: Sequence[int] | None = None,
+) -> dict[Any, int]:
+    """Tickets ``where`` selects created in [since, until), by the key of
+    :func:`self_service_counts`: a plain count, no custom field decoded."""
+    sql = f"SELECT {_key(by, bounds)} AS k, COUNT(*) {_period(where)} GROUP BY k"
+    rows = store.conn.execute(sql, (*params, int(since), int(until))).fetchall()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def combine(
+    created: Mapping[Any, int], answered: Mapping[Any, Mapping[str, int]]
+) -> dict[Any, dict[str, int]]:
+    """The counts of :func:`self_service_counts` from the created tickets and the answered
+    ones' counts, by key; keys without a created ticket are absent."""
+    zero = dict.fromkeys(SELF_SERVICE_COUNTS[1:], 0)
+    return {k: {"created": int(n), **answered.get(k, zero)} for k, n in created.items() if n}
+
+
 def self_service_counts(
     store: Store,
     where: str,
@@ -388,7 +455,6 @@ def self_service_counts(
     csat_good_min: int = 4,
     by: str | None = None,
     bounds: Sequence[int] | None = None,
-    created: Mapping[Any, int] | None = None,
 ) -> dict[Any, dict[str, int]]:
     """Of the tickets ``where`` selects (a report's condition over ``tickets t`` and ``people
     r``) created in [since, until): how many were created, answered from the knowledge base
@@ -400,47 +466,15 @@ def self_service_counts(
     column (``tier``: its assignee); with ``bounds`` the index of the creation bucket
     (:func:`bucket_case`). Keys without tickets are absent.
 
-    Two queries: the answered tickets alone, read through the partial index
-    :data:`ANSWERED_INDEX` (a few of the period's tickets; their facts joined), and the created
-    tickets per key, a plain count with no custom field decoded: or none, when the caller
-    already counted them (``created``: key -> tickets created, the same keys)."""
-    from cstoolkit.store.reports import GROUP_COLUMNS
-
-    key = "NULL"
-    if bounds is not None:
-        key = bucket_case("t.created_at", bounds)
-    elif by is not None:
-        key = GROUP_COLUMNS[by]
-    span = (int(since), int(until))
-    sql = (
-        f"SELECT {key} AS k, COUNT(*), "
-        "SUM(CASE WHEN t.status IN ('solved', 'closed') "
-        "AND COALESCE(f.agent_replies, 0) <= 1 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN COALESCE(f.reopens, 0) > 0 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN f.survey_csat >= 1 AND f.survey_csat < 6 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN f.survey_csat >= ? AND f.survey_csat < 6 THEN 1 ELSE 0 END) "
-        f"FROM tickets t INDEXED BY {ANSWERED_INDEX}{_join(where)} "
-        "LEFT JOIN ticket_facts f ON f.ticket_id = t.id "
-        f"WHERE {ANSWERED} AND t.created_at >= ? AND t.created_at < ? AND ({where}) "
-        "GROUP BY k"
-    )
-    answered = {
-        row[0]: [int(v or 0) for v in row[1:]]
-        for row in store.conn.execute(sql, (csat_good_min, *span, *params)).fetchall()
-    }
-    if created is None:
-        created = {
-            row[0]: int(row[1])
-            for row in store.conn.execute(
-                f"SELECT {key} AS k, COUNT(*) {_period(where)} GROUP BY k", (*params, *span)
-            ).fetchall()
-        }
-    out: dict[Any, dict[str, int]] = {}
-    for k, n in created.items():
-        if n:
-            counts = answered.get(k, [0] * (len(SELF_SERVICE_COUNTS) - 1))
-            out[k] = dict(zip(SELF_SERVICE_COUNTS, (int(n), *counts), strict=True))
-    return out
+    Two queries: :func:`self_service_answered` (the answered tickets alone, through the partial
+    index) and :func:`created_counts`. The KPI report has the created tickets counted already
+    and runs only the first (:class:`cstoolkit.knowledge.metrics.SelfServiceMetric`)."""
+    answered = self_service_answered(
+        store, where, params, since=since, until=until, csat_good_min=csat_good_min, by=by,
+        bounds=bounds,
+    )  # fmt: skip
+    created = created_counts(store, where, params, since=since, until=until, by=by, bounds=bounds)
+    return combine(created, answered)
 
 
 # -- the knowledge gaps' tickets ----------------------------------------------------------------
