@@ -100,6 +100,41 @@ def test_self_service_by_group_and_series_in_every_format(built: Path) -> None:
         assert "Answered from" in out[out.index("By channel") :], fmt
 
 
+def test_the_report_counts_the_created_tickets_once(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """self_service takes the tickets created (period, previous period, groups, buckets) from
+    the report's own counts: its values are the same when the store's count of them fails, and
+    no note says it failed."""
+    from cstoolkit.store import knowledge as store_kb
+
+    compare = ("--compare", "previous")
+    counted = {
+        by: _self_service(_report(built, "--by", by, *compare)) for by in ("channel", "week")
+    }
+
+    def no_count(*_: Any, **__: Any) -> dict[Any, int]:
+        raise AssertionError("the created tickets were counted again")
+
+    monkeypatch.setattr(store_kb, "created_counts", no_count)
+    for by in ("channel", "tier", "week"):
+        reused = _report(built, "--by", by, *compare)
+        assert not [n for n in reused.get("notes") or [] if "self_service" in n], reused["notes"]
+        assert _self_service(reused)[0]["answered"] == 100
+        if by in counted:
+            assert _self_service(reused) == counted[by], by
+
+
+def _self_service(doc: dict[str, Any]) -> Any:
+    (entry,) = [m for m in doc["metrics"] if m["name"] == "self_service"]
+    return (
+        entry["values"],
+        entry.get("previous"),
+        [g["values"]["self_service"] for g in doc["groups"]],
+        doc["series"]["values"]["self_service"],
+    )
+
+
 # -- the knowledge-gaps table --------------------------------------------------------------------
 
 

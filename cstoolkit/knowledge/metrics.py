@@ -24,6 +24,7 @@ The knowledge-gaps table is :mod:`cstoolkit.knowledge.gaps`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -67,28 +68,52 @@ class SelfServiceMetric:
         self, ctx: MetricContext, grouping: Grouping | None = None
     ) -> dict[Any, dict[str, int]]:
         """The counts of :func:`cstoolkit.store.knowledge.self_service_counts` by group key
-        (``None`` alone without ``grouping``; tiers summed over their agents)."""
+        (``None`` alone without ``grouping``; tiers summed over their agents). Only the
+        answered tickets are read; the created ones are the report's own count when it gives
+        them (``tickets_created`` of the period, ``Grouping.created``), else counted."""
         assert ctx.store is not None
         by = grouping.by if grouping is not None and grouping.by != "time" else None
-        found = store_kb.self_service_counts(
-            ctx.store,
-            ctx.where,
-            ctx.params,
-            since=ctx.since,
-            until=ctx.until,
-            csat_good_min=csat_good_min(ctx.config),
-            by=by,
-            bounds=grouping.bounds if grouping is not None and grouping.by == "time" else None,
+        bounds = grouping.bounds if grouping is not None and grouping.by == "time" else None
+        span: dict[str, Any] = {"since": ctx.since, "until": ctx.until, "by": by, "bounds": bounds}
+        answered = store_kb.self_service_answered(
+            ctx.store, ctx.where, ctx.params, csat_good_min=csat_good_min(ctx.config), **span
         )
-        if by != "tier" or grouping is None:
-            return found
-        tiers: dict[Any, dict[str, int]] = {}
-        for agent, c in found.items():
-            total = tiers.setdefault(grouping.tiers.get(agent) if agent is not None else None,
-                                     dict.fromkeys(c, 0))  # fmt: skip
-            for name, n in c.items():
-                total[name] += n
-        return tiers
+        created = _reported(ctx, grouping)
+        if created is None:
+            created = store_kb.created_counts(ctx.store, ctx.where, ctx.params, **span)
+            if by == "tier" and grouping is not None:
+                per_tier: Counter[Any] = Counter()
+                for agent, n in created.items():
+                    per_tier[_tier(grouping, agent)] += n
+                created = per_tier
+        if by == "tier" and grouping is not None:
+            answered = _by_tier(grouping, answered)
+        return store_kb.combine(created, answered)
+
+
+def _reported(ctx: MetricContext, grouping: Grouping | None) -> Mapping[Any, int] | None:
+    """The report's own count of the tickets created (the period's, or per key), if given."""
+    if grouping is not None:
+        return grouping.created
+    count = (ctx.results.get("tickets_created") or {}).get("count")
+    return {None: int(count)} if isinstance(count, int | float) else None
+
+
+def _tier(grouping: Grouping, agent: Any) -> Any:
+    """An assignee's tier (``None``: no assignee, or an agent of no tier)."""
+    return grouping.tiers.get(agent) if agent is not None else None
+
+
+def _by_tier(
+    grouping: Grouping, found: Mapping[Any, Mapping[str, int]]
+) -> dict[Any, dict[str, int]]:
+    """Counts per agent summed per tier (:func:`_tier`)."""
+    tiers: dict[Any, dict[str, int]] = {}
+    for agent, c in found.items():
+        total = tiers.setdefault(_tier(grouping, agent), dict.fromkeys(c, 0))
+        for name, n in c.items():
+            total[name] += n
+    return tiers
 
 
 _ZERO = dict.fromkeys(store_kb.SELF_SERVICE_COUNTS, 0)

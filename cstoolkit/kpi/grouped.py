@@ -27,8 +27,14 @@ __all__ = [
 PluginMetric = tuple[str, Any, str]  # name, metric object, plugin
 
 
-def time_grouping(zone: ZoneClock, day0: int, day_buckets: Sequence[int]) -> Grouping:
-    """Buckets of local days (``--by day|week|month`` or the series)."""
+def time_grouping(
+    zone: ZoneClock,
+    day0: int,
+    day_buckets: Sequence[int],
+    created: Mapping[Any, int] | None = None,
+) -> Grouping:
+    """Buckets of local days (``--by day|week|month`` or the series); ``created``: the tickets
+    created per bucket as the report counted them."""
     n = max(day_buckets, default=-1) + 1
     return Grouping(
         by="time",
@@ -37,11 +43,19 @@ def time_grouping(zone: ZoneClock, day0: int, day_buckets: Sequence[int]) -> Gro
         day0=day0,
         day_buckets=tuple(day_buckets),
         bounds=tuple(bucket_bounds(zone, day0, list(day_buckets))),
+        created=created,
     )
 
 
-def attribute_grouping(by: str, keys: Sequence[Any], tiers: Mapping[str, int]) -> Grouping:
-    return Grouping(by=by, keys=tuple(keys), tiers=dict(tiers))
+def attribute_grouping(
+    by: str,
+    keys: Sequence[Any],
+    tiers: Mapping[str, int],
+    created: Mapping[Any, int] | None = None,
+) -> Grouping:
+    """The groups of a ``--by`` attribute; ``created``: the tickets created per group as the
+    report counted them."""
+    return Grouping(by=by, keys=tuple(keys), tiers=dict(tiers), created=created)
 
 
 def plugin_value(result: Any) -> dict[str, float | None] | None:

@@ -361,6 +361,10 @@ class Grouping:
     ``tiers``) or ``"time"``: keys are bucket indexes, a bucket holding the local days (in
     ``timezone``, numbered from ``day0``) that ``day_buckets`` maps to it, that is the instants
     ``[bounds[b], bounds[b + 1])``.
+
+    ``created``, when the report gives it, is the number of the report's tickets created in
+    each group or bucket (its ``tickets_created``), for a metric that needs it to count no
+    more.
     """
 
     by: str
@@ -370,6 +374,7 @@ class Grouping:
     day0: int = 0
     day_buckets: tuple[int, ...] = ()
     bounds: tuple[int, ...] = ()
+    created: Mapping[Any, int] | None = None
 
 
 @runtime_checkable

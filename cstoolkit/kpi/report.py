@@ -585,9 +585,9 @@ def build_report(
             keys |= set(created_by) | set(surveys_by)
         ordered = sorted(keys, key=lambda k: (k is None, str(k) if not group_unit else k))
         grouping = (
-            grouped.time_grouping(zone, day0, group_of)
+            grouped.time_grouping(zone, day0, group_of, created_by)
             if group_unit
-            else grouped.attribute_grouping(options.by, ordered, tiers)
+            else grouped.attribute_grouping(options.by, ordered, tiers, created_by)
         )
         extra = grouped.group_values(per_group, cur_ctx, grouping, notes)
         for key in ordered:
@@ -657,7 +657,7 @@ def build_report(
             **grouped.series_values(
                 per_group,
                 cur_ctx,
-                grouped.time_grouping(zone, day0, trend_of),
+                grouped.time_grouping(zone, day0, trend_of, dict(enumerate(created_series))),
                 {m["name"]: m["headline"] for m in metrics},
                 notes,
             ),

@@ -10,6 +10,7 @@ The KPI report's per-ticket values come from the stored columns (:mod:`cstoolkit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,7 @@ def solved_custom_mean(
     row = store.conn.execute(
         f"SELECT AVG({expr}), COUNT({expr}) {_FROM} WHERE ({where}) "
         f"AND t.solved_at >= ? AND t.solved_at < ? AND {expr} > 0",
-        [*params, int(since), int(until)],
+        [*params, math.ceil(since), math.ceil(until)],
     ).fetchone()
     if not row or not row[1]:
         return None, 0
@@ -106,7 +107,7 @@ def arrivals_by_slot(
     )
     return {
         (int(wd), int(slot)): int(n)
-        for wd, slot, n in store.conn.execute(sql, [*params, int(since), int(until)])
+        for wd, slot, n in store.conn.execute(sql, [*params, math.ceil(since), math.ceil(until)])
     }
 
 
@@ -179,7 +180,7 @@ def scan_rows(
         f"WHERE ({where}) AND t.created_at < ? "
         "AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')) ORDER BY t.id"
     )
-    yield from _conn(db).execute(sql, [*params, int(until), int(since)])
+    yield from _conn(db).execute(sql, [*params, math.ceil(until), int(since)])
 
 
 def tickets_with_facts(
@@ -195,7 +196,7 @@ def tickets_with_facts(
         "ON f.ticket_id = t.id LEFT JOIN people r ON r.id = t.requester_id "
         f"WHERE ({where}) AND t.created_at < ? "
         "AND (f.horizon >= ? OR t.status NOT IN ('solved', 'closed')) ORDER BY t.id",
-        [*params, int(until), int(since)],
+        [*params, math.ceil(until), int(since)],
     )
     for row in rows:
         yield stored.split_ticket_row(row)
