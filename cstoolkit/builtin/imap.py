@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from cstoolkit.builtin.mail import Unparsable, parse_mail
+from cstoolkit.builtin.mail import MAIL_SETTINGS, Unparsable, parse_mail
 from cstoolkit.errors import BackendError, ConfigError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.inbound_source import POLL, InboundMessage, InboundSource, Polled
@@ -54,19 +54,7 @@ class ImapSource(InboundSource):
         Setting("username", required=True, help="The mailbox's login."),
         Setting("password", required=True, secret=True, help="Its password (env:, key:)."),
         Setting("mailbox", default="INBOX", help="The folder to read."),
-        Setting("batch", "int", default=100, help="Messages taken per poll, at most."),
-        Setting(
-            "max_message_bytes",
-            "int",
-            default=25 * 1024 * 1024,
-            help="Larger messages are not read: flagged and reported.",
-        ),
-        Setting(
-            "max_attachment_bytes",
-            "int",
-            default=10 * 1024 * 1024,
-            help="Larger attachments are listed without a link.",
-        ),
+        *MAIL_SETTINGS,
         Setting("timeout", "float", default=30.0, help="Seconds per network operation."),
     )
 

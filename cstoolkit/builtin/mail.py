@@ -27,6 +27,24 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from cstoolkit.inbound_source import Attachment, InboundMessage
 from cstoolkit.model import now
+from cstoolkit.plugin import Setting
+
+#: The settings every mail source takes (IMAP and Maildir): how much one poll reads.
+MAIL_SETTINGS: tuple[Setting, ...] = (
+    Setting("batch", "int", default=100, help="Messages taken per poll, at most."),
+    Setting(
+        "max_message_bytes",
+        "int",
+        default=25 * 1024 * 1024,
+        help="Larger messages are not read: flagged and reported.",
+    ),
+    Setting(
+        "max_attachment_bytes",
+        "int",
+        default=10 * 1024 * 1024,
+        help="Larger attachments are listed without a link.",
+    ),
+)
 
 _TAGS = re.compile(r"<[^>]*>")
 _MSGID = re.compile(r"<[^<>\s]+>")

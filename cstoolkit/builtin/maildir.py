@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from cstoolkit.builtin.mail import Unparsable, parse_mail
+from cstoolkit.builtin.mail import MAIL_SETTINGS, Unparsable, parse_mail
 from cstoolkit.errors import BackendError
 from cstoolkit.hookspecs import hookimpl
 from cstoolkit.inbound_source import POLL, InboundSource, Polled
@@ -67,19 +67,7 @@ class MaildirSource(InboundSource):
     channel: ClassVar[str] = "email"
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("path", "path", required=True, help="The Maildir (holding new/, cur/, tmp/)."),
-        Setting("batch", "int", default=100, help="Messages taken per poll, at most."),
-        Setting(
-            "max_message_bytes",
-            "int",
-            default=25 * 1024 * 1024,
-            help="Larger messages are not read: flagged and reported.",
-        ),
-        Setting(
-            "max_attachment_bytes",
-            "int",
-            default=10 * 1024 * 1024,
-            help="Larger attachments are listed without a link.",
-        ),
+        *MAIL_SETTINGS,
     )
 
     def __init__(self, instance: str, config: Any, state: Any) -> None:
