@@ -84,6 +84,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason="slow: runs in CI's profile; "
         "to enable: CSTOOLKIT_SLOW_TESTS=1 (or CSTOOLKIT_TEST_PROFILE=ci)"
     )
+    on_sqlite_only = pytest.mark.skip(
+        reason="slow on PostgreSQL: runs there in CI's profile (the SQLite run is the default's); "
+        "to enable: CSTOOLKIT_SLOW_TESTS=1 (or CSTOOLKIT_TEST_PROFILE=ci)"
+    )
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(skip)
+        elif item.get_closest_marker("slow_on_postgresql") and _on_postgresql(item):
+            item.add_marker(on_sqlite_only)
+
+
+def _on_postgresql(item: pytest.Item) -> bool:
+    """Whether ``item`` is the PostgreSQL run of a test parametrized over the stores."""
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgresql" in callspec.id.split("-")

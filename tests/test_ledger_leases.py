@@ -11,6 +11,8 @@ import multiprocessing
 import time
 from typing import Any
 
+import pytest
+
 from cstoolkit.store.ledger import IN_DOUBT, RESERVED, Ledger
 from tests.conftest import StoreFactory
 
@@ -29,6 +31,7 @@ def _owner(factory: StoreFactory, ready: Any, go: Any, out: Any) -> None:
     store.close()
 
 
+@pytest.mark.slow_on_postgresql
 def test_a_live_reservation_is_nobodys_orphan_and_a_stale_owner_is_fenced(
     store_factory: StoreFactory,
 ) -> None:

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from cstoolkit.model import now
 from cstoolkit.store import locks
 from cstoolkit.store.codec import to_epoch
@@ -20,6 +22,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.slow_on_postgresql
 def test_locks_list_and_release(synced: Workspace) -> None:
     code, rows = synced.run_json("locks", "list", "--json")
     assert code == 0 and rows == []
@@ -79,6 +82,7 @@ def parse_prometheus(text: str) -> dict[tuple[str, str], float]:
     return samples
 
 
+@pytest.mark.slow_on_postgresql
 def test_status_formats(synced: Workspace) -> None:
     code, data = synced.run_json("status", "--json")
     assert code == 0

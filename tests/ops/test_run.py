@@ -17,6 +17,7 @@ from .conftest import Workspace
 SLEEP = [sys.executable, "-c", "import time; time.sleep(30)"]
 
 
+@pytest.mark.slow_on_postgresql
 def test_failing_middle_step_does_not_stop_later_steps(synced: Workspace) -> None:
     # A recipe that exists (the config check requires that) but does not load: exit 2.
     (synced.root / "broken.yaml").write_text("rules: [", "utf-8")
@@ -148,6 +149,7 @@ def test_dry_run_cli(synced: Workspace) -> None:
     store.close()
 
 
+@pytest.mark.slow_on_postgresql
 def test_a_dry_run_previews_every_step_even_those_that_need_a_pull(synced: Workspace) -> None:
     """The sync a triage step needs is not run in a dry run: the triage still runs (on the
     store as it is), in its dry-run form, and each step says what it would do."""

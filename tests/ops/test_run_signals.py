@@ -92,6 +92,7 @@ def test_kill_9_of_cst_run_ends_its_step(synced: Workspace) -> None:
 @pytest.mark.parametrize(
     "sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
 )
+@pytest.mark.slow_on_postgresql
 def test_a_stop_signal_ends_the_step_and_records_the_run(
     synced: Workspace, sig: signal.Signals
 ) -> None:

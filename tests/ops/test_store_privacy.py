@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cstoolkit.store import Store, open_store
 from cstoolkit.store.ledger import Ledger
 from cstoolkit.store.migrations import MIGRATIONS
@@ -77,6 +79,7 @@ def test_backup_restores_to_an_equal_store(synced: Workspace) -> None:
     assert synced.run("store", "backup", str(synced.store_path)).returncode == 2
 
 
+@pytest.mark.slow_on_postgresql
 def test_migrate_dry_run_apply_and_refuse_newer(ws: Workspace) -> None:
     old = ws.store(migrate=False)
     old.migrate(target=7)

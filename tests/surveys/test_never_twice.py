@@ -139,6 +139,7 @@ def _report(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, json.loads(out) if out.strip() else {}, err
 
 
+@pytest.mark.slow_on_postgresql
 def test_forced_release_while_the_first_sender_lives_sends_nothing_twice(
     tmp_path: Path, store_factory: StoreFactory, receiver: Receiver
 ) -> None:
@@ -161,6 +162,7 @@ def test_forced_release_while_the_first_sender_lives_sends_nothing_twice(
     assert desk.states() == Counter({DONE: n})
 
 
+@pytest.mark.slow_on_postgresql
 def test_a_sender_that_outlives_its_lease_is_fenced_and_sends_nothing(
     tmp_path: Path, store_factory: StoreFactory, receiver: Receiver
 ) -> None:
@@ -220,6 +222,7 @@ def _kill_and_settle(tmp_path: Path, stores: StoreFactory, rng: Random, n: int) 
     return in_doubt
 
 
+@pytest.mark.slow_on_postgresql
 def test_kill_9_at_a_random_point_never_sends_twice(
     tmp_path: Path, store_factory: StoreFactory, seeded_random: Random
 ) -> None:

@@ -161,6 +161,7 @@ def test_mirror_killed_mid_apply_never_duplicates(ws: Any) -> None:
 
 
 @pytest.mark.server
+@pytest.mark.slow  # the PostgreSQL crash run; test_pull_killed_repeatedly_... is the default's
 def test_pull_killed_on_postgresql_ends_identical_to_a_clean_sqlite_sync(
     big: dict[str, Any], ws: Any, pg_target: Any
 ) -> None:

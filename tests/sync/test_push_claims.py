@@ -128,6 +128,7 @@ def test_two_pushers_at_once_post_each_comment_once(
     assert actions == Counter({"push.applied": len(bodies)}), "one audit entry per change"
 
 
+@pytest.mark.slow_on_postgresql
 def test_a_pusher_that_outlives_its_claim_is_fenced(
     tmp_path: Path, store_factory: StoreFactory
 ) -> None:
@@ -191,6 +192,7 @@ def _kill_at_random_point(tmp_path: Path, stores: StoreFactory, rng: Random) -> 
     return len(doubtful)
 
 
+@pytest.mark.slow_on_postgresql
 def test_kill_9_pusher_at_a_random_point_never_posts_twice(
     tmp_path: Path, store_factory: StoreFactory, seeded_random: Random
 ) -> None:
