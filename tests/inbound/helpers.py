@@ -6,6 +6,7 @@ import functools
 import json
 import socket
 import time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -155,3 +156,18 @@ def tickets(root: Path) -> dict[str, dict[str, Any]]:
         if rec.get("type") == "ticket":
             out[rec["id"]] = rec
     return out
+
+
+def mail(mid: str, *, sender: str = "Ana <ana@example.com>", subject: str = "Order 42",
+         text: str = "Where is my order?", **headers: str) -> EmailMessage:  # fmt: skip
+    msg = EmailMessage()
+    if sender:
+        msg["From"] = sender
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = mid
+    msg["Date"] = "Mon, 07 Dec 2026 09:00:00 +0000"
+    for k, v in headers.items():
+        msg[k.replace("_", "-")] = v
+    msg.set_content(text)
+    return msg

@@ -17,8 +17,8 @@ from cstoolkit.knowledge import sample
 from cstoolkit.knowledge.sync import sync_source
 from tests.config_gen import cst
 
-from .helpers import ENV, load, tickets
-from .test_maildir import Box, mail
+from .helpers import ENV, load, mail, tickets
+from .test_maildir import Box
 
 KB = '\n[knowledge.help]\nplugin = "markdown"\npath = "kb"\n'
 

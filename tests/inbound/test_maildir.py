@@ -18,22 +18,7 @@ from cstoolkit.inbound.poll import poll_sources
 from cstoolkit.inbound.status import problems
 from tests.config_gen import cst
 
-from .helpers import ENV, load, tickets, workspace
-
-
-def mail(mid: str, *, sender: str = "Ana <ana@example.com>", subject: str = "Order 42",
-         text: str = "Where is my order?", **headers: str) -> EmailMessage:  # fmt: skip
-    msg = EmailMessage()
-    if sender:
-        msg["From"] = sender
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = mid
-    msg["Date"] = "Mon, 07 Dec 2026 09:00:00 +0000"
-    for k, v in headers.items():
-        msg[k.replace("_", "-")] = v
-    msg.set_content(text)
-    return msg
+from .helpers import ENV, load, mail, tickets, workspace
 
 
 class Box:
